@@ -1,0 +1,57 @@
+// Command hangtui attaches to a hung Go process and shows what every
+// goroutine waits on and who holds it. This file only wires the command line
+// to the inspect, report and ui packages.
+package main
+
+import (
+	"fmt"
+	"os"
+
+	"github.com/hangtui/hangtui/internal/safety"
+	"github.com/hangtui/hangtui/inspect/report"
+)
+
+const usage = `hangtui: see why a Go process hangs.
+
+Usage:
+  hangtui report [--json] PID                 print a report of a live process
+  hangtui report [--json] --core CORE --exe EXE   ... of a core file
+  hangtui demo [--report]                     run the built-in hung demo and inspect it
+
+Exit codes of report: 0 nothing stuck, 3 deadlock or leak found, 1 error, 2 bad usage.
+`
+
+func main() {
+	defer safety.Recover()
+	os.Exit(run(os.Args[1:]))
+}
+
+func run(args []string) int {
+	if len(args) == 0 {
+		fmt.Fprint(os.Stderr, usage)
+		return report.ExitUsage
+	}
+	switch args[0] {
+	case "report":
+		return runReport(args[1:])
+	case "demo":
+		return runDemo(args[1:])
+	case demoTargetCommand:
+		return runDemoTarget(args[1:])
+	case "-h", "--help", "help":
+		fmt.Print(usage)
+		return 0
+	}
+	return runReport(args)
+}
+
+func fail(err error) int {
+	fmt.Fprintf(os.Stderr, "hangtui: %v\n", err)
+	return report.ExitError
+}
+
+func usageError(format string, a ...any) int {
+	fmt.Fprintf(os.Stderr, "hangtui: "+format+"\n", a...)
+	fmt.Fprint(os.Stderr, "run 'hangtui --help' for usage\n")
+	return report.ExitUsage
+}

@@ -1,0 +1,105 @@
+package main
+
+import (
+	"flag"
+	"io"
+	"os"
+	"strconv"
+
+	"github.com/hangtui/hangtui/inspect"
+	"github.com/hangtui/hangtui/inspect/report"
+	"github.com/hangtui/hangtui/internal/safety"
+)
+
+// source is what to inspect, from the command line.
+type source struct {
+	pid       int
+	core, exe string
+}
+
+func (s *source) flags(fs *flag.FlagSet) {
+	fs.StringVar(&s.core, "core", "", "core file to read (with --exe)")
+	fs.StringVar(&s.exe, "exe", "", "executable that produced the core")
+}
+
+// parse reads the positional PID and checks the combination.
+func (s *source) parse(fs *flag.FlagSet) (ok bool, msg string) {
+	switch {
+	case s.core != "" || s.exe != "":
+		if s.core == "" || s.exe == "" {
+			return false, "--core and --exe go together"
+		}
+		if fs.NArg() != 0 {
+			return false, "give either a PID or --core/--exe, not both"
+		}
+		return true, ""
+	case fs.NArg() != 1:
+		return false, "expected one PID"
+	}
+	pid, err := strconv.Atoi(fs.Arg(0))
+	if err != nil || pid <= 0 {
+		return false, "not a PID: " + fs.Arg(0)
+	}
+	s.pid = pid
+	return true, ""
+}
+
+// open attaches or opens the core, registering the detach with safety so
+// that a signal or a panic still lets go of the target.
+func (s *source) open() (*inspect.Session, func(), error) {
+	var sess *inspect.Session
+	var err error
+	if s.core != "" {
+		sess, err = inspect.OpenCore(s.core, s.exe)
+	} else {
+		sess, err = inspect.Attach(s.pid)
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	unregister := safety.OnExit(func() { _ = sess.Close() })
+	return sess, func() { _ = sess.Close(); unregister() }, nil
+}
+
+// snapshotOnce opens the source, reads one snapshot and lets go at once.
+func (s *source) snapshotOnce() (*inspect.Snapshot, error) {
+	sess, closeFn, err := s.open()
+	if err != nil {
+		return nil, err
+	}
+	snap, err := sess.Snapshot()
+	closeFn()
+	return snap, err
+}
+
+func runReport(args []string) int {
+	fs := flag.NewFlagSet("report", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	asJSON := fs.Bool("json", false, "print JSON (schema hangtui.report/v1)")
+	var src source
+	src.flags(fs)
+	if err := fs.Parse(args); err != nil {
+		return usageError("%v", err)
+	}
+	if ok, msg := src.parse(fs); !ok {
+		return usageError("%s", msg)
+	}
+	snap, err := src.snapshotOnce()
+	if err != nil {
+		return fail(err)
+	}
+	return printReport(os.Stdout, snap, *asJSON)
+}
+
+func printReport(w io.Writer, snap *inspect.Snapshot, asJSON bool) int {
+	var err error
+	if asJSON {
+		err = report.WriteJSON(w, snap)
+	} else {
+		err = report.WriteText(w, snap)
+	}
+	if err != nil {
+		return fail(err)
+	}
+	return report.ExitCode(snap)
+}

@@ -1,0 +1,440 @@
+package inspect
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/hangtui/hangtui/inspect/internal/target"
+)
+
+// builder assembles a Snapshot from what target reads.
+type builder struct {
+	t     *target.Target
+	snap  *Snapshot
+	gs    []*target.G
+	byAdr map[uint64]*Goroutine
+	byID  map[int64]*Goroutine
+	raw   map[int64]*target.G
+	res   map[string]*Resource
+	chans map[uint64]*target.Chan
+}
+
+func build(t *target.Target, info Target) (*Snapshot, error) {
+	b := &builder{
+		t:     t,
+		snap:  &Snapshot{Target: info, TakenAt: time.Now()},
+		byAdr: map[uint64]*Goroutine{},
+		byID:  map[int64]*Goroutine{},
+		raw:   map[int64]*target.G{},
+		res:   map[string]*Resource{},
+		chans: map[uint64]*target.Chan{},
+	}
+	t.ClearCaches()
+	gs, warnings, err := t.Goroutines()
+	if err != nil {
+		return nil, err
+	}
+	b.gs = gs
+	b.snap.Warnings = append(b.snap.Warnings, warnings...)
+	now, haveNow := t.Nanotime()
+	for _, rg := range gs {
+		g := newGoroutine(rg, t)
+		if haveNow && rg.WaitSince > 0 && rg.WaitSince < now {
+			g.Waiting = time.Duration(now - rg.WaitSince)
+		}
+		b.byAdr[rg.Addr] = g
+		b.byID[g.ID] = g
+		b.raw[g.ID] = rg
+		b.snap.Goroutines = append(b.snap.Goroutines, g)
+	}
+	if err := b.semaphores(); err != nil {
+		b.warn("semaphore table: %v", err)
+	}
+	b.channels()
+	b.conds()
+	b.finish()
+	return b.snap, nil
+}
+
+func (b *builder) warn(format string, args ...any) {
+	b.snap.Warnings = append(b.snap.Warnings, fmt.Sprintf(format, args...))
+}
+
+func newGoroutine(rg *target.G, t *target.Target) *Goroutine {
+	g := &Goroutine{
+		ID:             rg.ID,
+		WaitReason:     rg.WaitReason,
+		ParentID:       rg.ParentID,
+		Labels:         rg.Labels,
+		StackTruncated: rg.Truncated,
+		TopUser:        -1,
+	}
+	switch rg.Status {
+	case target.Grunning:
+		g.State = StateRunning
+	case target.Grunnable:
+		g.State = StateRunnable
+	case target.Gsyscall:
+		g.State = StateSyscall
+	case target.Gpreempted:
+		g.State = StatePreempted
+	case target.Gcopystack:
+		g.State = StateRunning
+	default:
+		g.State = StateWaiting
+	}
+	if rg.OnThread && g.State == StateWaiting {
+		// Between park and schedule: treat as running.
+		g.State = StateRunning
+	}
+	for i, f := range rg.Frames {
+		g.Frames = append(g.Frames, Frame{Func: f.Func, File: f.File, Line: f.Line, Inlined: f.Inlined, PC: f.PC})
+		if g.TopUser < 0 && IsUserFunc(f.Func) {
+			g.TopUser = i
+		}
+	}
+	if loc, ok := t.Location(rg.GoPC); ok && rg.GoPC != 0 {
+		g.CreatedBy = &Frame{Func: loc.Func, File: loc.File, Line: loc.Line, PC: loc.PC}
+	}
+	start := rg.StartFunc
+	g.System = isSystemStart(start)
+	switch {
+	case start == "runtime.runfinq":
+		g.Role = RoleFinalizer
+	case strings.HasPrefix(start, "runtime.runCleanups") || start == "runtime.(*cleanupQueue).run" || hasFrame(g, "runtime.runCleanups"):
+		g.Role = RoleCleanup
+	}
+	g.Verdict = initialVerdict(g)
+	return g
+}
+
+func hasFrame(g *Goroutine, fn string) bool {
+	for _, f := range g.Frames {
+		if f.Func == fn {
+			return true
+		}
+	}
+	return false
+}
+
+// isSystemStart mirrors the runtime's isSystemGoroutine: goroutines started
+// in package runtime, except runtime.main and the signal handler.
+func isSystemStart(start string) bool {
+	switch start {
+	case "", "runtime.main", "runtime.handleAsyncEvent":
+		return false
+	}
+	return strings.HasPrefix(start, "runtime.")
+}
+
+// idleReasons are the wait reasons of runtime goroutines parked in their
+// idle loops.
+var idleReasons = map[string]bool{
+	"finalizer wait": true, "cleanup wait": true, "force gc (idle)": true,
+	"GC worker (idle)": true, "GC sweep wait": true, "GC scavenge wait": true,
+	"GOMAXPROCS updater (idle)": true, "trace reader (blocked)": true,
+	"wait for GC cycle": true, "GC weak to strong wait": true,
+}
+
+func initialVerdict(g *Goroutine) Verdict {
+	switch g.State {
+	case StateRunning:
+		return VerdictRunning
+	case StateRunnable, StatePreempted:
+		return VerdictRunnable
+	case StateSyscall:
+		return VerdictSyscall
+	}
+	switch {
+	case g.WaitReason == "sleep":
+		return VerdictSleeping
+	case idleReasons[g.WaitReason] && (g.System || g.Role != RoleNone):
+		return VerdictIdle
+	}
+	return VerdictBlocked
+}
+
+// IsUserFunc reports whether a function belongs to the program rather than
+// the Go runtime or standard library: its package path's first element
+// contains a dot (a module path), or it is package main.
+func IsUserFunc(fn string) bool {
+	if fn == "" || strings.HasPrefix(fn, "?") {
+		return false
+	}
+	pkg := FuncPackage(fn)
+	if pkg == "main" || strings.HasPrefix(pkg, "main.") {
+		return true
+	}
+	first, _, _ := strings.Cut(pkg, "/")
+	return strings.Contains(first, ".")
+}
+
+// FuncPackage returns the package path of a qualified function name:
+// "net/http.(*Server).Serve" → "net/http".
+func FuncPackage(fn string) string {
+	slash := strings.LastIndex(fn, "/")
+	rest := fn[slash+1:]
+	if dot := strings.Index(rest, "."); dot >= 0 {
+		return fn[:slash+1+dot]
+	}
+	return fn
+}
+
+// resource returns the resource with this kind and address, creating it.
+func (b *builder) resource(kind Kind, addr uint64) *Resource {
+	id := ResourceID(kind, addr)
+	r := b.res[id]
+	if r == nil {
+		r = &Resource{ID: id, Kind: kind, Addr: addr}
+		b.res[id] = r
+	}
+	return r
+}
+
+// ResourceID is the stable id of a resource: "<kind>:<hex address>".
+func ResourceID(kind Kind, addr uint64) string { return fmt.Sprintf("%s:%#x", kind, addr) }
+
+func (b *builder) addWait(g *Goroutine, r *Resource, op Op) {
+	for _, w := range g.Waits {
+		if w.Resource == r.ID && w.Op == op {
+			return
+		}
+	}
+	g.Waits = append(g.Waits, Wait{Resource: r.ID, Op: op})
+	r.Waiters = append(r.Waiters, g.ID)
+}
+
+// semaphores links goroutines parked on runtime semaphores (Mutex, RWMutex,
+// WaitGroup and bare semaphores) to the object that contains the semaphore.
+func (b *builder) semaphores() error {
+	waiters, err := b.t.SemaWaiters()
+	for _, w := range waiters {
+		g := b.byAdr[w.G]
+		if g == nil {
+			continue
+		}
+		kind, base, op := b.classifySema(g, w.Sema)
+		b.addWait(g, b.resource(kind, base), op)
+	}
+	return err
+}
+
+// classifySema decides which sync object a semaphore address belongs to,
+// from the wait reason the runtime recorded and the sync frames on the stack.
+func (b *builder) classifySema(g *Goroutine, sema uint64) (Kind, uint64, Op) {
+	wSema, writerSem, readerSem, rwOK := b.t.RWMutexOffsets()
+	switch {
+	case g.WaitReason == "sync.RWMutex.RLock" && rwOK:
+		return KindRWMutex, sema - readerSem, OpRLock
+	case g.WaitReason == "sync.RWMutex.Lock" && rwOK:
+		return KindRWMutex, sema - writerSem, OpLock
+	case g.WaitReason == "sync.Mutex.Lock":
+		if rwOK && hasFrame(g, "sync.(*RWMutex).Lock") {
+			return KindRWMutex, sema - wSema, OpLock
+		}
+		return KindMutex, sema - b.t.MutexSemaOffset(), OpLock
+	case strings.HasPrefix(g.WaitReason, "sync.WaitGroup.Wait") || hasFrame(g, "sync.(*WaitGroup).Wait"):
+		if off, ok := b.t.WaitGroupSemaOffset(); ok {
+			return KindWaitGroup, sema - off, OpWait
+		}
+	}
+	return KindSema, sema, OpSema
+}
+
+// channels links goroutines parked in channel operations and selects to the
+// channels, from g.waiting and the channels' own wait queues.
+func (b *builder) channels() {
+	for _, rg := range b.gs {
+		g := b.byAdr[rg.Addr]
+		if g.State != StateWaiting || rg.Waiting == 0 || !isChanReason(g.WaitReason) {
+			continue
+		}
+		for _, cw := range b.t.ChanWaits(rg) {
+			if cw.Chan == 0 {
+				continue
+			}
+			c := b.readChan(cw.Chan)
+			if c == nil {
+				continue
+			}
+			op := OpRecv
+			switch {
+			case inQueue(c.SendQ, cw.Sudog):
+				op = OpSend
+			case inQueue(c.RecvQ, cw.Sudog):
+				op = OpRecv
+			case strings.HasPrefix(g.WaitReason, "chan send"):
+				op = OpSend
+			}
+			b.addWait(g, b.resource(KindChan, cw.Chan), op)
+		}
+	}
+}
+
+func isChanReason(r string) bool {
+	return strings.HasPrefix(r, "chan ") || strings.HasPrefix(r, "select")
+}
+
+func inQueue(q []target.QueueEntry, sudog uint64) bool {
+	for _, e := range q {
+		if e.Sudog == sudog {
+			return true
+		}
+	}
+	return false
+}
+
+func (b *builder) readChan(addr uint64) *target.Chan {
+	if c, ok := b.chans[addr]; ok {
+		return c
+	}
+	c, err := b.t.ReadChan(addr)
+	if err != nil {
+		b.warn("channel %#x: %v", addr, err)
+	}
+	b.chans[addr] = c
+	return c
+}
+
+// conds links goroutines in sync.Cond.Wait to their Cond. The runtime keeps
+// the waiter's sudog only on the Cond's notify list, so the Cond is found
+// from the Wait frame's receiver and then confirmed on that list.
+func (b *builder) conds() {
+	condOff, ok := b.t.CondNotifyOffset()
+	for _, rg := range b.gs {
+		g := b.byAdr[rg.Addr]
+		if g.State != StateWaiting || g.WaitReason != "sync.Cond.Wait" {
+			continue
+		}
+		var addr uint64
+		if i := rg.FrameIndex("sync.(*Cond).Wait"); i >= 0 {
+			addr, _ = b.t.PointerVar(rg, i, "c")
+		}
+		if addr == 0 && ok {
+			for _, fn := range []string{"sync.runtime_notifyListWait", "runtime.notifyListWait"} {
+				if i := rg.FrameIndex(fn); i >= 0 {
+					if l, err := b.t.PointerVar(rg, i, "l"); err == nil && l != 0 {
+						addr = l - condOff
+						break
+					}
+				}
+			}
+		}
+		if addr == 0 {
+			b.warn("goroutine %d waits on a sync.Cond whose address optimized code did not keep", g.ID)
+			continue
+		}
+		b.addWait(g, b.resource(KindCond, addr), OpWait)
+	}
+}
+
+// finish reads each resource's state, fills waiter lists and sorts.
+func (b *builder) finish() {
+	idOf := func(gaddr uint64) (int64, bool) {
+		if g := b.byAdr[gaddr]; g != nil {
+			return g.ID, true
+		}
+		return 0, false
+	}
+	for _, r := range b.res {
+		switch r.Kind {
+		case KindMutex:
+			r.Type = "sync.Mutex"
+			if w, err := b.t.ReadMutex(r.Addr); err == nil {
+				r.Mutex = &MutexState{Locked: w.Locked, Woken: w.Woken, Starving: w.Starving, Waiters: w.Waiters}
+			}
+		case KindRWMutex:
+			r.Type = "sync.RWMutex"
+			if w, err := b.t.ReadRWMutex(r.Addr); err == nil {
+				r.RWMutex = decodeRW(w, r, b)
+			}
+		case KindWaitGroup:
+			r.Type = "sync.WaitGroup"
+			if c, n, err := b.t.ReadWaitGroup(r.Addr); err == nil {
+				r.WaitGroup = &WaitGroupState{Counter: c, Waiters: n}
+			}
+		case KindCond:
+			r.Type = "sync.Cond"
+			n := len(r.Waiters)
+			if gs, err := b.t.ReadCondWaiters(r.Addr); err == nil {
+				n = len(gs)
+			}
+			r.Cond = &CondState{Waiters: n}
+		case KindSema:
+			r.Type = "runtime semaphore"
+			if v, err := b.t.ReadSema(r.Addr); err == nil {
+				r.Sema = &SemaState{Value: v}
+			}
+		case KindChan:
+			c := b.chans[r.Addr]
+			if c == nil {
+				break
+			}
+			r.Type = "chan " + c.ElemType
+			st := &ChanState{ElemType: c.ElemType, Len: c.Len, Cap: c.Cap, Closed: c.Closed}
+			for _, e := range c.SendQ {
+				if id, ok := idOf(e.G); ok {
+					st.Senders = append(st.Senders, id)
+				}
+			}
+			for _, e := range c.RecvQ {
+				if id, ok := idOf(e.G); ok {
+					st.Receivers = append(st.Receivers, id)
+				}
+			}
+			sortIDs(st.Senders)
+			sortIDs(st.Receivers)
+			r.Chan = st
+		}
+		sortIDs(r.Waiters)
+		b.snap.Resources = append(b.snap.Resources, r)
+	}
+	sort.Slice(b.snap.Resources, func(i, j int) bool {
+		a, c := b.snap.Resources[i], b.snap.Resources[j]
+		if a.Kind != c.Kind {
+			return a.Kind < c.Kind
+		}
+		return a.Addr < c.Addr
+	})
+	sort.Strings(b.snap.Warnings)
+}
+
+func decodeRW(w target.RWMutexWord, r *Resource, b *builder) *RWMutexState {
+	st := &RWMutexState{}
+	const maxReaders = 1 << 30
+	rc := w.ReaderCount
+	if rc < 0 {
+		// A writer has announced itself: readerCount was lowered by
+		// rwmutexMaxReaders.
+		st.WriterPending = true
+		rc += maxReaders
+	}
+	for _, id := range r.Waiters {
+		g := b.byID[id]
+		for _, wt := range g.Waits {
+			if wt.Resource != r.ID {
+				continue
+			}
+			if wt.Op == OpRLock {
+				st.ReadersWaiting++
+			} else {
+				st.WritersWaiting++
+			}
+		}
+	}
+	// readerCount counts readers holding the lock plus readers waiting for
+	// the writer; readerWait is what a pending writer still waits for.
+	if st.WriterPending {
+		st.Readers = int(w.ReaderWait)
+		if st.Readers == 0 && w.W.Locked {
+			st.WriterHeld = true
+		}
+	} else {
+		st.Readers = int(rc)
+	}
+	return st
+}
+
+func sortIDs(ids []int64) { sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] }) }

@@ -1,0 +1,236 @@
+package target
+
+import (
+	"fmt"
+	"go/constant"
+	"sort"
+	"strings"
+
+	"github.com/go-delve/delve/pkg/proc"
+	"golang.org/x/sys/unix"
+)
+
+// Frame is one call frame, innermost first.
+type Frame struct {
+	Func    string
+	File    string
+	Line    int
+	PC      uint64
+	Inlined bool
+}
+
+// G is a goroutine as read from runtime.g plus its unwound stack.
+type G struct {
+	Addr       uint64
+	ID         int64
+	Status     uint32 // runtime _G* status with the scan bit removed
+	WaitReason string
+	WaitCode   int
+	// WaitSince is runtime.nanotime() when the goroutine was seen parked by
+	// a GC, 0 when not recorded.
+	WaitSince  int64
+	Waiting    uint64 // first sudog of g.waiting
+	ParentID   int64
+	GoPC       uint64
+	StartPC    uint64
+	StartFunc  string
+	Labels     map[string]string
+	Frames     []Frame
+	Truncated  bool
+	OnThread   bool
+	StackError string
+
+	dg     *proc.G
+	frames []proc.Stackframe
+}
+
+// Runtime goroutine statuses (runtime2.go).
+const (
+	Gidle      = 0
+	Grunnable  = 1
+	Grunning   = 2
+	Gsyscall   = 3
+	Gwaiting   = 4
+	Gdead      = 6
+	Gcopystack = 8
+	Gpreempted = 9
+	gscan      = 0x1000
+)
+
+// MaxFrames bounds how deep a stack is unwound.
+const MaxFrames = 256
+
+// Goroutines reads every live goroutine with its stack.
+func (t *Target) Goroutines() ([]*G, []string, error) {
+	var warnings []string
+	dgs, _, err := proc.GoroutinesInfo(t.t, 0, 0)
+	if err != nil {
+		return nil, nil, err
+	}
+	byID := make(map[int64]*proc.G, len(dgs))
+	for _, dg := range dgs {
+		if dg.Unreadable == nil {
+			byID[dg.ID] = dg
+		}
+	}
+	raws, err := t.readAllG()
+	if err != nil {
+		return nil, nil, err
+	}
+	out := make([]*G, 0, len(raws))
+	for _, g := range raws {
+		if g.Status == Gdead || g.Status == Gidle {
+			continue
+		}
+		dg := byID[g.ID]
+		if dg == nil {
+			warnings = append(warnings, fmt.Sprintf("goroutine %d: Delve could not read it", g.ID))
+			out = append(out, g)
+			continue
+		}
+		g.dg = dg
+		g.OnThread = dg.Thread != nil
+		g.Labels = dg.Labels()
+		if loc := dg.StartLoc(t.t); loc.Fn != nil {
+			g.StartFunc = loc.Fn.Name
+		}
+		frames, err := proc.GoroutineStacktrace(t.t, dg, MaxFrames, 0)
+		if err != nil {
+			g.StackError = err.Error()
+		}
+		g.frames = frames
+		for _, f := range frames {
+			fr := Frame{File: f.Call.File, Line: f.Call.Line, PC: f.Call.PC, Inlined: f.Inlined}
+			if f.Call.Fn != nil {
+				fr.Func = f.Call.Fn.Name
+			} else {
+				fr.Func = fmt.Sprintf("?%#x", f.Call.PC)
+			}
+			g.Frames = append(g.Frames, fr)
+		}
+		if n := len(frames); n > MaxFrames && !frames[n-1].Bottom {
+			g.Truncated = true
+		}
+		out = append(out, g)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out, warnings, nil
+}
+
+// readAllG decodes every runtime.g in runtime.allgs from raw memory.
+func (t *Target) readAllG() ([]*G, error) {
+	sliceAddr, err := t.varAddr("runtime.allgs")
+	if err != nil {
+		return nil, fmt.Errorf("reading runtime.allgs: %w", err)
+	}
+	ptr, err := t.readPtr(sliceAddr)
+	if err != nil {
+		return nil, err
+	}
+	n, err := t.readPtr(sliceAddr + uint64(t.bi.Arch.PtrSize()))
+	if err != nil {
+		return nil, err
+	}
+	if n > 50_000_000 {
+		return nil, fmt.Errorf("runtime.allgs has implausible length %d", n)
+	}
+	ps := uint64(t.bi.Arch.PtrSize())
+	ptrs, err := t.read(ptr, int(n*ps))
+	if err != nil && n > 0 {
+		return nil, err
+	}
+	l := t.lay
+	out := make([]*G, 0, n)
+	buf := make([]byte, l.g.Size)
+	for i := uint64(0); i < n; i++ {
+		addr := decodeUint(ptrs[i*ps : (i+1)*ps])
+		if addr == 0 {
+			continue
+		}
+		if _, err := t.mem.ReadMemory(buf, addr); err != nil {
+			continue
+		}
+		g := &G{
+			Addr:      addr,
+			ID:        int64(get(buf, l.gGoid)),
+			Status:    uint32(get(buf, l.gStatus)) &^ gscan,
+			WaitCode:  int(get(buf, l.gWaitReason)),
+			WaitSince: int64(get(buf, l.gWaitSince)),
+			Waiting:   get(buf, l.gWaiting),
+			ParentID:  int64(get(buf, l.gParentGoid)),
+			GoPC:      get(buf, l.gGoPC),
+			StartPC:   get(buf, l.gStartPC),
+		}
+		if g.Status == Gwaiting || g.Status == Gpreempted {
+			g.WaitReason = t.waitReason(g.WaitCode)
+		}
+		out = append(out, g)
+	}
+	return out, nil
+}
+
+// waitReason turns a waitReason code into the runtime's own text.
+func (t *Target) waitReason(code int) string {
+	if code >= 0 && code < len(t.reasons) {
+		return t.reasons[code]
+	}
+	return fmt.Sprintf("wait reason %d", code)
+}
+
+// readWaitReasons reads runtime.waitReasonStrings from the target, so that a
+// Go release newer than hangtui still gets its own texts. Falls back to the
+// table of the Go release hangtui was built with.
+func (t *Target) readWaitReasons() []string {
+	scope, err := proc.ThreadScope(t.t, t.t.CurrentThread())
+	if err == nil {
+		v, err := scope.EvalExpression("runtime.waitReasonStrings", proc.LoadConfig{MaxArrayValues: 512, MaxStringLen: 256})
+		if err == nil && v.Unreadable == nil && len(v.Children) > 0 {
+			out := make([]string, len(v.Children))
+			for i, c := range v.Children {
+				if c.Value != nil && c.Value.Kind() == constant.String {
+					out[i] = constant.StringVal(c.Value)
+				}
+			}
+			return out
+		}
+	}
+	return fallbackWaitReasons
+}
+
+// Location resolves a PC to a frame.
+func (t *Target) Location(pc uint64) (Frame, bool) {
+	if pc == 0 {
+		return Frame{}, false
+	}
+	file, line, fn := t.bi.PCToLine(pc)
+	if fn == nil {
+		return Frame{}, false
+	}
+	return Frame{Func: fn.Name, File: file, Line: line, PC: pc}, true
+}
+
+// Nanotime is the target's runtime.nanotime() now (live targets only): Go
+// reads CLOCK_MONOTONIC, which is shared by every process on the machine.
+func (t *Target) Nanotime() (int64, bool) {
+	if !t.live {
+		return 0, false
+	}
+	var ts unix.Timespec
+	if err := unix.ClockGettime(unix.CLOCK_MONOTONIC, &ts); err != nil {
+		return 0, false
+	}
+	return ts.Nano(), true
+}
+
+// GoVersion is the Go release that built the target, e.g. "go1.26.8".
+func (t *Target) GoVersion() string {
+	p := t.bi.Producer()
+	if i := strings.Index(p, "go1"); i >= 0 {
+		v := p[i:]
+		if j := strings.IndexAny(v, " ;"); j >= 0 {
+			v = v[:j]
+		}
+		return v
+	}
+	return ""
+}

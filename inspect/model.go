@@ -1,0 +1,350 @@
+// Package inspect reads a hung Go process (or a core file) and builds a
+// Snapshot: every goroutine, every synchronization object somebody waits on,
+// who holds it, and a verdict for each goroutine.
+//
+// The exported API speaks only in this package's own model. Delve, which does
+// the low-level reading, never shows through it: callers can build, test and
+// render snapshots without importing a debugger.
+package inspect
+
+import "time"
+
+// Snapshot is everything read from a target at one moment.
+type Snapshot struct {
+	// Target describes the process or core the snapshot was read from.
+	Target Target
+	// TakenAt is the wall-clock time at which reading started.
+	TakenAt time.Time
+	// Pause is how long the target was kept stopped to take this snapshot.
+	// Zero for core files.
+	Pause time.Duration
+	// Goroutines lists every goroutine that exists (dead ones are omitted),
+	// sorted by ID.
+	Goroutines []*Goroutine
+	// Resources lists the synchronization objects that at least one goroutine
+	// waits on or holds, sorted by ID.
+	Resources []*Resource
+	// Cycles are wait-for cycles found by the analysis, sorted.
+	Cycles []Cycle
+	// Findings are the problems found, most severe first.
+	Findings []Finding
+	// Warnings are things that could not be read; the snapshot is still
+	// usable but may be incomplete where a warning says so.
+	Warnings []string
+}
+
+// SourceKind says where a snapshot was read from.
+type SourceKind string
+
+const (
+	// SourceLive is a running process attached to by PID.
+	SourceLive SourceKind = "live"
+	// SourceCore is a core file together with its executable.
+	SourceCore SourceKind = "core"
+)
+
+// Target identifies what was inspected.
+type Target struct {
+	// PID of the process; for a core, the PID recorded in the core (or 0).
+	PID int
+	// Exe is the path of the executable.
+	Exe string
+	// GoVersion is the Go release that built the target, e.g. "go1.26.8".
+	GoVersion string
+	// Source says whether this is a live process or a core file.
+	Source SourceKind
+}
+
+// State is the scheduler state of a goroutine.
+type State string
+
+const (
+	// StateRunning: executing on a thread right now.
+	StateRunning State = "running"
+	// StateRunnable: ready to run, waiting for a thread.
+	StateRunnable State = "runnable"
+	// StateSyscall: executing a system call (or cgo call).
+	StateSyscall State = "syscall"
+	// StateWaiting: parked by the runtime; WaitReason says why.
+	StateWaiting State = "waiting"
+	// StatePreempted: stopped by asynchronous preemption, will run again.
+	StatePreempted State = "preempted"
+)
+
+// Verdict is what the analysis concludes about whether a goroutine can ever
+// make progress again. Only Deadlocked and Leaked are claims that it cannot;
+// every other verdict means it can, or that it may.
+type Verdict string
+
+const (
+	// VerdictDeadlocked: part of, or waiting behind, a wait-for cycle; can
+	// provably never run again.
+	VerdictDeadlocked Verdict = "deadlocked"
+	// VerdictLeaked: stuck forever without a cycle: nothing that can still
+	// run can ever wake it.
+	VerdictLeaked Verdict = "leaked"
+	// VerdictBlocked: parked on something that may still wake it.
+	VerdictBlocked Verdict = "blocked"
+	// VerdictRunning: executing on a thread.
+	VerdictRunning Verdict = "running"
+	// VerdictRunnable: ready to run.
+	VerdictRunnable Verdict = "runnable"
+	// VerdictSyscall: in a system call.
+	VerdictSyscall Verdict = "syscall"
+	// VerdictSleeping: in time.Sleep; wakes by itself.
+	VerdictSleeping Verdict = "sleeping"
+	// VerdictIdle: a runtime-internal goroutine parked in its idle loop
+	// (GC workers, the scavenger, an idle finalizer goroutine).
+	VerdictIdle Verdict = "idle"
+)
+
+// Stuck reports whether the verdict claims the goroutine can never run again.
+func (v Verdict) Stuck() bool { return v == VerdictDeadlocked || v == VerdictLeaked }
+
+// Frame is one (possibly inlined) call frame.
+type Frame struct {
+	// Func is the fully qualified function name, e.g. "main.(*Store).Get".
+	Func string
+	// File is the absolute source path recorded in the binary.
+	File string
+	// Line is the source line being executed (the call site for outer frames).
+	Line int
+	// Inlined is true when this frame was inlined into its caller.
+	Inlined bool
+	// PC is the program counter of the frame (for resolving source later).
+	PC uint64
+}
+
+// Role marks goroutines that do special work for the runtime.
+type Role string
+
+const (
+	// RoleNone: an ordinary goroutine.
+	RoleNone Role = ""
+	// RoleFinalizer: the goroutine that runs runtime.SetFinalizer callbacks.
+	RoleFinalizer Role = "finalizer"
+	// RoleCleanup: a goroutine that runs runtime.AddCleanup callbacks.
+	RoleCleanup Role = "cleanup"
+)
+
+// Goroutine is one goroutine of the target.
+type Goroutine struct {
+	// ID is the goroutine id the runtime prints in tracebacks.
+	ID int64
+	// State is the scheduler state.
+	State State
+	// WaitReason is the runtime's own text for why a waiting goroutine is
+	// parked ("sync.Mutex.Lock", "chan receive", ...); empty otherwise.
+	WaitReason string
+	// Waiting is how long the goroutine has been parked, as recorded by the
+	// runtime. The runtime only records this once a garbage collection has run
+	// while the goroutine waited, so it is 0 (unknown) for recently parked
+	// goroutines and in core files.
+	Waiting time.Duration
+	// Frames is the full stack, innermost first.
+	Frames []Frame
+	// StackTruncated is true when the stack was deeper than was read.
+	StackTruncated bool
+	// TopUser is the index in Frames of the innermost frame outside the Go
+	// standard library and runtime, or -1 when there is none.
+	TopUser int
+	// CreatedBy is the location of the go statement that started this
+	// goroutine (nil for the main goroutine and some runtime ones).
+	CreatedBy *Frame
+	// ParentID is the id of the goroutine that executed that go statement,
+	// 0 when the runtime did not record it.
+	ParentID int64
+	// Labels are the pprof labels set on the goroutine.
+	Labels map[string]string
+	// System is true for goroutines internal to the runtime.
+	System bool
+	// Role is set for the finalizer and cleanup goroutines (never hidden).
+	Role Role
+	// Waits lists everything the goroutine is parked on, with the operation:
+	// one entry for a lock or a channel operation, one per case for a select.
+	Waits []Wait
+	// Holds lists the ids of resources this goroutine holds (locks).
+	Holds []string
+	// Verdict is the analysis' conclusion for this goroutine.
+	Verdict Verdict
+	// Stuck explains a deadlocked or leaked verdict in one sentence.
+	Why string
+}
+
+// BlockedOn returns the id of the resource the goroutine waits on, or "" when
+// it waits on nothing known. For a select it is the first of Waits.
+func (g *Goroutine) BlockedOn() string {
+	if len(g.Waits) == 0 {
+		return ""
+	}
+	return g.Waits[0].Resource
+}
+
+// Op is the operation a goroutine waits to perform on a resource.
+type Op string
+
+const (
+	OpLock  Op = "lock"  // Mutex.Lock or RWMutex.Lock
+	OpRLock Op = "rlock" // RWMutex.RLock
+	OpWait  Op = "wait"  // WaitGroup.Wait, Cond.Wait
+	OpSend  Op = "send"  // channel send
+	OpRecv  Op = "recv"  // channel receive
+	OpSema  Op = "acquire"
+)
+
+// Wait is one thing a goroutine is parked on.
+type Wait struct {
+	// Resource is the Resource.ID waited on.
+	Resource string
+	// Op is what the goroutine is trying to do to it.
+	Op Op
+}
+
+// Kind is the kind of a synchronization object.
+type Kind string
+
+const (
+	KindMutex     Kind = "mutex"     // sync.Mutex
+	KindRWMutex   Kind = "rwmutex"   // sync.RWMutex
+	KindWaitGroup Kind = "waitgroup" // sync.WaitGroup
+	KindCond      Kind = "cond"      // sync.Cond
+	KindChan      Kind = "chan"      // a channel
+	KindSema      Kind = "sema"      // a bare runtime semaphore
+)
+
+// Resource is a synchronization object read from target memory.
+type Resource struct {
+	// ID is stable for as long as the object lives: "<kind>:<address>".
+	ID string
+	// Kind of object.
+	Kind Kind
+	// Addr is the object's address in the target.
+	Addr uint64
+	// Type is the Go type of the object, and where it is known the struct
+	// field or variable that contains it, e.g. "main.Store.mu" or
+	// "chan int".
+	Type string
+	// Mutex, RWMutex, WaitGroup, Chan and Cond hold the state read from
+	// memory; exactly the one matching Kind is set.
+	Mutex     *MutexState
+	RWMutex   *RWMutexState
+	WaitGroup *WaitGroupState
+	Chan      *ChanState
+	Cond      *CondState
+	Sema      *SemaState
+	// Holders are the goroutines that hold this lock, with evidence.
+	Holders []Holder
+	// Waiters are the ids of goroutines parked on this resource, sorted.
+	Waiters []int64
+}
+
+// MutexState is a sync.Mutex's state word, decoded.
+type MutexState struct {
+	Locked   bool
+	Woken    bool
+	Starving bool
+	// Waiters is the waiter count the mutex itself records.
+	Waiters int
+}
+
+// RWMutexState is a sync.RWMutex, decoded.
+type RWMutexState struct {
+	// WriterHeld: a writer holds the lock.
+	WriterHeld bool
+	// WriterPending: a writer has announced itself and waits for readers.
+	WriterPending bool
+	// Readers is the number of readers holding the lock now.
+	Readers int
+	// ReadersWaiting is the number of readers parked waiting for a writer.
+	ReadersWaiting int
+	// WritersWaiting is the number of writers parked (on the inner mutex or
+	// for departing readers).
+	WritersWaiting int
+}
+
+// WaitGroupState is a sync.WaitGroup, decoded.
+type WaitGroupState struct {
+	Counter int
+	Waiters int
+}
+
+// ChanState is a channel's header.
+type ChanState struct {
+	ElemType string
+	Len      int
+	Cap      int
+	Closed   bool
+	// Senders and Receivers are the goroutines queued on the channel.
+	Senders   []int64
+	Receivers []int64
+	// Nil is true for the pseudo-resource of a nil channel.
+	Nil bool
+}
+
+// CondState is a sync.Cond's notify list.
+type CondState struct {
+	// Waiters is the number of goroutines parked in Wait.
+	Waiters int
+}
+
+// SemaState is a runtime semaphore.
+type SemaState struct {
+	// Value is the semaphore's count.
+	Value uint32
+}
+
+// Evidence says how a holder of a lock was identified.
+type Evidence string
+
+const (
+	// EvidenceDefer: a deferred Unlock of this lock is pending in a frame.
+	EvidenceDefer Evidence = "defer"
+	// EvidenceSource: the frame's function locked it earlier, no unlock since.
+	EvidenceSource Evidence = "source"
+	// EvidenceReference: the goroutine references the lock and is the only
+	// candidate.
+	EvidenceReference Evidence = "reference"
+)
+
+// Holder is a goroutine holding a lock.
+type Holder struct {
+	Goroutine int64
+	Evidence  Evidence
+	// Frame is where the lock was taken (or the frame with the pending defer).
+	Frame *Frame
+	// Read is true for a reader of an RWMutex.
+	Read bool
+}
+
+// Cycle is a wait-for cycle.
+type Cycle struct {
+	// Goroutines in the cycle, in wait-for order starting with the lowest id.
+	Goroutines []int64
+	// Resources in the cycle, Resources[i] is what Goroutines[i] waits for.
+	Resources []string
+	// Kind classifies the cycle, e.g. "lock-order", "self", "rwmutex-reentry".
+	Kind string
+}
+
+// Severity orders findings.
+type Severity int
+
+const (
+	SeverityInfo Severity = iota
+	SeverityWarning
+	SeverityError
+)
+
+// Finding is a problem found by the analysis, with the evidence for it.
+type Finding struct {
+	Severity Severity
+	// Kind is a short machine-readable name, e.g. "deadlock", "leak".
+	Kind string
+	// Title is one line for people.
+	Title string
+	// Details are the steps of the argument, one line each.
+	Details []string
+	// Goroutines and Resources involved.
+	Goroutines []int64
+	Resources  []string
+}

@@ -1,0 +1,170 @@
+package inspect
+
+import (
+	"errors"
+	"fmt"
+	"runtime/debug"
+	"sync"
+	"time"
+
+	"github.com/hangtui/hangtui/inspect/internal/target"
+)
+
+// Session is an open target: an attached process or an opened core.
+//
+// Delve is not safe for concurrent use, so a Session owns one goroutine that
+// makes every Delve call; its methods send work to that goroutine and wait.
+// All methods are safe to call from any goroutine.
+type Session struct {
+	calls chan func()
+	done  chan struct{}
+
+	closeOnce sync.Once
+	closeErr  error
+
+	// Owned by the session goroutine.
+	tgt          *target.Target
+	info         Target
+	stoppedSince time.Time
+}
+
+// Attach stops the process with the given PID and prepares to read it. The
+// process stays stopped until Close (or Resume, for live views); callers
+// must Close on every path. Before stopping anything, Attach checks that the
+// process exists, is a Go program with debug info and may be traced, and
+// returns an *Error saying what to do when it is not.
+func Attach(pid int) (*Session, error) {
+	pre, err := precheck(pid)
+	if err != nil {
+		return nil, err
+	}
+	s := newSession()
+	err = s.do(func() error {
+		s.stoppedSince = time.Now()
+		tgt, err := target.Attach(pid)
+		if err != nil {
+			return attachError(pid, err)
+		}
+		s.tgt = tgt
+		s.info = Target{PID: pid, Exe: pre.exe, GoVersion: pre.goVersion, Source: SourceLive}
+		if v := tgt.GoVersion(); v != "" {
+			s.info.GoVersion = v
+		}
+		return nil
+	})
+	if err != nil {
+		s.stop()
+		return nil, err
+	}
+	return s, nil
+}
+
+// OpenCore opens a core file with the executable that produced it.
+func OpenCore(corePath, exePath string) (*Session, error) {
+	if err := precheckCore(corePath, exePath); err != nil {
+		return nil, err
+	}
+	s := newSession()
+	err := s.do(func() error {
+		tgt, err := target.OpenCore(corePath, exePath)
+		if err != nil {
+			return coreError(corePath, exePath, err)
+		}
+		s.tgt = tgt
+		s.info = Target{PID: tgt.PID(), Exe: exePath, GoVersion: tgt.GoVersion(), Source: SourceCore}
+		return nil
+	})
+	if err != nil {
+		s.stop()
+		return nil, err
+	}
+	return s, nil
+}
+
+func newSession() *Session {
+	s := &Session{calls: make(chan func()), done: make(chan struct{})}
+	go s.loop()
+	return s
+}
+
+// loop is the only goroutine that touches Delve.
+func (s *Session) loop() {
+	for f := range s.calls {
+		f()
+	}
+	close(s.done)
+}
+
+// do runs f on the session goroutine. A panic inside f is turned into an
+// error, so that hangtui never dies while the target is stopped.
+func (s *Session) do(f func() error) (err error) {
+	res := make(chan error, 1)
+	call := func() {
+		defer func() {
+			if r := recover(); r != nil {
+				res <- fmt.Errorf("internal error: %v\n%s", r, debug.Stack())
+			}
+		}()
+		res <- f()
+	}
+	defer func() {
+		if recover() != nil {
+			err = errors.New("session is closed")
+		}
+	}()
+	s.calls <- call
+	return <-res
+}
+
+func (s *Session) stop() {
+	close(s.calls)
+	<-s.done
+}
+
+// Info describes the target.
+func (s *Session) Info() Target {
+	var t Target
+	_ = s.do(func() error { t = s.info; return nil })
+	return t
+}
+
+// Snapshot reads everything from the stopped target.
+func (s *Session) Snapshot() (*Snapshot, error) {
+	var snap *Snapshot
+	err := s.do(func() error {
+		if s.tgt == nil {
+			return errors.New("session is closed")
+		}
+		var err error
+		snap, err = build(s.tgt, s.info)
+		if err != nil {
+			if target.Exited(err) {
+				return &Error{Kind: ErrProcessGone, Msg: fmt.Sprintf("process %d exited while it was being read", s.info.PID), Err: err}
+			}
+			return err
+		}
+		if s.info.Source == SourceLive {
+			snap.Pause = time.Since(s.stoppedSince)
+		}
+		return nil
+	})
+	return snap, err
+}
+
+// Close detaches from a live process, leaving it running exactly as before
+// (it is never killed), or closes a core. Safe to call more than once and
+// from any goroutine.
+func (s *Session) Close() error {
+	s.closeOnce.Do(func() {
+		s.closeErr = s.do(func() error {
+			if s.tgt == nil {
+				return nil
+			}
+			err := s.tgt.Detach()
+			s.tgt = nil
+			return err
+		})
+		s.stop()
+	})
+	return s.closeErr
+}
