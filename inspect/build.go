@@ -99,15 +99,29 @@ func newGoroutine(rg *target.G, t *target.Target) *Goroutine {
 		g.CreatedBy = &Frame{Func: loc.Func, File: loc.File, Line: loc.Line, PC: loc.PC}
 	}
 	start := rg.StartFunc
-	g.System = isSystemStart(start)
+	g.System = isSystemStart(start) || (start == "" && allRuntime(g.Frames))
 	switch {
-	case start == "runtime.runfinq":
+	case start == "runtime.runfinq" || start == "runtime.runFinalizers" || hasFrame(g, "runtime.runfinq") || hasFrame(g, "runtime.runFinalizers"):
 		g.Role = RoleFinalizer
-	case strings.HasPrefix(start, "runtime.runCleanups") || start == "runtime.(*cleanupQueue).run" || hasFrame(g, "runtime.runCleanups"):
+	case start == "runtime.runCleanups" || hasFrame(g, "runtime.runCleanups"):
 		g.Role = RoleCleanup
+	}
+	if g.Role != RoleNone && g.TopUser >= 0 {
+		// Like the runtime: the finalizer goroutine running user code is
+		// a user goroutine.
+		g.System = false
 	}
 	g.Verdict = initialVerdict(g)
 	return g
+}
+
+func allRuntime(fs []Frame) bool {
+	for _, f := range fs {
+		if !strings.HasPrefix(f.Func, "runtime.") {
+			return false
+		}
+	}
+	return true
 }
 
 func hasFrame(g *Goroutine, fn string) bool {
@@ -151,6 +165,10 @@ func initialVerdict(g *Goroutine) Verdict {
 	case g.WaitReason == "sleep":
 		return VerdictSleeping
 	case idleReasons[g.WaitReason] && (g.System || g.Role != RoleNone):
+		return VerdictIdle
+	case g.System && g.Role == RoleNone && g.TopUser < 0:
+		// A runtime goroutine parked in runtime code (the scavenger's
+		// sleep, the GC's helpers): part of the runtime's own idle loop.
 		return VerdictIdle
 	}
 	return VerdictBlocked

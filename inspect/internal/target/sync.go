@@ -2,6 +2,7 @@ package target
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/go-delve/delve/pkg/proc"
 )
@@ -168,6 +169,7 @@ func (t *Target) typeName(rtype uint64) string {
 			break
 		}
 	}
+	name = goTypeName(name)
 	t.typeNames[rtype] = name
 	return name
 }
@@ -268,4 +270,14 @@ func (t *Target) ReadCondWaiters(addr uint64) ([]uint64, error) {
 		out = append(out, e.G)
 	}
 	return out, nil
+}
+
+// goTypeName turns a DWARF type name as Delve prints it into Go syntax:
+// "struct struct {}" → "struct {}", "func() void" → "func()".
+func goTypeName(s string) string {
+	s = strings.TrimPrefix(s, "struct struct")
+	if strings.HasPrefix(s, " {") {
+		s = "struct" + s
+	}
+	return strings.ReplaceAll(s, ") void", ")")
 }
