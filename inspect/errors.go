@@ -155,9 +155,23 @@ func goMinor(v string) int {
 	return n
 }
 
+// tracerPid is the process (not thread) tracing pid, 0 when none.
 func tracerPid(pid int) int {
-	v, _ := strconv.Atoi(statusField(pid, "TracerPid"))
-	return v
+	tid, _ := strconv.Atoi(statusField(pid, "TracerPid"))
+	if tid == 0 {
+		return 0
+	}
+	// The kernel names the tracing thread; report its process.
+	if tgid, err := strconv.Atoi(statusField(tid, "Tgid")); err == nil && tgid > 0 {
+		return tgid
+	}
+	return tid
+}
+
+// processGone reports whether pid has exited (or is a zombie).
+func processGone(pid int) bool {
+	st := statusField(pid, "State")
+	return st == "" || strings.HasPrefix(st, "Z") || strings.HasPrefix(st, "X")
 }
 
 func statusField(pid int, key string) string {

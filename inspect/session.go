@@ -138,7 +138,7 @@ func (s *Session) Snapshot() (*Snapshot, error) {
 		var err error
 		snap, err = build(s.tgt, s.info)
 		if err != nil {
-			if target.Exited(err) {
+			if target.Exited(err) || (s.info.Source == SourceLive && processGone(s.info.PID)) {
 				return &Error{Kind: ErrProcessGone, Msg: fmt.Sprintf("process %d exited while it was being read", s.info.PID), Err: err}
 			}
 			return err
