@@ -54,6 +54,7 @@ func build(t *target.Target, info Target) (*Snapshot, error) {
 	}
 	b.channels()
 	b.conds()
+	b.holders()
 	b.finish()
 	return b.snap, nil
 }
@@ -456,3 +457,17 @@ func decodeRW(w target.RWMutexWord, r *Resource, b *builder) *RWMutexState {
 }
 
 func sortIDs(ids []int64) { sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] }) }
+
+// ShortFile keeps the last two path elements: "store/store.go".
+func ShortFile(p string) string {
+	n := 0
+	for i := len(p) - 1; i >= 0; i-- {
+		if p[i] == '/' {
+			n++
+			if n == 2 {
+				return p[i+1:]
+			}
+		}
+	}
+	return p
+}

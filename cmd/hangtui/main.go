@@ -6,6 +6,7 @@ package main
 import (
 	"fmt"
 	"os"
+	"runtime/pprof"
 
 	"github.com/hangtui/hangtui/internal/safety"
 	"github.com/hangtui/hangtui/inspect/report"
@@ -23,6 +24,16 @@ Exit codes of report: 0 nothing stuck, 3 deadlock or leak found, 1 error, 2 bad 
 
 func main() {
 	defer safety.Recover()
+	if path := os.Getenv("HANGTUI_CPUPROFILE"); path != "" {
+		// For performance work: profile one run of hangtui.
+		if f, err := os.Create(path); err == nil {
+			_ = pprof.StartCPUProfile(f)
+			code := run(os.Args[1:])
+			pprof.StopCPUProfile()
+			f.Close()
+			os.Exit(code)
+		}
+	}
 	os.Exit(run(os.Args[1:]))
 }
 

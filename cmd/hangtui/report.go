@@ -94,7 +94,11 @@ func runReport(args []string) int {
 func printReport(w io.Writer, snap *inspect.Snapshot, asJSON bool) int {
 	var err error
 	if asJSON {
-		err = report.WriteJSON(w, snap)
+		if isTerminal(w) {
+			err = report.WriteJSONIndent(w, snap)
+		} else {
+			err = report.WriteJSON(w, snap)
+		}
 	} else {
 		err = report.WriteText(w, snap)
 	}
@@ -102,4 +106,14 @@ func printReport(w io.Writer, snap *inspect.Snapshot, asJSON bool) int {
 		return fail(err)
 	}
 	return report.ExitCode(snap)
+}
+
+// isTerminal reports whether w is a terminal (JSON is indented only there).
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
 }

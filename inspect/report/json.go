@@ -282,8 +282,14 @@ func nonNilIDs(s []int64) []int64 {
 	return s
 }
 
-// WriteJSON writes the snapshot as indented JSON.
+// WriteJSON writes the snapshot as compact JSON on one line.
 func WriteJSON(w io.Writer, s *inspect.Snapshot) error {
+	return json.NewEncoder(w).Encode(ToDoc(s))
+}
+
+// WriteJSONIndent writes the snapshot as indented JSON, for people. Indenting
+// a 100,000-goroutine report costs seconds, so it is only used on terminals.
+func WriteJSONIndent(w io.Writer, s *inspect.Snapshot) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(ToDoc(s))

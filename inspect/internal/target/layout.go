@@ -27,11 +27,17 @@ type structLayout struct {
 	typ  *godwarf.StructType
 }
 
+// resolve strips typedefs and presents slices and strings as the structs
+// they are in memory.
 func resolve(t godwarf.Type) godwarf.Type {
 	for {
 		switch tt := t.(type) {
 		case *godwarf.TypedefType:
 			t = tt.Type
+		case *godwarf.SliceType:
+			return &tt.StructType
+		case *godwarf.StringType:
+			return &tt.StructType
 		default:
 			return t
 		}

@@ -30,6 +30,8 @@ type Target struct {
 	// typeNames caches runtime type names by *_type address.
 	typeNames map[uint64]string
 	mds       []proc.ModuleData
+	// pcln is the runtime function table, loaded on first use.
+	pcln *pclntab
 }
 
 // Attach stops the process and reads its binary. Call Detach when done, on

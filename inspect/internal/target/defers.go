@@ -1,0 +1,308 @@
+package target
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/go-delve/delve/pkg/proc"
+)
+
+// UnlockKind says what a deferred call releases.
+type UnlockKind int
+
+const (
+	NotUnlock     UnlockKind = iota
+	UnlockMutex              // sync.Mutex.Unlock
+	UnlockRWWrite            // sync.RWMutex.Unlock
+	UnlockRWRead             // sync.RWMutex.RUnlock
+	UnlockUnsure             // calls through an interface (sync.Locker)
+)
+
+// PendingDefer is a deferred call that has not run yet.
+type PendingDefer struct {
+	// Frame is the index in G.Frames of the function that deferred it.
+	Frame int
+	// Func is the deferred function (a deferwrap closure or a method value).
+	Func string
+	// File and Line locate the defer statement.
+	File string
+	Line int
+	// Captured are the pointer-sized words the closure captured: for
+	// `defer mu.Unlock()` the first is &mu.
+	Captured []uint64
+	Unlock   UnlockKind
+	// OpenCoded is true for defers the compiler inlined into the function
+	// (tracked by the frame's deferBits), false for runtime _defer records.
+	OpenCoded bool
+}
+
+// funcInfo is what hangtui needs from a function's runtime metadata.
+type funcInfo struct {
+	deferBitsOff, slotsOff uint64
+	openCoded              bool
+}
+
+// pclntab gives access to the runtime's function table in target memory.
+type pclntab struct {
+	text, gofunc uint64
+	pclntable    uint64
+	ftab         []uint32 // pairs entryoff, funcoff
+	funcs        map[uint64]*funcInfo
+	unlocks      map[uint64]UnlockKind
+}
+
+func (t *Target) loadPclntab() (*pclntab, error) {
+	if t.pcln != nil {
+		return t.pcln, nil
+	}
+	md, err := loadStruct(t.bi, "runtime.moduledata")
+	if err != nil {
+		return nil, err
+	}
+	base, err := t.varAddr("runtime.firstmoduledata")
+	if err != nil {
+		return nil, err
+	}
+	buf, err := t.read(base, int(md.Size))
+	if err != nil {
+		return nil, err
+	}
+	p := &pclntab{
+		text:      get(buf, md.Field("text")),
+		gofunc:    get(buf, md.Field("gofunc")),
+		funcs:     map[uint64]*funcInfo{},
+		unlocks:   map[uint64]UnlockKind{},
+		pclntable: get(buf, md.Field("pclntable.array")),
+	}
+	ftab := md.Field("ftab")
+	if !ftab.OK || p.gofunc == 0 {
+		return nil, fmt.Errorf("runtime.moduledata layout not understood")
+	}
+	ptr := decodeUint(buf[ftab.Off : ftab.Off+8])
+	n := decodeUint(buf[ftab.Off+8 : ftab.Off+16])
+	if n > 10_000_000 {
+		return nil, fmt.Errorf("implausible ftab length %d", n)
+	}
+	raw, err := t.read(ptr, int(n*8))
+	if err != nil {
+		return nil, err
+	}
+	p.ftab = make([]uint32, 2*n)
+	for i := range p.ftab {
+		p.ftab[i] = uint32(decodeUint(raw[i*4 : i*4+4]))
+	}
+	t.pcln = p
+	return p, nil
+}
+
+// funcInfo reads the open-coded defer metadata (FUNCDATA_OpenCodedDeferInfo)
+// of the function starting at entry.
+func (t *Target) funcInfo(p *pclntab, entry uint64) *funcInfo {
+	if fi, ok := p.funcs[entry]; ok {
+		return fi
+	}
+	fi := &funcInfo{}
+	p.funcs[entry] = fi
+	off := uint32(entry - p.text)
+	n := len(p.ftab) / 2
+	i := sort.Search(n, func(i int) bool { return p.ftab[2*i] >= off })
+	if i >= n || p.ftab[2*i] != off {
+		return fi
+	}
+	fn := p.pclntable + uint64(p.ftab[2*i+1])
+	hdr, err := t.read(fn, 44)
+	if err != nil {
+		return fi
+	}
+	npcdata := uint64(decodeUint(hdr[28:32]))
+	nfuncdata := uint64(hdr[43])
+	const openCodedDeferInfo = 4
+	if nfuncdata <= openCodedDeferInfo {
+		return fi
+	}
+	fdOff, err := t.readUint(fn+44+npcdata*4+openCodedDeferInfo*4, 4)
+	if err != nil || uint32(fdOff) == ^uint32(0) {
+		return fi
+	}
+	data, err := t.read(p.gofunc+fdOff, 20)
+	if err != nil {
+		return fi
+	}
+	a, k := uvarint(data)
+	b, _ := uvarint(data[k:])
+	fi.deferBitsOff, fi.slotsOff, fi.openCoded = a, b, true
+	return fi
+}
+
+func uvarint(b []byte) (uint64, int) {
+	var v uint64
+	var shift uint
+	for i, c := range b {
+		v |= uint64(c&0x7f) << shift
+		if c&0x80 == 0 {
+			return v, i + 1
+		}
+		shift += 7
+	}
+	return v, len(b)
+}
+
+// PendingDefers lists the deferred calls of g that have not run yet: the
+// open-coded ones (from each frame's deferBits and closure slots, which
+// Delve does not show) and the runtime's _defer records.
+func (t *Target) PendingDefers(g *G) ([]PendingDefer, error) {
+	if g.dg == nil {
+		return nil, nil
+	}
+	p, err := t.loadPclntab()
+	if err != nil {
+		return nil, err
+	}
+	ps := uint64(t.bi.Arch.PtrSize())
+	// varp is the frame's saved-frame-pointer slot: CFA minus the return
+	// address (x86) and the saved frame pointer.
+	varpDelta := 2 * ps
+	if t.bi.Arch.Name == "arm64" {
+		varpDelta = ps
+	}
+	var out []PendingDefer
+	for i, f := range g.frames {
+		if f.Inlined || f.Call.Fn == nil || f.Regs.CFA == 0 {
+			continue
+		}
+		fi := t.funcInfo(p, f.Call.Fn.Entry)
+		if !fi.openCoded {
+			continue
+		}
+		varp := uint64(f.Regs.CFA) - varpDelta
+		bits, err := t.readUint(varp-fi.deferBitsOff, 1)
+		if err != nil || bits == 0 {
+			continue
+		}
+		for slot := uint64(0); slot < 8; slot++ {
+			if bits&(1<<slot) == 0 {
+				continue
+			}
+			closure, err := t.readPtr(varp - fi.slotsOff + slot*ps)
+			if err != nil || closure == 0 {
+				continue
+			}
+			if d, ok := t.decodeClosure(p, closure); ok {
+				d.Frame, d.OpenCoded = t.physicalFrame(g, i), true
+				out = append(out, d)
+			}
+		}
+	}
+	out = append(out, t.deferRecords(p, g)...)
+	return out, nil
+}
+
+// physicalFrame maps a frame index to the outermost inlined frame sharing
+// its registers, so "the frame that deferred" is the function's own frame.
+func (t *Target) physicalFrame(g *G, i int) int { return i }
+
+// deferRecords reads g._defer, the runtime's list of defers that were not
+// open-coded (defers in loops, functions with many defers).
+func (t *Target) deferRecords(p *pclntab, g *G) []PendingDefer {
+	gl := t.lay.g
+	dl, err := loadStruct(t.bi, "runtime._defer")
+	if err != nil {
+		return nil
+	}
+	head, err := t.readPtr(g.Addr + uint64(gl.Field("_defer").Off))
+	if err != nil {
+		return nil
+	}
+	fnF, linkF, spF := dl.Field("fn"), dl.Field("link"), dl.Field("sp")
+	var out []PendingDefer
+	for d, n := head, 0; d != 0 && n < 10_000; n++ {
+		buf, err := t.read(d, int(dl.Size))
+		if err != nil {
+			break
+		}
+		closure := get(buf, fnF)
+		sp := get(buf, spF)
+		if closure != 0 {
+			if pd, ok := t.decodeClosure(p, closure); ok {
+				pd.Frame = -1
+				for i, f := range g.frames {
+					if !f.Inlined && uint64(f.Regs.CFA) > sp {
+						pd.Frame = i
+						break
+					}
+				}
+				out = append(out, pd)
+			}
+		}
+		d = get(buf, linkF)
+	}
+	return out
+}
+
+// decodeClosure reads a func() value: the code pointer and the captured
+// words, and works out whether calling it unlocks a sync lock.
+func (t *Target) decodeClosure(p *pclntab, closure uint64) (PendingDefer, bool) {
+	words, err := t.read(closure, 4*8)
+	if err != nil {
+		return PendingDefer{}, false
+	}
+	pc := decodeUint(words[:8])
+	fn := t.bi.PCToFunc(pc)
+	if fn == nil {
+		return PendingDefer{}, false
+	}
+	d := PendingDefer{Func: fn.Name}
+	d.File, d.Line, _ = t.bi.PCToLine(fn.Entry)
+	for i := 1; i < 4; i++ {
+		d.Captured = append(d.Captured, decodeUint(words[i*8:i*8+8]))
+	}
+	d.Unlock = t.unlockKind(p, fn)
+	return d, true
+}
+
+// unlockKinds names the functions whose call releases a lock.
+var unlockKinds = map[string]UnlockKind{
+	"sync.(*Mutex).Unlock":              UnlockMutex,
+	"sync.(*Mutex).unlockSlow":          UnlockMutex,
+	"internal/sync.(*Mutex).Unlock":     UnlockMutex,
+	"internal/sync.(*Mutex).unlockSlow": UnlockMutex,
+	"sync.(*RWMutex).Unlock":            UnlockRWWrite,
+	"sync.(*RWMutex).RUnlock":           UnlockRWRead,
+	"sync.(*RWMutex).rUnlockSlow":       UnlockRWRead,
+}
+
+// unlockKind decides what a deferred function releases: a method value
+// ("sync.(*Mutex).Unlock-fm") says so in its name; a compiler deferwrap
+// closure is disassembled to see which unlock it calls (Unlock itself may be
+// inlined, leaving a call to unlockSlow).
+func (t *Target) unlockKind(p *pclntab, fn *proc.Function) UnlockKind {
+	if k, ok := p.unlocks[fn.Entry]; ok {
+		return k
+	}
+	k := NotUnlock
+	if base, ok := strings.CutSuffix(fn.Name, "-fm"); ok {
+		k = unlockKinds[base]
+	} else if fn.End > fn.Entry && fn.End-fn.Entry < 4096 {
+		insts, err := proc.Disassemble(t.mem, nil, t.t.Breakpoints(), t.bi, fn.Entry, fn.End)
+		if err == nil {
+			for _, in := range insts {
+				if in.Kind != proc.CallInstruction {
+					continue
+				}
+				if in.DestLoc == nil || in.DestLoc.Fn == nil {
+					if k == NotUnlock && strings.Contains(fn.Name, "deferwrap") {
+						k = UnlockUnsure
+					}
+					continue
+				}
+				if uk, ok := unlockKinds[in.DestLoc.Fn.Name]; ok {
+					k = uk
+					break
+				}
+			}
+		}
+	}
+	p.unlocks[fn.Entry] = k
+	return k
+}
