@@ -56,6 +56,8 @@ func build(t *target.Target, info Target) (*Snapshot, error) {
 	b.conds()
 	b.holders()
 	b.finish()
+	b.nameResources()
+	analyze(b.snap)
 	return b.snap, nil
 }
 

@@ -89,3 +89,44 @@ func DescribeHolder(h Holder) string {
 	}
 	return s
 }
+
+// nameResources finds, for each sync object, the variable or struct field
+// that contains it ("main.Store.mu"), from the frames of the goroutines that
+// wait on it or hold it: a frame that locks s.mu usually has s in scope.
+func (b *builder) nameResources() {
+	for _, r := range b.res {
+		if r.Kind == KindChan || r.Kind == KindSema {
+			continue
+		}
+		var cands []int64
+		for _, h := range r.Holders {
+			cands = append(cands, h.Goroutine)
+		}
+		cands = append(cands, r.Waiters...)
+		if len(cands) > 4 {
+			cands = cands[:4]
+		}
+		if name := b.containerOf(cands, r.Addr); name != "" {
+			r.Type = name
+		}
+	}
+}
+
+func (b *builder) containerOf(ids []int64, addr uint64) string {
+	for _, id := range ids {
+		g, rg := b.byID[id], b.raw[id]
+		tried := 0
+		for i, f := range g.Frames {
+			if !IsUserFunc(f.Func) || f.Inlined {
+				continue
+			}
+			if name := b.t.ContainerOf(rg, i, addr); name != "" {
+				return name
+			}
+			if tried++; tried == 3 {
+				break
+			}
+		}
+	}
+	return ""
+}

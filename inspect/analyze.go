@@ -1,0 +1,496 @@
+package inspect
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+)
+
+// analyze turns the links read from the target into verdicts, cycles and
+// findings. It only claims that a goroutine can never run again when that is
+// proven:
+//
+//   - deadlocked: it waits for a lock held (with defer or source evidence) by
+//     a goroutine in a wait-for cycle of such locks, or is in that cycle;
+//   - leaked: it waits on something that nothing can ever wake (a nil
+//     channel, a select with no cases).
+//
+// Everything else that is parked stays "blocked": it may still wake.
+func analyze(s *Snapshot) {
+	a := newAnalysis(s)
+	a.lockEdges()
+	a.cycles()
+	a.behindCycles()
+	a.foreverParked()
+	a.orphanedLocks()
+	a.finalizer()
+	sortFindings(s.Findings)
+}
+
+type analysis struct {
+	s    *Snapshot
+	gs   map[int64]*Goroutine
+	rs   map[string]*Resource
+	next map[int64][]edge // wait-for edges: goroutine → goroutines it waits for
+}
+
+// edge says that From cannot proceed until To does something with Res.
+type edge struct {
+	To  int64
+	Res string
+}
+
+func newAnalysis(s *Snapshot) *analysis {
+	a := &analysis{s: s, gs: map[int64]*Goroutine{}, rs: map[string]*Resource{}, next: map[int64][]edge{}}
+	for _, g := range s.Goroutines {
+		a.gs[g.ID] = g
+	}
+	for _, r := range s.Resources {
+		a.rs[r.ID] = r
+	}
+	return a
+}
+
+func (a *analysis) addEdge(from, to int64, res string) {
+	for _, e := range a.next[from] {
+		if e.To == to && e.Res == res {
+			return
+		}
+	}
+	a.next[from] = append(a.next[from], edge{To: to, Res: res})
+}
+
+// lockEdges adds an edge from every goroutine parked on a lock to the
+// goroutines it waits for: the holders, and for an RWMutex the writer that
+// is ahead of it.
+func (a *analysis) lockEdges() {
+	for _, g := range a.s.Goroutines {
+		for _, w := range g.Waits {
+			r := a.rs[w.Resource]
+			if r == nil {
+				continue
+			}
+			switch r.Kind {
+			case KindMutex:
+				for _, h := range r.Holders {
+					a.addEdge(g.ID, h.Goroutine, r.ID)
+				}
+			case KindRWMutex:
+				a.rwEdges(g, w, r)
+			}
+		}
+	}
+}
+
+// rwEdges: a reader parked in RLock waits for the writer that announced
+// itself (parked for readers to leave) or holds the lock; a writer parked
+// for readers to leave waits for the readers; a writer parked on the inner
+// mutex waits for the writer ahead of it.
+func (a *analysis) rwEdges(g *Goroutine, w Wait, r *Resource) {
+	pendingWriters := func() []int64 {
+		var out []int64
+		for _, id := range r.Waiters {
+			if o := a.gs[id]; o != nil && o.WaitReason == "sync.RWMutex.Lock" && id != g.ID {
+				out = append(out, id)
+			}
+		}
+		return out
+	}
+	switch {
+	case w.Op == OpRLock:
+		for _, h := range r.Holders {
+			if !h.Read {
+				a.addEdge(g.ID, h.Goroutine, r.ID)
+			}
+		}
+		for _, id := range pendingWriters() {
+			a.addEdge(g.ID, id, r.ID)
+		}
+	case g.WaitReason == "sync.RWMutex.Lock":
+		for _, h := range r.Holders {
+			if h.Read {
+				a.addEdge(g.ID, h.Goroutine, r.ID)
+			}
+		}
+	default:
+		for _, h := range r.Holders {
+			if !h.Read {
+				a.addEdge(g.ID, h.Goroutine, r.ID)
+			}
+		}
+		for _, id := range pendingWriters() {
+			a.addEdge(g.ID, id, r.ID)
+		}
+	}
+}
+
+// cycles finds the strongly connected components of the wait-for graph
+// (Tarjan); every component with a cycle is a deadlock, because each member
+// is parked on a lock that only another member can release.
+func (a *analysis) cycles() {
+	ids := make([]int64, 0, len(a.next))
+	for id := range a.next {
+		ids = append(ids, id)
+	}
+	sortIDs(ids)
+	index := map[int64]int{}
+	low := map[int64]int{}
+	onStack := map[int64]bool{}
+	var stack []int64
+	n := 0
+	var comps [][]int64
+	var strong func(v int64)
+	strong = func(v int64) {
+		index[v], low[v] = n, n
+		n++
+		stack = append(stack, v)
+		onStack[v] = true
+		for _, e := range a.next[v] {
+			if _, seen := index[e.To]; !seen {
+				strong(e.To)
+				low[v] = min(low[v], low[e.To])
+			} else if onStack[e.To] {
+				low[v] = min(low[v], index[e.To])
+			}
+		}
+		if low[v] == index[v] {
+			var comp []int64
+			for {
+				w := stack[len(stack)-1]
+				stack = stack[:len(stack)-1]
+				onStack[w] = false
+				comp = append(comp, w)
+				if w == v {
+					break
+				}
+			}
+			comps = append(comps, comp)
+		}
+	}
+	for _, id := range ids {
+		if _, seen := index[id]; !seen {
+			strong(id)
+		}
+	}
+	for _, comp := range comps {
+		if len(comp) == 1 && !a.selfLoop(comp[0]) {
+			continue
+		}
+		sortIDs(comp)
+		a.reportCycle(comp)
+	}
+	sort.Slice(a.s.Cycles, func(i, j int) bool { return a.s.Cycles[i].Goroutines[0] < a.s.Cycles[j].Goroutines[0] })
+}
+
+func (a *analysis) selfLoop(id int64) bool {
+	for _, e := range a.next[id] {
+		if e.To == id {
+			return true
+		}
+	}
+	return false
+}
+
+// reportCycle walks the component from its lowest id, following edges
+// inside it, and records the cycle, the verdicts and a finding.
+func (a *analysis) reportCycle(comp []int64) {
+	in := map[int64]bool{}
+	for _, id := range comp {
+		in[id] = true
+	}
+	c := Cycle{}
+	seen := map[int64]bool{}
+	for cur := comp[0]; !seen[cur]; {
+		seen[cur] = true
+		var next *edge
+		for i := range a.next[cur] {
+			e := a.next[cur][i]
+			if in[e.To] && (next == nil || (!seen[e.To] && seen[next.To])) {
+				next = &e
+			}
+		}
+		if next == nil {
+			break
+		}
+		c.Goroutines = append(c.Goroutines, cur)
+		c.Resources = append(c.Resources, next.Res)
+		cur = next.To
+	}
+	c.Kind = a.cycleKind(c)
+	a.s.Cycles = append(a.s.Cycles, c)
+
+	f := Finding{Severity: SeverityError, Kind: "deadlock", Goroutines: append([]int64{}, comp...)}
+	switch c.Kind {
+	case "self":
+		f.Title = fmt.Sprintf("Deadlock: goroutine %d waits for a lock it already holds", comp[0])
+	case "rwmutex-reentry":
+		f.Title = fmt.Sprintf("Deadlock: RWMutex read lock taken again while a writer waits (%d goroutines)", len(comp))
+	default:
+		f.Title = fmt.Sprintf("Deadlock: %d goroutines wait for each other's locks (%s)", len(comp), c.Kind)
+	}
+	for i, gid := range c.Goroutines {
+		r := a.rs[c.Resources[i]]
+		next := c.Goroutines[(i+1)%len(c.Goroutines)]
+		f.Details = append(f.Details, a.step(gid, r, next))
+		f.Resources = appendUnique(f.Resources, r.ID)
+	}
+	for _, id := range comp {
+		g := a.gs[id]
+		g.Verdict = VerdictDeadlocked
+		g.Why = fmt.Sprintf("in a %s deadlock cycle with goroutines %s", c.Kind, joinIDs(comp))
+	}
+	a.s.Findings = append(a.s.Findings, f)
+}
+
+// step is one line of a cycle: "goroutine 19 (main.transfer at bank.go:30)
+// waits for mutex 0x… (main.Account.mu), held by goroutine 20 since
+// bank.go:25 (deferred Unlock pending)".
+func (a *analysis) step(gid int64, r *Resource, holder int64) string {
+	g := a.gs[gid]
+	op := "lock"
+	for _, w := range g.Waits {
+		if w.Resource == r.ID {
+			op = string(w.Op)
+		}
+	}
+	s := fmt.Sprintf("goroutine %d%s waits to %s %s", gid, where(g), op, describeResource(r))
+	for _, h := range r.Holders {
+		if h.Goroutine == holder {
+			mode := "held"
+			if h.Read {
+				mode = "read-held"
+			}
+			return s + fmt.Sprintf(", %s by %s", mode, DescribeHolder(h))
+		}
+	}
+	return s + fmt.Sprintf(", which goroutine %d is waiting to write-lock ahead of it", holder)
+}
+
+// where is " (func at file:line)" for the goroutine's innermost user frame.
+func where(g *Goroutine) string {
+	if g.TopUser < 0 {
+		return ""
+	}
+	f := g.Frames[g.TopUser]
+	return fmt.Sprintf(" (%s at %s:%d)", ShortFunc(f.Func), ShortFile(f.File), f.Line)
+}
+
+func describeResource(r *Resource) string {
+	return fmt.Sprintf("%s %#x (%s)", r.Kind, r.Addr, ShortFunc(r.Type))
+}
+
+func (a *analysis) cycleKind(c Cycle) string {
+	for _, id := range c.Goroutines {
+		if a.gs[id].Role == RoleFinalizer {
+			return "finalizer"
+		}
+	}
+	if len(c.Goroutines) == 1 {
+		return "self"
+	}
+	for i, id := range c.Goroutines {
+		for _, w := range a.gs[id].Waits {
+			if w.Resource == c.Resources[i] && w.Op == OpRLock {
+				return "rwmutex-reentry"
+			}
+		}
+	}
+	return "lock-order"
+}
+
+// behindCycles marks goroutines deadlocked that wait for a lock whose every
+// possible releaser is deadlocked, until nothing changes.
+func (a *analysis) behindCycles() {
+	for changed := true; changed; {
+		changed = false
+		for _, g := range a.s.Goroutines {
+			if g.Verdict.Stuck() || len(a.next[g.ID]) == 0 || len(g.Waits) != 1 {
+				continue
+			}
+			all := true
+			var by []int64
+			for _, e := range a.next[g.ID] {
+				if a.gs[e.To].Verdict != VerdictDeadlocked {
+					all = false
+					break
+				}
+				by = appendUniqueID(by, e.To)
+			}
+			if !all {
+				continue
+			}
+			g.Verdict = VerdictDeadlocked
+			g.Why = fmt.Sprintf("waits for %s, held by deadlocked goroutine(s) %s", g.Waits[0].Resource, joinIDs(by))
+			changed = true
+		}
+	}
+	// One finding per resource with goroutines queued behind a deadlock.
+	behind := map[string][]int64{}
+	inCycle := map[int64]bool{}
+	for _, c := range a.s.Cycles {
+		for _, id := range c.Goroutines {
+			inCycle[id] = true
+		}
+	}
+	for _, g := range a.s.Goroutines {
+		if g.Verdict == VerdictDeadlocked && !inCycle[g.ID] && len(g.Waits) == 1 {
+			behind[g.Waits[0].Resource] = append(behind[g.Waits[0].Resource], g.ID)
+		}
+	}
+	for _, rid := range sortedKeys(behind) {
+		ids := behind[rid]
+		r := a.rs[rid]
+		f := Finding{Severity: SeverityError, Kind: "deadlock-behind", Goroutines: ids, Resources: []string{rid},
+			Title: fmt.Sprintf("%d goroutine(s) wait for %s, held by a deadlocked goroutine", len(ids), describeResource(r))}
+		for _, h := range r.Holders {
+			f.Details = append(f.Details, "held by "+DescribeHolder(h))
+		}
+		f.Details = append(f.Details, "waiting: goroutines "+joinIDs(ids))
+		a.s.Findings = append(a.s.Findings, f)
+	}
+}
+
+// foreverReasons are waits nothing can ever end.
+var foreverReasons = map[string]string{
+	"chan receive (nil chan)": "receives from a nil channel",
+	"chan send (nil chan)":    "sends on a nil channel",
+	"select (no cases)":       "is in a select with no cases",
+}
+
+// foreverParked marks goroutines leaked whose wait can never end whatever
+// other goroutines do.
+func (a *analysis) foreverParked() {
+	var ids []int64
+	for _, g := range a.s.Goroutines {
+		what, ok := foreverReasons[g.WaitReason]
+		if !ok || g.State != StateWaiting || g.Verdict.Stuck() {
+			continue
+		}
+		g.Verdict = VerdictLeaked
+		g.Why = what + ": nothing can ever wake it"
+		ids = append(ids, g.ID)
+	}
+	if len(ids) == 0 {
+		return
+	}
+	f := Finding{Severity: SeverityError, Kind: "leak", Goroutines: ids,
+		Title: fmt.Sprintf("%d goroutine(s) parked forever on a nil channel or an empty select", len(ids))}
+	for _, id := range ids {
+		g := a.gs[id]
+		f.Details = append(f.Details, fmt.Sprintf("goroutine %d%s %s", id, where(g), foreverReasons[g.WaitReason]))
+	}
+	a.s.Findings = append(a.s.Findings, f)
+}
+
+// orphanedLocks reports locks that are locked, have waiters, and no
+// goroutine could be shown to hold them: usually an Unlock missing on some
+// path (a return or panic between Lock and Unlock).
+func (a *analysis) orphanedLocks() {
+	for _, r := range a.s.Resources {
+		if len(r.Holders) > 0 || len(r.Waiters) == 0 {
+			continue
+		}
+		locked := (r.Mutex != nil && r.Mutex.Locked) || (r.RWMutex != nil && (r.RWMutex.WriterHeld || r.RWMutex.Readers > 0))
+		if !locked {
+			continue
+		}
+		a.s.Findings = append(a.s.Findings, Finding{
+			Severity: SeverityWarning, Kind: "orphaned-lock", Goroutines: r.Waiters, Resources: []string{r.ID},
+			Title: fmt.Sprintf("%s is locked and no goroutine can be shown to hold it (%d waiting)", describeResource(r), len(r.Waiters)),
+			Details: []string{
+				"no goroutine has a pending deferred Unlock for it, or locked it earlier in a frame still on its stack",
+				"usually an Unlock is missing on some path (an early return or a panic between Lock and Unlock)",
+				"waiting: goroutines " + joinIDs(r.Waiters),
+			},
+		})
+	}
+}
+
+// finalizer reports a finalizer goroutine that is parked inside a finalizer:
+// every finalizer in the process is stalled behind it.
+func (a *analysis) finalizer() {
+	for _, g := range a.s.Goroutines {
+		if g.Role != RoleFinalizer || g.State != StateWaiting || g.TopUser < 0 {
+			continue
+		}
+		f := Finding{Severity: SeverityWarning, Kind: "finalizer-blocked", Goroutines: []int64{g.ID},
+			Title: fmt.Sprintf("Finalizer goroutine %d is blocked inside a finalizer: no other finalizer can run", g.ID)}
+		if g.Verdict.Stuck() {
+			f.Severity = SeverityError
+		}
+		f.Details = append(f.Details, fmt.Sprintf("running %s at %s:%d", g.Frames[g.TopUser].Func, ShortFile(g.Frames[g.TopUser].File), g.Frames[g.TopUser].Line))
+		for _, w := range g.Waits {
+			r := a.rs[w.Resource]
+			if r == nil {
+				continue
+			}
+			line := fmt.Sprintf("waits to %s %s", w.Op, describeResource(r))
+			for _, h := range r.Holders {
+				line += ", held by " + DescribeHolder(h)
+			}
+			f.Details = append(f.Details, line)
+			f.Resources = append(f.Resources, r.ID)
+		}
+		a.s.Findings = append(a.s.Findings, f)
+	}
+}
+
+func sortFindings(fs []Finding) {
+	sort.SliceStable(fs, func(i, j int) bool {
+		if fs[i].Severity != fs[j].Severity {
+			return fs[i].Severity > fs[j].Severity
+		}
+		return firstID(fs[i].Goroutines) < firstID(fs[j].Goroutines)
+	})
+}
+
+func firstID(ids []int64) int64 {
+	if len(ids) == 0 {
+		return 0
+	}
+	return ids[0]
+}
+
+func joinIDs(ids []int64) string {
+	parts := make([]string, len(ids))
+	for i, id := range ids {
+		parts[i] = fmt.Sprint(id)
+	}
+	return strings.Join(parts, ", ")
+}
+
+func appendUnique(ss []string, s string) []string {
+	for _, x := range ss {
+		if x == s {
+			return ss
+		}
+	}
+	return append(ss, s)
+}
+
+func appendUniqueID(ids []int64, id int64) []int64 {
+	for _, x := range ids {
+		if x == id {
+			return ids
+		}
+	}
+	return append(ids, id)
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+// ShortFunc drops the package path: "github.com/x/y/store.(*S).Get" →
+// "store.(*S).Get".
+func ShortFunc(fn string) string {
+	if i := strings.LastIndex(fn, "/"); i >= 0 {
+		return fn[i+1:]
+	}
+	return fn
+}

@@ -1,0 +1,90 @@
+package target
+
+import (
+	"reflect"
+	"strings"
+
+	"github.com/go-delve/delve/pkg/dwarf/godwarf"
+	"github.com/go-delve/delve/pkg/proc"
+)
+
+// ContainerOf looks at the arguments and locals of one frame of g for a
+// variable that is, points to, or contains the object at addr, and names it
+// by type and field: "main.Store.mu" for a *Store whose mu field is at addr,
+// or "main.mu" style for a variable that is the object itself. It returns ""
+// when no variable of that frame covers addr (or optimized code dropped
+// them).
+func (t *Target) ContainerOf(g *G, frame int, addr uint64) string {
+	sc, err := t.scope(g, frame)
+	if err != nil {
+		return ""
+	}
+	cfg := proc.LoadConfig{MaxStringLen: 0, MaxArrayValues: 0, MaxStructFields: -1, MaxVariableRecurse: 0}
+	var vars []*proc.Variable
+	if args, err := sc.FunctionArguments(cfg); err == nil {
+		vars = append(vars, args...)
+	}
+	if locals, err := sc.LocalVariables(cfg); err == nil {
+		vars = append(vars, locals...)
+	}
+	for _, v := range vars {
+		if v == nil || v.Unreadable != nil || v.RealType == nil {
+			continue
+		}
+		if v.Kind == reflect.Ptr && len(v.Children) == 1 {
+			pt, ok := resolve(v.RealType).(*godwarf.PtrType)
+			if !ok {
+				continue
+			}
+			base := v.Children[0].Addr
+			if name, ok := fieldAt(pt.Type, base, addr); ok {
+				return name
+			}
+			continue
+		}
+		if v.Addr != 0 {
+			if name, ok := fieldAt(v.RealType, v.Addr, addr); ok {
+				return name
+			}
+		}
+	}
+	return ""
+}
+
+// fieldAt names the field of an object of type typ at base that starts at
+// addr, descending into nested structs: "main.Store.mu", "main.Pair.a.mu".
+// A sync type at exactly base is named by the type itself.
+func fieldAt(typ godwarf.Type, base, addr uint64) (string, bool) {
+	if typ == nil || addr < base || addr >= base+uint64(max(typ.Size(), 1)) {
+		return "", false
+	}
+	name := typ.String()
+	path := ""
+	for {
+		st, ok := resolve(typ).(*godwarf.StructType)
+		if !ok || strings.HasPrefix(st.StructName, "sync.") {
+			break
+		}
+		var next *godwarf.StructField
+		for _, f := range st.Field {
+			start := base + uint64(f.ByteOffset)
+			if addr >= start && addr < start+uint64(max(f.Type.Size(), 1)) {
+				next = f
+				break
+			}
+		}
+		if next == nil {
+			break
+		}
+		path += "." + next.Name
+		base += uint64(next.ByteOffset)
+		typ = next.Type
+	}
+	if base != addr {
+		return "", false
+	}
+	if path == "" {
+		return name, true
+	}
+	return name + path, true
+}

@@ -1,0 +1,146 @@
+package report
+
+import (
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/hangtui/hangtui/inspect"
+)
+
+// GroupKey identifies the goroutines that are reported as one entry: the
+// same stack (the same sequence of function, file and line), the same
+// scheduler state, wait reason and verdict. It is comparable, so the TUI can
+// use it as a map key, for example to keep a selection across snapshots.
+type GroupKey struct {
+	// Verdict shared by the group's goroutines.
+	Verdict inspect.Verdict
+	// State shared by the group's goroutines.
+	State inspect.State
+	// WaitReason shared by the group's goroutines ("" when not waiting).
+	WaitReason string
+	// Stack is the full stack, innermost frame first, one "func file:line"
+	// per line.
+	Stack string
+}
+
+// Group is a set of goroutines that share a GroupKey.
+type Group struct {
+	// Key is what the group's goroutines have in common.
+	Key GroupKey
+	// Goroutines are the members, sorted by ID; never empty.
+	Goroutines []*inspect.Goroutine
+	// Representative is the member with the smallest ID. Its stack is the
+	// group's stack; print it once for the whole group.
+	Representative *inspect.Goroutine
+}
+
+// KeyOf returns the key under which GroupGoroutines files g.
+func KeyOf(g *inspect.Goroutine) GroupKey {
+	var b strings.Builder
+	for i, f := range g.Frames {
+		if i > 0 {
+			b.WriteByte('\n')
+		}
+		b.WriteString(f.Func)
+		b.WriteByte(' ')
+		b.WriteString(f.File)
+		b.WriteByte(':')
+		b.WriteString(strconv.Itoa(f.Line))
+	}
+	return GroupKey{Verdict: g.Verdict, State: g.State, WaitReason: g.WaitReason, Stack: b.String()}
+}
+
+// Stuck reports whether the group's goroutines can provably never run again.
+func (g Group) Stuck() bool { return g.Key.Verdict.Stuck() }
+
+// IDs returns the ids of the group's goroutines, sorted.
+func (g Group) IDs() []int64 {
+	ids := make([]int64, len(g.Goroutines))
+	for i, m := range g.Goroutines {
+		ids[i] = m.ID
+	}
+	return ids
+}
+
+// GroupGoroutines groups goroutines with identical stacks, state, wait reason
+// and verdict. Groups come in report order: stuck (deadlocked or leaked)
+// groups first, then larger groups before smaller ones, then by smallest
+// goroutine id. Nil entries are ignored; the input is not modified.
+func GroupGoroutines(gs []*inspect.Goroutine) []Group {
+	sorted := make([]*inspect.Goroutine, 0, len(gs))
+	for _, g := range gs {
+		if g != nil {
+			sorted = append(sorted, g)
+		}
+	}
+	sort.SliceStable(sorted, func(i, j int) bool { return sorted[i].ID < sorted[j].ID })
+
+	index := map[GroupKey]int{}
+	var groups []Group
+	for _, g := range sorted {
+		k := KeyOf(g)
+		i, ok := index[k]
+		if !ok {
+			i = len(groups)
+			index[k] = i
+			groups = append(groups, Group{Key: k, Representative: g})
+		}
+		groups[i].Goroutines = append(groups[i].Goroutines, g)
+	}
+	sort.SliceStable(groups, func(i, j int) bool {
+		a, b := groups[i], groups[j]
+		if a.Stuck() != b.Stuck() {
+			return a.Stuck()
+		}
+		if len(a.Goroutines) != len(b.Goroutines) {
+			return len(a.Goroutines) > len(b.Goroutines)
+		}
+		return a.Representative.ID < b.Representative.ID
+	})
+	return groups
+}
+
+// verdictOrder lists verdicts most severe first, the order in which counts
+// are printed.
+var verdictOrder = []inspect.Verdict{
+	inspect.VerdictDeadlocked, inspect.VerdictLeaked, inspect.VerdictBlocked, inspect.VerdictSyscall,
+	inspect.VerdictRunning, inspect.VerdictRunnable, inspect.VerdictSleeping, inspect.VerdictIdle,
+}
+
+// verdictCount is how many goroutines have one verdict.
+type verdictCount struct {
+	Verdict inspect.Verdict
+	N       int
+}
+
+// countVerdicts returns the non-zero verdict counts, most severe first;
+// verdicts this package does not know come last, by name.
+func countVerdicts(gs []*inspect.Goroutine) []verdictCount {
+	n := map[inspect.Verdict]int{}
+	for _, g := range gs {
+		if g != nil {
+			n[g.Verdict]++
+		}
+	}
+	var out []verdictCount
+	for _, v := range verdictOrder {
+		if n[v] > 0 {
+			out = append(out, verdictCount{v, n[v]})
+			delete(n, v)
+		}
+	}
+	var rest []verdictCount
+	for v, c := range n {
+		rest = append(rest, verdictCount{v, c})
+	}
+	sort.Slice(rest, func(i, j int) bool { return rest[i].Verdict < rest[j].Verdict })
+	return append(out, rest...)
+}
+
+func verdictName(v inspect.Verdict) string {
+	if v == "" {
+		return "unknown"
+	}
+	return string(v)
+}
