@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"sort"
 	"testing"
+	"time"
 
 	"github.com/hangtui/hangtui/inspect"
 	"github.com/hangtui/hangtui/internal/fixture"
@@ -316,4 +317,38 @@ func TestHoldersAndVerdicts(t *testing.T) {
 			checkVerdicts(t, snap, p.Manifest)
 		})
 	}
+}
+
+// TestResume takes several snapshots of a healthy program that keeps
+// working, letting it run in between, and leaves it running.
+func TestResume(t *testing.T) {
+	exe := fixture.Build(t, fixture.Default)
+	p := fixture.Start(t, exe, "healthy-pool")
+	s, err := inspect.Attach(p.PID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	seen := map[string]bool{}
+	for i := 0; i < 4; i++ {
+		snap, err := s.Snapshot()
+		if err != nil {
+			t.Fatalf("snapshot %d: %v", i, err)
+		}
+		for _, g := range snap.Goroutines {
+			seen[fmt.Sprint(g.ID, g.WaitReason, g.State)] = true
+			if g.Verdict.Stuck() {
+				t.Errorf("healthy program: goroutine %d called %s", g.ID, g.Verdict)
+			}
+		}
+		if err := s.Resume(); err != nil {
+			t.Fatal(err)
+		}
+		fixture.AssertNotStopped(t, p.PID)
+		time.Sleep(300 * time.Millisecond)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	fixture.AssertRunning(t, p.PID)
 }

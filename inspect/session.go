@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"runtime/debug"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hangtui/hangtui/inspect/internal/target"
@@ -21,6 +22,12 @@ type Session struct {
 
 	closeOnce sync.Once
 	closeErr  error
+
+	// running is set while a live target runs between snapshots (Resume);
+	// halt stops it from any goroutine.
+	running   atomic.Bool
+	resumeErr error
+	haltTgt   atomic.Pointer[target.Target]
 
 	// Owned by the session goroutine.
 	tgt          *target.Target
@@ -128,12 +135,51 @@ func (s *Session) Info() Target {
 	return t
 }
 
-// Snapshot reads everything from the stopped target.
+// Resume lets a live target run again until the next Snapshot or Close,
+// for live views. The target is stopped only while a snapshot is read.
+func (s *Session) Resume() error {
+	started := make(chan error, 1)
+	defer func() { _ = recover() }() // closed session
+	s.calls <- func() {
+		if s.tgt == nil || !s.tgt.Live() {
+			started <- nil
+			return
+		}
+		s.haltTgt.Store(s.tgt)
+		s.running.Store(true)
+		started <- nil
+		err := s.tgt.Continue()
+		s.running.Store(false)
+		s.resumeErr = err
+		s.stoppedSince = time.Now()
+	}
+	return <-started
+}
+
+// halt stops a resumed target; called from the caller's goroutine, before
+// queueing work for the session goroutine (which is busy in Continue).
+func (s *Session) halt() {
+	if s.running.Load() {
+		if t := s.haltTgt.Load(); t != nil {
+			_ = t.RequestStop()
+		}
+	}
+}
+
+// Snapshot reads everything from the target, stopping it first if it was
+// resumed.
 func (s *Session) Snapshot() (*Snapshot, error) {
+	s.halt()
 	var snap *Snapshot
 	err := s.do(func() error {
 		if s.tgt == nil {
 			return errors.New("session is closed")
+		}
+		if err := s.resumeErr; err != nil {
+			s.resumeErr = nil
+			if target.Exited(err) || processGone(s.info.PID) {
+				return &Error{Kind: ErrProcessGone, Msg: fmt.Sprintf("process %d has exited", s.info.PID), Err: err}
+			}
 		}
 		var err error
 		snap, err = build(s.tgt, s.info)
@@ -155,6 +201,7 @@ func (s *Session) Snapshot() (*Snapshot, error) {
 // (it is never killed), or closes a core. Safe to call more than once and
 // from any goroutine.
 func (s *Session) Close() error {
+	s.halt()
 	s.closeOnce.Do(func() {
 		s.closeErr = s.do(func() error {
 			if s.tgt == nil {

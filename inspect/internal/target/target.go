@@ -193,3 +193,22 @@ func (t *Target) varAddr(name string) (uint64, error) {
 	}
 	return v.Addr, nil
 }
+
+// Continue lets a live process run until RequestStop is called from another
+// goroutine (or it exits). It blocks meanwhile.
+func (t *Target) Continue() error {
+	if t.grp == nil {
+		return errors.New("detached")
+	}
+	return t.grp.Continue()
+}
+
+// RequestStop asks a process running under Continue to stop. It is the only
+// method that may be called from another goroutine.
+func (t *Target) RequestStop() error {
+	grp := t.grp
+	if grp == nil {
+		return nil
+	}
+	return grp.RequestManualStop()
+}
