@@ -16,18 +16,19 @@ import (
 //     channel, a select with no cases).
 //
 // Everything else that is parked stays "blocked": it may still wake.
-func analyze(s *Snapshot) {
+func analyze(s *Snapshot) *analysis {
 	a := newAnalysis(s)
 	a.lockEdges()
 	a.cycles()
 	a.behindCycles()
 	a.foreverParked()
 	a.orphanedLocks()
-	a.finalizer()
-	sortFindings(s.Findings)
+	return a
 }
 
 type analysis struct {
+	// kind classifies a cycle; cycleKind unless set.
+	kind func(Cycle) string
 	s    *Snapshot
 	gs   map[int64]*Goroutine
 	rs   map[string]*Resource
@@ -216,7 +217,11 @@ func (a *analysis) reportCycle(comp []int64) {
 		c.Resources = append(c.Resources, next.Res)
 		cur = next.To
 	}
-	c.Kind = a.cycleKind(c)
+	if a.kind != nil {
+		c.Kind = a.kind(c)
+	} else {
+		c.Kind = a.cycleKind(c)
+	}
 	a.s.Cycles = append(a.s.Cycles, c)
 
 	f := Finding{Severity: SeverityError, Kind: "deadlock", Goroutines: append([]int64{}, comp...)}
@@ -225,6 +230,8 @@ func (a *analysis) reportCycle(comp []int64) {
 		f.Title = fmt.Sprintf("Deadlock: goroutine %d waits for a lock it already holds", comp[0])
 	case "rwmutex-reentry":
 		f.Title = fmt.Sprintf("Deadlock: RWMutex read lock taken again while a writer waits (%d goroutines)", len(comp))
+	case "channel-lock", "channel", "waitgroup", "cond", "finalizer":
+		f.Title = fmt.Sprintf("Deadlock (%s): %d goroutines can only be woken by each other, and all of them are parked", c.Kind, len(comp))
 	default:
 		f.Title = fmt.Sprintf("Deadlock: %d goroutines wait for each other's locks (%s)", len(comp), c.Kind)
 	}
@@ -263,7 +270,10 @@ func (a *analysis) step(gid int64, r *Resource, holder int64) string {
 			return s + fmt.Sprintf(", %s by %s", mode, DescribeHolder(h))
 		}
 	}
-	return s + fmt.Sprintf(", which goroutine %d is waiting to write-lock ahead of it", holder)
+	if r.Kind == KindMutex || r.Kind == KindRWMutex {
+		return s + fmt.Sprintf(", which goroutine %d is waiting to write-lock ahead of it", holder)
+	}
+	return s + fmt.Sprintf("; only parked goroutines can still reach it, e.g. goroutine %d", holder)
 }
 
 // where is " (func at file:line)" for the goroutine's innermost user frame.

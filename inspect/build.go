@@ -19,6 +19,9 @@ type builder struct {
 	raw   map[int64]*target.G
 	res   map[string]*Resource
 	chans map[uint64]*target.Chan
+	// sudogs are the runtime's wait records seen while linking waiters;
+	// reachability must not follow them (they point at every wait object).
+	sudogs []uint64
 }
 
 func build(t *target.Target, info Target) (*Snapshot, error) {
@@ -57,7 +60,10 @@ func build(t *target.Target, info Target) (*Snapshot, error) {
 	b.holders()
 	b.finish()
 	b.nameResources()
-	analyze(b.snap)
+	a := analyze(b.snap)
+	b.leaks(a)
+	a.finalizer()
+	sortFindings(b.snap.Findings)
 	return b.snap, nil
 }
 
@@ -232,6 +238,7 @@ func (b *builder) addWait(g *Goroutine, r *Resource, op Op) {
 func (b *builder) semaphores() error {
 	waiters, err := b.t.SemaWaiters()
 	for _, w := range waiters {
+		b.sudogs = append(b.sudogs, w.Sudog)
 		g := b.byAdr[w.G]
 		if g == nil {
 			continue
@@ -273,6 +280,7 @@ func (b *builder) channels() {
 			continue
 		}
 		for _, cw := range b.t.ChanWaits(rg) {
+			b.sudogs = append(b.sudogs, cw.Sudog)
 			if cw.Chan == 0 {
 				continue
 			}

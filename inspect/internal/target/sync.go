@@ -100,6 +100,9 @@ type Chan struct {
 	Len, Cap int
 	Closed   bool
 	ElemType string
+	// Timer is set for channels fed by a runtime timer (time.After,
+	// time.Ticker): a timer can always wake their receivers.
+	Timer uint64
 	// RecvQ and SendQ hold (sudog, g) pairs in queue order.
 	RecvQ, SendQ []QueueEntry
 }
@@ -123,6 +126,7 @@ func (t *Target) ReadChan(addr uint64) (*Chan, error) {
 		Closed: get(buf, l.chClosed) != 0,
 	}
 	c.ElemType = t.typeName(get(buf, l.chElemtype))
+	c.Timer = get(buf, l.hchan.Field("timer"))
 	c.RecvQ = t.queue(get(buf, l.chRecvqFirst))
 	c.SendQ = t.queue(get(buf, l.chSendqFirst))
 	return c, nil
@@ -280,4 +284,23 @@ func goTypeName(s string) string {
 		s = "struct" + s
 	}
 	return strings.ReplaceAll(s, ") void", ")")
+}
+
+// MLinks returns the addresses of every runtime.m (OS thread) structure.
+func (t *Target) MLinks() []uint64 {
+	ml, err := loadStruct(t.bi, "runtime.m")
+	if err != nil {
+		return nil
+	}
+	head, err := t.varAddr("runtime.allm")
+	if err != nil {
+		return nil
+	}
+	var out []uint64
+	m, _ := t.readPtr(head)
+	for n := 0; m != 0 && n < 100_000; n++ {
+		out = append(out, m)
+		m, _ = t.readPtr(m + uint64(ml.Field("alllink").Off))
+	}
+	return out
 }

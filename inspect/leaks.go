@@ -1,0 +1,362 @@
+package inspect
+
+import (
+	"fmt"
+	"os"
+	"sort"
+	"strings"
+
+	"github.com/hangtui/hangtui/inspect/internal/target"
+)
+
+// maxStuckEdges bounds the per-goroutine reachability walks that explain
+// cycles among stuck goroutines.
+const maxStuckEdges = 200
+
+// leaks proves goroutines stuck by reachability, in the manner of a garbage
+// collector: it marks everything reachable from what can still run (globals,
+// the stacks of live goroutines, runtime timers, pending finalizers and
+// cleanups, thread registers), and a parked goroutine becomes live when what
+// it waits for is reachable (or, for a lock, when a holder is live). This is
+// iterated to a fixpoint. What stays parked can never be woken: nothing that
+// can run can ever send, receive, unlock, signal or call Done on what it
+// waits for. Among those, wait-for cycles (through locks and through who
+// can reach which channel) are deadlocks; the rest are leaks.
+//
+// Marking is conservative, so reachability is over-approximated: errors in
+// it can only hide a leak, never invent one. If the heap cannot be walked,
+// nothing is claimed.
+func (b *builder) leaks(a *analysis) {
+	h, err := b.t.NewHeap()
+	if err != nil {
+		b.warn("leak analysis skipped: %v", err)
+		return
+	}
+	if os.Getenv("HANGTUI_DEBUG_REACH") != "" {
+		h.Parent = map[uint64]uint64{}
+		defer func() {
+			for _, r := range b.res {
+				if h.Reached(r.Addr) {
+					fmt.Fprintf(os.Stderr, "reach %s: %#x\n", r.ID, h.Path(r.Addr))
+				}
+			}
+		}()
+	}
+	// Runtime bookkeeping that points at every waiter's object.
+	for _, rg := range b.gs {
+		h.Exclude(rg.Addr)
+	}
+	for _, s := range b.sudogs {
+		h.Exclude(s)
+	}
+	for _, c := range b.chans {
+		if c == nil {
+			continue
+		}
+		for _, e := range append(append([]target.QueueEntry{}, c.RecvQ...), c.SendQ...) {
+			h.Exclude(e.Sudog)
+		}
+	}
+	for _, m := range b.t.MLinks() {
+		h.Exclude(m)
+	}
+
+	globals, err := b.t.Globals()
+	if err != nil {
+		b.warn("leak analysis skipped: %v", err)
+		return
+	}
+	for _, r := range globals {
+		if err := h.MarkRange(r[0], r[1]); err != nil {
+			b.warn("leak analysis skipped: globals: %v", err)
+			return
+		}
+	}
+
+	live := map[int64]bool{}
+	var candidates []*Goroutine
+	anyRunning := false
+	for _, g := range b.snap.Goroutines {
+		switch {
+		case g.Verdict.Stuck():
+		case b.analyzable(g):
+			candidates = append(candidates, g)
+		default:
+			live[g.ID] = true
+			anyRunning = anyRunning || g.State == StateRunning || g.State == StateSyscall
+		}
+	}
+	if anyRunning {
+		for _, v := range b.t.ThreadRegisters() {
+			h.MarkPtr(v)
+		}
+	}
+	finalizerRoots := false
+	markLive := func(g *Goroutine) {
+		rg := b.raw[g.ID]
+		lo, hi := b.t.LiveStack(rg)
+		if hi > lo && hi-lo < 1<<30 {
+			_ = h.MarkRange(lo, hi)
+		}
+		for _, p := range b.t.DeferClosures(rg) {
+			h.MarkPtr(p)
+		}
+		if (g.Role == RoleFinalizer || g.Role == RoleCleanup) && !finalizerRoots {
+			finalizerRoots = true
+			roots, err := h.FinalizerRoots()
+			if err != nil {
+				b.warn("finalizer roots: %v", err)
+			}
+			for _, p := range roots {
+				h.MarkPtr(p)
+			}
+		}
+	}
+	for _, g := range b.snap.Goroutines {
+		if live[g.ID] {
+			markLive(g)
+		}
+	}
+	stacks := b.stackRanges()
+	for changed := true; changed; {
+		if err := h.Drain(); err != nil {
+			b.warn("leak analysis incomplete (%v): nothing is called leaked", err)
+			return
+		}
+		changed = false
+		for _, g := range candidates {
+			if live[g.ID] || !b.wakeable(a, h, g, live, globals, stacks) {
+				continue
+			}
+			live[g.ID] = true
+			markLive(g)
+			changed = true
+		}
+	}
+
+	var stuck []*Goroutine
+	for _, g := range candidates {
+		if !live[g.ID] {
+			stuck = append(stuck, g)
+		}
+	}
+	if len(stuck) == 0 {
+		return
+	}
+	b.explainStuck(a, h, stuck, globals)
+}
+
+// analyzable: parked on something hangtui can reason about. Anything else
+// (network, timers, GC, unknown wait reasons, unread objects) is live.
+func (b *builder) analyzable(g *Goroutine) bool {
+	if g.State != StateWaiting || len(g.Waits) == 0 {
+		return false
+	}
+	for _, w := range g.Waits {
+		r := b.res[w.Resource]
+		if r == nil {
+			return false
+		}
+		if r.Kind == KindChan {
+			if c := b.chans[r.Addr]; c == nil || c.Timer != 0 || c.Closed {
+				return false
+			}
+		}
+	}
+	switch {
+	case strings.HasPrefix(g.WaitReason, "chan "), strings.HasPrefix(g.WaitReason, "select"),
+		strings.HasPrefix(g.WaitReason, "sync."), g.WaitReason == "semacquire":
+		return !strings.Contains(g.WaitReason, "durable")
+	}
+	return false
+}
+
+type stackRange struct {
+	lo, hi uint64
+	id     int64
+}
+
+func (b *builder) stackRanges() []stackRange {
+	var out []stackRange
+	for _, g := range b.snap.Goroutines {
+		lo, hi := b.t.StackBounds(b.raw[g.ID])
+		out = append(out, stackRange{lo, hi, g.ID})
+	}
+	return out
+}
+
+// wakeable: can anything live wake g?
+func (b *builder) wakeable(a *analysis, h *target.Heap, g *Goroutine, live map[int64]bool, globals [][2]uint64, stacks []stackRange) bool {
+	for _, w := range g.Waits {
+		r := b.res[w.Resource]
+		if r.Kind == KindMutex || r.Kind == KindRWMutex {
+			edges := a.next[g.ID]
+			for _, e := range edges {
+				if live[e.To] {
+					return true
+				}
+			}
+			if len(edges) > 0 {
+				continue // its releasers are known, and none is live (yet)
+			}
+		}
+		if b.reachable(h, r.Addr, g.ID, live, globals, stacks) {
+			return true
+		}
+	}
+	return false
+}
+
+// reachable: can a live goroutine get at the object at addr?
+func (b *builder) reachable(h *target.Heap, addr uint64, self int64, live map[int64]bool, globals [][2]uint64, stacks []stackRange) bool {
+	if h.IsHeap(addr) {
+		return h.Reached(addr)
+	}
+	for _, r := range globals {
+		if addr >= r[0] && addr < r[1] {
+			return true // any code can name a global
+		}
+	}
+	for _, s := range stacks {
+		if addr >= s.lo && addr < s.hi {
+			// On a goroutine's stack: only that goroutine can use it.
+			return s.id != self && live[s.id]
+		}
+	}
+	return true // somewhere hangtui does not model: assume reachable
+}
+
+// explainStuck finds cycles among the stuck goroutines (lock edges, plus an
+// edge to every stuck goroutine that can reach the channel, WaitGroup or
+// Cond another one waits on) and gives every stuck goroutine its verdict.
+func (b *builder) explainStuck(a *analysis, h *target.Heap, stuck []*Goroutine, globals [][2]uint64) {
+	inStuck := map[int64]bool{}
+	for _, g := range stuck {
+		inStuck[g.ID] = true
+	}
+	reachers := map[string][]int64{} // resource → stuck goroutines reaching it
+	if len(stuck) <= maxStuckEdges {
+		for _, s := range stuck {
+			sub, err := b.t.NewHeap()
+			if err != nil {
+				break
+			}
+			lo, hi := b.t.LiveStack(b.raw[s.ID])
+			_ = sub.MarkRange(lo, hi)
+			sub.Budget = 256 << 20
+			if sub.Drain() != nil {
+				continue
+			}
+			for _, g := range stuck {
+				for _, w := range g.Waits {
+					r := b.res[w.Resource]
+					if r.Kind == KindMutex || r.Kind == KindRWMutex || g.ID == s.ID {
+						continue
+					}
+					if sub.Reached(r.Addr) || (r.Addr >= lo && r.Addr < hi) {
+						reachers[r.ID] = appendUniqueID(reachers[r.ID], s.ID)
+					}
+				}
+			}
+		}
+	}
+	for _, g := range stuck {
+		for _, w := range g.Waits {
+			for _, id := range reachers[w.Resource] {
+				a.addEdge(g.ID, id, w.Resource)
+			}
+		}
+	}
+	// Cycles among the stuck goroutines only.
+	before := len(a.s.Cycles)
+	sub := &analysis{s: a.s, gs: a.gs, rs: a.rs, next: map[int64][]edge{}}
+	sub.kind = func(c Cycle) string { return b.stuckCycleKind(a, c) }
+	for _, g := range stuck {
+		for _, e := range a.next[g.ID] {
+			if inStuck[e.To] {
+				sub.addEdge(g.ID, e.To, e.Res)
+			}
+		}
+	}
+	sub.cycles()
+	_ = before
+	sort.Slice(a.s.Cycles, func(i, j int) bool { return a.s.Cycles[i].Goroutines[0] < a.s.Cycles[j].Goroutines[0] })
+	a.behindCycles()
+
+	var leaked []int64
+	for _, g := range stuck {
+		if g.Verdict.Stuck() {
+			continue
+		}
+		g.Verdict = VerdictLeaked
+		g.Why = b.leakWhy(g, reachers)
+		leaked = append(leaked, g.ID)
+	}
+	if len(leaked) == 0 {
+		return
+	}
+	byRes := map[string][]int64{}
+	for _, id := range leaked {
+		g := a.gs[id]
+		key := ""
+		for _, w := range g.Waits {
+			key += w.Resource + " "
+		}
+		byRes[strings.TrimSpace(key)] = append(byRes[strings.TrimSpace(key)], id)
+	}
+	for _, key := range sortedKeys(byRes) {
+		ids := byRes[key]
+		g := a.gs[ids[0]]
+		f := Finding{Severity: SeverityError, Kind: "leak", Goroutines: ids, Resources: strings.Fields(key)}
+		f.Title = fmt.Sprintf("%d goroutine(s) stuck forever: %s", len(ids), g.Why)
+		for _, w := range g.Waits {
+			r := a.rs[w.Resource]
+			f.Details = append(f.Details, fmt.Sprintf("goroutine %d%s waits to %s %s", ids[0], where(g), w.Op, describeResource(r)))
+		}
+		if len(ids) > 1 {
+			f.Details = append(f.Details, "also: goroutines "+joinIDs(ids[1:]))
+		}
+		f.Details = append(f.Details, "proof: marked everything reachable from globals, timers, finalizers and the stacks of goroutines that can run; this object was not reached")
+		a.s.Findings = append(a.s.Findings, f)
+	}
+}
+
+func (b *builder) leakWhy(g *Goroutine, reachers map[string][]int64) string {
+	var parts []string
+	for _, w := range g.Waits {
+		r := b.res[w.Resource]
+		what := fmt.Sprintf("%s %#x (%s)", r.Kind, r.Addr, ShortFunc(r.Type))
+		if ids := reachers[r.ID]; len(ids) > 0 {
+			parts = append(parts, fmt.Sprintf("%s is reachable only from goroutines that are themselves stuck (%s)", what, joinIDs(ids)))
+		} else if r.Kind == KindMutex || r.Kind == KindRWMutex {
+			parts = append(parts, fmt.Sprintf("%s is held by goroutines that can never run", what))
+		} else {
+			parts = append(parts, fmt.Sprintf("nothing that can still run references %s", what))
+		}
+	}
+	return strings.Join(parts, "; ")
+}
+
+func (b *builder) stuckCycleKind(a *analysis, c Cycle) string {
+	kinds := map[Kind]bool{}
+	for _, id := range c.Resources {
+		kinds[a.rs[id].Kind] = true
+	}
+	for _, id := range c.Goroutines {
+		if a.gs[id].Role == RoleFinalizer {
+			return "finalizer"
+		}
+	}
+	locks := kinds[KindMutex] || kinds[KindRWMutex]
+	switch {
+	case kinds[KindChan] && locks:
+		return "channel-lock"
+	case kinds[KindWaitGroup]:
+		return "waitgroup"
+	case kinds[KindCond]:
+		return "cond"
+	case kinds[KindChan]:
+		return "channel"
+	}
+	return "lock-order"
+}
