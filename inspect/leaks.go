@@ -43,8 +43,12 @@ func (b *builder) leaks(a *analysis) {
 		}()
 	}
 	// Runtime bookkeeping that points at every waiter's object.
-	for _, rg := range b.gs {
-		h.Exclude(rg.Addr)
+	for _, g := range b.t.AllGAddrs() {
+		h.Exclude(g)
+	}
+	ps, timers := b.t.PTimers()
+	for _, p := range ps {
+		h.Exclude(p)
 	}
 	for _, s := range b.sudogs {
 		h.Exclude(s)
@@ -66,11 +70,15 @@ func (b *builder) leaks(a *analysis) {
 		b.warn("leak analysis skipped: %v", err)
 		return
 	}
-	for _, r := range globals {
+	for _, r := range b.rootGlobals(globals) {
 		if err := h.MarkRange(r[0], r[1]); err != nil {
 			b.warn("leak analysis skipped: globals: %v", err)
 			return
 		}
+	}
+	// Timers in the Ps' heaps will fire: what they reference can be woken.
+	for _, tm := range timers {
+		h.MarkPtr(tm)
 	}
 
 	live := map[int64]bool{}
@@ -144,6 +152,39 @@ func (b *builder) leaks(a *analysis) {
 		return
 	}
 	b.explainStuck(a, h, stuck, globals)
+}
+
+// runtimeBookkeeping are runtime globals that hold goroutines, threads and
+// scheduler queues: they reference every goroutine's wait state and would
+// make everything look reachable. What the runtime will still run from them
+// (timers, finalizers) is added as explicit roots instead.
+var runtimeBookkeeping = []string{"runtime.g0", "runtime.m0", "runtime.gcrash", "runtime.sched",
+	"runtime.allgs", "runtime.allm", "runtime.allp", "runtime.semtable", "runtime.mheap_", "runtime.allgptr"}
+
+// rootGlobals is the data and bss segments minus the runtime's bookkeeping.
+func (b *builder) rootGlobals(globals [][2]uint64) [][2]uint64 {
+	out := append([][2]uint64{}, globals...)
+	for _, name := range runtimeBookkeeping {
+		lo, hi, ok := b.t.VarRange(name)
+		if !ok {
+			continue
+		}
+		var next [][2]uint64
+		for _, r := range out {
+			if hi <= r[0] || lo >= r[1] {
+				next = append(next, r)
+				continue
+			}
+			if r[0] < lo {
+				next = append(next, [2]uint64{r[0], lo})
+			}
+			if hi < r[1] {
+				next = append(next, [2]uint64{hi, r[1]})
+			}
+		}
+		out = next
+	}
+	return out
 }
 
 // analyzable: parked on something hangtui can reason about. Anything else

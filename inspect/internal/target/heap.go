@@ -460,3 +460,80 @@ func (t *Target) constant(name string, fallback int64) int64 {
 	}
 	return n
 }
+
+// VarRange is the [lo, hi) address range of a package variable.
+func (t *Target) VarRange(name string) (lo, hi uint64, ok bool) {
+	scope, err := proc.ThreadScope(t.t, t.t.CurrentThread())
+	if err != nil {
+		return 0, 0, false
+	}
+	v, err := scope.EvalExpression(name, proc.LoadConfig{})
+	if err != nil || v.Unreadable != nil || v.RealType == nil {
+		return 0, 0, false
+	}
+	return v.Addr, v.Addr + uint64(v.RealType.Size()), true
+}
+
+// AllGAddrs returns the address of every runtime.g, dead ones included.
+func (t *Target) AllGAddrs() []uint64 {
+	sliceAddr, err := t.varAddr("runtime.allgs")
+	if err != nil {
+		return nil
+	}
+	ptr, err1 := t.readPtr(sliceAddr)
+	n, err2 := t.readPtr(sliceAddr + 8)
+	if err1 != nil || err2 != nil || n > 50_000_000 {
+		return nil
+	}
+	raw, err := t.read(ptr, int(n*8))
+	if err != nil {
+		return nil
+	}
+	out := make([]uint64, n)
+	for i := range out {
+		out[i] = decodeUint(raw[i*8 : i*8+8])
+	}
+	return out
+}
+
+// PTimers returns the P structures and the timers in their heaps: the
+// runtime will fire these timers, so what they reference can be woken.
+func (t *Target) PTimers() (ps, timers []uint64) {
+	pl, err := loadStruct(t.bi, "runtime.p")
+	if err != nil {
+		return nil, nil
+	}
+	sliceAddr, err := t.varAddr("runtime.allp")
+	if err != nil {
+		return nil, nil
+	}
+	ptr, _ := t.readPtr(sliceAddr)
+	n, _ := t.readPtr(sliceAddr + 8)
+	if n > 100_000 {
+		return nil, nil
+	}
+	heapF := pl.Field("timers.heap") // Go 1.23+: []timerWhen{timer, when}
+	stride := uint64(16)
+	if !heapF.OK {
+		heapF = pl.Field("timers") // Go 1.22: []*timer
+		stride = 8
+	}
+	for i := uint64(0); i < n; i++ {
+		p, err := t.readPtr(ptr + i*8)
+		if err != nil || p == 0 {
+			continue
+		}
+		ps = append(ps, p)
+		arr, _ := t.readPtr(p + uint64(heapF.Off))
+		cnt, _ := t.readPtr(p + uint64(heapF.Off) + 8)
+		if cnt > 10_000_000 {
+			continue
+		}
+		for j := uint64(0); j < cnt; j++ {
+			if tm, err := t.readPtr(arr + j*stride); err == nil && tm != 0 {
+				timers = append(timers, tm)
+			}
+		}
+	}
+	return ps, timers
+}
