@@ -58,6 +58,7 @@ func build(t *target.Target, info Target) (*Snapshot, error) {
 	b.channels()
 	b.conds()
 	b.holders()
+	b.sourceHolders(newSourceIndex())
 	b.finish()
 	b.nameResources()
 	a := analyze(b.snap)
