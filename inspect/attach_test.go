@@ -129,7 +129,7 @@ func sortIDs(ids []int64) { sort.Slice(ids, func(i, j int) bool { return ids[i] 
 var waitScenarios = []string{
 	"mutex", "abba", "double-lock", "rwmutex", "rwmutex-readers", "missing-unlock",
 	"chan-no-peer", "chan-leak", "nil-chan", "select", "chan-lock-cycle", "waitgroup",
-	"cond", "context", "finalizer-lock", "finalizer-chan",
+	"cond", "context", "finalizer-lock", "finalizer-chan", "source-lock",
 	"healthy-pool", "healthy-sleeper", "healthy-timers", "healthy-net",
 	"healthy-cond", "healthy-context", "healthy-wg",
 }
