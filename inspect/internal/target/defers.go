@@ -152,7 +152,8 @@ func uvarint(b []byte) (uint64, int) {
 // open-coded ones (from each frame's deferBits and closure slots, which
 // Delve does not show) and the runtime's _defer records.
 func (t *Target) PendingDefers(g *G) ([]PendingDefer, error) {
-	if g.dg == nil {
+	phys := g.physicalFrames()
+	if len(phys) == 0 {
 		return nil, nil
 	}
 	p, err := t.loadPclntab()
@@ -167,15 +168,15 @@ func (t *Target) PendingDefers(g *G) ([]PendingDefer, error) {
 		varpDelta = ps
 	}
 	var out []PendingDefer
-	for i, f := range g.frames {
-		if f.Inlined || f.Call.Fn == nil || f.Regs.CFA == 0 {
+	for _, f := range phys {
+		if f.Entry == 0 || f.CFA == 0 {
 			continue
 		}
-		fi := t.funcInfo(p, f.Call.Fn.Entry)
+		fi := t.funcInfo(p, f.Entry)
 		if !fi.openCoded {
 			continue
 		}
-		varp := uint64(f.Regs.CFA) - varpDelta
+		varp := f.CFA - varpDelta
 		bits, err := t.readUint(varp-fi.deferBitsOff, 1)
 		if err != nil || bits == 0 {
 			continue
@@ -189,22 +190,18 @@ func (t *Target) PendingDefers(g *G) ([]PendingDefer, error) {
 				continue
 			}
 			if d, ok := t.decodeClosure(p, closure); ok {
-				d.Frame, d.OpenCoded = t.physicalFrame(g, i), true
+				d.Frame, d.OpenCoded = f.Index, true
 				out = append(out, d)
 			}
 		}
 	}
-	out = append(out, t.deferRecords(p, g)...)
+	out = append(out, t.deferRecords(p, g, phys)...)
 	return out, nil
 }
 
-// physicalFrame maps a frame index to the outermost inlined frame sharing
-// its registers, so "the frame that deferred" is the function's own frame.
-func (t *Target) physicalFrame(g *G, i int) int { return i }
-
 // deferRecords reads g._defer, the runtime's list of defers that were not
 // open-coded (defers in loops, functions with many defers).
-func (t *Target) deferRecords(p *pclntab, g *G) []PendingDefer {
+func (t *Target) deferRecords(p *pclntab, g *G, phys []physFrame) []PendingDefer {
 	gl := t.lay.g
 	dl, err := loadStruct(t.bi, "runtime._defer")
 	if err != nil {
@@ -226,9 +223,9 @@ func (t *Target) deferRecords(p *pclntab, g *G) []PendingDefer {
 		if closure != 0 {
 			if pd, ok := t.decodeClosure(p, closure); ok {
 				pd.Frame = -1
-				for i, f := range g.frames {
-					if !f.Inlined && uint64(f.Regs.CFA) > sp {
-						pd.Frame = i
+				for _, f := range phys {
+					if f.CFA > sp {
+						pd.Frame = f.Index
 						break
 					}
 				}

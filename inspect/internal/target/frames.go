@@ -18,14 +18,7 @@ func (g *G) FrameIndex(fn string) int {
 }
 
 func (t *Target) scope(g *G, frame int) (*proc.EvalScope, error) {
-	if g.dg == nil || frame < 0 || frame >= len(g.frames) {
-		return nil, fmt.Errorf("goroutine %d has no frame %d", g.ID, frame)
-	}
-	threadID := 0
-	if g.dg.Thread != nil {
-		threadID = g.dg.Thread.ThreadID()
-	}
-	return proc.FrameToScope(t.t, t.mem, g.dg, threadID, g.frames[frame:]...), nil
+	return t.evalScope(g, frame) // unwind.go
 }
 
 // PointerVar evaluates expr (a pointer-valued variable or expression such as

@@ -35,13 +35,21 @@ type G struct {
 	StartPC    uint64
 	StartFunc  string
 	Labels     map[string]string
-	Frames     []Frame
+	Frames     []Frame // may be shared by goroutines with identical stacks: read only
 	Truncated  bool
 	OnThread   bool
 	StackError string
 
+	// dg and frames are Delve's view of the goroutine and its stack, for
+	// goroutines Delve unwound (see unwind.go); dg is also made on demand
+	// for an EvalScope.
 	dg     *proc.G
 	frames []proc.Stackframe
+	// Fast stack reader state (unwind.go): allgs index, saved registers,
+	// and the shared stack shape when it unwound the goroutine.
+	idx  int
+	regs gRegs
+	stk  *stackShape
 }
 
 // Runtime goroutine statuses (runtime2.go).
@@ -60,66 +68,67 @@ const (
 // MaxFrames bounds how deep a stack is unwound.
 const MaxFrames = 256
 
-// Goroutines reads every live goroutine with its stack.
+// Goroutines reads every live goroutine with its stack. Goroutines that are
+// not running are unwound by the fast reader (unwind.go); Delve unwinds the
+// others.
 func (t *Target) Goroutines() ([]*G, []string, error) {
 	var warnings []string
-	dgs, _, err := proc.GoroutinesInfo(t.t, 0, 0)
-	if err != nil {
-		return nil, nil, err
-	}
-	byID := make(map[int64]*proc.G, len(dgs))
-	for _, dg := range dgs {
-		if dg.Unreadable == nil {
-			byID[dg.ID] = dg
-		}
-	}
 	raws, err := t.readAllG()
 	if err != nil {
 		return nil, nil, err
 	}
+	onThread := t.threadGoroutines()
+	t.fastStacks(raws, onThread)
 	out := make([]*G, 0, len(raws))
 	for _, g := range raws {
 		if g.Status == Gdead || g.Status == Gidle {
 			continue
 		}
-		dg := byID[g.ID]
-		if dg == nil {
-			warnings = append(warnings, fmt.Sprintf("goroutine %d: Delve could not read it", g.ID))
-			out = append(out, g)
-			continue
-		}
-		g.dg = dg
-		g.OnThread = dg.Thread != nil
-		g.Labels = dg.Labels()
-		if loc := dg.StartLoc(t.t); loc.Fn != nil {
-			g.StartFunc = loc.Fn.Name
-		}
-		frames, err := proc.GoroutineStacktrace(t.t, dg, MaxFrames, 0)
-		if err != nil {
-			g.StackError = err.Error()
-		}
-		g.frames = frames
-		for _, f := range frames {
-			fr := Frame{File: f.Call.File, Line: f.Call.Line, PC: f.Call.PC, Inlined: f.Inlined}
-			if f.Call.Fn != nil {
-				fr.Func = f.Call.Fn.Name
-			} else {
-				fr.Func = fmt.Sprintf("?%#x", f.Call.PC)
+		g.StartFunc = t.startFunc(g.StartPC)
+		if dg := onThread[g.ID]; dg != nil {
+			g.OnThread = true
+			t.delveStack(g, dg)
+		} else if g.stk == nil {
+			dg, err := t.delveG(g)
+			if err != nil {
+				warnings = append(warnings, fmt.Sprintf("goroutine %d: Delve could not read it", g.ID))
+				out = append(out, g)
+				continue
 			}
-			g.Frames = append(g.Frames, fr)
+			t.delveStack(g, dg)
 		}
-		if n := len(frames); n > MaxFrames && !frames[n-1].Bottom {
-			g.Truncated = true
-		}
+		g.Labels = t.labels(g)
 		out = append(out, g)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
 	return out, warnings, nil
 }
 
+// delveStack unwinds g with Delve.
+func (t *Target) delveStack(g *G, dg *proc.G) {
+	g.dg = dg
+	frames, err := proc.GoroutineStacktrace(t.t, dg, MaxFrames, 0)
+	if err != nil {
+		g.StackError = err.Error()
+	}
+	g.frames = frames
+	for _, f := range frames {
+		fr := Frame{File: f.Call.File, Line: f.Call.Line, PC: f.Call.PC, Inlined: f.Inlined}
+		if f.Call.Fn != nil {
+			fr.Func = f.Call.Fn.Name
+		} else {
+			fr.Func = fmt.Sprintf("?%#x", f.Call.PC)
+		}
+		g.Frames = append(g.Frames, fr)
+	}
+	if n := len(frames); n > MaxFrames && !frames[n-1].Bottom {
+		g.Truncated = true
+	}
+}
+
 // readAllG decodes every runtime.g in runtime.allgs from raw memory.
 func (t *Target) readAllG() ([]*G, error) {
-	sliceAddr, err := t.varAddr("runtime.allgs")
+	sliceAddr, err := t.cachedVarAddr("runtime.allgs")
 	if err != nil {
 		return nil, fmt.Errorf("reading runtime.allgs: %w", err)
 	}
@@ -141,16 +150,21 @@ func (t *Target) readAllG() ([]*G, error) {
 	}
 	l := t.lay
 	out := make([]*G, 0, n)
-	buf := make([]byte, l.g.Size)
+	addrs, idxs := make([]uint64, 0, n), make([]int, 0, n)
 	for i := uint64(0); i < n; i++ {
-		addr := decodeUint(ptrs[i*ps : (i+1)*ps])
-		if addr == 0 {
-			continue
+		if addr := decodeUint(ptrs[i*ps : (i+1)*ps]); addr != 0 {
+			addrs, idxs = append(addrs, addr), append(idxs, int(i))
 		}
-		if _, err := t.mem.ReadMemory(buf, addr); err != nil {
-			continue
+	}
+	var slab []G // Gs are allocated a chunk at a time
+	t.readEach(addrs, int(l.g.Size), func(k int, buf []byte) {
+		addr := addrs[k]
+		if len(slab) == 0 {
+			slab = make([]G, 128)
 		}
-		g := &G{
+		g := &slab[0]
+		slab = slab[1:]
+		*g = G{
 			Addr:      addr,
 			ID:        int64(get(buf, l.gGoid)),
 			Status:    uint32(get(buf, l.gStatus)) &^ gscan,
@@ -160,12 +174,14 @@ func (t *Target) readAllG() ([]*G, error) {
 			ParentID:  int64(get(buf, l.gParentGoid)),
 			GoPC:      get(buf, l.gGoPC),
 			StartPC:   get(buf, l.gStartPC),
+			idx:       idxs[k],
 		}
+		l.decodeRegs(g, buf)
 		if g.Status == Gwaiting || g.Status == Gpreempted {
 			g.WaitReason = t.waitReason(g.WaitCode)
 		}
 		out = append(out, g)
-	}
+	})
 	return out, nil
 }
 

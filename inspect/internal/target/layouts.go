@@ -18,6 +18,10 @@ type layouts struct {
 	// runtime.g
 	gGoid, gStatus, gWaitReason, gWaitSince, gWaiting, gParentGoid field
 	gGoPC, gStartPC, gLabels                                       field
+	// runtime.g: saved registers and stack bounds, for unwind.go
+	gSchedPC, gSchedSP, gSchedBP, gSchedLR field
+	gStackLo, gStackHi                     field
+	gSyscallPC, gSyscallSP, gSyscallBP, gM field
 	// runtime.sudog
 	sgG, sgNext, sgPrev, sgElem, sgIsSelect, sgWaitlink, sgC, sgTicket, sgAcquire field
 	// runtime.hchan
@@ -36,6 +40,11 @@ type layouts struct {
 	condNotify                       field
 	nlWait, nlNotify, nlHead, nlTail field
 	nlSgNext                         field
+
+	// unw holds the fast stack reader's caches (unwind.go), made on first
+	// use and kept for the life of the target: they only depend on the
+	// binary.
+	unw *unwinder
 }
 
 func firstOK(fs ...field) field {
@@ -82,6 +91,16 @@ func loadLayouts(bi *proc.BinaryInfo) (*layouts, error) {
 	l.gGoPC = g.Field("gopc")
 	l.gStartPC = g.Field("startpc")
 	l.gLabels = g.Field("labels")
+	l.gSchedPC = g.Field("sched.pc")
+	l.gSchedSP = g.Field("sched.sp")
+	l.gSchedBP = g.Field("sched.bp")
+	l.gSchedLR = g.Field("sched.lr")
+	l.gStackLo = g.Field("stack.lo")
+	l.gStackHi = g.Field("stack.hi")
+	l.gSyscallPC = g.Field("syscallpc")
+	l.gSyscallSP = g.Field("syscallsp")
+	l.gSyscallBP = g.Field("syscallbp")
+	l.gM = g.Field("m")
 	for _, f := range []field{l.gGoid, l.gStatus, l.gWaitReason, l.gWaiting} {
 		if !f.OK {
 			return nil, fmt.Errorf("runtime.g has no field %q: unsupported Go runtime", f.Name)

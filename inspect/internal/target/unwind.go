@@ -1,0 +1,1130 @@
+package target
+
+// The fast stack reader.
+//
+// Delve's GoroutinesInfo builds a Delve variable per goroutine and its
+// GoroutineStacktrace evaluates DWARF (CFI, frame base, closure pointer) per
+// frame; at 10,000 goroutines that is seconds and gigabytes. Parked
+// goroutines do not need any of it: the runtime saved pc, sp and bp in
+// g.sched, Go code keeps frame pointers on amd64, and the runtime's own
+// function table (pclntab, in target memory) gives each function's frame size
+// (pcsp) and inlining (FUNCDATA_InlTree + PCDATA_InlTreeIndex). So for each
+// goroutine this reader does one bulk read of its stack and follows the frame
+// pointer chain, checking every frame against pcsp; each distinct PC is
+// symbolized once; goroutines with identical stacks share one frame slice.
+//
+// Whatever it cannot do exactly as Delve would, it leaves to Delve:
+// goroutines running on a thread (their registers are live), goroutines whose
+// chain does not check out (frameless or assembly frames, async preemption,
+// signal frames, corrupt stacks), and targets whose runtime tables it does
+// not understand (non-amd64, unknown pclntab layout).
+
+import (
+	"encoding/binary"
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/go-delve/delve/pkg/dwarf/op"
+	"github.com/go-delve/delve/pkg/proc"
+)
+
+// gRegs is what the unwinder needs from runtime.g besides G's own fields.
+type gRegs struct {
+	pc, sp, bp, lr                  uint64 // g.sched
+	lo, hi                          uint64 // g.stack
+	syscallpc, syscallsp, syscallbp uint64
+	m                               uint64
+	labels                          uint64
+}
+
+// decodeRegs fills g.regs from the bytes of its runtime.g.
+func (l *layouts) decodeRegs(g *G, buf []byte) {
+	g.regs = gRegs{
+		pc: get(buf, l.gSchedPC), sp: get(buf, l.gSchedSP), bp: get(buf, l.gSchedBP), lr: get(buf, l.gSchedLR),
+		lo: get(buf, l.gStackLo), hi: get(buf, l.gStackHi),
+		syscallpc: get(buf, l.gSyscallPC), syscallsp: get(buf, l.gSyscallSP), syscallbp: get(buf, l.gSyscallBP),
+		m:      get(buf, l.gM),
+		labels: get(buf, l.gLabels),
+	}
+}
+
+// stackShape is one distinct unwound stack. Goroutines whose stacks have the
+// same PCs at the same offsets from their stack top share it, so G.Frames of
+// different goroutines may be the same slice: it must not be modified.
+type stackShape struct {
+	frames    []Frame // what G.Frames is, cap == len
+	phys      []physInfo
+	truncated bool
+	pcs       []uint64 // physical frame PCs, to tell shapes apart
+	next      *stackShape
+}
+
+// physInfo is one physical (non-inlined) frame of a shape.
+type physInfo struct {
+	index  int    // in frames
+	entry  uint64 // function entry
+	cfaOff int64  // CFA minus g.stack.hi
+}
+
+// physFrame is one physical (non-inlined) frame of a goroutine: what code
+// that reads a frame's locals from raw memory (defers) needs.
+type physFrame struct {
+	// Index is the frame's index in G.Frames; the inlined frames of the
+	// same function, if any, come right before it.
+	Index int
+	// Entry is the function's entry PC, 0 when the function is unknown.
+	Entry uint64
+	// CFA is the canonical frame address: the caller's SP, just above the
+	// return address (amd64). 0 when unknown.
+	CFA uint64
+}
+
+// physicalFrames lists g's physical frames, innermost first.
+func (g *G) physicalFrames() []physFrame {
+	if g.stk != nil {
+		out := make([]physFrame, len(g.stk.phys))
+		for i, p := range g.stk.phys {
+			out[i] = physFrame{Index: p.index, Entry: p.entry, CFA: uint64(int64(g.regs.hi) + p.cfaOff)}
+		}
+		return out
+	}
+	var out []physFrame
+	for i, f := range g.frames {
+		if f.Inlined {
+			continue
+		}
+		p := physFrame{Index: i, CFA: uint64(f.Regs.CFA)}
+		if f.Call.Fn != nil {
+			p.Entry = f.Call.Fn.Entry
+		}
+		out = append(out, p)
+	}
+	return out
+}
+
+// FrameCFA is the CFA of frame i of g.Frames (for an inlined frame, that of
+// the function it is inlined into), 0 when unknown.
+func (g *G) FrameCFA(i int) uint64 {
+	if i < 0 || i >= len(g.Frames) {
+		return 0
+	}
+	if g.stk != nil {
+		for _, p := range g.stk.phys {
+			if p.index >= i {
+				return uint64(int64(g.regs.hi) + p.cfaOff)
+			}
+		}
+		return 0
+	}
+	if i < len(g.frames) {
+		return uint64(g.frames[i].Regs.CFA)
+	}
+	return 0
+}
+
+// ---- the unwinder ----
+
+// pcSym is a symbolized PC: the frames it stands for (inlined calls first,
+// then the physical function) and how to step over its frame.
+type pcSym struct {
+	frames  []Frame
+	entry   uint64
+	spdelta int64 // bytes the function has pushed below its return address at this PC
+	bottom  bool  // runtime.goexit: the end of a goroutine stack
+	bad     bool  // leave the goroutine to Delve
+}
+
+// fnMeta is what the unwinder reads from a function's runtime._func.
+type fnMeta struct {
+	entry   uint64
+	pcsp    uint32 // pctab offset of the SP delta table
+	inlIdx  uint32 // pctab offset of PCDATA_InlTreeIndex, 0 if none
+	inlTree uint64 // address of FUNCDATA_InlTree, 0 if none
+}
+
+type unwinder struct {
+	ok     bool   // the fast path can be used
+	reason string // why not, for tests
+
+	ptrSize                           uint64
+	text, minpc, maxpc                uint64
+	funcnametab, pctab, pclntable     uint64
+	gofunc                            uint64
+	ftab                              []uint32 // pairs entryoff, funcoff
+	fEntryOff, fNameOff, fPcsp        int64
+	fNpcdata, fNfuncdata, fPcdataBase int64
+	icSize, icNameOff, icParentPc     int64
+
+	pages     map[uint64][]byte
+	funcs     map[uint64]*fnMeta // by entry
+	syms      map[uint64]*pcSym  // by pc, high bit set for a top frame
+	names     map[int32]string   // by nameOff
+	startFns  map[uint64]string  // by g.startpc
+	shapes    map[uint64]*stackShape
+	labelsLay *labelsLayout
+	symCache  [4096]struct {
+		key uint64
+		sym *pcSym
+	}
+	vars map[string]uint64 // package variable addresses
+
+	// scratch, reused per goroutine
+	scratchP []uint64
+	scratchC []int64
+	scratchS []*pcSym
+}
+
+const pageSize = 4096
+
+// unwinder returns the target's unwinder, setting it up on first use.
+func (t *Target) unwinder() *unwinder {
+	if t.lay.unw != nil {
+		return t.lay.unw
+	}
+	u := &unwinder{
+		pages:    map[uint64][]byte{},
+		funcs:    map[uint64]*fnMeta{},
+		syms:     map[uint64]*pcSym{},
+		names:    map[int32]string{},
+		startFns: map[uint64]string{},
+		shapes:   map[uint64]*stackShape{},
+		vars:     map[string]uint64{},
+	}
+	t.lay.unw = u
+	if err := u.init(t); err != nil {
+		u.reason = err.Error()
+	} else {
+		u.ok = true
+	}
+	return u
+}
+
+func (u *unwinder) init(t *Target) error {
+	if t.bi.Arch.Name != "amd64" {
+		return fmt.Errorf("frame pointer unwinding is only implemented for amd64, not %s", t.bi.Arch.Name)
+	}
+	l := t.lay
+	for _, f := range []field{l.gSchedPC, l.gSchedSP, l.gSchedBP, l.gStackLo, l.gStackHi} {
+		if !f.OK {
+			return fmt.Errorf("runtime.g has no field %s", f.Name)
+		}
+	}
+	u.ptrSize = uint64(t.bi.Arch.PtrSize())
+	md, err := loadStruct(t.bi, "runtime.moduledata")
+	if err != nil {
+		return err
+	}
+	fn, err := loadStruct(t.bi, "runtime._func")
+	if err != nil {
+		return err
+	}
+	ic, err := loadStruct(t.bi, "runtime.inlinedCall")
+	if err != nil {
+		return err
+	}
+	fields := map[string]field{}
+	for _, name := range []string{"funcnametab.array", "pctab.array", "pclntable.array", "ftab.array", "ftab.len", "text", "minpc", "maxpc", "gofunc"} {
+		fields["md."+name] = md.Field(name)
+	}
+	for _, name := range []string{"entryOff", "nameOff", "pcsp", "npcdata", "nfuncdata"} {
+		fields["_func."+name] = fn.Field(name)
+	}
+	for _, name := range []string{"nameOff", "parentPc"} {
+		fields["inlinedCall."+name] = ic.Field(name)
+	}
+	for name, f := range fields {
+		if !f.OK {
+			return fmt.Errorf("runtime table layout not understood: no %s", name)
+		}
+	}
+	base, err := t.varAddr("runtime.firstmoduledata")
+	if err != nil {
+		return err
+	}
+	buf, err := t.read(base, int(md.Size))
+	if err != nil {
+		return err
+	}
+	u.funcnametab = get(buf, fields["md.funcnametab.array"])
+	u.pctab = get(buf, fields["md.pctab.array"])
+	u.pclntable = get(buf, fields["md.pclntable.array"])
+	u.text = get(buf, fields["md.text"])
+	u.minpc = get(buf, fields["md.minpc"])
+	u.maxpc = get(buf, fields["md.maxpc"])
+	u.gofunc = get(buf, fields["md.gofunc"])
+	u.fEntryOff = fields["_func.entryOff"].Off
+	u.fNameOff = fields["_func.nameOff"].Off
+	u.fPcsp = fields["_func.pcsp"].Off
+	u.fNpcdata = fields["_func.npcdata"].Off
+	u.fNfuncdata = fields["_func.nfuncdata"].Off
+	u.fPcdataBase = u.fNfuncdata + 1
+	u.icSize = ic.Size
+	u.icNameOff = fields["inlinedCall.nameOff"].Off
+	u.icParentPc = fields["inlinedCall.parentPc"].Off
+	ftab, n := get(buf, fields["md.ftab.array"]), get(buf, fields["md.ftab.len"])
+	if n == 0 || n > 10_000_000 || u.gofunc == 0 || u.pctab == 0 {
+		return fmt.Errorf("runtime.firstmoduledata looks wrong")
+	}
+	raw, err := t.read(ftab, int(n*8))
+	if err != nil {
+		return err
+	}
+	u.ftab = make([]uint32, 2*n)
+	for i := range u.ftab {
+		u.ftab[i] = binary.LittleEndian.Uint32(raw[i*4:])
+	}
+	return nil
+}
+
+// bytes reads n bytes of (read-only) runtime table memory through a page
+// cache.
+func (u *unwinder) bytes(t *Target, addr uint64, n int) ([]byte, bool) {
+	out := make([]byte, 0, n)
+	for n > 0 {
+		page := addr &^ (pageSize - 1)
+		p, ok := u.pages[page]
+		if !ok {
+			p = make([]byte, pageSize)
+			if m, err := t.mem.ReadMemory(p, page); err != nil || m != pageSize {
+				p = nil
+			}
+			u.pages[page] = p
+		}
+		if p == nil {
+			return nil, false
+		}
+		off := int(addr - page)
+		k := min(n, pageSize-off)
+		out = append(out, p[off:off+k]...)
+		addr += uint64(k)
+		n -= k
+	}
+	return out, true
+}
+
+func (u *unwinder) u32(t *Target, addr uint64) (uint32, bool) {
+	b, ok := u.bytes(t, addr, 4)
+	if !ok {
+		return 0, false
+	}
+	return binary.LittleEndian.Uint32(b), true
+}
+
+// funcMeta finds the runtime._func of the function starting at entry.
+func (u *unwinder) funcMeta(t *Target, entry uint64) *fnMeta {
+	if m, ok := u.funcs[entry]; ok {
+		return m
+	}
+	u.funcs[entry] = nil
+	if entry < u.text || entry < u.minpc || entry >= u.maxpc {
+		return nil
+	}
+	off := uint32(entry - u.text)
+	n := len(u.ftab) / 2
+	lo, hi := 0, n
+	for lo < hi {
+		mid := (lo + hi) / 2
+		if u.ftab[2*mid] < off {
+			lo = mid + 1
+		} else {
+			hi = mid
+		}
+	}
+	if lo >= n || u.ftab[2*lo] != off {
+		return nil
+	}
+	fn := u.pclntable + uint64(u.ftab[2*lo+1])
+	hdr, ok := u.bytes(t, fn, int(u.fPcdataBase))
+	if !ok || binary.LittleEndian.Uint32(hdr[u.fEntryOff:]) != off {
+		return nil
+	}
+	m := &fnMeta{entry: entry, pcsp: binary.LittleEndian.Uint32(hdr[u.fPcsp:])}
+	npcdata := uint64(binary.LittleEndian.Uint32(hdr[u.fNpcdata:]))
+	nfuncdata := uint64(hdr[u.fNfuncdata])
+	const pcdataInlTreeIndex, funcdataInlTree = 2, 3
+	if npcdata > pcdataInlTreeIndex && nfuncdata > funcdataInlTree {
+		idx, ok1 := u.u32(t, fn+uint64(u.fPcdataBase)+pcdataInlTreeIndex*4)
+		tree, ok2 := u.u32(t, fn+uint64(u.fPcdataBase)+npcdata*4+funcdataInlTree*4)
+		if !ok1 || !ok2 {
+			return nil
+		}
+		if idx != 0 && tree != ^uint32(0) {
+			m.inlIdx, m.inlTree = idx, u.gofunc+uint64(tree)
+		}
+	}
+	u.funcs[entry] = m
+	return m
+}
+
+// pcvalue decodes the pc-value table at pctab+off for targetpc, like the
+// runtime's pcvalue. It returns -1 when there is no value.
+func (u *unwinder) pcvalue(t *Target, m *fnMeta, off uint32, targetpc uint64) int64 {
+	if off == 0 {
+		return -1
+	}
+	addr := u.pctab + uint64(off)
+	var chunk []byte
+	next := func() (byte, bool) {
+		if len(chunk) == 0 {
+			n := pageSize - int(addr&(pageSize-1))
+			b, ok := u.bytes(t, addr, n)
+			if !ok {
+				return 0, false
+			}
+			chunk = b
+			addr += uint64(n)
+		}
+		c := chunk[0]
+		chunk = chunk[1:]
+		return c, true
+	}
+	varint := func() (uint32, bool) {
+		var v, shift uint32
+		for i := 0; i < 5; i++ {
+			c, ok := next()
+			if !ok {
+				return 0, false
+			}
+			v |= uint32(c&0x7f) << shift
+			if c&0x80 == 0 {
+				return v, true
+			}
+			shift += 7
+		}
+		return 0, false
+	}
+	pc := m.entry
+	val := int32(-1)
+	for first := true; ; first = false {
+		uvdelta, ok := varint()
+		if !ok || (uvdelta == 0 && !first) {
+			return -1
+		}
+		val += int32(-(uvdelta & 1) ^ (uvdelta >> 1))
+		pcdelta, ok := varint()
+		if !ok {
+			return -1
+		}
+		pc += uint64(pcdelta) // PCQuantum is 1 on amd64
+		if targetpc < pc {
+			return int64(val)
+		}
+	}
+}
+
+// funcName reads a NUL-terminated name from funcnametab.
+func (u *unwinder) funcName(t *Target, nameOff int32) (string, bool) {
+	if s, ok := u.names[nameOff]; ok {
+		return s, s != ""
+	}
+	var sb strings.Builder
+	addr := u.funcnametab + uint64(nameOff)
+	for sb.Len() < 64<<10 {
+		n := pageSize - int(addr&(pageSize-1))
+		b, ok := u.bytes(t, addr, n)
+		if !ok {
+			break
+		}
+		if i := strings.IndexByte(string(b), 0); i >= 0 {
+			sb.Write(b[:i])
+			s := sb.String()
+			u.names[nameOff] = s
+			return s, s != ""
+		}
+		sb.Write(b)
+		addr += uint64(n)
+	}
+	u.names[nameOff] = ""
+	return "", false
+}
+
+// noFastPath are functions whose frames the frame-pointer walk must not
+// step over: stack switches, signal and preemption frames, and functions
+// that only appear on system stacks. Delve handles them.
+var noFastPath = map[string]bool{
+	"runtime.asyncPreempt": true, "runtime.sigpanic": true, "runtime.sigtramp": true,
+	"runtime.sigtrampgo": true, "runtime.sigreturn": true, "runtime.sigreturn__sigaction": true,
+	"runtime.mcall": true, "runtime.morestack": true, "runtime.morestack_noctxt": true,
+	"runtime.systemstack": true, "runtime.systemstack_switch": true,
+	"runtime.cgocallback": true, "runtime.cgocallback_gofunc": true, "runtime.asmcgocall": true,
+	"runtime.debugCallV2": true, "runtime.gogo": true, "runtime.rt0_go": true,
+	"runtime.mstart": true, "runtime.mstart0": true, "runtime.mstart1": true,
+	"runtime.goexit0": true, "runtime.goexit1": true, "crosscall2": true,
+}
+
+var badSym = &pcSym{bad: true}
+
+// symbolize turns a frame's PC into frames exactly as Delve's stack
+// iterator does: the top frame is looked up at pc, the others (return
+// addresses) at pc-1, and every frame carries PC = pc. Inlined calls come
+// from the runtime's inline tree; each inlined frame's file:line is the
+// line table at the call site the tree records.
+func (u *unwinder) symbolize(t *Target, pc uint64, top bool) *pcSym {
+	key := pc
+	if top {
+		key |= 1 << 63
+	}
+	// A direct-mapped cache in front of the map: stacks revisit the same
+	// few hundred PCs over and over.
+	slot := &u.symCache[(key^key>>13)%uint64(len(u.symCache))]
+	if slot.key == key && slot.sym != nil {
+		return slot.sym
+	}
+	s, ok := u.syms[key]
+	if !ok {
+		s = u.symbolize1(t, pc, top)
+		u.syms[key] = s
+	}
+	slot.key, slot.sym = key, s
+	return s
+}
+
+func (u *unwinder) symbolize1(t *Target, pc uint64, top bool) *pcSym {
+	fn := t.bi.PCToFunc(pc)
+	if fn == nil || noFastPath[fn.Name] || (!top && pc == fn.Entry) {
+		return badSym
+	}
+	m := u.funcMeta(t, fn.Entry)
+	if m == nil {
+		return badSym
+	}
+	spdelta := u.pcvalue(t, m, m.pcsp, pc)
+	if spdelta < 0 {
+		return badSym
+	}
+	s := &pcSym{entry: fn.Entry, spdelta: spdelta, bottom: fn.Name == "runtime.goexit"}
+	lookup := pc
+	if !top {
+		lookup--
+	}
+	file, line, lfn := t.bi.PCToLine(lookup)
+	if lfn != fn {
+		return badSym
+	}
+	if m.inlTree != 0 {
+		idx := u.pcvalue(t, m, m.inlIdx, lookup)
+		for n := 0; idx >= 0; n++ {
+			if n > 1000 {
+				return badSym
+			}
+			ic, ok := u.bytes(t, m.inlTree+uint64(idx)*uint64(u.icSize), int(u.icSize))
+			if !ok {
+				return badSym
+			}
+			name, ok := u.funcName(t, int32(binary.LittleEndian.Uint32(ic[u.icNameOff:])))
+			if !ok {
+				return badSym
+			}
+			s.frames = append(s.frames, Frame{Func: name, File: file, Line: line, PC: pc, Inlined: true})
+			parent := fn.Entry + uint64(int64(int32(binary.LittleEndian.Uint32(ic[u.icParentPc:]))))
+			var pfn *proc.Function
+			file, line, pfn = t.bi.PCToLine(parent)
+			if pfn != fn {
+				return badSym
+			}
+			idx = u.pcvalue(t, m, m.inlIdx, parent)
+		}
+	}
+	s.frames = append(s.frames, Frame{Func: fn.Name, File: file, Line: line, PC: pc})
+	return s
+}
+
+// stackReader gives the words of one goroutine's stack: the window the
+// batch read prefetched, extended by further reads for a deep stack.
+type stackReader struct {
+	t        *Target
+	base, hi uint64 // the stack from base (the SP) up to hi
+	buf      []byte // memory from base
+}
+
+const (
+	stackWindow = 16 << 10 // first read of a stack, at most
+	batchBytes  = 1 << 20  // stack bytes read per batch, at most
+	batchGs     = 1024     // goroutines per batch, at most
+)
+
+func (s *stackReader) word(addr uint64) (uint64, bool) {
+	if addr < s.base || addr+8 > s.hi {
+		return 0, false
+	}
+	if n := uint64(len(s.buf)); addr+8 > s.base+n {
+		want := min(max(addr+8-s.base, 2*n, stackWindow), s.hi-s.base)
+		buf := make([]byte, want)
+		copy(buf, s.buf)
+		if m, err := s.t.mem.ReadMemory(buf[n:], s.base+n); err != nil || uint64(m) != want-n {
+			return 0, false
+		}
+		s.buf = buf
+	}
+	return binary.LittleEndian.Uint64(s.buf[addr-s.base:]), true
+}
+
+// readMany reads len(bufs[i]) bytes at addrs[i] into bufs[i] for every i and
+// reports which reads succeeded in full: batched into few syscalls for a live
+// process, one by one through Delve otherwise.
+func (t *Target) readMany(addrs []uint64, bufs [][]byte, ok []bool) {
+	clear(ok)
+	if t.live {
+		readvBatch(t.pid, addrs, bufs, ok)
+	}
+	for i := range addrs {
+		if !ok[i] {
+			n, err := t.mem.ReadMemory(bufs[i], addrs[i])
+			ok[i] = err == nil && n == len(bufs[i])
+		}
+	}
+}
+
+// readEach reads size bytes at each address and calls f with the index
+// and bytes of each one that could be read, in address order. Objects that
+// lie close together in memory (runtime.g structs come from the same spans)
+// are read as one range; buf is only valid during the call.
+func (t *Target) readEach(addrs []uint64, size int, f func(i int, buf []byte)) {
+	const (
+		maxGap   = 512     // bytes between objects still read as one range
+		maxRange = 1 << 20 // bytes in one range, at most
+	)
+	order := make([]int, len(addrs))
+	for i := range order {
+		order[i] = i
+	}
+	sort.Slice(order, func(a, b int) bool { return addrs[order[a]] < addrs[order[b]] })
+	type rng struct {
+		start, end  uint64
+		first, last int // in order
+	}
+	var rngs []rng
+	for k, i := range order {
+		a := addrs[i]
+		if n := len(rngs); n > 0 && a <= rngs[n-1].end+maxGap && a+uint64(size)-rngs[n-1].start <= maxRange {
+			rngs[n-1].end = max(rngs[n-1].end, a+uint64(size))
+			rngs[n-1].last = k
+			continue
+		}
+		rngs = append(rngs, rng{start: a, end: a + uint64(size), first: k, last: k})
+	}
+	var (
+		raddrs []uint64
+		bufs   [][]byte
+		ok     []bool
+		mem    []byte
+	)
+	for len(rngs) > 0 {
+		// A batch of ranges, a few MB at most.
+		n, total := 0, 0
+		for n < len(rngs) && n < batchGs && (n == 0 || total+int(rngs[n].end-rngs[n].start) <= 4*maxRange) {
+			total += int(rngs[n].end - rngs[n].start)
+			n++
+		}
+		if cap(mem) < total {
+			mem = make([]byte, total)
+		}
+		raddrs, bufs, ok = raddrs[:0], bufs[:0], ok[:0]
+		off := 0
+		for _, r := range rngs[:n] {
+			l := int(r.end - r.start)
+			raddrs, bufs, ok = append(raddrs, r.start), append(bufs, mem[off:off+l:off+l]), append(ok, false)
+			off += l
+		}
+		t.readMany(raddrs, bufs, ok)
+		for j, r := range rngs[:n] {
+			for k := r.first; k <= r.last; k++ {
+				i := order[k]
+				a := addrs[i]
+				if ok[j] {
+					f(i, bufs[j][a-r.start:a-r.start+uint64(size)])
+					continue
+				}
+				// Part of the range is unreadable: try the object alone.
+				one := make([]byte, size)
+				if m, err := t.mem.ReadMemory(one, a); err == nil && m == size {
+					f(i, one)
+				}
+			}
+		}
+		rngs = rngs[n:]
+	}
+}
+
+// startRegs is where the fast reader starts unwinding g, ok false when g
+// must be left to Delve (running, or in a state it does not know).
+func (g *G) startRegs() (pc, sp, bp uint64, ok bool) {
+	r := &g.regs
+	pc, sp, bp = r.pc, r.sp, r.bp
+	switch g.Status {
+	case Gwaiting, Grunnable, Gpreempted, gLeaked:
+	case Gsyscall:
+		// entersyscall saved the caller's registers here; g.sched may
+		// have been reused since by systemstack.
+		if r.syscallsp != 0 {
+			pc, sp, bp = r.syscallpc, r.syscallsp, r.syscallbp
+		}
+	default:
+		return 0, 0, 0, false
+	}
+	if pc == 0 || r.hi <= r.lo || sp < r.lo || sp >= r.hi || r.hi-r.lo > 1<<30 {
+		return 0, 0, 0, false
+	}
+	return pc, sp, bp, true
+}
+
+// gLeaked is Go 1.26's _Gleaked: a parked goroutine the GC found
+// unreachable (GOEXPERIMENT=goroutineleakprofile).
+const gLeaked = 10
+
+// fastStacks unwinds every goroutine of gs that is not on a thread and not
+// running, reading their stacks in batches. It sets g.stk, g.Frames and
+// g.Truncated for each one it could do exactly; the others are Delve's.
+func (t *Target) fastStacks(gs []*G, onThread map[int64]*proc.G) {
+	u := t.unwinder()
+	if !u.ok {
+		return
+	}
+	// Stacks are shared within one snapshot only: a process that runs
+	// between snapshots must not grow the table forever.
+	u.shapes = map[uint64]*stackShape{}
+	var (
+		batch []*G
+		addrs []uint64
+		sizes []int
+		bufs  [][]byte
+		ok    []bool
+		mem   []byte
+		total int
+	)
+	flush := func() {
+		if len(batch) == 0 {
+			return
+		}
+		if cap(mem) < total {
+			mem = make([]byte, total)
+		}
+		bufs, ok = bufs[:0], ok[:0]
+		off := 0
+		for _, n := range sizes {
+			bufs = append(bufs, mem[off:off+n:off+n])
+			ok = append(ok, false)
+			off += n
+		}
+		t.readMany(addrs, bufs, ok)
+		for i, g := range batch {
+			pc, sp, bp, _ := g.startRegs()
+			sr := stackReader{t: t, base: sp, hi: g.regs.hi}
+			if ok[i] {
+				sr.buf = bufs[i]
+			}
+			t.unwindFP(u, g, pc, sp, bp, &sr)
+		}
+		batch, addrs, sizes, total = batch[:0], addrs[:0], sizes[:0], 0
+	}
+	for _, g := range gs {
+		if onThread[g.ID] != nil {
+			continue
+		}
+		_, sp, _, ok := g.startRegs()
+		if !ok {
+			continue
+		}
+		n := int(min(g.regs.hi-sp, stackWindow))
+		if len(batch) == batchGs || total+n > batchBytes {
+			flush()
+		}
+		batch, addrs, sizes = append(batch, g), append(addrs, sp), append(sizes, n)
+		total += n
+	}
+	flush()
+}
+
+// unwindFP walks g's frame pointer chain from pc, sp, bp, checking each
+// frame against the function's frame size. It returns false, leaving g
+// untouched, when anything does not check out.
+func (t *Target) unwindFP(u *unwinder, g *G, pc, sp, bp uint64, sr *stackReader) bool {
+	hi := g.regs.hi
+	pcs, cfas, syms := u.scratchP[:0], u.scratchC[:0], u.scratchS[:0]
+	defer func() { u.scratchP, u.scratchC, u.scratchS = pcs, cfas, syms }()
+	nframes := 0
+	bottom := false
+	h := uint64(14695981039346656037)
+	for top := true; ; top = false {
+		s := u.symbolize(t, pc, top)
+		if s.bad {
+			return false
+		}
+		cfa := sp + uint64(s.spdelta) + u.ptrSize
+		if cfa > hi || cfa <= sp {
+			return false
+		}
+		pcs, cfas, syms = append(pcs, pc), append(cfas, int64(cfa)-int64(hi)), append(syms, s)
+		h = (h ^ pc) * 1099511628211
+		h = (h ^ (cfa - hi)) * 1099511628211
+		nframes += len(s.frames)
+		if s.bottom {
+			bottom = true
+			break
+		}
+		// Every frame above goexit must have pushed a frame pointer just
+		// below its return address; anything else (frameless or
+		// assembly frames, a clobbered bp) is Delve's job.
+		if bp+2*u.ptrSize != cfa {
+			return false
+		}
+		if nframes > MaxFrames {
+			break
+		}
+		ret, ok1 := sr.word(cfa - u.ptrSize)
+		nbp, ok2 := sr.word(bp)
+		if !ok1 || !ok2 || ret == 0 {
+			return false
+		}
+		pc, sp, bp = ret, cfa, nbp
+	}
+	if !bottom {
+		h ^= 1
+	}
+	g.stk = u.shape(h, pcs, cfas, syms, !bottom)
+	g.Frames = g.stk.frames
+	g.Truncated = g.stk.truncated
+	return true
+}
+
+// shape returns the shared stackShape for an unwound stack.
+func (u *unwinder) shape(h uint64, pcs []uint64, cfas []int64, syms []*pcSym, truncated bool) *stackShape {
+	head := u.shapes[h]
+find:
+	for s := head; s != nil; s = s.next {
+		if s.truncated != truncated || len(s.pcs) != len(pcs) {
+			continue
+		}
+		for i := range pcs {
+			if s.pcs[i] != pcs[i] || s.phys[i].cfaOff != cfas[i] {
+				continue find
+			}
+		}
+		return s
+	}
+	n := 0
+	for _, sym := range syms {
+		n += len(sym.frames)
+	}
+	s := &stackShape{
+		frames:    make([]Frame, 0, n),
+		phys:      make([]physInfo, len(syms)),
+		pcs:       append([]uint64(nil), pcs...),
+		truncated: truncated,
+		next:      head,
+	}
+	for i, sym := range syms {
+		s.frames = append(s.frames, sym.frames...)
+		s.phys[i] = physInfo{index: len(s.frames) - 1, entry: sym.entry, cfaOff: cfas[i]}
+	}
+	u.shapes[h] = s
+	return s
+}
+
+// threadGoroutines maps the goroutines that are current on a thread (their
+// live registers matter; Delve unwinds them) to Delve's view of them.
+func (t *Target) threadGoroutines() map[int64]*proc.G {
+	out := map[int64]*proc.G{}
+	for _, th := range t.t.ThreadList() {
+		if dg, _ := proc.GetG(th); dg != nil && dg.ID != 0 {
+			out[dg.ID] = dg
+		}
+	}
+	return out
+}
+
+// delveG returns Delve's view of g, made on first use: by allgs index, which
+// costs one G, rather than FindGoroutine, which may parse all of them.
+func (t *Target) delveG(g *G) (*proc.G, error) {
+	if g.dg != nil {
+		return g.dg, nil
+	}
+	gs, _, err := proc.GoroutinesInfo(t.t, g.idx, 1)
+	if err == nil && len(gs) == 1 && gs[0].Unreadable == nil && gs[0].ID == g.ID {
+		g.dg = gs[0]
+		return g.dg, nil
+	}
+	dg, err := proc.FindGoroutine(t.t, g.ID)
+	if err != nil {
+		return nil, err
+	}
+	if dg == nil || dg.Unreadable != nil {
+		return nil, fmt.Errorf("goroutine %d: Delve could not read it", g.ID)
+	}
+	g.dg = dg
+	return dg, nil
+}
+
+// evalScope is a Delve EvalScope for frame i of g.Frames. For a physical
+// frame of a goroutine the fast reader unwound it is built directly (see
+// fastFrame); otherwise Delve's G and stack are made for g.
+func (t *Target) evalScope(g *G, i int) (*proc.EvalScope, error) {
+	if f, pc, ok := t.fastFrame(g, i); ok {
+		sc := proc.FrameToScope(t.t, t.mem, nil, 0, f)
+		sc.PC = pc
+		return sc, nil
+	}
+	dg, frames, err := t.delveFrames(g, i)
+	if err != nil {
+		return nil, err
+	}
+	threadID := 0
+	if dg.Thread != nil {
+		threadID = dg.Thread.ThreadID()
+	}
+	return proc.FrameToScope(t.t, t.mem, dg, threadID, frames...), nil
+}
+
+// fastFrame is the Stackframe Delve's unwinder would make for physical
+// frame i of a goroutine the fast reader unwound, and the PC its EvalScope
+// uses (the call instruction's, below the top frame). Go keeps no
+// callee-saved registers, so below the top frame all Delve knows is SP,
+// BP, PC and the CFA, all of which the fast reader has. ok is false for
+// inlined frames (Delve describes them with a Function only it can make),
+// range-over-func bodies (their scope needs the goroutine), runtime.goexit
+// and goroutines Delve unwound.
+func (t *Target) fastFrame(g *G, i int) (f proc.Stackframe, scopePC uint64, ok bool) {
+	if g.stk == nil || i < 0 || i >= len(g.Frames) || g.Frames[i].Inlined {
+		return f, 0, false
+	}
+	k := -1
+	for j, p := range g.stk.phys {
+		if p.index == i {
+			k = j
+			break
+		}
+	}
+	if k < 0 || (k == len(g.stk.phys)-1 && !g.stk.truncated) {
+		// Not a physical frame, or runtime.goexit, whose BP is
+		// whatever the first function saved: not worth a read.
+		return f, 0, false
+	}
+	fr := g.Frames[i]
+	fn := t.bi.PCToFunc(fr.PC)
+	if fn == nil || fn.Entry != g.stk.phys[k].entry || strings.Contains(fn.Name, "-range") {
+		return f, 0, false
+	}
+	hi := int64(g.regs.hi)
+	cfa := uint64(hi + g.stk.phys[k].cfaOff)
+	var sp, bp uint64
+	scopePC = fr.PC - 1
+	if k == 0 {
+		var started bool
+		_, sp, bp, started = g.startRegs()
+		if !started {
+			return f, 0, false
+		}
+		scopePC = fr.PC
+	} else {
+		sp = uint64(hi + g.stk.phys[k-1].cfaOff)
+		bp = cfa - 2*uint64(t.bi.Arch.PtrSize())
+	}
+	arch := t.bi.Arch
+	regs := op.NewDwarfRegisters(t.bi.PCToImage(fr.PC).StaticBase, nil, binary.LittleEndian, arch.PCRegNum, arch.SPRegNum, arch.BPRegNum, arch.LRRegNum)
+	regs.AddReg(arch.PCRegNum, op.DwarfRegisterFromUint64(fr.PC))
+	regs.AddReg(arch.SPRegNum, op.DwarfRegisterFromUint64(sp))
+	regs.AddReg(arch.BPRegNum, op.DwarfRegisterFromUint64(bp))
+	regs.CFA = int64(cfa)
+	regs.FrameBase = int64(cfa) // Go's DW_AT_frame_base is DW_OP_call_frame_cfa
+	cur := proc.Location{PC: fr.PC, Fn: fn}
+	cur.File, cur.Line, _ = t.bi.PCToLine(fr.PC)
+	f = proc.Stackframe{
+		Current: cur,
+		Call:    proc.Location{PC: fr.PC, File: fr.File, Line: fr.Line, Fn: fn},
+		Regs:    *regs,
+	}
+	return f, scopePC, true
+}
+
+// delveFrames returns Delve's G and stack frames for g starting at frame i
+// of g.Frames (for an EvalScope), unwinding with Delve only as deep as
+// needed.
+func (t *Target) delveFrames(g *G, i int) (*proc.G, []proc.Stackframe, error) {
+	if i < 0 || i >= len(g.Frames) {
+		return nil, nil, fmt.Errorf("goroutine %d has no frame %d", g.ID, i)
+	}
+	dg, err := t.delveG(g)
+	if err != nil {
+		return nil, nil, err
+	}
+	frames := g.frames
+	if frames == nil {
+		if frames, err = proc.GoroutineStacktrace(t.t, dg, i+1, 0); err != nil {
+			return nil, nil, err
+		}
+	}
+	same := func(j int) bool {
+		if j >= len(frames) {
+			return false
+		}
+		f := frames[j]
+		return f.Call.Fn != nil && f.Call.Fn.Name == g.Frames[i].Func && f.Call.PC == g.Frames[i].PC && f.Inlined == g.Frames[i].Inlined
+	}
+	if same(i) {
+		return dg, frames[i:], nil
+	}
+	// The stacks differ (they should not): find the same occurrence of the
+	// same frame in Delve's full stack.
+	if g.frames == nil {
+		if frames, err = proc.GoroutineStacktrace(t.t, dg, MaxFrames, 0); err != nil {
+			return nil, nil, err
+		}
+	}
+	k := 0
+	for j := 0; j < i; j++ {
+		if g.Frames[j] == g.Frames[i] {
+			k++
+		}
+	}
+	for j := range frames {
+		if same(j) {
+			if k == 0 {
+				return dg, frames[j:], nil
+			}
+			k--
+		}
+	}
+	return nil, nil, fmt.Errorf("goroutine %d: Delve does not see frame %d (%s)", g.ID, i, g.Frames[i].Func)
+}
+
+// cachedVarAddr is varAddr remembered for the life of the target: a package
+// variable does not move, and evaluating its name costs milliseconds.
+func (t *Target) cachedVarAddr(name string) (uint64, error) {
+	u := t.unwinder()
+	if a, ok := u.vars[name]; ok {
+		return a, nil
+	}
+	a, err := t.varAddr(name)
+	if err == nil {
+		u.vars[name] = a
+	}
+	return a, err
+}
+
+// ---- goroutine metadata ----
+
+// startFunc is the function a goroutine was started with, unwrapping the
+// compiler's wrappers like Delve's G.StartLoc.
+func (t *Target) startFunc(pc uint64) string {
+	u := t.unwinder()
+	if s, ok := u.startFns[pc]; ok {
+		return s
+	}
+	var name string
+	if fn := t.bi.PCToFunc(pc); fn != nil {
+		name = fn.Name
+		if strings.Contains(fn.Name, "·dwrap·") || fn.Trampoline {
+			if insts, err := proc.Disassemble(t.mem, nil, t.t.Breakpoints(), t.bi, fn.Entry, fn.End); err == nil {
+				for _, in := range insts {
+					if in.Kind == proc.CallInstruction && in.DestLoc != nil && in.DestLoc.Fn != nil && !privateRuntime(in.DestLoc.Fn.Name) {
+						name = in.DestLoc.Fn.Name
+						break
+					}
+				}
+			}
+		}
+	}
+	u.startFns[pc] = name
+	return name
+}
+
+func privateRuntime(name string) bool {
+	const n = len("runtime.")
+	return len(name) > n && name[:n] == "runtime." && !('A' <= name[n] && name[n] <= 'Z')
+}
+
+// labelsLayout is how runtime/pprof keeps a goroutine's labels (Go 1.21+:
+// a labelMap struct wrapping a LabelSet whose list is a []label).
+type labelsLayout struct {
+	ok               bool
+	listPtr, listLen field
+	size             int64
+	key, keyLen      field
+	val, valLen      field
+}
+
+func (t *Target) loadLabelsLayout() *labelsLayout {
+	ll := &labelsLayout{}
+	lm, err := loadStruct(t.bi, "runtime/pprof.labelMap")
+	if err != nil {
+		return ll
+	}
+	lbl, err := loadStruct(t.bi, "runtime/pprof.label")
+	if err != nil {
+		return ll
+	}
+	ll.listPtr = firstOK(lm.Field("LabelSet.list.array"), lm.Field("list.array"))
+	ll.listLen = firstOK(lm.Field("LabelSet.list.len"), lm.Field("list.len"))
+	ll.key, ll.keyLen = lbl.Field("key.str"), lbl.Field("key.len")
+	ll.val, ll.valLen = lbl.Field("value.str"), lbl.Field("value.len")
+	ll.size = lbl.Size
+	ll.ok = ll.listPtr.OK && ll.listLen.OK && ll.key.OK && ll.keyLen.OK && ll.val.OK && ll.valLen.OK && ll.size > 0
+	return ll
+}
+
+// labels reads g's pprof labels. nil when it has none.
+func (t *Target) labels(g *G) map[string]string {
+	if !t.lay.gLabels.OK {
+		if g.dg != nil {
+			return g.dg.Labels()
+		}
+		return nil
+	}
+	if g.regs.labels == 0 {
+		return nil
+	}
+	u := t.unwinder()
+	if u.labelsLay == nil {
+		u.labelsLay = t.loadLabelsLayout()
+	}
+	ll := u.labelsLay
+	if ll.ok {
+		if m, ok := t.readLabels(ll, g.regs.labels); ok {
+			return m
+		}
+	}
+	dg, err := t.delveG(g)
+	if err != nil {
+		return nil
+	}
+	return dg.Labels()
+}
+
+func (t *Target) readLabels(ll *labelsLayout, addr uint64) (map[string]string, bool) {
+	hdr, err := t.read(addr, int(max(ll.listPtr.Off+ll.listPtr.Size, ll.listLen.Off+ll.listLen.Size)))
+	if err != nil {
+		return nil, false
+	}
+	ptr, n := get(hdr, ll.listPtr), get(hdr, ll.listLen)
+	const maxLabels = 1_000 // Delve's maxGoroutinesLabelEntries
+	n = min(n, maxLabels)
+	m := map[string]string{}
+	if n == 0 {
+		return m, true
+	}
+	list, err := t.read(ptr, int(n)*int(ll.size))
+	if err != nil {
+		return nil, false
+	}
+	str := func(p, n uint64) (string, bool) {
+		if n == 0 {
+			return "", true
+		}
+		if n > 1<<20 {
+			return "", false
+		}
+		b, err := t.read(p, int(n))
+		return string(b), err == nil
+	}
+	for i := uint64(0); i < n; i++ {
+		e := list[i*uint64(ll.size) : (i+1)*uint64(ll.size)]
+		k, ok1 := str(get(e, ll.key), get(e, ll.keyLen))
+		v, ok2 := str(get(e, ll.val), get(e, ll.valLen))
+		if !ok1 || !ok2 {
+			return nil, false
+		}
+		m[k] = v
+	}
+	return m, true
+}
