@@ -2,9 +2,11 @@ package main
 
 import (
 	"flag"
+	"fmt"
 	"io"
 	"os"
 	"strconv"
+	"time"
 
 	"github.com/hangtui/hangtui/inspect"
 	"github.com/hangtui/hangtui/inspect/report"
@@ -67,6 +69,7 @@ func (s *source) snapshotOnce() (*inspect.Snapshot, error) {
 	if err != nil {
 		return nil, err
 	}
+	holdForTests()
 	snap, err := sess.Snapshot()
 	closeFn()
 	return snap, err
@@ -116,4 +119,16 @@ func isTerminal(w io.Writer) bool {
 	}
 	st, err := f.Stat()
 	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}
+
+// holdForTests keeps the target attached for a while when
+// HANGTUI_TEST_HOLD is set, so that tests can signal or kill hangtui in the
+// middle of a session and check the target survives.
+func holdForTests() {
+	d, err := time.ParseDuration(os.Getenv("HANGTUI_TEST_HOLD"))
+	if err != nil || d <= 0 {
+		return
+	}
+	fmt.Fprintln(os.Stderr, "hangtui: attached (test hold)")
+	time.Sleep(d)
 }

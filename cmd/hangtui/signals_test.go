@@ -1,0 +1,100 @@
+package main
+
+import (
+	"bufio"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/hangtui/hangtui/internal/fixture"
+)
+
+var (
+	buildOnce sync.Once
+	hangtui   string
+	buildErr  error
+)
+
+// binary builds the real hangtui command once per test run.
+func binary(t *testing.T) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "hangtui-bin-")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		hangtui = filepath.Join(dir, "hangtui")
+		out, err := exec.Command("go", "build", "-o", hangtui, ".").CombinedOutput()
+		if err != nil {
+			buildErr = err
+			t.Logf("%s", out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatalf("building hangtui: %v", buildErr)
+	}
+	return hangtui
+}
+
+// attachedHangtui runs `hangtui report PID` holding the target attached, and
+// returns once it is attached (the target is in a tracing stop).
+func attachedHangtui(t *testing.T, pid int) *exec.Cmd {
+	t.Helper()
+	cmd := exec.Command(binary(t), "report", strconv.Itoa(pid))
+	cmd.Env = append(os.Environ(), "HANGTUI_TEST_HOLD=60s")
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill() })
+	line, _ := bufio.NewReader(stderr).ReadString('\n')
+	if !strings.Contains(line, "attached") {
+		t.Fatalf("hangtui did not attach: %q", line)
+	}
+	if st, _ := fixture.State(pid); st != "t" {
+		t.Fatalf("target state %q while attached, want t (tracing stop)", st)
+	}
+	go func() { _, _ = bufio.NewReader(stderr).WriteTo(discard{}) }()
+	return cmd
+}
+
+type discard struct{}
+
+func (discard) Write(p []byte) (int, error) { return len(p), nil }
+
+// TestSignalsDetach: Ctrl-C, SIGTERM, SIGHUP (a dropped SSH session) and
+// SIGQUIT end hangtui, which detaches first: the target keeps running.
+// SIGKILL cannot be caught, and the kernel resumes the target itself.
+func TestSignalsDetach(t *testing.T) {
+	exe := fixture.Build(t, fixture.Default)
+	for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT, syscall.SIGKILL} {
+		t.Run(sig.String(), func(t *testing.T) {
+			p := fixture.Start(t, exe, "abba")
+			cmd := attachedHangtui(t, p.PID)
+			if err := cmd.Process.Signal(sig); err != nil {
+				t.Fatal(err)
+			}
+			done := make(chan error, 1)
+			go func() { done <- cmd.Wait() }()
+			select {
+			case <-done:
+			case <-time.After(15 * time.Second):
+				t.Fatalf("hangtui did not exit after %v", sig)
+			}
+			if sig != syscall.SIGKILL && cmd.ProcessState.ExitCode() == 0 {
+				t.Errorf("exit code 0 after %v", sig)
+			}
+			fixture.AssertRunning(t, p.PID)
+		})
+	}
+}
