@@ -8,8 +8,8 @@ import (
 	"os"
 	"runtime/pprof"
 
-	"github.com/hangtui/hangtui/internal/safety"
 	"github.com/hangtui/hangtui/inspect/report"
+	"github.com/hangtui/hangtui/internal/safety"
 )
 
 const usage = `hangtui: see why a Go process hangs.
