@@ -3,6 +3,7 @@ package target
 import (
 	"fmt"
 	"strings"
+	"sync"
 
 	"github.com/go-delve/delve/pkg/dwarf/godwarf"
 	"github.com/go-delve/delve/pkg/proc"
@@ -22,9 +23,23 @@ type field struct {
 
 // structLayout is a runtime struct's size and the fields hangtui reads.
 type structLayout struct {
-	Name string
-	Size int64
-	typ  *godwarf.StructType
+	Name   string
+	Size   int64
+	typ    *godwarf.StructType
+	mu     sync.Mutex
+	fields map[string]field
+}
+
+// layoutCache keeps each struct layout once per loaded binary: decoding
+// DWARF types is far slower than the memory reads that use them.
+var layoutCache = struct {
+	sync.Mutex
+	m map[layoutKey]*structLayout
+}{m: map[layoutKey]*structLayout{}}
+
+type layoutKey struct {
+	bi   *proc.BinaryInfo
+	name string
 }
 
 // resolve strips typedefs and presents slices and strings as the structs
@@ -45,6 +60,21 @@ func resolve(t godwarf.Type) godwarf.Type {
 }
 
 func loadStruct(bi *proc.BinaryInfo, name string) (*structLayout, error) {
+	layoutCache.Lock()
+	defer layoutCache.Unlock()
+	key := layoutKey{bi, name}
+	if s, ok := layoutCache.m[key]; ok {
+		if s == nil {
+			return nil, fmt.Errorf("type %s not in the target's debug info", name)
+		}
+		return s, nil
+	}
+	s, err := readStruct(bi, name)
+	layoutCache.m[key] = s
+	return s, err
+}
+
+func readStruct(bi *proc.BinaryInfo, name string) (*structLayout, error) {
 	t, err := bi.FindType(name)
 	if err != nil {
 		return nil, fmt.Errorf("type %s not in the target's debug info: %w", name, err)
@@ -63,6 +93,20 @@ func (s *structLayout) Field(path string) field {
 	if s == nil {
 		return field{Name: path}
 	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if f, ok := s.fields[path]; ok {
+		return f
+	}
+	f := s.field(path)
+	if s.fields == nil {
+		s.fields = map[string]field{}
+	}
+	s.fields[path] = f
+	return f
+}
+
+func (s *structLayout) field(path string) field {
 	var off int64
 	var t godwarf.Type = s.typ
 	for _, part := range strings.Split(path, ".") {
