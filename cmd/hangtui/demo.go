@@ -13,6 +13,7 @@ import (
 
 	"github.com/hangtui/hangtui/internal/demo"
 	"github.com/hangtui/hangtui/internal/safety"
+	"github.com/hangtui/hangtui/ui"
 )
 
 // demoTargetCommand is the hidden subcommand that runs the hung demo program
@@ -71,8 +72,14 @@ func runDemo(args []string) int {
 	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	asJSON := fs.Bool("json", false, "print the JSON report instead of opening the TUI")
+	asText := fs.Bool("report", false, "print the text report instead of opening the TUI")
+	var tf tuiFlags
+	tf.register(fs)
 	if err := fs.Parse(args); err != nil {
 		return usageError("%v", err)
+	}
+	if fs.NArg() > 0 {
+		return usageError("demo takes no arguments")
 	}
 	pid, stop, err := startDemo()
 	if err != nil {
@@ -81,6 +88,14 @@ func runDemo(args []string) int {
 	defer stop()
 	fmt.Fprintf(os.Stderr, "hangtui demo: started a hung demo service as PID %d\n", pid)
 	src := source{pid: pid}
+	if !*asJSON && !*asText && isTerminal(os.Stdout) {
+		sess, closeFn, err := src.open()
+		if err != nil {
+			return fail(err)
+		}
+		defer closeFn()
+		return runUI(ui.Options{Source: sess}, tf)
+	}
 	snap, err := src.snapshotOnce()
 	if err != nil {
 		return fail(err)

@@ -15,9 +15,18 @@ import (
 const usage = `hangtui: see why a Go process hangs.
 
 Usage:
+  hangtui [flags] PID                         live view of a process
+  hangtui [flags] --core CORE --exe EXE       ... of a core file
+  hangtui                                     pick a Go process to inspect
   hangtui report [--json] PID                 print a report of a live process
   hangtui report [--json] --core CORE --exe EXE   ... of a core file
-  hangtui demo [--report]                     run the built-in hung demo and inspect it
+  hangtui demo [--report | --json] [flags]    run the built-in hung demo and inspect it
+
+Flags of the live view:
+  --interval 2s   time between refreshes      --no-color   no colours (or NO_COLOR=1)
+  --no-mouse      leave the mouse to the terminal
+
+Without a terminal, the live view prints the text report instead.
 
 Exit codes of report: 0 nothing stuck, 3 deadlock or leak found, 1 error, 2 bad usage.
 `
@@ -39,8 +48,7 @@ func main() {
 
 func run(args []string) int {
 	if len(args) == 0 {
-		fmt.Fprint(os.Stderr, usage)
-		return report.ExitUsage
+		return runTUI(nil)
 	}
 	switch args[0] {
 	case "report":
@@ -53,7 +61,7 @@ func run(args []string) int {
 		fmt.Print(usage)
 		return 0
 	}
-	return runReport(args)
+	return runTUI(args)
 }
 
 func fail(err error) int {

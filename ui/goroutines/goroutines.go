@@ -69,6 +69,12 @@ type Model struct {
 	rows      []*inspect.Goroutine // visible goroutines when ungrouped
 	sc        scroll.State
 
+	// Column widths, computed once per snapshot, width and grouping.
+	cols        columns
+	colsFor     *uictx.Data
+	colsW       int
+	colsGrouped bool
+
 	// The selection, kept across refreshes and regrouping.
 	selKey report.GroupKey
 	selID  int64
@@ -409,6 +415,16 @@ func (m *Model) sortRows() {
 type columns struct{ count, verdict, doing, wait, same, where int }
 
 func (m *Model) columns() columns {
+	if m.colsFor != m.data || m.colsW != m.w || m.colsGrouped != m.grouped {
+		m.cols = m.computeColumns()
+		m.colsFor, m.colsW, m.colsGrouped = m.data, m.w, m.grouped
+	}
+	return m.cols
+}
+
+// computeColumns looks at every goroutine: it runs once per snapshot, not
+// per frame.
+func (m *Model) computeColumns() columns {
 	c := columns{count: 5, verdict: 10, doing: max(14, min(m.w/5, 24))}
 	d := m.data
 	if d != nil {

@@ -1,0 +1,103 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/hangtui/hangtui/inspect/report"
+	"github.com/hangtui/hangtui/ui"
+)
+
+// tuiFlags are the flags of the live view.
+type tuiFlags struct {
+	interval time.Duration
+	noColor  bool
+	noMouse  bool
+}
+
+func (t *tuiFlags) register(fs *flag.FlagSet) {
+	fs.DurationVar(&t.interval, "interval", 2*time.Second, "time between refreshes of the live view")
+	fs.BoolVar(&t.noColor, "no-color", false, "no colours (NO_COLOR=1 does the same)")
+	fs.BoolVar(&t.noMouse, "no-mouse", false, "leave the mouse to the terminal (for selecting text)")
+}
+
+// runTUI is `hangtui [flags] PID`, `hangtui [flags] --core CORE --exe EXE`
+// and `hangtui` alone (the process picker). Without a terminal it prints the
+// text report instead, like `hangtui report`.
+func runTUI(args []string) int {
+	fs := flag.NewFlagSet("hangtui", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	var src source
+	src.flags(fs)
+	var tf tuiFlags
+	tf.register(fs)
+	if err := fs.Parse(args); err != nil {
+		return usageError("%v", err)
+	}
+	if tf.interval < 100*time.Millisecond {
+		return usageError("--interval must be at least 100ms")
+	}
+	if fs.NArg() == 0 && src.core == "" && src.exe == "" {
+		if !isTerminal(os.Stdout) {
+			fmt.Fprint(os.Stderr, usage)
+			return report.ExitUsage
+		}
+		return pickAndRun(tf)
+	}
+	if ok, msg := src.parse(fs); !ok {
+		return usageError("%s", msg)
+	}
+	if !isTerminal(os.Stdout) {
+		snap, err := src.snapshotOnce()
+		if err != nil {
+			return fail(err)
+		}
+		return printReport(os.Stdout, snap, false)
+	}
+	sess, closeFn, err := src.open()
+	if err != nil {
+		return fail(err)
+	}
+	defer closeFn()
+	return runUI(ui.Options{Source: sess}, tf)
+}
+
+// pickAndRun shows the process picker; the UI attaches to the process the
+// user picks.
+func pickAndRun(tf tuiFlags) int {
+	var mu sync.Mutex
+	var closers []func()
+	defer func() {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, c := range closers {
+			c()
+		}
+	}()
+	attach := func(pid int) (ui.Source, error) {
+		src := source{pid: pid}
+		sess, closeFn, err := src.open()
+		if err != nil {
+			return nil, err
+		}
+		mu.Lock()
+		closers = append(closers, closeFn)
+		mu.Unlock()
+		return sess, nil
+	}
+	return runUI(ui.Options{Attach: attach}, tf)
+}
+
+// runUI runs the live view until the user quits; the UI detaches before it
+// returns.
+func runUI(opts ui.Options, tf tuiFlags) int {
+	opts.Interval, opts.NoColor, opts.NoMouse = tf.interval, tf.noColor, tf.noMouse
+	if err := ui.Run(opts); err != nil {
+		return fail(fmt.Errorf("terminal UI: %w (log: %s)", err, ui.LogPath()))
+	}
+	return 0
+}

@@ -1,0 +1,224 @@
+package ui
+
+import (
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	tea "charm.land/bubbletea/v2"
+
+	"github.com/hangtui/hangtui/inspect"
+	"github.com/hangtui/hangtui/internal/safety"
+	uictx "github.com/hangtui/hangtui/ui/context"
+)
+
+// Source is what the engine reads snapshots from; *inspect.Session is one.
+// Its methods are called from the engine's goroutine only, except Close.
+type Source interface {
+	// Snapshot stops the target (if it runs) and reads it.
+	Snapshot() (*inspect.Snapshot, error)
+	// Resume lets a live target run until the next Snapshot.
+	Resume() error
+	// Close detaches, leaving the target running.
+	Close() error
+}
+
+// snapshotMsg carries a new snapshot, already indexed, or the error
+// reading it.
+type snapshotMsg struct {
+	data *uictx.Data
+	err  error
+	gone bool // the process exited; no more snapshots come
+	at   time.Time
+}
+
+// readingMsg says a snapshot is being read (the target is stopped).
+type readingMsg struct{}
+
+type control int
+
+const (
+	ctlRefresh control = iota
+	ctlPause
+	ctlResume
+)
+
+// Engine reads snapshots on its own goroutine and hands them to the UI as
+// messages: Snapshot, Resume (the target runs again at once), index the
+// snapshot, send it, then wait for the interval or a refresh request. The UI
+// never calls the target itself, so it never waits for it.
+type Engine struct {
+	src      Source
+	interval time.Duration
+	out      chan tea.Msg
+	ctl      chan control
+	stop     chan struct{}
+	done     chan struct{}
+	stopOnce sync.Once
+	log      *slog.Logger
+}
+
+// StartEngine starts reading snapshots from src every interval.
+func StartEngine(src Source, interval time.Duration, log *slog.Logger) *Engine {
+	if interval <= 0 {
+		interval = 2 * time.Second
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	e := &Engine{
+		src: src, interval: interval, log: log,
+		out:  make(chan tea.Msg),
+		ctl:  make(chan control, 8),
+		stop: make(chan struct{}),
+		done: make(chan struct{}),
+	}
+	go e.run()
+	return e
+}
+
+// Next is the command that waits for the engine's next message.
+func (e *Engine) Next() tea.Cmd {
+	return func() tea.Msg {
+		select {
+		case m := <-e.out:
+			return m
+		case <-e.done:
+			return nil
+		}
+	}
+}
+
+// Refresh asks for a snapshot now.
+func (e *Engine) Refresh() { e.control(ctlRefresh) }
+
+// SetPaused stops or restarts the automatic refresh; the target keeps
+// running either way.
+func (e *Engine) SetPaused(p bool) {
+	if p {
+		e.control(ctlPause)
+	} else {
+		e.control(ctlResume)
+	}
+}
+
+func (e *Engine) control(c control) {
+	select {
+	case e.ctl <- c:
+	default:
+	}
+}
+
+// Stop ends the engine and waits (at most timeout) for a snapshot in
+// progress to finish, so that the source can be closed without racing a
+// Resume. It never touches the source itself.
+func (e *Engine) Stop(timeout time.Duration) {
+	e.stopOnce.Do(func() { close(e.stop) })
+	select {
+	case <-e.done:
+	case <-time.After(timeout):
+		e.log.Warn("engine did not stop in time; closing the session anyway")
+	}
+}
+
+func (e *Engine) stopped() bool {
+	select {
+	case <-e.stop:
+		return true
+	default:
+		return false
+	}
+}
+
+// send hands a message to the UI unless the engine is stopped.
+func (e *Engine) send(m tea.Msg) bool {
+	select {
+	case e.out <- m:
+		return true
+	case <-e.stop:
+		return false
+	}
+}
+
+func (e *Engine) run() {
+	defer close(e.done)
+	defer safety.Recover()
+	var prev *uictx.Data
+	paused := false
+	for {
+		if !e.send(readingMsg{}) {
+			return
+		}
+		start := time.Now()
+		snap, err := e.src.Snapshot()
+		if e.stopped() {
+			return // leave the target stopped: Close detaches it
+		}
+		live := err == nil && snap.Target.Source == inspect.SourceLive
+		if live {
+			if rerr := e.src.Resume(); rerr != nil {
+				e.log.Error("resume", "err", rerr)
+			}
+		}
+		msg := snapshotMsg{err: err, at: time.Now()}
+		switch {
+		case err == nil:
+			msg.data, msg.err = build(snap, prev)
+			if msg.err != nil {
+				e.log.Error("indexing the snapshot", "err", msg.err)
+				break
+			}
+			prev = msg.data
+			e.log.Info("snapshot", "goroutines", len(snap.Goroutines), "resources", len(snap.Resources),
+				"pause", snap.Pause, "took", time.Since(start), "seq", msg.data.Seq)
+		case inspect.KindOf(err) == inspect.ErrProcessGone:
+			msg.gone = true
+			e.log.Info("target gone", "err", err)
+		default:
+			e.log.Error("snapshot", "err", err)
+		}
+		if !e.send(msg) || msg.gone {
+			return
+		}
+		// Wait for the interval, a refresh request or the end. A core file
+		// never changes: it is read again only when asked.
+		auto := live || (err != nil && prev != nil && prev.Snap.Target.Source == inspect.SourceLive)
+		var tick <-chan time.Time
+		if auto && !paused {
+			tick = time.After(e.interval)
+		}
+	wait:
+		for {
+			select {
+			case <-e.stop:
+				return
+			case <-tick:
+				break wait
+			case c := <-e.ctl:
+				switch c {
+				case ctlRefresh:
+					break wait
+				case ctlPause:
+					paused, tick = true, nil
+				case ctlResume:
+					paused = false
+					if auto && tick == nil {
+						tick = time.After(e.interval)
+					}
+				}
+			}
+		}
+	}
+}
+
+// build indexes a snapshot; a panic (a snapshot the UI did not expect) is
+// an error on the status bar, not a crash.
+func build(snap *inspect.Snapshot, prev *uictx.Data) (d *uictx.Data, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("internal error indexing the snapshot: %v", r)
+		}
+	}()
+	return uictx.Build(snap, prev), nil
+}

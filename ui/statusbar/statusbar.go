@@ -1,0 +1,145 @@
+// Package statusbar is the bottom line: what is attached, how long the
+// target was paused for the snapshot, how old the snapshot is, whether the
+// view is live or paused, and what changed since the previous snapshot.
+package statusbar
+
+import (
+	"fmt"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/hangtui/hangtui/inspect"
+	"github.com/hangtui/hangtui/ui/components/text"
+	uictx "github.com/hangtui/hangtui/ui/context"
+)
+
+// FlashFor is how long a flash message stays.
+const FlashFor = 6 * time.Second
+
+type segment struct {
+	plain, styled string
+	prio          int // higher stays longer when the line is too narrow
+	right         bool
+}
+
+// View draws the status bar, w columns wide.
+func View(ctx *uictx.Context, w int) string {
+	th, st := ctx.Theme, ctx.Status
+	now := ctx.Now()
+	var segs []segment
+	add := func(plain, styled string, prio int) {
+		if styled == "" {
+			styled = plain
+		}
+		segs = append(segs, segment{plain: plain, styled: styled, prio: prio})
+	}
+
+	// Live state.
+	switch {
+	case st.State == uictx.Gone:
+		add("✗ exited", th.Error.Render("✗ exited"), 100)
+	case st.Reading:
+		add("◌ reading", th.Warn.Render("◌ reading"), 100)
+	case st.State == uictx.Live:
+		add("● live", th.OK.Render("● live"), 100)
+	case st.State == uictx.Paused:
+		add("‖ paused", th.Warn.Render("‖ paused"), 100)
+	case st.State == uictx.Static:
+		add("core file", th.Info.Render("core file"), 100)
+	case st.State == uictx.Starting:
+		add("◌ attaching", th.Warn.Render("◌ attaching"), 100)
+	}
+
+	flash := st.Flash != "" && now.Sub(st.FlashAt) < FlashFor
+	if flash {
+		s := th.Info
+		if st.FlashErr {
+			s = th.Error
+		}
+		add(st.Flash, s.Render(st.Flash), 95)
+	} else if st.Err != "" {
+		add("! "+st.Err, th.Error.Render("! "+st.Err), 95)
+	}
+
+	if snap := ctx.Snap(); snap != nil {
+		t := snap.Target
+		if t.PID > 0 {
+			add(fmt.Sprintf("PID %d", t.PID), th.Bold.Render(fmt.Sprintf("PID %d", t.PID)), 90)
+		}
+		if t.Exe != "" {
+			add(filepath.Base(t.Exe), "", 40)
+		}
+		if t.GoVersion != "" {
+			add(t.GoVersion, th.Dim.Render(t.GoVersion), 30)
+		}
+		if snap.Pause > 0 && t.Source == inspect.SourceLive {
+			add("paused "+uictx.Pause(snap.Pause), th.Dim.Render("paused "+uictx.Pause(snap.Pause)), 50)
+		}
+		if age := uictx.Age(now, st.LastAt); age != "" && st.State != uictx.Static {
+			add(age, "", 70)
+		}
+		if d := ctx.Data; d != nil && d.Prev != nil {
+			var p []string
+			if d.NewCount > 0 {
+				p = append(p, fmt.Sprintf("+%d new", d.NewCount))
+			}
+			if d.EndedCount > 0 {
+				p = append(p, fmt.Sprintf("−%d ended", d.EndedCount))
+			}
+			if d.MovedCount > 0 {
+				p = append(p, fmt.Sprintf("~%d changed", d.MovedCount))
+			}
+			if len(p) == 0 {
+				p = append(p, "no change")
+			}
+			s := strings.Join(p, " ")
+			add(s, th.Changed.Render(s), 80)
+		}
+	}
+	help := segment{plain: "? help", styled: th.Key.Render("?") + th.Dim.Render(" help"), prio: 60, right: true}
+	segs = append(segs, help)
+	return fit(segs, w, th.Dim.Render(" · "))
+}
+
+// fit drops the lowest-priority segments until the line fits in w columns,
+// then joins them with sep and pushes right-aligned segments to the end.
+func fit(segs []segment, w int, sep string) string {
+	width := func(ss []segment) int {
+		n := 1
+		for i, s := range ss {
+			if i > 0 && !s.right {
+				n += 3
+			}
+			n += text.Width(s.plain)
+		}
+		return n + 1
+	}
+	keep := append([]segment(nil), segs...)
+	for len(keep) > 1 && width(keep) > w {
+		lo := 0
+		for i, s := range keep {
+			if s.prio < keep[lo].prio {
+				lo = i
+			}
+		}
+		keep = append(keep[:lo], keep[lo+1:]...)
+	}
+	var left, right []string
+	lw, rw := 1, 0
+	for _, s := range keep {
+		if s.right {
+			right = append(right, s.styled)
+			rw += text.Width(s.plain) + 1
+			continue
+		}
+		if len(left) > 0 {
+			lw += 3
+		}
+		left = append(left, s.styled)
+		lw += text.Width(s.plain)
+	}
+	gap := max(w-lw-rw, 1)
+	line := " " + strings.Join(left, sep) + strings.Repeat(" ", gap) + strings.Join(right, " ")
+	return text.Cut(line, w)
+}
