@@ -185,7 +185,7 @@ func (a *App) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		return a, tick()
 	case readingMsg:
 		a.ctx.Status.Reading = true
-		return a, a.engine.Next()
+		return a, a.next()
 	case snapshotMsg:
 		return a, a.snapshot(msg)
 	case attachedMsg:
@@ -267,6 +267,14 @@ func (a *App) snapshot(msg snapshotMsg) tea.Cmd {
 			p.Refresh()
 		}
 		a.detail.Refresh()
+	}
+	return a.next()
+}
+
+// next waits for the engine's next message.
+func (a *App) next() tea.Cmd {
+	if a.engine == nil {
+		return nil
 	}
 	return a.engine.Next()
 }

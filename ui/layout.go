@@ -85,7 +85,9 @@ func (a *App) tooSmall() string {
 	put(mid-1, msg)
 	put(mid, now)
 	if a.ctx.Data != nil && a.ctx.Data.Stuck > 0 {
-		put(mid+2, a.ctx.Data.Headline)
+		for i, l := range text.Wrap(a.ctx.Data.Headline, w-2, 0) {
+			put(mid+2+i, l)
+		}
 	}
 	return text.Lines(lines, w, h)
 }
@@ -113,7 +115,7 @@ func (a *App) tabs() (titles []string, brand bool) {
 		full[i] = fmt.Sprintf(" %d %s ", i+1, p.Title())
 		n += text.Width(full[i])
 	}
-	if n <= a.ctx.Width-16 {
+	if n+1 <= a.ctx.Width {
 		return full, true
 	}
 	short := []string{"Over", "Gorout", "Locks", "Graph", "Final"}
@@ -157,7 +159,7 @@ func (a *App) tabBar() string {
 			b.WriteString(th.Tab.Render(t))
 		}
 	}
-	if a.inDetail {
+	if crumb := " › " + uictx.GID(a.detail.ID()); a.inDetail && text.Width(b.String())+text.Width(crumb) <= a.ctx.Width {
 		b.WriteString(th.Dim.Render(" › ") + th.Bold.Render(uictx.GID(a.detail.ID())))
 	}
 	return text.Pad(b.String(), a.ctx.Width)

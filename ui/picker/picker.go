@@ -241,18 +241,15 @@ func (m *Model) View() string {
 	case m.filter.Active():
 		lines = append(lines, m.filter.View()+th.Dim.Render(fmt.Sprintf("  %d shown · enter keeps · esc clears", m.sc.N)))
 	default:
-		what := fmt.Sprintf(" Attach to a Go process · %d can be attached", canN)
+		what := " Go processes"
 		if m.all {
-			what = fmt.Sprintf(" All processes · %d can be attached", canN)
+			what = " All processes"
 		}
+		what += fmt.Sprintf(" · %d of %d can be attached", canN, len(m.procs))
 		if v := m.filter.Value(); len(m.filter.Terms()) > 0 {
 			what += " · /" + v
 		}
-		more := "a: all processes"
-		if m.all {
-			more = "a: Go only"
-		}
-		lines = append(lines, th.Bold.Render(what)+th.Dim.Render(fmt.Sprintf(" · sort: %s  %s · / filter · o sort", sortNames[m.sort], more)))
+		lines = append(lines, th.Bold.Render(what)+th.Dim.Render(" · sort: "+sortNames[m.sort]))
 	}
 	c := m.columns()
 	hdr := "  " + text.PadLeft("PID", c.pid) + " " + text.Pad("NAME", c.name) + " " + text.Pad("GO", c.gover) + " " +
@@ -282,7 +279,7 @@ func (m *Model) View() string {
 type columns struct{ pid, name, gover, cmd int }
 
 func (m *Model) columns() columns {
-	c := columns{pid: 7, name: 16, gover: 9}
+	c := columns{pid: 7, name: 15, gover: 9}
 	if m.w >= 110 {
 		c.name = 24
 	}
