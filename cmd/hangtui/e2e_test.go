@@ -1,0 +1,114 @@
+package main
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hangtui/hangtui/internal/fixture"
+)
+
+// tmuxSession runs a command in a detached tmux session of the given size,
+// on a private server that is killed when the test ends.
+type tmuxSession struct {
+	t      *testing.T
+	socket string
+}
+
+func newTmux(t *testing.T, w, h int, env []string, command string) *tmuxSession {
+	t.Helper()
+	if _, err := exec.LookPath("tmux"); err != nil {
+		t.Fatal("install tmux: the end-to-end test of the TUI runs hangtui inside tmux (apt-get install tmux)")
+	}
+	s := &tmuxSession{t: t, socket: fmt.Sprintf("hangtui-test-%d-%d", os.Getpid(), rand.Int64())}
+	t.Cleanup(func() { _ = exec.Command("tmux", "-L", s.socket, "kill-server").Run() })
+	args := []string{"new-session", "-d", "-x", strconv.Itoa(w), "-y", strconv.Itoa(h), "-s", "e2e"}
+	for _, e := range env {
+		args = append(args, "-e", e)
+	}
+	s.run(append(args, command)...)
+	return s
+}
+
+func (s *tmuxSession) run(args ...string) string {
+	s.t.Helper()
+	out, err := exec.Command("tmux", append([]string{"-L", s.socket}, args...)...).CombinedOutput()
+	if err != nil {
+		s.t.Fatalf("tmux %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return string(out)
+}
+
+func (s *tmuxSession) capture() string { return s.run("capture-pane", "-p", "-t", "e2e") }
+
+func (s *tmuxSession) keys(keys ...string) { s.run(append([]string{"send-keys", "-t", "e2e"}, keys...)...) }
+
+// waitFor polls the screen until every string is on it.
+func (s *tmuxSession) waitFor(timeout time.Duration, want ...string) string {
+	s.t.Helper()
+	deadline := time.Now().Add(timeout)
+	var screen string
+	for time.Now().Before(deadline) {
+		screen = s.capture()
+		ok := true
+		for _, w := range want {
+			if !strings.Contains(screen, w) {
+				ok = false
+				break
+			}
+		}
+		if ok {
+			return screen
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	s.t.Fatalf("after %v the screen lacks %q:\n%s", timeout, want, screen)
+	return ""
+}
+
+// TestTUIEndToEnd runs the real hangtui binary on the AB-BA fixture in an
+// 80x24 tmux window, as an on-call engineer would: the overview shows the
+// deadlock, a goroutine of the cycle opens with its stack, q quits, and the
+// fixture is left running and untraced.
+func TestTUIEndToEnd(t *testing.T) {
+	bin := binary(t)
+	fx := fixture.Start(t, fixture.Build(t, fixture.Default), "abba")
+	state := t.TempDir()
+	cmd := fmt.Sprintf("%s %d; echo \"hangtui exited with $?\"; sleep 600", bin, fx.PID)
+	s := newTmux(t, 80, 24, []string{"XDG_STATE_HOME=" + state, "TERM=xterm-256color"}, cmd)
+
+	// The deadlock is on the first screen.
+	screen := s.waitFor(15*time.Second, "2 goroutines deadlocked in 1 cycle", "FINDINGS", "lock-order", "PID "+strconv.Itoa(fx.PID))
+	for i, l := range strings.Split(strings.TrimRight(screen, "\n"), "\n") {
+		if len([]rune(l)) > 80 {
+			t.Errorf("line %d is wider than 80 columns: %q", i+1, l)
+		}
+	}
+
+	// Goroutines pane: the first row is a deadlocked goroutine of the
+	// cycle; enter opens it with its stack.
+	s.keys("2")
+	s.waitFor(5*time.Second, "sort: severity", "DEADLOCKED")
+	s.keys("Enter")
+	screen = s.waitFor(5*time.Second, "STACK", "main.transfer", "mutex.go:", "waits to lock mutex", "held by g")
+	t.Logf("detail:\n%s", screen)
+
+	// Back, the graph, then quit.
+	s.keys("Escape")
+	s.waitFor(5*time.Second, "sort: severity")
+	s.keys("4")
+	s.waitFor(5*time.Second, "DEADLOCK CYCLE", "──waits────▶", "back to g")
+	s.keys("q")
+	s.waitFor(10*time.Second, "hangtui exited with 0")
+
+	fixture.AssertRunning(t, fx.PID)
+	if b, err := os.ReadFile(filepath.Join(state, "hangtui", "hangtui.log")); err != nil || !strings.Contains(string(b), "snapshot") {
+		t.Errorf("log file: %v\n%s", err, b)
+	}
+}
