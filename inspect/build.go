@@ -2,6 +2,7 @@ package inspect
 
 import (
 	"fmt"
+	"os"
 	"sort"
 	"strings"
 	"time"
@@ -35,15 +36,18 @@ func build(t *target.Target, info Target) (*Snapshot, error) {
 		chans: map[uint64]*target.Chan{},
 	}
 	t.ClearCaches()
+	phase := b.phases()
 	gs, warnings, err := t.Goroutines()
 	if err != nil {
 		return nil, err
 	}
+	phase("goroutines")
 	b.gs = gs
 	b.snap.Warnings = append(b.snap.Warnings, warnings...)
 	now, haveNow := t.Nanotime()
+	stacks := stackCache{}
 	for _, rg := range gs {
-		g := newGoroutine(rg, t)
+		g := newGoroutine(rg, t, stacks)
 		if haveNow && rg.WaitSince > 0 && rg.WaitSince < now {
 			g.Waiting = time.Duration(now - rg.WaitSince)
 		}
@@ -52,27 +56,77 @@ func build(t *target.Target, info Target) (*Snapshot, error) {
 		b.raw[g.ID] = rg
 		b.snap.Goroutines = append(b.snap.Goroutines, g)
 	}
+	phase("model")
 	if err := b.semaphores(); err != nil {
 		b.warn("semaphore table: %v", err)
 	}
 	b.channels()
 	b.conds()
+	phase("waits")
 	b.holders()
+	phase("defer holders")
 	b.sourceHolders(newSourceIndex())
+	phase("source holders")
 	b.finish()
 	b.nameResources()
+	phase("resources")
 	a := analyze(b.snap)
+	phase("cycles")
 	b.leaks(a)
+	phase("reachability")
 	a.finalizer()
 	sortFindings(b.snap.Findings)
 	return b.snap, nil
+}
+
+// phases returns a function that records how long each phase took; with
+// HANGTUI_TIMINGS set they are printed to stderr (for performance work).
+func (b *builder) phases() func(string) {
+	if os.Getenv("HANGTUI_TIMINGS") == "" {
+		return func(string) {}
+	}
+	last := time.Now()
+	return func(name string) {
+		now := time.Now()
+		fmt.Fprintf(os.Stderr, "hangtui: %-15s %v\n", name, now.Sub(last).Round(time.Microsecond))
+		last = now
+	}
 }
 
 func (b *builder) warn(format string, args ...any) {
 	b.snap.Warnings = append(b.snap.Warnings, fmt.Sprintf(format, args...))
 }
 
-func newGoroutine(rg *target.G, t *target.Target) *Goroutine {
+// stackCache converts each distinct stack once: the target reader shares one
+// frame slice between goroutines with identical stacks, and so does the
+// model (Frames must be treated as read-only).
+type stackCache map[*target.Frame]cachedStack
+
+type cachedStack struct {
+	frames  []Frame
+	topUser int
+}
+
+func (c stackCache) convert(in []target.Frame) ([]Frame, int) {
+	if len(in) == 0 {
+		return nil, -1
+	}
+	if cs, ok := c[&in[0]]; ok && len(cs.frames) == len(in) {
+		return cs.frames, cs.topUser
+	}
+	out := make([]Frame, len(in))
+	top := -1
+	for i, f := range in {
+		out[i] = Frame{Func: f.Func, File: f.File, Line: f.Line, Inlined: f.Inlined, PC: f.PC}
+		if top < 0 && IsUserFunc(f.Func) {
+			top = i
+		}
+	}
+	c[&in[0]] = cachedStack{out, top}
+	return out, top
+}
+
+func newGoroutine(rg *target.G, t *target.Target, stacks stackCache) *Goroutine {
 	g := &Goroutine{
 		ID:             rg.ID,
 		WaitReason:     rg.WaitReason,
@@ -99,12 +153,7 @@ func newGoroutine(rg *target.G, t *target.Target) *Goroutine {
 		// Between park and schedule: treat as running.
 		g.State = StateRunning
 	}
-	for i, f := range rg.Frames {
-		g.Frames = append(g.Frames, Frame{Func: f.Func, File: f.File, Line: f.Line, Inlined: f.Inlined, PC: f.PC})
-		if g.TopUser < 0 && IsUserFunc(f.Func) {
-			g.TopUser = i
-		}
-	}
+	g.Frames, g.TopUser = stacks.convert(rg.Frames)
 	if loc, ok := t.Location(rg.GoPC); ok && rg.GoPC != 0 {
 		g.CreatedBy = &Frame{Func: loc.Func, File: loc.File, Line: loc.Line, PC: loc.PC}
 	}

@@ -141,7 +141,8 @@ type Goroutine struct {
 	// while the goroutine waited, so it is 0 (unknown) for recently parked
 	// goroutines and in core files.
 	Waiting time.Duration
-	// Frames is the full stack, innermost first.
+	// Frames is the full stack, innermost first. Goroutines with identical
+	// stacks share one slice: treat it as read-only.
 	Frames []Frame
 	// StackTruncated is true when the stack was deeper than was read.
 	StackTruncated bool

@@ -3,6 +3,7 @@ package inspect
 import (
 	"errors"
 	"fmt"
+	"os"
 	"runtime/debug"
 	"sync"
 	"sync/atomic"
@@ -51,6 +52,9 @@ func Attach(pid int) (*Session, error) {
 		tgt, err := target.Attach(pid)
 		if err != nil {
 			return attachError(pid, err)
+		}
+		if os.Getenv("HANGTUI_TIMINGS") != "" {
+			fmt.Fprintf(os.Stderr, "hangtui: %-15s %v\n", "attach", time.Since(s.stoppedSince).Round(time.Microsecond))
 		}
 		s.tgt = tgt
 		s.info = Target{PID: pid, Exe: pre.exe, GoVersion: pre.goVersion, Source: SourceLive}

@@ -202,13 +202,12 @@ func (t *Target) PendingDefers(g *G) ([]PendingDefer, error) {
 // deferRecords reads g._defer, the runtime's list of defers that were not
 // open-coded (defers in loops, functions with many defers).
 func (t *Target) deferRecords(p *pclntab, g *G, phys []physFrame) []PendingDefer {
-	gl := t.lay.g
 	dl, err := loadStruct(t.bi, "runtime._defer")
 	if err != nil {
 		return nil
 	}
-	head, err := t.readPtr(g.Addr + uint64(gl.Field("_defer").Off))
-	if err != nil {
+	head := g.regs.deferHead
+	if head == 0 {
 		return nil
 	}
 	fnF, linkF, spF := dl.Field("fn"), dl.Field("link"), dl.Field("sp")

@@ -213,16 +213,25 @@ func (t *Target) readWaitReasons() []string {
 	return fallbackWaitReasons
 }
 
-// Location resolves a PC to a frame.
+// Location resolves a PC to a frame (cached: many goroutines share their
+// go statement).
 func (t *Target) Location(pc uint64) (Frame, bool) {
 	if pc == 0 {
 		return Frame{}, false
 	}
-	file, line, fn := t.bi.PCToLine(pc)
-	if fn == nil {
-		return Frame{}, false
+	if f, ok := t.locs[pc]; ok {
+		return f, f.Func != ""
 	}
-	return Frame{Func: fn.Name, File: file, Line: line, PC: pc}, true
+	if t.locs == nil {
+		t.locs = map[uint64]Frame{}
+	}
+	file, line, fn := t.bi.PCToLine(pc)
+	var f Frame
+	if fn != nil {
+		f = Frame{Func: fn.Name, File: file, Line: line, PC: pc}
+	}
+	t.locs[pc] = f
+	return f, fn != nil
 }
 
 // Nanotime is the target's runtime.nanotime() now (live targets only): Go

@@ -300,23 +300,18 @@ func (t *Target) Globals() ([][2]uint64, error) {
 	}, nil
 }
 
-// StackBounds returns g's stack [lo, hi).
-func (t *Target) StackBounds(g *G) (lo, hi uint64) {
-	lo, _ = t.readUint(g.Addr+uint64(t.lay.g.Field("stack.lo").Off), 8)
-	hi, _ = t.readUint(g.Addr+uint64(t.lay.g.Field("stack.hi").Off), 8)
-	return lo, hi
-}
+// StackBounds returns g's stack [lo, hi), as read with the g.
+func (t *Target) StackBounds(g *G) (lo, hi uint64) { return g.regs.lo, g.regs.hi }
 
 // LiveStack returns the part of g's stack in use: [sp, hi) for a goroutine
 // that is not running (its saved SP), the whole stack otherwise. Memory
 // below SP belongs to returned frames and must not count as a reference.
 func (t *Target) LiveStack(g *G) (lo, hi uint64) {
-	lo, hi = t.StackBounds(g)
+	lo, hi = g.regs.lo, g.regs.hi
 	if g.OnThread || g.Status == Grunning || g.Status == Gsyscall {
 		return lo, hi
 	}
-	sp, err := t.readUint(g.Addr+uint64(t.lay.g.Field("sched.sp").Off), 8)
-	if err == nil && sp > lo && sp < hi {
+	if sp := g.regs.sp; sp > lo && sp < hi {
 		lo = sp
 	}
 	return lo, hi
@@ -329,10 +324,7 @@ func (t *Target) DeferClosures(g *G) []uint64 {
 	if err != nil {
 		return nil
 	}
-	head, err := t.readPtr(g.Addr + uint64(t.lay.g.Field("_defer").Off))
-	if err != nil {
-		return nil
-	}
+	head := g.regs.deferHead
 	var out []uint64
 	for d, n := head, 0; d != 0 && n < 10_000; n++ {
 		buf, err := t.read(d, int(dl.Size))

@@ -21,6 +21,7 @@ type layouts struct {
 	// runtime.g: saved registers and stack bounds, for unwind.go
 	gSchedPC, gSchedSP, gSchedBP, gSchedLR field
 	gStackLo, gStackHi                     field
+	gDefer                                 field
 	gSyscallPC, gSyscallSP, gSyscallBP, gM field
 	// runtime.sudog
 	sgG, sgNext, sgPrev, sgElem, sgIsSelect, sgWaitlink, sgC, sgTicket, sgAcquire field
@@ -96,6 +97,7 @@ func loadLayouts(bi *proc.BinaryInfo) (*layouts, error) {
 	l.gSchedBP = g.Field("sched.bp")
 	l.gSchedLR = g.Field("sched.lr")
 	l.gStackLo = g.Field("stack.lo")
+	l.gDefer = g.Field("_defer")
 	l.gStackHi = g.Field("stack.hi")
 	l.gSyscallPC = g.Field("syscallpc")
 	l.gSyscallSP = g.Field("syscallsp")

@@ -32,6 +32,8 @@ type Target struct {
 	mds       []proc.ModuleData
 	// pcln is the runtime function table, loaded on first use.
 	pcln *pclntab
+	// locs caches Location by PC.
+	locs map[uint64]Frame
 }
 
 // Attach stops the process and reads its binary. Call Detach when done, on

@@ -36,6 +36,7 @@ type gRegs struct {
 	syscallpc, syscallsp, syscallbp uint64
 	m                               uint64
 	labels                          uint64
+	deferHead                       uint64 // g._defer
 }
 
 // decodeRegs fills g.regs from the bytes of its runtime.g.
@@ -44,8 +45,9 @@ func (l *layouts) decodeRegs(g *G, buf []byte) {
 		pc: get(buf, l.gSchedPC), sp: get(buf, l.gSchedSP), bp: get(buf, l.gSchedBP), lr: get(buf, l.gSchedLR),
 		lo: get(buf, l.gStackLo), hi: get(buf, l.gStackHi),
 		syscallpc: get(buf, l.gSyscallPC), syscallsp: get(buf, l.gSyscallSP), syscallbp: get(buf, l.gSyscallBP),
-		m:      get(buf, l.gM),
-		labels: get(buf, l.gLabels),
+		m:         get(buf, l.gM),
+		labels:    get(buf, l.gLabels),
+		deferHead: get(buf, l.gDefer),
 	}
 }
 
