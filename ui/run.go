@@ -24,7 +24,10 @@ func Run(opts Options) error {
 		opts.Log = log
 	}
 	app := New(opts)
-	popts := []tea.ProgramOption{}
+	// Signals are internal/safety's: it gives the terminal back (the closer
+	// below), detaches, says so and exits. Bubble Tea handling SIGTERM too
+	// would race it.
+	popts := []tea.ProgramOption{tea.WithoutSignalHandler()}
 	if opts.NoColor {
 		popts = append(popts, tea.WithColorProfile(colorprofile.Ascii))
 	}

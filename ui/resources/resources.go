@@ -241,7 +241,7 @@ func (m *Model) View() string {
 	th := m.ctx.Theme
 	lines := []string{m.toolbar()}
 	kindW, stateW := 9, max(12, min(m.w/5, 22))
-	nameW := m.w - 2 - kindW - 1 - stateW - 1 - 8 - 1
+	nameW := min(m.w-2-kindW-1-stateW-1-8-1, 56)
 	hdr := "  " + text.Pad("KIND", kindW) + " " + text.Pad("NAME", nameW) + " " + text.Pad("STATE", stateW) + " " + text.PadLeft("WAITERS", 8)
 	lines = append(lines, th.Header.Render(text.Pad(hdr, m.w)))
 	if m.sc.N == 0 {
