@@ -422,7 +422,15 @@ func (a *App) restore(p place) {
 }
 
 func (a *App) togglePause() {
-	if a.engine == nil || a.ctx.Status.State == uictx.Static || a.ctx.Status.State == uictx.Gone {
+	switch a.ctx.Status.State {
+	case uictx.Static:
+		a.flash("a core file does not change: nothing to refresh", false)
+		return
+	case uictx.Gone:
+		a.flash("the process has exited: nothing to refresh", false)
+		return
+	}
+	if a.engine == nil {
 		return
 	}
 	a.paused = !a.paused

@@ -247,3 +247,57 @@ func TestPickerAttaches(t *testing.T) {
 		t.Fatal("the source was not closed")
 	}
 }
+
+func click(a *App, x, y int) {
+	_, cmd := a.Update(tea.MouseClickMsg{X: x, Y: y, Button: tea.MouseLeft})
+	if cmd != nil {
+		if msg := cmd(); msg != nil {
+			a.Update(msg)
+		}
+	}
+}
+
+func TestMouse(t *testing.T) {
+	a := newApp(uitest.Deadlock(), 80, 24)
+	// The tab bar: " hangtui   1 Overview  2 Goroutines ..."
+	line := uitest.Plain(strings.Split(a.render(), "\n")[0])
+	click(a, strings.Index(line, "2 Goroutines")+2, 0)
+	if a.active != paneGoroutines {
+		t.Fatalf("click on the Goroutines tab: pane %d", a.active)
+	}
+	// Rows start on screen line 3 (tab bar, toolbar, column titles).
+	click(a, 10, 4)
+	if got := a.gor.Selected(); got != 1 {
+		t.Fatalf("click on the second row selected g%d, want g1", got)
+	}
+	click(a, 10, 4) // a click on the selected row opens it
+	if !a.inDetail || a.detail.ID() != 1 {
+		t.Fatalf("second click: detail %v, id %d", a.inDetail, a.detail.ID())
+	}
+	// The wheel scrolls the detail view without a crash.
+	a.Update(tea.MouseWheelMsg{X: 10, Y: 10, Button: tea.MouseWheelDown})
+	uitest.CheckSize(t, a.render(), 80, 24)
+}
+
+func TestPauseCore(t *testing.T) {
+	core := uitest.Deadlock()
+	core.Target.Source = inspect.SourceCore
+	a := newApp(core, 80, 24)
+	press(a, "p")
+	if out := uitest.Plain(a.render()); !strings.Contains(out, "core file") || !strings.Contains(out, "does not change") {
+		t.Fatalf("p on a core:\n%s", out)
+	}
+}
+
+func TestPickerRefusesUnattachable(t *testing.T) {
+	procs := []picker.Process{{PID: 77, Name: "stripped", GoVersion: "go1.26.8", Reason: "no debug info (no .debug_info section)"}}
+	a := New(Options{NoColor: true, Now: uitest.Now,
+		Processes: func(bool) ([]picker.Process, error) { return procs, nil },
+		Attach:    func(int) (Source, error) { t.Fatal("attached to an unattachable process"); return nil, nil }})
+	a.Update(tea.WindowSizeMsg{Width: 80, Height: 24})
+	a.Update(a.picker.Init()())
+	press(a, "enter")
+	if out := uitest.Plain(a.render()); !strings.Contains(out, "cannot attach to 77: no debug info") {
+		t.Fatalf("enter on an unattachable process:\n%s", out)
+	}
+}

@@ -176,7 +176,12 @@ func (m *Model) build(b *doc.Builder, d *uictx.Data) {
 		for j, id := range c.Goroutines {
 			parts = append(parts, uictx.GID(id))
 			if j < len(c.Resources) {
-				parts = append(parts, uictx.ResName(d.R[c.Resources[j]], c.Resources[j]))
+				r := d.R[c.Resources[j]]
+				name := uictx.ResName(r, c.Resources[j])
+				if r != nil && uictx.TypeName(r) != "" {
+					name = uictx.TypeName(r)
+				}
+				parts = append(parts, name)
 			}
 		}
 		if len(c.Goroutines) > 0 {
