@@ -39,11 +39,11 @@ func TestProgram(t *testing.T) {
 	send("/")
 	tm.Type("ledger")
 	send("enter")
-	waitFor("2 of 11 groups")
+	waitFor("2 of 12 groups")
 	send("j", "enter") // g23, the leaked holder of the ledger lock
 	waitFor("goroutine 23")
 	send("esc")
-	waitFor("2 of 11 groups")
+	waitFor("2 of 12 groups")
 	send("4") // graph
 	waitFor("DEADLOCK CYCLE")
 	send("q")

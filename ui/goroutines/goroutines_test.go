@@ -46,11 +46,11 @@ func TestGolden(t *testing.T) {
 func TestFilterFields(t *testing.T) {
 	m := newPane(80, 22)
 	for filter, want := range map[string]int{
-		"":                  11, // groups
+		"":                  12, // groups
 		"ledger":            2,
 		"ledger.go:53":      1,
 		"chan receive":      2,
-		"deadlocked":        4,
+		"deadlocked":        5,
 		"op=transfer":       2, // a label
 		"g23":               1,
 		"waitgroup.wait":    1,
@@ -66,7 +66,7 @@ func TestFilterFields(t *testing.T) {
 	if m.sc.N != 2 {
 		t.Errorf("ungrouped, filter op=transfer: %d rows, want 2", m.sc.N)
 	}
-	if !m.Back() || m.sc.N != 17 {
+	if !m.Back() || m.sc.N != 18 {
 		t.Errorf("esc did not clear the filter: %d rows", m.sc.N)
 	}
 }

@@ -183,7 +183,12 @@ func (m *Model) build(b *doc.Builder) {
 		m.cycle(b, i, c)
 		behind := behindCycle(d, c, seen)
 		for _, bh := range behind {
-			m.group(b, "cycle:"+bh.Resource, bh.IDs, "waiting behind "+uictx.ResName(d.R[bh.Resource], bh.Resource), bh.Resource)
+			r := d.R[bh.Resource]
+			what := "waiting behind " + uictx.ResName(r, bh.Resource)
+			if r != nil && len(r.Holders) > 0 {
+				what += ", held by " + uictx.GID(r.Holders[0].Goroutine)
+			}
+			m.group(b, "cycle:"+bh.Resource, bh.IDs, what, bh.Resource)
 		}
 	}
 

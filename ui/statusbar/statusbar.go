@@ -44,7 +44,7 @@ func View(ctx *uictx.Context, w int) string {
 	case st.State == uictx.Live:
 		add("● live", th.OK.Render("● live"), 100)
 	case st.State == uictx.Paused:
-		add("‖ paused", th.Warn.Render("‖ paused"), 100)
+		add("‖ refresh paused", th.Warn.Render("‖ refresh paused"), 100)
 	case st.State == uictx.Static:
 		add("core file", th.Info.Render("core file"), 100)
 	case st.State == uictx.Starting:
