@@ -260,7 +260,7 @@ func (a *analysis) step(gid int64, r *Resource, holder int64) string {
 			op = string(w.Op)
 		}
 	}
-	s := fmt.Sprintf("goroutine %d%s waits to %s %s", gid, where(g), op, describeResource(r))
+	s := fmt.Sprintf("goroutine %d%s waits to %s %s", gid, where(g), Op(op).Verb(), describeResource(r))
 	for _, h := range r.Holders {
 		if h.Goroutine == holder {
 			mode := "held"
@@ -434,12 +434,28 @@ func (a *analysis) finalizer() {
 			if r == nil {
 				continue
 			}
-			line := fmt.Sprintf("waits to %s %s", w.Op, describeResource(r))
+			line := fmt.Sprintf("waits to %s %s", w.Op.Verb(), describeResource(r))
 			for _, h := range r.Holders {
 				line += ", held by " + DescribeHolder(h)
 			}
 			f.Details = append(f.Details, line)
 			f.Resources = append(f.Resources, r.ID)
+			// The holder's own wait is what keeps every finalizer stalled:
+			// if only a finalizer would end it, this is a deadlock through
+			// the finalizer goroutine (background: PyMongo's __del__).
+			for _, h := range r.Holders {
+				hg := a.gs[h.Goroutine]
+				if hg == nil || hg.State != StateWaiting || len(hg.Waits) == 0 {
+					continue
+				}
+				hr := a.rs[hg.Waits[0].Resource]
+				if hr == nil {
+					continue
+				}
+				f.Details = append(f.Details, fmt.Sprintf("goroutine %d%s itself waits to %s %s: if only a finalizer would do that, it is a deadlock through the finalizer goroutine",
+					hg.ID, where(hg), hg.Waits[0].Op.Verb(), describeResource(hr)))
+				f.Goroutines = appendUniqueID(f.Goroutines, hg.ID)
+			}
 		}
 		a.s.Findings = append(a.s.Findings, f)
 	}

@@ -95,7 +95,14 @@ func DescribeHolder(h Holder) string {
 // wait on it or hold it: a frame that locks s.mu usually has s in scope.
 func (b *builder) nameResources() {
 	for _, r := range b.res {
-		if r.Kind == KindChan || r.Kind == KindSema {
+		if r.Kind == KindSema {
+			continue
+		}
+		if r.Kind == KindChan {
+			// A channel is named by the global that holds it, if any.
+			if name := b.t.GlobalHolding(r.Addr); name != "" {
+				r.Type = name + " (" + r.Type + ")"
+			}
 			continue
 		}
 		var cands []int64
@@ -107,6 +114,8 @@ func (b *builder) nameResources() {
 			cands = cands[:4]
 		}
 		if name := b.containerOf(cands, r.Addr); name != "" {
+			r.Type = name
+		} else if name := b.t.GlobalContaining(r.Addr); name != "" {
 			r.Type = name
 		}
 	}

@@ -168,7 +168,7 @@ type Goroutine struct {
 	Holds []string
 	// Verdict is the analysis' conclusion for this goroutine.
 	Verdict Verdict
-	// Stuck explains a deadlocked or leaked verdict in one sentence.
+	// Why explains a deadlocked or leaked verdict in one sentence.
 	Why string
 }
 
@@ -192,6 +192,21 @@ const (
 	OpRecv  Op = "recv"  // channel receive
 	OpSema  Op = "acquire"
 )
+
+// Verb is the operation as a verb phrase: "receive from", "lock".
+func (o Op) Verb() string {
+	switch o {
+	case OpRLock:
+		return "read-lock"
+	case OpWait:
+		return "wait on"
+	case OpSend:
+		return "send on"
+	case OpRecv:
+		return "receive from"
+	}
+	return string(o)
+}
 
 // Wait is one thing a goroutine is parked on.
 type Wait struct {

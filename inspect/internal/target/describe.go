@@ -1,7 +1,9 @@
 package target
 
 import (
+	"debug/elf"
 	"reflect"
+	"sort"
 	"strings"
 
 	"github.com/go-delve/delve/pkg/dwarf/godwarf"
@@ -87,4 +89,90 @@ func fieldAt(typ godwarf.Type, base, addr uint64) (string, bool) {
 		return name, true
 	}
 	return name + path, true
+}
+
+// globalSym is a data or bss symbol of the executable.
+type globalSym struct {
+	addr, size uint64
+	name       string
+}
+
+// GlobalContaining names the package variable that contains addr, with the
+// field path inside it: "main.pool.mu", or "main.poolMu". "" when addr is
+// not inside a Go global.
+func (t *Target) GlobalContaining(addr uint64) string {
+	if t.globals == nil {
+		t.globals = t.loadGlobalSyms()
+	}
+	syms := t.globals
+	i := sort.Search(len(syms), func(i int) bool { return syms[i].addr > addr }) - 1
+	if i < 0 || addr >= syms[i].addr+max(syms[i].size, 1) {
+		return ""
+	}
+	s := syms[i]
+	scope, err := proc.ThreadScope(t.t, t.t.CurrentThread())
+	if err != nil {
+		return s.name
+	}
+	v, err := scope.EvalExpression(s.name, proc.LoadConfig{})
+	if err != nil || v.RealType == nil {
+		return s.name
+	}
+	if name, ok := fieldAt(v.RealType, v.Addr, addr); ok {
+		// fieldAt names the type; name the variable instead.
+		if _, path, found := strings.Cut(name, v.RealType.String()); found {
+			return s.name + path
+		}
+		return s.name
+	}
+	return ""
+}
+
+func (t *Target) loadGlobalSyms() []globalSym {
+	out := []globalSym{}
+	if len(t.bi.Images) == 0 {
+		return out
+	}
+	img := t.bi.Images[0]
+	f, err := elf.Open(img.Path)
+	if err != nil {
+		return out
+	}
+	defer f.Close()
+	syms, err := f.Symbols()
+	if err != nil {
+		return out
+	}
+	for _, s := range syms {
+		if elf.ST_TYPE(s.Info) != elf.STT_OBJECT || s.Size == 0 || strings.HasPrefix(s.Name, "runtime.") ||
+			strings.HasPrefix(s.Name, "go:") || strings.HasPrefix(s.Name, "type:") {
+			continue
+		}
+		out = append(out, globalSym{addr: s.Value + img.StaticBase, size: s.Size, name: s.Name})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].addr < out[j].addr })
+	return out
+}
+
+// GlobalHolding names the pointer-sized global variable whose value is p
+// (a channel held in a package variable): "main.events".
+func (t *Target) GlobalHolding(p uint64) string {
+	if t.globals == nil {
+		t.globals = t.loadGlobalSyms()
+	}
+	if t.globalVals == nil {
+		// Read every pointer-sized global once per snapshot.
+		t.globalVals = map[uint64]string{}
+		for _, s := range t.globals {
+			if s.size != 8 {
+				continue
+			}
+			if v, err := t.readPtr(s.addr); err == nil && v != 0 {
+				if _, dup := t.globalVals[v]; !dup {
+					t.globalVals[v] = s.name
+				}
+			}
+		}
+	}
+	return t.globalVals[p]
 }

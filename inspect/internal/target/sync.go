@@ -283,6 +283,10 @@ func goTypeName(s string) string {
 	if strings.HasPrefix(s, " {") {
 		s = "struct" + s
 	}
+	// Named struct types print as "struct main.Event".
+	if rest, ok := strings.CutPrefix(s, "struct "); ok && !strings.HasPrefix(rest, "{") {
+		s = rest
+	}
 	return strings.ReplaceAll(s, ") void", ")")
 }
 

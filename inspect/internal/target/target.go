@@ -34,6 +34,11 @@ type Target struct {
 	pcln *pclntab
 	// locs caches Location by PC.
 	locs map[uint64]Frame
+	// globals are the executable's data symbols, sorted (describe.go).
+	globals []globalSym
+	// globalVals maps pointer values held by globals to their names; reset
+	// with every snapshot.
+	globalVals map[uint64]string
 }
 
 // Attach stops the process and reads its binary. Call Detach when done, on
@@ -125,7 +130,10 @@ func (t *Target) Exe() string {
 
 // ClearCaches drops what Delve cached about the stopped process, before a new
 // snapshot of a process that ran in between.
-func (t *Target) ClearCaches() { t.t.ClearCaches() }
+func (t *Target) ClearCaches() {
+	t.t.ClearCaches()
+	t.globalVals = nil
+}
 
 // Exited reports whether an error means the process has gone away.
 func Exited(err error) bool {
