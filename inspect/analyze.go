@@ -74,7 +74,9 @@ func (a *analysis) lockEdges() {
 			switch r.Kind {
 			case KindMutex:
 				for _, h := range r.Holders {
-					a.addEdge(g.ID, h.Goroutine, r.ID)
+					if h.Evidence != EvidenceReference {
+						a.addEdge(g.ID, h.Goroutine, r.ID)
+					}
 				}
 			case KindRWMutex:
 				a.rwEdges(g, w, r)
@@ -100,7 +102,7 @@ func (a *analysis) rwEdges(g *Goroutine, w Wait, r *Resource) {
 	switch {
 	case w.Op == OpRLock:
 		for _, h := range r.Holders {
-			if !h.Read {
+			if !h.Read && h.Evidence != EvidenceReference {
 				a.addEdge(g.ID, h.Goroutine, r.ID)
 			}
 		}
@@ -109,13 +111,13 @@ func (a *analysis) rwEdges(g *Goroutine, w Wait, r *Resource) {
 		}
 	case g.WaitReason == "sync.RWMutex.Lock":
 		for _, h := range r.Holders {
-			if h.Read {
+			if h.Read && h.Evidence != EvidenceReference {
 				a.addEdge(g.ID, h.Goroutine, r.ID)
 			}
 		}
 	default:
 		for _, h := range r.Holders {
-			if !h.Read {
+			if !h.Read && h.Evidence != EvidenceReference {
 				a.addEdge(g.ID, h.Goroutine, r.ID)
 			}
 		}

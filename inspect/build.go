@@ -68,6 +68,7 @@ func build(t *target.Target, info Target) (*Snapshot, error) {
 	b.sourceHolders(newSourceIndex())
 	phase("source holders")
 	b.finish()
+	b.referenceHolders()
 	b.nameResources()
 	phase("resources")
 	a := analyze(b.snap)

@@ -139,3 +139,54 @@ func (b *builder) containerOf(ids []int64, addr uint64) string {
 	}
 	return ""
 }
+
+// referenceHolders is the fallback for a locked lock with waiters and no
+// holder found by defer or source evidence: if exactly one other goroutine
+// has a word on its live stack pointing into the lock (or into the heap
+// object containing it), it is named as the likely holder with "reference"
+// evidence. Such a holder is shown, but never used to prove a deadlock.
+func (b *builder) referenceHolders() {
+	var heap *target.Heap
+	for _, r := range b.snap.Resources {
+		if len(r.Holders) > 0 || len(r.Waiters) == 0 || !b.lockStateAgrees(r, false) && !b.lockStateAgrees(r, true) {
+			continue
+		}
+		if heap == nil {
+			h, err := b.t.NewHeap()
+			if err != nil {
+				return
+			}
+			heap = h
+		}
+		lo, hi := r.Addr, r.Addr+8
+		if base, size, ok := heap.Object(r.Addr); ok {
+			lo, hi = base, base+size
+		}
+		waiting := map[int64]bool{}
+		for _, id := range r.Waiters {
+			waiting[id] = true
+		}
+		var cands []int64
+		for _, rg := range b.gs {
+			g := b.byAdr[rg.Addr]
+			if waiting[g.ID] || g.System {
+				continue
+			}
+			if b.t.StackPointsInto(rg, lo, hi) {
+				cands = append(cands, g.ID)
+				if len(cands) > 1 {
+					break
+				}
+			}
+		}
+		if len(cands) == 1 {
+			g := b.byID[cands[0]]
+			var fr *Frame
+			if g.TopUser >= 0 {
+				f := g.Frames[g.TopUser]
+				fr = &f
+			}
+			b.addHolder(g, r, Holder{Goroutine: g.ID, Evidence: EvidenceReference, Frame: fr})
+		}
+	}
+}

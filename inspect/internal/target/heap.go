@@ -529,3 +529,22 @@ func (t *Target) PTimers() (ps, timers []uint64) {
 	}
 	return ps, timers
 }
+
+// StackPointsInto reports whether a word on g's live stack points into
+// [lo, hi).
+func (t *Target) StackPointsInto(g *G, lo, hi uint64) bool {
+	slo, shi := t.LiveStack(g)
+	if shi <= slo || shi-slo > 1<<20 {
+		return false
+	}
+	buf, err := t.read(slo&^7, int(shi-slo&^7))
+	if err != nil {
+		return false
+	}
+	for i := 0; i+8 <= len(buf); i += 8 {
+		if v := decodeUint(buf[i : i+8]); v >= lo && v < hi {
+			return true
+		}
+	}
+	return false
+}
