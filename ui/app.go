@@ -120,6 +120,7 @@ func New(opts Options) *App {
 		ctx.Now = opts.Now
 	}
 	ctx.Status.Interval = opts.Interval
+	ctx.Interval = opts.Interval
 	a := &App{ctx: ctx, opts: opts, log: log, src: opts.Source}
 	a.res = resources.New(ctx)
 	a.gor = goroutines.New(ctx)
@@ -255,6 +256,7 @@ func (a *App) snapshot(msg snapshotMsg) tea.Cmd {
 		st.Err = ""
 		a.ctx.Data = msg.data
 		st.LastAt = msg.at
+		st.Interval = msg.next
 		switch {
 		case msg.data.Snap.Target.Source != "live":
 			st.State = uictx.Static

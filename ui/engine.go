@@ -31,7 +31,16 @@ type snapshotMsg struct {
 	err  error
 	gone bool // the process exited; no more snapshots come
 	at   time.Time
+	// next is how long until the next automatic snapshot: the interval, or
+	// longer when the target had to be paused long to read it.
+	next time.Duration
 }
+
+// maxDuty bounds the share of time a live target is kept stopped: after a
+// snapshot that paused it for p, it runs at least (maxDuty-1)·p before the
+// next one. A 100,000-goroutine service paused 5s is read every 25s, not
+// every 2s.
+const maxDuty = 5
 
 // readingMsg says a snapshot is being read (the target is stopped).
 type readingMsg struct{}
@@ -161,7 +170,10 @@ func (e *Engine) run() {
 				e.log.Error("resume", "err", rerr)
 			}
 		}
-		msg := snapshotMsg{err: err, at: time.Now()}
+		msg := snapshotMsg{err: err, at: time.Now(), next: e.interval}
+		if err == nil {
+			msg.next = max(e.interval, (maxDuty-1)*snap.Pause)
+		}
 		switch {
 		case err == nil:
 			msg.data, msg.err = build(snap, prev)
@@ -185,8 +197,9 @@ func (e *Engine) run() {
 		// never changes: it is read again only when asked.
 		auto := live || (err != nil && prev != nil && prev.Snap.Target.Source == inspect.SourceLive)
 		var tick <-chan time.Time
+		wait := msg.next
 		if auto && !paused {
-			tick = time.After(e.interval)
+			tick = time.After(wait)
 		}
 	wait:
 		for {
@@ -204,7 +217,7 @@ func (e *Engine) run() {
 				case ctlResume:
 					paused = false
 					if auto && tick == nil {
-						tick = time.After(e.interval)
+						tick = time.After(wait)
 					}
 				}
 			}

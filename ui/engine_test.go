@@ -140,3 +140,23 @@ func TestEngineStopDuringSnapshot(t *testing.T) {
 		t.Fatalf("the engine resumed the target after Stop (%d resumes)", resumes)
 	}
 }
+
+// TestEngineDutyCycle: a snapshot that paused the target long stretches
+// the time until the next one, so the target runs most of the time.
+func TestEngineDutyCycle(t *testing.T) {
+	src := &fakeSource{snap: func() *inspect.Snapshot {
+		s := uitest.Deadlock()
+		s.Pause = 100 * time.Millisecond
+		return s
+	}}
+	e := StartEngine(src, 10*time.Millisecond, nil)
+	defer e.Stop(time.Second)
+	m := nextSnapshot(t, e, time.Second)
+	if m.next != (maxDuty-1)*100*time.Millisecond {
+		t.Fatalf("next snapshot in %v, want %v", m.next, (maxDuty-1)*100*time.Millisecond)
+	}
+	time.Sleep(200 * time.Millisecond)
+	if n, _, _ := src.counts(); n != 1 {
+		t.Fatalf("%d snapshots within 200ms of one that paused the target 100ms", n)
+	}
+}

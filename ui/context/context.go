@@ -26,6 +26,9 @@ type Context struct {
 	// Now is the clock (fixed in tests).
 	Now func() time.Time
 
+	// Interval is the refresh interval asked for (--interval).
+	Interval time.Duration
+
 	Status Status
 }
 
@@ -58,7 +61,8 @@ type Status struct {
 	Flash    string
 	FlashErr bool
 	FlashAt  time.Time
-	// Interval between automatic refreshes.
+	// Interval until the next automatic refresh: Context.Interval, or
+	// longer when reading the target paused it long.
 	Interval time.Duration
 }
 

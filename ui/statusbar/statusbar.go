@@ -79,6 +79,11 @@ func View(ctx *uictx.Context, w int) string {
 		if age := uictx.Age(now, st.LastAt); age != "" && st.State != uictx.Static {
 			add(age, "", 70)
 		}
+		if st.Interval > 0 && st.Interval > ctx.Interval && st.State == uictx.Live {
+			// The engine stretched the interval to keep the target running.
+			s := "every " + uictx.Wait(st.Interval.Round(time.Second))
+			add(s, th.Warn.Render(s), 45)
+		}
 		if d := ctx.Data; d != nil && d.Prev != nil {
 			var p []string
 			if d.NewCount > 0 {

@@ -30,6 +30,7 @@ func Context(snap *inspect.Snapshot, w, h int) *uictx.Context {
 	c := uictx.New(theme.New(true), &km)
 	c.Width, c.Height = w, h
 	c.Now = Now
+	c.Interval = 2 * time.Second
 	if snap != nil {
 		c.Data = uictx.Build(snap, nil)
 		c.Status = uictx.Status{State: uictx.Live, LastAt: TakenAt, Interval: 2 * time.Second}
