@@ -202,9 +202,10 @@ func (m *Model) build(b *doc.Builder, g *inspect.Goroutine, ended bool) {
 	} else if g.System {
 		notes = append(notes, "runtime goroutine")
 	}
-	notes = append(notes, "state "+string(g.State))
-	it := m.item(b, target{})
-	b.AddTo(it, "   "+strings.Join(notes, " · "), "   "+th.Dim.Render(strings.Join(notes, " · ")))
+	if len(notes) > 0 {
+		it := m.item(b, target{})
+		b.AddTo(it, "   "+strings.Join(notes, " · "), "   "+th.Dim.Render(strings.Join(notes, " · ")))
+	}
 
 	// Links: what it waits on and who holds that, what it holds, its parent.
 	b.Blank()

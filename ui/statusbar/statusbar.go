@@ -102,8 +102,12 @@ func View(ctx *uictx.Context, w int) string {
 			add(s, th.Changed.Render(s), 80)
 		}
 	}
-	help := segment{plain: "? help", styled: th.Key.Render("?") + th.Dim.Render(" help"), prio: 60, right: true}
-	segs = append(segs, help)
+	hint := func(k, what string, prio int) {
+		segs = append(segs, segment{plain: k + " " + what, styled: th.Key.Render(k) + th.Dim.Render(" "+what), prio: prio, right: true})
+	}
+	hint("tab", "panes", 10)
+	hint("enter", "open", 15)
+	hint("?", "help", 60)
 	return fit(segs, w, th.Dim.Render(" · "))
 }
 
@@ -111,14 +115,16 @@ func View(ctx *uictx.Context, w int) string {
 // then joins them with sep and pushes right-aligned segments to the end.
 func fit(segs []segment, w int, sep string) string {
 	width := func(ss []segment) int {
-		n := 1
-		for i, s := range ss {
-			if i > 0 && !s.right {
-				n += 3
+		n, left, right := 2, 0, 0
+		for _, s := range ss {
+			if s.right {
+				right++
+			} else {
+				left++
 			}
 			n += text.Width(s.plain)
 		}
-		return n + 1
+		return n + 3*max(left-1, 0) + 3*max(right-1, 0) + 1
 	}
 	keep := append([]segment(nil), segs...)
 	for len(keep) > 1 && width(keep) > w {
@@ -131,11 +137,14 @@ func fit(segs []segment, w int, sep string) string {
 		keep = append(keep[:lo], keep[lo+1:]...)
 	}
 	var left, right []string
-	lw, rw := 1, 0
+	lw, rw := 1, 1
 	for _, s := range keep {
 		if s.right {
+			if len(right) > 0 {
+				rw += 3
+			}
 			right = append(right, s.styled)
-			rw += text.Width(s.plain) + 1
+			rw += text.Width(s.plain)
 			continue
 		}
 		if len(left) > 0 {
@@ -145,6 +154,6 @@ func fit(segs []segment, w int, sep string) string {
 		lw += text.Width(s.plain)
 	}
 	gap := max(w-lw-rw, 1)
-	line := " " + strings.Join(left, sep) + strings.Repeat(" ", gap) + strings.Join(right, " ")
+	line := " " + strings.Join(left, sep) + strings.Repeat(" ", gap) + strings.Join(right, sep) + " "
 	return text.Cut(line, w)
 }
