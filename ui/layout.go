@@ -195,16 +195,24 @@ func (a *App) helpView(w, h int) string {
 		lines = append(lines, "  "+l)
 	}
 	lines = append(lines, "", " "+th.Bold.Render("MARKS"), "")
-	for _, l := range []string{
-		"+  new since the previous snapshot      ~  state or stack changed since then",
-		"SAME  snapshots in a row with the same state and stack (\"stuck for N refreshes\")",
-		"⟲  in a deadlock cycle      DEADLOCKED / LEAKED  can provably never run again",
-		"The target runs between snapshots; it is stopped only while one is read.",
-		"q detaches and leaves it running.",
+	for _, m := range [][2]string{
+		{"+ / ~", "new / changed (state or stack) since the previous snapshot"},
+		{"SAME", "snapshots in a row with the same state and stack: stuck for N refreshes"},
+		{"⟲", "a lock in a deadlock cycle"},
+		{"DEADLOCKED", "waits in or behind a wait-for cycle: can provably never run again"},
+		{"LEAKED", "nothing that can still run can wake it: it never runs again"},
 	} {
-		for _, x := range text.Wrap(l, w-3, 3) {
-			lines = append(lines, "  "+x)
+		for i, x := range text.Wrap(m[1], w-16, 0) {
+			k := ""
+			if i == 0 {
+				k = m[0]
+			}
+			lines = append(lines, "  "+th.Key.Render(text.Pad(k, 12))+" "+x)
 		}
+	}
+	lines = append(lines, "")
+	for _, l := range text.Wrap("The target runs between snapshots and is stopped only while one is read; q detaches and leaves it running.", w-3, 0) {
+		lines = append(lines, "  "+th.Dim.Render(l))
 	}
 	return text.Lines(lines, w, h)
 }

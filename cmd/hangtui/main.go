@@ -26,7 +26,8 @@ Flags of the live view:
   --interval 2s   time between refreshes      --no-color   no colours (or NO_COLOR=1)
   --no-mouse      leave the mouse to the terminal
 
-Without a terminal, the live view prints the text report instead.
+Without a terminal, the live view prints the text report instead. It logs to
+$XDG_STATE_HOME/hangtui/hangtui.log, or hangtui-UID.log in $TMPDIR.
 
 Exit codes of report: 0 nothing stuck, 3 deadlock or leak found, 1 error, 2 bad usage.
 `
