@@ -2,12 +2,15 @@ package main
 
 import (
 	"bufio"
+	"debug/elf"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
 	"os/exec"
+	"path/filepath"
+	"runtime/debug"
 	"syscall"
 	"time"
 
@@ -32,6 +35,16 @@ func startDemo() (pid int, stop func(), err error) {
 	self, err := os.Executable()
 	if err != nil {
 		return 0, nil, err
+	}
+	if !hasDebugInfo(self) {
+		// `go run` builds without debug info, so this binary cannot be
+		// inspected: build the demo target with `go build` instead.
+		built, err := buildDemoTarget()
+		if err != nil {
+			return 0, nil, fmt.Errorf("this hangtui has no debug info (go run leaves it out) and building one failed: %w; use go build ./cmd/hangtui && ./hangtui demo", err)
+		}
+		defer os.RemoveAll(filepath.Dir(built)) // the running demo keeps its inode
+		self = built
 	}
 	cmd := exec.Command(self, demoTargetCommand)
 	cmd.Stderr = os.Stderr
@@ -66,6 +79,38 @@ func startDemo() (pid int, stop func(), err error) {
 		return 0, nil, err
 	}
 	return cmd.Process.Pid, func() { kill(); unregister() }, nil
+}
+
+// hasDebugInfo reports whether an executable has the DWARF and symbols
+// that inspecting it needs.
+func hasDebugInfo(path string) bool {
+	f, err := elf.Open(path)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	return f.Section(".debug_info") != nil && f.Section(".symtab") != nil
+}
+
+// buildDemoTarget builds this command with go build into a temporary
+// directory, for `go run ./cmd/hangtui demo`.
+func buildDemoTarget() (string, error) {
+	bi, ok := debug.ReadBuildInfo()
+	if !ok || bi.Path == "" {
+		return "", errors.New("no build info")
+	}
+	dir, err := os.MkdirTemp("", "hangtui-demo-")
+	if err != nil {
+		return "", err
+	}
+	exe := filepath.Join(dir, "hangtui")
+	fmt.Fprintf(os.Stderr, "hangtui demo: go run builds without debug info; building the demo target with go build…\n")
+	cmd := exec.Command("go", "build", "-o", exe, bi.Path)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		os.RemoveAll(dir)
+		return "", fmt.Errorf("%v: %s", err, out)
+	}
+	return exe, nil
 }
 
 func runDemo(args []string) int {
