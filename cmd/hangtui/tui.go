@@ -69,9 +69,19 @@ func runTUI(args []string) int {
 // pickAndRun shows the process picker; the UI attaches to the process the
 // user picks.
 func pickAndRun(tf tuiFlags) int {
-	var mu sync.Mutex
-	var closers []func()
+	var (
+		mu       sync.Mutex
+		closers  []func()
+		inFlight sync.WaitGroup
+	)
 	defer func() {
+		// Quitting while an attach is under way: wait for it, then detach.
+		done := make(chan struct{})
+		go func() { inFlight.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(30 * time.Second):
+		}
 		mu.Lock()
 		defer mu.Unlock()
 		for _, c := range closers {
@@ -79,6 +89,8 @@ func pickAndRun(tf tuiFlags) int {
 		}
 	}()
 	attach := func(pid int) (ui.Source, error) {
+		inFlight.Add(1)
+		defer inFlight.Done()
 		src := source{pid: pid}
 		sess, closeFn, err := src.open()
 		if err != nil {
