@@ -463,10 +463,23 @@ func (a *analysis) finalizer() {
 	}
 }
 
+// findingRank orders findings of the same severity: deadlocks first, then
+// what waits behind them, then leaks.
+var findingRank = map[string]int{"deadlock": 0, "deadlock-behind": 1, "leak": 2}
+
 func sortFindings(fs []Finding) {
+	rank := func(f Finding) int {
+		if r, ok := findingRank[f.Kind]; ok {
+			return r
+		}
+		return len(findingRank)
+	}
 	sort.SliceStable(fs, func(i, j int) bool {
 		if fs[i].Severity != fs[j].Severity {
 			return fs[i].Severity > fs[j].Severity
+		}
+		if ri, rj := rank(fs[i]), rank(fs[j]); ri != rj {
+			return ri < rj
 		}
 		return firstID(fs[i].Goroutines) < firstID(fs[j].Goroutines)
 	})
