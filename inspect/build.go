@@ -20,23 +20,27 @@ type builder struct {
 	raw   map[int64]*target.G
 	res   map[string]*Resource
 	chans map[uint64]*target.Chan
+	// progress is told how far the snapshot has got.
+	progress func(Progress)
 	// sudogs are the runtime's wait records seen while linking waiters;
 	// reachability must not follow them (they point at every wait object).
 	sudogs []uint64
 }
 
-func build(t *target.Target, info Target) (*Snapshot, error) {
+func build(t *target.Target, info Target, progress func(Progress)) (*Snapshot, error) {
 	b := &builder{
-		t:     t,
-		snap:  &Snapshot{Target: info, TakenAt: time.Now()},
-		byAdr: map[uint64]*Goroutine{},
-		byID:  map[int64]*Goroutine{},
-		raw:   map[int64]*target.G{},
-		res:   map[string]*Resource{},
-		chans: map[uint64]*target.Chan{},
+		t:        t,
+		progress: progress,
+		snap:     &Snapshot{Target: info, TakenAt: time.Now()},
+		byAdr:    map[uint64]*Goroutine{},
+		byID:     map[int64]*Goroutine{},
+		raw:      map[int64]*target.G{},
+		res:      map[string]*Resource{},
+		chans:    map[uint64]*target.Chan{},
 	}
 	t.ClearCaches()
 	phase := b.phases()
+	b.progress(Progress{Phase: "reading goroutines"})
 	gs, warnings, err := t.Goroutines()
 	if err != nil {
 		return nil, err
@@ -57,12 +61,15 @@ func build(t *target.Target, info Target) (*Snapshot, error) {
 		b.snap.Goroutines = append(b.snap.Goroutines, g)
 	}
 	phase("model")
+	n := len(gs)
+	b.progress(Progress{Phase: "linking waiters", Done: 0, Total: n})
 	if err := b.semaphores(); err != nil {
 		b.warn("semaphore table: %v", err)
 	}
 	b.channels()
 	b.conds()
 	phase("waits")
+	b.progress(Progress{Phase: "finding lock holders", Done: n / 3, Total: n})
 	b.holders()
 	phase("defer holders")
 	b.sourceHolders(newSourceIndex())
@@ -73,10 +80,12 @@ func build(t *target.Target, info Target) (*Snapshot, error) {
 	phase("resources")
 	a := analyze(b.snap)
 	phase("cycles")
+	b.progress(Progress{Phase: "proving what can still run", Done: 2 * n / 3, Total: n})
 	b.leaks(a)
 	phase("reachability")
 	a.finalizer()
 	sortFindings(b.snap.Findings)
+	b.progress(Progress{Phase: "done", Done: n, Total: n})
 	return b.snap, nil
 }
 

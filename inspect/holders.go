@@ -16,7 +16,11 @@ import (
 // pending deferred Unlock must be locked), so a stale defer never invents a
 // holder.
 func (b *builder) holders() {
-	for _, rg := range b.gs {
+	n := len(b.gs)
+	for i, rg := range b.gs {
+		if i%5000 == 4999 {
+			b.progress(Progress{Phase: "finding lock holders", Done: n/3 + i/3, Total: n})
+		}
 		g := b.byAdr[rg.Addr]
 		defers, err := b.t.PendingDefers(rg)
 		if err != nil {

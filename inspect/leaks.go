@@ -132,6 +132,9 @@ func (b *builder) leaks(a *analysis) {
 			return
 		}
 		changed = false
+		if n := len(b.snap.Goroutines); n > 0 {
+			b.progress(Progress{Phase: "proving what can still run", Done: 2*n/3 + len(live)/3, Total: n})
+		}
 		for _, g := range candidates {
 			if live[g.ID] || !b.wakeable(a, h, g, live, globals, stacks) {
 				continue

@@ -30,6 +30,9 @@ type Session struct {
 	resumeErr error
 	haltTgt   atomic.Pointer[target.Target]
 
+	// progress, when set, is told how far a snapshot has got.
+	progress atomic.Pointer[func(Progress)]
+
 	// Owned by the session goroutine.
 	tgt          *target.Target
 	info         Target
@@ -139,6 +142,32 @@ func (s *Session) Info() Target {
 	return t
 }
 
+// Progress says how far reading a snapshot has got, for progress bars on
+// large processes.
+type Progress struct {
+	// Phase is what is being done, e.g. "reading goroutines".
+	Phase string
+	// Done and Total count the phase's work items (goroutines); Total is 0
+	// when unknown.
+	Done, Total int
+}
+
+// OnProgress sets a function told about the progress of every following
+// Snapshot. It is called on the session's goroutine and must not block.
+func (s *Session) OnProgress(f func(Progress)) {
+	if f == nil {
+		s.progress.Store(nil)
+		return
+	}
+	s.progress.Store(&f)
+}
+
+func (s *Session) report(p Progress) {
+	if f := s.progress.Load(); f != nil {
+		(*f)(p)
+	}
+}
+
 // Resume lets a live target run again until the next Snapshot or Close,
 // for live views. The target is stopped only while a snapshot is read.
 func (s *Session) Resume() error {
@@ -186,7 +215,7 @@ func (s *Session) Snapshot() (*Snapshot, error) {
 			}
 		}
 		var err error
-		snap, err = build(s.tgt, s.info)
+		snap, err = build(s.tgt, s.info, s.report)
 		if err != nil {
 			if target.Exited(err) || (s.info.Source == SourceLive && processGone(s.info.PID)) {
 				return &Error{Kind: ErrProcessGone, Msg: fmt.Sprintf("process %d exited while it was being read", s.info.PID), Err: err}

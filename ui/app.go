@@ -179,6 +179,10 @@ func (a *App) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		return a, tick()
 	case readingMsg:
 		a.ctx.Status.Reading = true
+		a.ctx.Status.Phase, a.ctx.Status.Done, a.ctx.Status.Total = "", 0, 0
+		return a, a.next()
+	case progressMsg:
+		a.ctx.Status.Phase, a.ctx.Status.Done, a.ctx.Status.Total = msg.p.Phase, msg.p.Done, msg.p.Total
 		return a, a.next()
 	case snapshotMsg:
 		return a, a.snapshot(msg)

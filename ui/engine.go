@@ -45,6 +45,15 @@ const maxDuty = 5
 // readingMsg says a snapshot is being read (the target is stopped).
 type readingMsg struct{}
 
+// progressMsg says how far reading the snapshot has got.
+type progressMsg struct{ p inspect.Progress }
+
+// progressReporter is implemented by sources that report progress
+// (*inspect.Session).
+type progressReporter interface {
+	OnProgress(func(inspect.Progress))
+}
+
 type control int
 
 const (
@@ -153,6 +162,16 @@ func (e *Engine) send(m tea.Msg) bool {
 func (e *Engine) run() {
 	defer close(e.done)
 	defer safety.Recover()
+	if pr, ok := e.src.(progressReporter); ok {
+		// Never block the session: a progress update the UI is not ready
+		// for is dropped, the next one replaces it.
+		pr.OnProgress(func(p inspect.Progress) {
+			select {
+			case e.out <- progressMsg{p}:
+			default:
+			}
+		})
+	}
 	var prev *uictx.Data
 	paused := false
 	for {

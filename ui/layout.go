@@ -103,6 +103,9 @@ func (a *App) waiting(w, h int) string {
 	for _, l := range text.Wrap(msg, w-4, 0) {
 		lines = append(lines, "  "+l)
 	}
+	if st := a.ctx.Status; st.Total > 0 {
+		lines = append(lines, "", fmt.Sprintf("  %s  %s: %s", statusbar.Bar(st.Done, st.Total, min(40, w-40)), st.Phase, statusbar.Count(st.Total)))
+	}
 	lines = append(lines, "", th.Dim.Render("  The target is stopped only while it is read; q detaches and leaves it running."))
 	return text.Lines(lines, w, h)
 }

@@ -53,6 +53,9 @@ type Status struct {
 	State EngineState
 	// Reading is set while a snapshot is being read (the target is stopped).
 	Reading bool
+	// Phase, Done and Total are the progress of the snapshot being read.
+	Phase       string
+	Done, Total int
 	// LastAt is when the last snapshot was received.
 	LastAt time.Time
 	// Err is the last error reading a snapshot ("" when the last one worked).

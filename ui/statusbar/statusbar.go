@@ -40,7 +40,11 @@ func View(ctx *uictx.Context, w int) string {
 	case st.State == uictx.Gone:
 		add("✗ exited", th.Error.Render("✗ exited"), 100)
 	case st.Reading:
-		add("◌ reading", th.Warn.Render("◌ reading"), 100)
+		label := "◌ reading"
+		if st.Total > 0 {
+			label = fmt.Sprintf("◌ reading %s %s", Bar(st.Done, st.Total, 10), Count(st.Total))
+		}
+		add(label, th.Warn.Render(label), 100)
 	case st.State == uictx.Live:
 		add("● live", th.OK.Render("● live"), 100)
 	case st.State == uictx.Paused:
@@ -156,4 +160,22 @@ func fit(segs []segment, w int, sep string) string {
 	gap := max(w-lw-rw, 1)
 	line := " " + strings.Join(left, sep) + strings.Repeat(" ", gap) + strings.Join(right, sep) + " "
 	return text.Cut(line, w)
+}
+
+// Bar draws a text progress bar of width cells: "█████░░░░░".
+func Bar(done, total, width int) string {
+	if total <= 0 || width <= 0 {
+		return ""
+	}
+	n := min(width, max(0, done*width/total))
+	return strings.Repeat("█", n) + strings.Repeat("░", width-n)
+}
+
+// Count formats a goroutine count: "100,000 goroutines".
+func Count(n int) string {
+	s := fmt.Sprint(n)
+	for i := len(s) - 3; i > 0; i -= 3 {
+		s = s[:i] + "," + s[i:]
+	}
+	return s + " goroutines"
 }
