@@ -56,15 +56,7 @@ func (t *Target) loadPclntab() (*pclntab, error) {
 	if t.pcln != nil {
 		return t.pcln, nil
 	}
-	md, err := loadStruct(t.bi, "runtime.moduledata")
-	if err != nil {
-		return nil, err
-	}
-	base, err := t.varAddr("runtime.firstmoduledata")
-	if err != nil {
-		return nil, err
-	}
-	buf, err := t.read(base, int(md.Size))
+	md, buf, err := t.firstModuledata()
 	if err != nil {
 		return nil, err
 	}
@@ -301,4 +293,19 @@ func (t *Target) unlockKind(p *pclntab, fn *proc.Function) UnlockKind {
 	}
 	p.unlocks[fn.Entry] = k
 	return k
+}
+
+// firstModuledata reads runtime.firstmoduledata: the executable's tables
+// (text, pclntab, data and bss ranges).
+func (t *Target) firstModuledata() (*structLayout, []byte, error) {
+	md, err := loadStruct(t.bi, "runtime.moduledata")
+	if err != nil {
+		return nil, nil, err
+	}
+	base, err := t.varAddr("runtime.firstmoduledata")
+	if err != nil {
+		return nil, nil, err
+	}
+	buf, err := t.read(base, int(md.Size))
+	return md, buf, err
 }

@@ -282,15 +282,7 @@ func (h *Heap) Marked() int { return len(h.marked) }
 // Globals returns the [lo, hi) ranges of the data and bss segments (globals
 // that may hold pointers).
 func (t *Target) Globals() ([][2]uint64, error) {
-	md, err := loadStruct(t.bi, "runtime.moduledata")
-	if err != nil {
-		return nil, err
-	}
-	base, err := t.varAddr("runtime.firstmoduledata")
-	if err != nil {
-		return nil, err
-	}
-	buf, err := t.read(base, int(md.Size))
+	md, buf, err := t.firstModuledata()
 	if err != nil {
 		return nil, err
 	}
