@@ -636,7 +636,13 @@ func TestFastStacksEdgeCases(t *testing.T) {
 			}
 		}
 	}
-	for what, ok := range map[string]bool{"labels": sawLabels, "deep": sawDeep, "spin": sawSpin, "syscall": sawSyscall, "generic": sawGeneric} {
+	// A spinning goroutine may be caught anywhere (in the scheduler, in an
+	// async preemption): seeing main.spin on its stack is not guaranteed
+	// on a loaded machine, so it is only logged.
+	if !sawSpin {
+		t.Logf("the spin goroutine was caught outside main.spin")
+	}
+	for what, ok := range map[string]bool{"labels": sawLabels, "deep": sawDeep, "syscall": sawSyscall, "generic": sawGeneric} {
 		if !ok {
 			t.Errorf("did not see the %s goroutine", what)
 		}
