@@ -262,7 +262,7 @@ func (a *analysis) step(gid int64, r *Resource, holder int64) string {
 			op = string(w.Op)
 		}
 	}
-	s := fmt.Sprintf("goroutine %d%s waits to %s %s", gid, where(g), Op(op).Verb(), describeResource(r))
+	s := fmt.Sprintf("goroutine %d%s %s %s", gid, where(g), Op(op).WaitsTo(), describeResource(r))
 	for _, h := range r.Holders {
 		if h.Goroutine == holder {
 			mode := "held"
@@ -436,7 +436,7 @@ func (a *analysis) finalizer() {
 			if r == nil {
 				continue
 			}
-			line := fmt.Sprintf("waits to %s %s", w.Op.Verb(), describeResource(r))
+			line := fmt.Sprintf("%s %s", w.Op.WaitsTo(), describeResource(r))
 			for _, h := range r.Holders {
 				line += ", held by " + DescribeHolder(h)
 			}
@@ -454,8 +454,8 @@ func (a *analysis) finalizer() {
 				if hr == nil {
 					continue
 				}
-				f.Details = append(f.Details, fmt.Sprintf("goroutine %d%s itself waits to %s %s: if only a finalizer would do that, it is a deadlock through the finalizer goroutine",
-					hg.ID, where(hg), hg.Waits[0].Op.Verb(), describeResource(hr)))
+				f.Details = append(f.Details, fmt.Sprintf("goroutine %d%s itself %s %s: if only a finalizer would end that wait, it is a deadlock through the finalizer goroutine",
+					hg.ID, where(hg), hg.Waits[0].Op.WaitsTo(), describeResource(hr)))
 				f.Goroutines = appendUniqueID(f.Goroutines, hg.ID)
 			}
 		}

@@ -129,7 +129,7 @@ func sortIDs(ids []int64) { sort.Slice(ids, func(i, j int) bool { return ids[i] 
 var waitScenarios = []string{
 	"mutex", "abba", "double-lock", "rwmutex", "rwmutex-readers", "missing-unlock",
 	"chan-no-peer", "chan-leak", "nil-chan", "select", "chan-lock-cycle", "waitgroup",
-	"cond", "context", "finalizer-lock", "finalizer-chan", "source-lock",
+	"cond", "context", "finalizer-lock", "finalizer-chan", "source-lock", "cond-cycle", "finalizer-cycle",
 	"healthy-pool", "healthy-sleeper", "healthy-timers", "healthy-net",
 	"healthy-cond", "healthy-context", "healthy-wg",
 }
@@ -266,7 +266,7 @@ func hasFinding(snap *inspect.Snapshot, kind, res string) bool {
 // proves today; for the others it must say "blocked" (never a false claim).
 var provenScenarios = map[string]bool{
 	"abba": true, "double-lock": true, "rwmutex": true, "nil-chan": true, "mutex": true,
-	"chan-leak": true, "waitgroup": true,
+	"chan-leak": true, "waitgroup": true, "cond-cycle": true, "finalizer-cycle": true,
 	"select": true, "cond": true, "context": true, "chan-no-peer": true,
 }
 
@@ -313,6 +313,26 @@ func checkVerdicts(t *testing.T, snap *inspect.Snapshot, m *fixture.Manifest) {
 	}
 }
 
+// cycleKinds is the kind each scenario's first cycle must have.
+var cycleKinds = map[string]string{
+	"abba": "lock-order", "double-lock": "self", "rwmutex": "rwmutex-reentry",
+	"waitgroup": "waitgroup", "cond-cycle": "cond", "finalizer-cycle": "finalizer",
+}
+
+func checkCycleKind(t *testing.T, snap *inspect.Snapshot, m *fixture.Manifest) {
+	t.Helper()
+	want, ok := cycleKinds[m.Scenario]
+	if !ok {
+		return
+	}
+	for _, c := range snap.Cycles {
+		if c.Kind == want {
+			return
+		}
+	}
+	t.Errorf("no %s cycle; cycles %+v", want, snap.Cycles)
+}
+
 func TestHoldersAndVerdicts(t *testing.T) {
 	exe := fixture.Build(t, fixture.Default)
 	for _, sc := range waitScenarios {
@@ -321,6 +341,7 @@ func TestHoldersAndVerdicts(t *testing.T) {
 			snap := snapshotOf(t, p)
 			checkHolders(t, snap, p.Manifest)
 			checkVerdicts(t, snap, p.Manifest)
+			checkCycleKind(t, snap, p.Manifest)
 		})
 	}
 }

@@ -355,7 +355,7 @@ func (b *builder) explainStuck(a *analysis, h *target.Heap, stuck []*Goroutine, 
 		f.Title = fmt.Sprintf("%d goroutine(s) stuck forever: %s", len(ids), g.Why)
 		for _, w := range g.Waits {
 			r := a.rs[w.Resource]
-			f.Details = append(f.Details, fmt.Sprintf("goroutine %d%s waits to %s %s", ids[0], where(g), w.Op.Verb(), describeResource(r)))
+			f.Details = append(f.Details, fmt.Sprintf("goroutine %d%s %s %s", ids[0], where(g), w.Op.WaitsTo(), describeResource(r)))
 		}
 		if len(ids) > 1 {
 			f.Details = append(f.Details, "also: goroutines "+joinIDs(ids[1:]))

@@ -208,6 +208,14 @@ func (o Op) Verb() string {
 	return string(o)
 }
 
+// WaitsTo is the phrase after a goroutine: "waits to lock", "waits on".
+func (o Op) WaitsTo() string {
+	if o == OpWait {
+		return "waits on"
+	}
+	return "waits to " + o.Verb()
+}
+
 // Wait is one thing a goroutine is parked on.
 type Wait struct {
 	// Resource is the Resource.ID waited on.

@@ -19,7 +19,7 @@ func TestGoVersions(t *testing.T) {
 	for _, v := range goVersions {
 		t.Run(v, func(t *testing.T) {
 			exe := fixture.Build(t, fixture.Variant{Name: v, Toolchain: v})
-			for _, sc := range []string{"abba", "rwmutex", "waitgroup", "cond", "select", "chan-leak", "source-lock", "finalizer-lock", "healthy-pool"} {
+			for _, sc := range []string{"abba", "rwmutex", "waitgroup", "cond", "select", "chan-leak", "source-lock", "finalizer-lock", "healthy-pool", "cond-cycle", "finalizer-cycle"} {
 				t.Run(sc, func(t *testing.T) {
 					p := fixture.Start(t, exe, sc)
 					snap := snapshotOf(t, p)
