@@ -29,6 +29,9 @@ func analyze(s *Snapshot) *analysis {
 type analysis struct {
 	// kind classifies a cycle; cycleKind unless set.
 	kind func(Cycle) string
+	// onlyCollect makes cycles() record cycles without verdicts or
+	// findings (for possible deadlocks, which prove nothing).
+	onlyCollect bool
 	s    *Snapshot
 	gs   map[int64]*Goroutine
 	rs   map[string]*Resource
@@ -225,6 +228,9 @@ func (a *analysis) reportCycle(comp []int64) {
 		c.Kind = a.cycleKind(c)
 	}
 	a.s.Cycles = append(a.s.Cycles, c)
+	if a.onlyCollect {
+		return
+	}
 
 	f := Finding{Severity: SeverityError, Kind: "deadlock", Goroutines: append([]int64{}, comp...)}
 	switch c.Kind {
@@ -275,7 +281,7 @@ func (a *analysis) step(gid int64, r *Resource, holder int64) string {
 	if r.Kind == KindMutex || r.Kind == KindRWMutex {
 		return s + fmt.Sprintf(", which goroutine %d is waiting to write-lock ahead of it", holder)
 	}
-	return s + fmt.Sprintf("; only parked goroutines can still reach it, e.g. goroutine %d", holder)
+	return s + fmt.Sprintf(", which goroutine %d (itself parked) can reach and could end", holder)
 }
 
 // where is " (func at file:line)" for the goroutine's innermost user frame.

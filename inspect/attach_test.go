@@ -3,6 +3,7 @@ package inspect_test
 import (
 	"fmt"
 	"sort"
+	"strings"
 	"testing"
 	"time"
 
@@ -333,6 +334,29 @@ func checkCycleKind(t *testing.T, snap *inspect.Snapshot, m *fixture.Manifest) {
 	t.Errorf("no %s cycle; cycles %+v", want, snap.Cycles)
 }
 
+// checkPossible: cycles hangtui cannot prove (a global keeps the channel
+// reachable) are still reported as possible deadlocks; healthy programs get
+// no such warning.
+func checkPossible(t *testing.T, snap *inspect.Snapshot, m *fixture.Manifest) {
+	t.Helper()
+	var possible [][]int64
+	for _, f := range snap.Findings {
+		if f.Kind == "possible-deadlock" {
+			possible = append(possible, f.Goroutines)
+		}
+	}
+	if strings.HasPrefix(m.Scenario, "healthy-") && len(possible) > 0 {
+		t.Errorf("healthy program: possible deadlocks %v", possible)
+	}
+	if m.Scenario == "chan-lock-cycle" {
+		want := append([]int64{}, m.Cycle...)
+		sortIDs(want)
+		if len(possible) != 1 || fmt.Sprint(possible[0]) != fmt.Sprint(want) {
+			t.Errorf("possible deadlocks %v, want %v", possible, want)
+		}
+	}
+}
+
 func TestHoldersAndVerdicts(t *testing.T) {
 	exe := fixture.Build(t, fixture.Default)
 	for _, sc := range waitScenarios {
@@ -342,6 +366,7 @@ func TestHoldersAndVerdicts(t *testing.T) {
 			checkHolders(t, snap, p.Manifest)
 			checkVerdicts(t, snap, p.Manifest)
 			checkCycleKind(t, snap, p.Manifest)
+			checkPossible(t, snap, p.Manifest)
 		})
 	}
 }

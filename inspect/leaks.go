@@ -145,12 +145,15 @@ func (b *builder) leaks(a *analysis) {
 		}
 	}
 
-	var stuck []*Goroutine
+	var stuck, blocked []*Goroutine
 	for _, g := range candidates {
 		if !live[g.ID] {
 			stuck = append(stuck, g)
+		} else {
+			blocked = append(blocked, g)
 		}
 	}
+	b.possibleDeadlocks(a, blocked)
 	if len(stuck) == 0 {
 		return
 	}
@@ -278,32 +281,7 @@ func (b *builder) explainStuck(a *analysis, h *target.Heap, stuck []*Goroutine, 
 	for _, g := range stuck {
 		inStuck[g.ID] = true
 	}
-	reachers := map[string][]int64{} // resource → stuck goroutines reaching it
-	if len(stuck) <= maxStuckEdges {
-		for _, s := range stuck {
-			sub, err := b.t.NewHeap()
-			if err != nil {
-				break
-			}
-			lo, hi := b.t.LiveStack(b.raw[s.ID])
-			_ = sub.MarkRange(lo, hi)
-			sub.Budget = 256 << 20
-			if sub.Drain() != nil {
-				continue
-			}
-			for _, g := range stuck {
-				for _, w := range g.Waits {
-					r := b.res[w.Resource]
-					if r.Kind == KindMutex || r.Kind == KindRWMutex || g.ID == s.ID {
-						continue
-					}
-					if sub.Reached(r.Addr) || (r.Addr >= lo && r.Addr < hi) {
-						reachers[r.ID] = appendUniqueID(reachers[r.ID], s.ID)
-					}
-				}
-			}
-		}
-	}
+	reachers := b.reachersAmong(stuck)
 	for _, g := range stuck {
 		for _, w := range g.Waits {
 			for _, id := range reachers[w.Resource] {
@@ -361,6 +339,92 @@ func (b *builder) explainStuck(a *analysis, h *target.Heap, stuck []*Goroutine, 
 			f.Details = append(f.Details, "also: goroutines "+joinIDs(ids[1:]))
 		}
 		f.Details = append(f.Details, "proof: marked everything reachable from globals, timers, finalizers and the stacks of goroutines that can run; this object was not reached")
+		a.s.Findings = append(a.s.Findings, f)
+	}
+}
+
+// reachersAmong returns, for each channel, WaitGroup or Cond that one of gs
+// waits on, the other goroutines of gs whose live stacks reach it (through
+// the heap): the only ones among them that could wake the waiter.
+func (b *builder) reachersAmong(gs []*Goroutine) map[string][]int64 {
+	reachers := map[string][]int64{}
+	if len(gs) > maxStuckEdges {
+		return reachers
+	}
+	for _, s := range gs {
+		sub, err := b.t.NewHeap()
+		if err != nil {
+			break
+		}
+		lo, hi := b.t.LiveStack(b.raw[s.ID])
+		_ = sub.MarkRange(lo, hi)
+		sub.Budget = 256 << 20
+		if sub.Drain() != nil {
+			continue
+		}
+		for _, g := range gs {
+			for _, w := range g.Waits {
+				r := b.res[w.Resource]
+				if r.Kind == KindMutex || r.Kind == KindRWMutex || g.ID == s.ID {
+					continue
+				}
+				if sub.Reached(r.Addr) || (r.Addr >= lo && r.Addr < hi) {
+					reachers[r.ID] = appendUniqueID(reachers[r.ID], s.ID)
+				}
+			}
+		}
+	}
+	return reachers
+}
+
+// possibleDeadlocks looks for wait-for cycles among goroutines that are
+// parked but not provably stuck, because something they wait on is also
+// reachable from a global (any code could still use it). Such a cycle is
+// reported as a warning — "possible deadlock" — and changes no verdict.
+func (b *builder) possibleDeadlocks(a *analysis, blocked []*Goroutine) {
+	// Only goroutines in a lock relationship: that is where cycles form,
+	// and it keeps the per-goroutine walks few.
+	inLocks := map[int64]bool{}
+	for _, g := range blocked {
+		if len(a.next[g.ID]) > 0 || len(g.Holds) > 0 {
+			inLocks[g.ID] = true
+		}
+	}
+	var set []*Goroutine
+	for _, g := range blocked {
+		if inLocks[g.ID] {
+			set = append(set, g)
+		}
+	}
+	if len(set) < 2 {
+		return
+	}
+	reachers := b.reachersAmong(set)
+	sub := &analysis{s: &Snapshot{}, gs: a.gs, rs: a.rs, next: map[int64][]edge{}, onlyCollect: true}
+	for _, g := range set {
+		for _, e := range a.next[g.ID] {
+			if inLocks[e.To] {
+				sub.addEdge(g.ID, e.To, e.Res)
+			}
+		}
+		for _, w := range g.Waits {
+			for _, id := range reachers[w.Resource] {
+				sub.addEdge(g.ID, id, w.Resource)
+			}
+		}
+	}
+	sub.kind = func(c Cycle) string { return b.stuckCycleKind(a, c) }
+	sub.cycles()
+	for _, c := range sub.s.Cycles {
+		f := Finding{Severity: SeverityWarning, Kind: "possible-deadlock", Goroutines: append([]int64{}, c.Goroutines...)}
+		sortIDs(f.Goroutines)
+		f.Title = fmt.Sprintf("Possible deadlock (%s): goroutines %s wait for each other", c.Kind, joinIDs(f.Goroutines))
+		for i, gid := range c.Goroutines {
+			r := a.rs[c.Resources[i]]
+			f.Details = append(f.Details, a.step(gid, r, c.Goroutines[(i+1)%len(c.Goroutines)]))
+			f.Resources = appendUnique(f.Resources, r.ID)
+		}
+		f.Details = append(f.Details, "not proven: a channel, WaitGroup or Cond in this cycle is reachable from a global variable, so some other code could still wake it; if nothing else uses it, this never resolves")
 		a.s.Findings = append(a.s.Findings, f)
 	}
 }
