@@ -32,10 +32,10 @@ type analysis struct {
 	// onlyCollect makes cycles() record cycles without verdicts or
 	// findings (for possible deadlocks, which prove nothing).
 	onlyCollect bool
-	s    *Snapshot
-	gs   map[int64]*Goroutine
-	rs   map[string]*Resource
-	next map[int64][]edge // wait-for edges: goroutine → goroutines it waits for
+	s           *Snapshot
+	gs          map[int64]*Goroutine
+	rs          map[string]*Resource
+	next        map[int64][]edge // wait-for edges: goroutine → goroutines it waits for
 }
 
 // edge says that From cannot proceed until To does something with Res.
