@@ -282,6 +282,7 @@ func (b *builder) explainStuck(a *analysis, h *target.Heap, stuck []*Goroutine, 
 		inStuck[g.ID] = true
 	}
 	reachers := b.reachersAmong(stuck)
+	b.recordWakers(reachers)
 	for _, g := range stuck {
 		for _, w := range g.Waits {
 			for _, id := range reachers[w.Resource] {
@@ -377,6 +378,17 @@ func (b *builder) reachersAmong(gs []*Goroutine) map[string][]int64 {
 	return reachers
 }
 
+// recordWakers stores the "can be woken by" edges on the resources.
+func (b *builder) recordWakers(reachers map[string][]int64) {
+	for id, gs := range reachers {
+		r := b.res[id]
+		for _, g := range gs {
+			r.Wakers = appendUniqueID(r.Wakers, g)
+		}
+		sortIDs(r.Wakers)
+	}
+}
+
 // possibleDeadlocks looks for wait-for cycles among goroutines that are
 // parked but not provably stuck, because something they wait on is also
 // reachable from a global (any code could still use it). Such a cycle is
@@ -400,6 +412,7 @@ func (b *builder) possibleDeadlocks(a *analysis, blocked []*Goroutine) {
 		return
 	}
 	reachers := b.reachersAmong(set)
+	b.recordWakers(reachers)
 	sub := &analysis{s: &Snapshot{}, gs: a.gs, rs: a.rs, next: map[int64][]edge{}, onlyCollect: true}
 	for _, g := range set {
 		for _, e := range a.next[g.ID] {

@@ -260,6 +260,12 @@ type Resource struct {
 	Holders []Holder
 	// Waiters are the ids of goroutines parked on this resource, sorted.
 	Waiters []int64
+	// Wakers are, for a channel, WaitGroup or Cond that parked goroutines
+	// wait on, the other parked goroutines that can still reach it (the
+	// "can be woken by" edges of the wait-for graph). Computed only where
+	// the analysis needed them (stuck goroutines and possible deadlocks);
+	// nil otherwise.
+	Wakers []int64
 }
 
 // MutexState is a sync.Mutex's state word, decoded.

@@ -108,6 +108,9 @@ type Resource struct {
 	State   map[string]any `json:"state"`
 	Holders []Holder       `json:"holders"`
 	Waiters []int64        `json:"waiters"`
+	// Wakers are parked goroutines that can still reach the object (for
+	// channels, WaitGroups and Conds), where the analysis computed them.
+	Wakers []int64 `json:"wakers,omitempty"`
 }
 
 // Cycle is a wait-for cycle.
@@ -205,7 +208,7 @@ func frameDoc(f inspect.Frame) Frame {
 
 func resourceDoc(r *inspect.Resource) Resource {
 	out := Resource{ID: r.ID, Kind: string(r.Kind), Addr: "0x" + strconv.FormatUint(r.Addr, 16), Type: r.Type,
-		State: map[string]any{}, Holders: []Holder{}, Waiters: nonNilIDs(r.Waiters)}
+		State: map[string]any{}, Holders: []Holder{}, Waiters: nonNilIDs(r.Waiters), Wakers: r.Wakers}
 	switch {
 	case r.Mutex != nil:
 		m := r.Mutex
