@@ -56,6 +56,13 @@ func (t *Target) loadPclntab() (*pclntab, error) {
 	if t.pcln != nil {
 		return t.pcln, nil
 	}
+	// The fast stack reader has already read the function table: share it
+	// rather than reading ftab from the target a second time.
+	if u := t.unwinder(); u.ok {
+		t.pcln = &pclntab{text: u.text, gofunc: u.gofunc, pclntable: u.pclntable, ftab: u.ftab,
+			funcs: map[uint64]*funcInfo{}, unlocks: map[uint64]UnlockKind{}}
+		return t.pcln, nil
+	}
 	md, buf, err := t.firstModuledata()
 	if err != nil {
 		return nil, err
