@@ -424,51 +424,6 @@ func (a *analysis) orphanedLocks() {
 	}
 }
 
-// finalizer reports a finalizer goroutine that is parked inside a finalizer:
-// every finalizer in the process is stalled behind it.
-func (a *analysis) finalizer() {
-	for _, g := range a.s.Goroutines {
-		if g.Role != RoleFinalizer || g.State != StateWaiting || g.TopUser < 0 {
-			continue
-		}
-		f := Finding{Severity: SeverityWarning, Kind: "finalizer-blocked", Goroutines: []int64{g.ID},
-			Title: fmt.Sprintf("Finalizer goroutine %d is blocked inside a finalizer: no other finalizer can run", g.ID)}
-		if g.Verdict.Stuck() {
-			f.Severity = SeverityError
-		}
-		f.Details = append(f.Details, fmt.Sprintf("running %s at %s:%d", g.Frames[g.TopUser].Func, ShortFile(g.Frames[g.TopUser].File), g.Frames[g.TopUser].Line))
-		for _, w := range g.Waits {
-			r := a.rs[w.Resource]
-			if r == nil {
-				continue
-			}
-			line := fmt.Sprintf("%s %s", w.Op.WaitsTo(), describeResource(r))
-			for _, h := range r.Holders {
-				line += ", held by " + DescribeHolder(h)
-			}
-			f.Details = append(f.Details, line)
-			f.Resources = append(f.Resources, r.ID)
-			// The holder's own wait is what keeps every finalizer stalled:
-			// if only a finalizer would end it, this is a deadlock through
-			// the finalizer goroutine (background: PyMongo's __del__).
-			for _, h := range r.Holders {
-				hg := a.gs[h.Goroutine]
-				if hg == nil || hg.State != StateWaiting || len(hg.Waits) == 0 {
-					continue
-				}
-				hr := a.rs[hg.Waits[0].Resource]
-				if hr == nil {
-					continue
-				}
-				f.Details = append(f.Details, fmt.Sprintf("goroutine %d%s itself %s %s: if only a finalizer would end that wait, it is a deadlock through the finalizer goroutine",
-					hg.ID, where(hg), hg.Waits[0].Op.WaitsTo(), describeResource(hr)))
-				f.Goroutines = appendUniqueID(f.Goroutines, hg.ID)
-			}
-		}
-		a.s.Findings = append(a.s.Findings, f)
-	}
-}
-
 // findingRank orders findings of the same severity: deadlocks first, then
 // what waits behind them, then leaks.
 var findingRank = map[string]int{"deadlock": 0, "deadlock-behind": 1, "leak": 2}

@@ -28,6 +28,9 @@ type Snapshot struct {
 	Cycles []Cycle
 	// Findings are the problems found, most severe first.
 	Findings []Finding
+	// Finalizers is the finalizer goroutine, its queue and the cleanup
+	// goroutines; nil when it could not be read at all.
+	Finalizers *Finalizers
 	// Warnings are things that could not be read; the snapshot is still
 	// usable but may be incomplete where a warning says so.
 	Warnings []string

@@ -130,12 +130,6 @@ type Finding struct {
 	Resources  []string `json:"resources"`
 }
 
-// Finalizers is filled by the finalizer analysis; present (empty) until then.
-type Finalizers struct {
-	Goroutine *int64 `json:"goroutine"`
-	State     string `json:"state"`
-}
-
 // ToDoc converts a snapshot into the JSON document.
 func ToDoc(s *inspect.Snapshot) *Doc {
 	d := &Doc{
@@ -148,15 +142,10 @@ func ToDoc(s *inspect.Snapshot) *Doc {
 		Resources:  []Resource{},
 		Cycles:     []Cycle{},
 		Findings:   []Finding{},
-		Finalizers: &Finalizers{State: "unknown"},
+		Finalizers: finalizersDoc(s),
 		Warnings:   append([]string{}, s.Warnings...),
 	}
 	for _, g := range s.Goroutines {
-		if g.Role == inspect.RoleFinalizer {
-			id := g.ID
-			d.Finalizers.Goroutine = &id
-			d.Finalizers.State = string(g.Verdict)
-		}
 		d.Goroutines = append(d.Goroutines, goroutineDoc(g))
 	}
 	for _, r := range s.Resources {

@@ -30,7 +30,7 @@ const (
 
 // WriteText writes the report for people: plain text, at most Width
 // columns, deterministic. Sections: header, summary, findings, cycles,
-// goroutines grouped by stack, resources, warnings.
+// finalizers, goroutines grouped by stack, resources, warnings.
 func WriteText(w io.Writer, s *inspect.Snapshot) error {
 	if s == nil {
 		return errors.New("report: nil snapshot")
@@ -40,6 +40,7 @@ func WriteText(w io.Writer, s *inspect.Snapshot) error {
 	t.summary()
 	t.findings()
 	t.cycles()
+	t.finalizers()
 	t.goroutines()
 	t.resources()
 	t.warnings()

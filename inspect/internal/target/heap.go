@@ -358,11 +358,13 @@ func (t *Target) ThreadRegisters() []uint64 {
 func (h *Heap) FinalizerRoots() ([]uint64, error) {
 	t := h.t
 	var out []uint64
-	// Queued finalizers: finq is a list of finBlocks (off-heap).
+	// Queued finalizers: every finBlock (off-heap) is on runtime.allfin; the
+	// entries still to run are those below cnt, whether the block is on finq
+	// or is being worked through by the finalizer goroutine.
 	if fb, err := loadStruct(t.bi, "runtime.finBlock"); err == nil {
 		if fr, err := loadStruct(t.bi, "runtime.finalizer"); err == nil {
-			if finq, err := t.varAddr("runtime.finq"); err == nil {
-				blk, _ := t.readPtr(finq)
+			if allfin, err := t.varAddr("runtime.allfin"); err == nil {
+				blk, _ := t.readPtr(allfin)
 				for n := 0; blk != 0 && n < 100_000; n++ {
 					buf, err := t.read(blk, int(fb.Size))
 					if err != nil {
@@ -374,10 +376,17 @@ func (h *Heap) FinalizerRoots() ([]uint64, error) {
 						e := buf[finOff+int64(i)*fr.Size:]
 						out = append(out, get(e, fr.Field("fn")), get(e, fr.Field("arg")))
 					}
-					blk = get(buf, fb.Field("next"))
+					blk = get(buf, fb.Field("alllink"))
 				}
 			}
 		}
+	}
+	// Queued cleanups (Go 1.25+: their own queue, off-heap blocks).
+	if head := t.CleanupQueueHead(); head != 0 {
+		_ = t.walkCleanupBlocks(head, func(fn, arg uint64) bool {
+			out = append(out, fn, arg)
+			return true
+		})
 	}
 	// Registered finalizers and cleanups: the specials of every in-use span.
 	mh, err := loadStruct(t.bi, "runtime.mheap")

@@ -1,0 +1,361 @@
+package target
+
+import (
+	"fmt"
+	"sort"
+)
+
+// Finalizer goroutine status bits (runtime.fingStatus, mfinal.go; the same
+// in every release from Go 1.22 to 1.27).
+const (
+	FingCreated          = 1 << 0
+	FingRunningFinalizer = 1 << 1
+	FingWait             = 1 << 2
+	FingWake             = 1 << 3
+)
+
+// FinQueue is the runtime's finalizer machinery (and, from Go 1.25, its
+// separate cleanup queue) as read from memory.
+type FinQueue struct {
+	// Fing is the address of the finalizer goroutine's g, 0 when the process
+	// never registered a finalizer (the goroutine is created on first use).
+	Fing uint64
+	// Status is runtime.fingStatus; StatusOK says it could be read.
+	Status   uint32
+	StatusOK bool
+	// Pending groups the queued finalizers that have not started yet (the
+	// one running now is not counted). On Go 1.24, cleanups run on the
+	// finalizer goroutine and are queued here too (Cleanup set).
+	Pending []FinGroup
+	// Running is the finalizer being run, when it could be told apart from
+	// the queued ones (nil otherwise: the stack still names the function).
+	Running *FinGroup
+	// Queued and Executed are runtime.finqueued/finexecuted (Go 1.25+), set
+	// when HasCounts. Executed only moves once a whole block of queued
+	// finalizers has run.
+	Queued, Executed uint64
+	HasCounts        bool
+	// Cleanups is the Go 1.25+ cleanup queue, nil on older runtimes.
+	Cleanups *CleanupQueue
+}
+
+// CleanupQueue is runtime.gcCleanups (Go 1.25+).
+type CleanupQueue struct {
+	// Pending groups the cleanups queued and not started.
+	Pending []FinGroup
+	// Queued (gcCleanups.queued plus every P's cleanupsQueued) and Executed.
+	Queued, Executed uint64
+	// Goroutines is how many cleanup goroutines exist, Running how many run a
+	// cleanup now, Asleep how many wait for work.
+	Goroutines, Running, Asleep uint32
+}
+
+// FinGroup counts queued finalizers (or cleanups) with the same function and
+// object type.
+type FinGroup struct {
+	// Func is the function's entry: name, file and the line it starts at.
+	Func Frame
+	// Type is the type of the pointer to the finalized object, e.g.
+	// "*main.Conn"; empty for cleanups (the runtime keeps no type for them).
+	Type    string
+	Cleanup bool
+	Count   int
+}
+
+// maxFinEntries bounds how many queue entries are decoded: a queue that long
+// is already the finding, and the count stays exact.
+const maxFinEntries = 1_000_000
+
+// Finalizers reads the finalizer queue and the cleanup queue.
+func (t *Target) Finalizers() (*FinQueue, error) {
+	q := &FinQueue{}
+	if a, err := t.varAddr("runtime.fing"); err == nil {
+		q.Fing, _ = t.readPtr(a)
+	}
+	if a, err := t.varAddr("runtime.fingStatus"); err == nil {
+		if v, err := t.readUint(a, 4); err == nil {
+			q.Status, q.StatusOK = uint32(v), true
+		}
+	}
+	if a, err := t.varAddr("runtime.finqueued"); err == nil {
+		if b, err := t.varAddr("runtime.finexecuted"); err == nil {
+			q1, e1 := t.readUint(a, 8)
+			q2, e2 := t.readUint(b, 8)
+			if e1 == nil && e2 == nil {
+				q.Queued, q.Executed, q.HasCounts = q1, q2, true
+			}
+		}
+	}
+	if err := t.readFinBlocks(q); err != nil {
+		return q, err
+	}
+	if _, err := t.varAddr("runtime.gcCleanups"); err == nil {
+		cq, err := t.readCleanups()
+		if err != nil {
+			return q, fmt.Errorf("cleanup queue: %w", err)
+		}
+		q.Cleanups = cq
+	}
+	return q, nil
+}
+
+// readFinBlocks walks runtime.allfin, every finBlock ever allocated. A block
+// holds cnt entries still to run: those of finq, and those of the block the
+// finalizer goroutine took off finq and is working through from the end
+// (cnt drops after each call returns, so the running entry is fin[cnt-1] of
+// that block). Free blocks have cnt 0.
+func (t *Target) readFinBlocks(q *FinQueue) error {
+	fb, err := loadStruct(t.bi, "runtime.finBlock")
+	if err != nil {
+		return err
+	}
+	fr, err := loadStruct(t.bi, "runtime.finalizer")
+	if err != nil {
+		return err
+	}
+	allfin, err := t.varAddr("runtime.allfin")
+	if err != nil {
+		return err
+	}
+	// The blocks on finq are queued; any other block with entries is being
+	// run by the finalizer goroutine.
+	onFinq := map[uint64]bool{}
+	if a, err := t.varAddr("runtime.finq"); err == nil {
+		blk, _ := t.readPtr(a)
+		for n := 0; blk != 0 && n < 100_000 && !onFinq[blk]; n++ {
+			onFinq[blk] = true
+			blk, _ = t.readPtr(blk + uint64(fb.Field("next").Off))
+		}
+	}
+	running := q.StatusOK && q.Status&FingRunningFinalizer != 0
+	groups := map[finKey]*FinGroup{}
+	var inRun []finRun
+	decoded := 0
+	blk, _ := t.readPtr(allfin)
+	for n := 0; blk != 0 && n < 100_000; n++ {
+		buf, err := t.read(blk, int(fb.Size))
+		if err != nil {
+			return fmt.Errorf("finalizer block %#x: %w", blk, err)
+		}
+		cnt := get(buf, fb.Field("cnt"))
+		finOff := fb.Field("fin").Off
+		capacity := uint64((int64(len(buf)) - finOff) / fr.Size)
+		if cnt > capacity {
+			return fmt.Errorf("finalizer block %#x: count %d over capacity %d", blk, cnt, capacity)
+		}
+		last := int64(-1)
+		if running && !onFinq[blk] && cnt > 0 {
+			last = int64(cnt - 1)
+		}
+		for i := uint64(0); i < cnt && decoded < maxFinEntries; i++ {
+			e := buf[finOff+int64(i)*fr.Size:]
+			k := finKey{fn: get(e, fr.Field("fn")), ot: get(e, fr.Field("ot"))}
+			k.cleanup = get(e, fr.Field("fint")) == 0 // Go 1.24 queues cleanups with no type
+			if int64(i) == last {
+				inRun = append(inRun, finRun{k})
+				continue
+			}
+			g := groups[k]
+			if g == nil {
+				g = &FinGroup{}
+				groups[k] = g
+			}
+			g.Count++
+			decoded++
+		}
+		blk = get(buf, fb.Field("alllink"))
+	}
+	// The running entry is known when exactly one block is being worked
+	// through. With several (a long queue taken at once), which of their last
+	// entries runs is not knowable: the runtime runs exactly one finalizer at
+	// a time, so all but one count as pending and Running stays nil.
+	switch {
+	case len(inRun) == 1:
+		g := t.finGroup(inRun[0].k, 1)
+		q.Running = &g
+	case len(inRun) > 1:
+		for _, r := range inRun[1:] {
+			g := groups[r.k]
+			if g == nil {
+				g = &FinGroup{}
+				groups[r.k] = g
+			}
+			g.Count++
+		}
+	}
+	for k, g := range groups {
+		q.Pending = append(q.Pending, t.finGroup(k, g.Count))
+	}
+	sortFinGroups(q.Pending)
+	return nil
+}
+
+type finKey struct {
+	fn, ot  uint64
+	cleanup bool
+}
+
+type finRun struct{ k finKey }
+
+// finGroup names a queue entry's function (the funcval's code pointer) and
+// object type.
+func (t *Target) finGroup(k finKey, count int) FinGroup {
+	g := FinGroup{Cleanup: k.cleanup, Count: count}
+	if k.fn != 0 {
+		if pc, err := t.readPtr(k.fn); err == nil {
+			if f, ok := t.Location(pc); ok {
+				g.Func = f
+			} else {
+				g.Func = Frame{Func: fmt.Sprintf("func@%#x", pc), PC: pc}
+			}
+		}
+	}
+	if k.ot != 0 && !k.cleanup {
+		g.Type = t.typeName(k.ot)
+	}
+	return g
+}
+
+// readCleanups reads runtime.gcCleanups (Go 1.25+). Its list of all blocks
+// includes the per-P blocks still being filled, the full ones waiting for a
+// cleanup goroutine and those being run; an entry is pending while its fn is
+// set (runCleanups clears each entry before calling it).
+func (t *Target) readCleanups() (*CleanupQueue, error) {
+	cq, err := loadStruct(t.bi, "runtime.cleanupQueue")
+	if err != nil {
+		return nil, err
+	}
+	base, err := t.varAddr("runtime.gcCleanups")
+	if err != nil {
+		return nil, err
+	}
+	buf, err := t.read(base, int(cq.Size))
+	if err != nil {
+		return nil, err
+	}
+	out := &CleanupQueue{
+		Executed:   get(buf, cq.Field("executed")),
+		Queued:     get(buf, cq.Field("queued")),
+		Goroutines: uint32(get(buf, cq.Field("ng"))),
+		Running:    uint32(get(buf, cq.Field("running"))),
+		Asleep:     uint32(get(buf, cq.Field("asleep"))),
+	}
+	// Cleanups queued by live Ps are counted on the P until it dies.
+	if pl, err := loadStruct(t.bi, "runtime.p"); err == nil {
+		if f := pl.Field("cleanupsQueued"); f.OK {
+			ps, _ := t.allP()
+			for _, p := range ps {
+				if v, err := t.readUint(p+uint64(f.Off), f.Size); err == nil {
+					out.Queued += v
+				}
+			}
+		}
+	}
+	groups := map[uint64]int{}
+	decoded := 0
+	err = t.walkCleanupBlocks(get(buf, cq.Field("all")), func(fn, arg uint64) bool {
+		groups[fn]++
+		decoded++
+		return decoded < maxFinEntries
+	})
+	if err != nil {
+		return nil, err
+	}
+	for fn, c := range groups {
+		out.Pending = append(out.Pending, t.finGroup(finKey{fn: fn, cleanup: true}, c))
+	}
+	sortFinGroups(out.Pending)
+	return out, nil
+}
+
+// walkCleanupBlocks calls visit with the function and argument of every
+// pending cleanup in the list of cleanup blocks starting at blk, until visit
+// returns false.
+func (t *Target) walkCleanupBlocks(blk uint64, visit func(fn, arg uint64) bool) error {
+	cb, err := loadStruct(t.bi, "runtime.cleanupBlock")
+	if err != nil {
+		return err
+	}
+	cf, err := loadStruct(t.bi, "runtime.cleanupFn")
+	if err != nil {
+		return err
+	}
+	nField := firstOK(cb.Field("cleanupBlockHeader.n"), cb.Field("n"))
+	allField := firstOK(cb.Field("cleanupBlockHeader.alllink"), cb.Field("alllink"))
+	arr := cb.Field("cleanups")
+	if !nField.OK || !allField.OK || !arr.OK {
+		return fmt.Errorf("runtime.cleanupBlock has an unknown layout")
+	}
+	for n := 0; blk != 0 && n < 100_000; n++ {
+		b, err := t.read(blk, int(cb.Size))
+		if err != nil {
+			return fmt.Errorf("cleanup block %#x: %w", blk, err)
+		}
+		cnt := get(b, nField)
+		capacity := uint64((int64(len(b)) - arr.Off) / cf.Size)
+		if cnt > capacity {
+			return fmt.Errorf("cleanup block %#x: count %d over capacity %d", blk, cnt, capacity)
+		}
+		for i := uint64(0); i < cnt; i++ {
+			e := b[arr.Off+int64(i)*cf.Size:]
+			if fn := get(e, cf.Field("fn")); fn != 0 {
+				if !visit(fn, get(e, cf.Field("arg"))) {
+					return nil
+				}
+			}
+		}
+		blk = get(b, allField)
+	}
+	return nil
+}
+
+// CleanupQueueHead is the first block of runtime.gcCleanups' list of all
+// cleanup blocks (Go 1.25+), 0 when the runtime has none.
+func (t *Target) CleanupQueueHead() uint64 {
+	cq, err := loadStruct(t.bi, "runtime.cleanupQueue")
+	if err != nil {
+		return 0
+	}
+	base, err := t.varAddr("runtime.gcCleanups")
+	if err != nil {
+		return 0
+	}
+	f := cq.Field("all")
+	v, _ := t.readUint(base+uint64(f.Off), f.Size)
+	return v
+}
+
+// allP returns the addresses of the runtime's Ps.
+func (t *Target) allP() ([]uint64, error) {
+	sliceAddr, err := t.varAddr("runtime.allp")
+	if err != nil {
+		return nil, err
+	}
+	ptr, err1 := t.readPtr(sliceAddr)
+	n, err2 := t.readPtr(sliceAddr + 8)
+	if err1 != nil || err2 != nil || n > 100_000 {
+		return nil, fmt.Errorf("runtime.allp unreadable")
+	}
+	var out []uint64
+	for i := uint64(0); i < n; i++ {
+		if p, err := t.readPtr(ptr + i*8); err == nil && p != 0 {
+			out = append(out, p)
+		}
+	}
+	return out, nil
+}
+
+// sortFinGroups orders by count (largest first), then function and type, so
+// output is deterministic.
+func sortFinGroups(gs []FinGroup) {
+	sort.Slice(gs, func(i, j int) bool {
+		a, b := gs[i], gs[j]
+		if a.Count != b.Count {
+			return a.Count > b.Count
+		}
+		if a.Func.Func != b.Func.Func {
+			return a.Func.Func < b.Func.Func
+		}
+		return a.Type < b.Type
+	})
+}
