@@ -71,6 +71,8 @@ func (a *analysis) stalled(g *Goroutine, call *FinalizerCall, pending int, group
 	}
 	f.Title = fmt.Sprintf("%s %d is blocked in %s", runner, g.ID, fn)
 	switch {
+	case stuck && g.Role == RoleFinalizer:
+		f.Title += ": it can never return, so no finalizer runs again"
 	case stuck:
 		f.Title += ": it can never return"
 	case pending > 0:
@@ -80,7 +82,7 @@ func (a *analysis) stalled(g *Goroutine, call *FinalizerCall, pending int, group
 		}
 	case g.Role == RoleFinalizer:
 		f.Title += ": no other finalizer can run"
-	case len(a.s.Finalizers.Cleanups.Goroutines) == 1:
+	case a.s.Finalizers.Cleanups != nil && len(a.s.Finalizers.Cleanups.Goroutines) == 1:
 		f.Title += ": no other cleanup can run"
 	}
 	if call != nil {
@@ -118,7 +120,8 @@ func (a *analysis) stalled(g *Goroutine, call *FinalizerCall, pending int, group
 				continue
 			}
 			hr := a.rs[hg.Waits[0].Resource]
-			if hr == nil {
+			if hr == nil || stuck {
+				// A proven deadlock says why below (g.Why).
 				continue
 			}
 			f.Details = append(f.Details, fmt.Sprintf("goroutine %d%s itself %s %s: if only a finalizer would end that wait, it is a deadlock through the finalizer goroutine",

@@ -133,7 +133,6 @@ func (b *builder) readFinalizers() {
 		f.State, f.Running = finalizerState(g, q.StatusOK && q.Status&target.FingRunningFinalizer != 0)
 		if f.Running != nil && q.Running != nil && q.Running.Func.Func == f.Running.Func {
 			f.Running.Type = q.Running.Type
-			f.Running.Cleanup = q.Running.Cleanup
 		}
 		if f.State == FinalizerBlocked {
 			f.Waiting = g.Waiting
@@ -225,12 +224,18 @@ func runningCall(g *Goroutine) *FinalizerCall {
 	if root < 0 {
 		return nil
 	}
+	cleanup := g.Role == RoleCleanup
 	for i := root - 1; i >= 0; i-- {
 		fr := g.Frames[i]
 		if strings.HasPrefix(fr.Func, "runtime.") {
+			// Go 1.24 queues a cleanup as a finalizer calling a closure
+			// made in runtime.AddCleanup.
+			if strings.HasPrefix(fr.Func, "runtime.AddCleanup") {
+				cleanup = true
+			}
 			continue
 		}
-		return &FinalizerCall{Func: fr.Func, File: fr.File, Line: fr.Line, Cleanup: g.Role == RoleCleanup}
+		return &FinalizerCall{Func: fr.Func, File: fr.File, Line: fr.Line, Cleanup: cleanup}
 	}
 	return nil
 }

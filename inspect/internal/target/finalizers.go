@@ -99,26 +99,37 @@ func (t *Target) Finalizers() (*FinQueue, error) {
 	return q, nil
 }
 
-// readFinBlocks walks runtime.allfin, every finBlock ever allocated. A block
-// holds cnt entries still to run: those of finq, and those of the block the
-// finalizer goroutine took off finq and is working through from the end
-// (cnt drops after each call returns, so the running entry is fin[cnt-1] of
-// that block). Free blocks have cnt 0.
-func (t *Target) readFinBlocks(q *FinQueue) error {
+// finEntry is one entry of a finalizer block still to run.
+type finEntry struct {
+	fn, arg, fint, ot uint64
+	// running: the entry the finalizer goroutine is running now (the last
+	// one of a block it took off finq), when that can be told.
+	running bool
+}
+
+// walkFinBlocks visits every finalizer entry still to run. Every finBlock is
+// on runtime.allfin; a block holds cnt entries still to run: those of finq,
+// and those of the block the finalizer goroutine took off finq and is
+// working through from the end (cnt drops after each call returns, so the
+// running entry is fin[cnt-1] of that block). Free blocks have cnt 0.
+// runningCandidates is how many blocks off finq had entries: the running
+// entry is only known when it is 1.
+func (t *Target) walkFinBlocks(fingRunning bool, visit func(finEntry) bool) (runningCandidates int, err error) {
+	// runtime.finBlock since Go 1.25, runtime.finblock before.
 	fb, err := loadStruct(t.bi, "runtime.finBlock")
 	if err != nil {
-		return err
+		if fb, err = loadStruct(t.bi, "runtime.finblock"); err != nil {
+			return 0, err
+		}
 	}
 	fr, err := loadStruct(t.bi, "runtime.finalizer")
 	if err != nil {
-		return err
+		return 0, err
 	}
 	allfin, err := t.varAddr("runtime.allfin")
 	if err != nil {
-		return err
+		return 0, err
 	}
-	// The blocks on finq are queued; any other block with entries is being
-	// run by the finalizer goroutine.
 	onFinq := map[uint64]bool{}
 	if a, err := t.varAddr("runtime.finq"); err == nil {
 		blk, _ := t.readPtr(a)
@@ -127,64 +138,90 @@ func (t *Target) readFinBlocks(q *FinQueue) error {
 			blk, _ = t.readPtr(blk + uint64(fb.Field("next").Off))
 		}
 	}
-	running := q.StatusOK && q.Status&FingRunningFinalizer != 0
-	groups := map[finKey]*FinGroup{}
-	var inRun []finRun
-	decoded := 0
+	type block struct {
+		buf []byte
+		cnt uint64
+		run bool
+	}
+	var blocks []block
 	blk, _ := t.readPtr(allfin)
 	for n := 0; blk != 0 && n < 100_000; n++ {
 		buf, err := t.read(blk, int(fb.Size))
 		if err != nil {
-			return fmt.Errorf("finalizer block %#x: %w", blk, err)
+			return 0, fmt.Errorf("finalizer block %#x: %w", blk, err)
 		}
 		cnt := get(buf, fb.Field("cnt"))
-		finOff := fb.Field("fin").Off
-		capacity := uint64((int64(len(buf)) - finOff) / fr.Size)
+		capacity := uint64((int64(len(buf)) - fb.Field("fin").Off) / fr.Size)
 		if cnt > capacity {
-			return fmt.Errorf("finalizer block %#x: count %d over capacity %d", blk, cnt, capacity)
+			return 0, fmt.Errorf("finalizer block %#x: count %d over capacity %d", blk, cnt, capacity)
 		}
-		last := int64(-1)
-		if running && !onFinq[blk] && cnt > 0 {
-			last = int64(cnt - 1)
+		b := block{buf: buf, cnt: cnt, run: fingRunning && !onFinq[blk] && cnt > 0}
+		if b.run {
+			runningCandidates++
 		}
-		for i := uint64(0); i < cnt && decoded < maxFinEntries; i++ {
-			e := buf[finOff+int64(i)*fr.Size:]
-			k := finKey{fn: get(e, fr.Field("fn")), ot: get(e, fr.Field("ot"))}
-			k.cleanup = get(e, fr.Field("fint")) == 0 // Go 1.24 queues cleanups with no type
-			if int64(i) == last {
-				inRun = append(inRun, finRun{k})
-				continue
-			}
-			g := groups[k]
-			if g == nil {
-				g = &FinGroup{}
-				groups[k] = g
-			}
-			g.Count++
-			decoded++
-		}
+		blocks = append(blocks, b)
 		blk = get(buf, fb.Field("alllink"))
 	}
-	// The running entry is known when exactly one block is being worked
-	// through. With several (a long queue taken at once), which of their last
-	// entries runs is not knowable: the runtime runs exactly one finalizer at
-	// a time, so all but one count as pending and Running stays nil.
-	switch {
-	case len(inRun) == 1:
-		g := t.finGroup(inRun[0].k, 1)
-		q.Running = &g
-	case len(inRun) > 1:
-		for _, r := range inRun[1:] {
-			g := groups[r.k]
-			if g == nil {
-				g = &FinGroup{}
-				groups[r.k] = g
+	finOff := fb.Field("fin").Off
+	for _, b := range blocks {
+		for i := uint64(0); i < b.cnt; i++ {
+			e := b.buf[finOff+int64(i)*fr.Size:]
+			ent := finEntry{fn: get(e, fr.Field("fn")), arg: get(e, fr.Field("arg")),
+				fint: get(e, fr.Field("fint")), ot: get(e, fr.Field("ot")),
+				running: b.run && runningCandidates == 1 && i == b.cnt-1}
+			if !visit(ent) {
+				return runningCandidates, nil
 			}
-			g.Count++
 		}
 	}
-	for k, g := range groups {
-		q.Pending = append(q.Pending, t.finGroup(k, g.Count))
+	return runningCandidates, nil
+}
+
+// FingRunning reports whether runtime.fingStatus says a finalizer is running.
+func (t *Target) FingRunning() bool {
+	a, err := t.varAddr("runtime.fingStatus")
+	if err != nil {
+		return false
+	}
+	v, err := t.readUint(a, 4)
+	return err == nil && v&FingRunningFinalizer != 0
+}
+
+// readFinBlocks groups the pending finalizers and finds the running one.
+func (t *Target) readFinBlocks(q *FinQueue) error {
+	running := q.StatusOK && q.Status&FingRunningFinalizer != 0
+	groups := map[finKey]int{}
+	decoded := 0
+	candidates, err := t.walkFinBlocks(running, func(e finEntry) bool {
+		// Go 1.24 queues cleanups with no type.
+		k := finKey{fn: e.fn, ot: e.ot, cleanup: e.fint == 0}
+		if e.running {
+			g := t.finGroup(k, 1)
+			q.Running = &g
+			return true
+		}
+		groups[k]++
+		decoded++
+		return decoded < maxFinEntries
+	})
+	if err != nil {
+		return err
+	}
+	// With several blocks taken off finq at once, which of their last
+	// entries runs is not knowable: the runtime runs exactly one finalizer
+	// at a time, so one of the entries counted is not pending.
+	if running && candidates > 1 {
+		for k, n := range groups {
+			if n > 0 {
+				groups[k]--
+				break
+			}
+		}
+	}
+	for k, n := range groups {
+		if n > 0 {
+			q.Pending = append(q.Pending, t.finGroup(k, n))
+		}
 	}
 	sortFinGroups(q.Pending)
 	return nil
@@ -194,8 +231,6 @@ type finKey struct {
 	fn, ot  uint64
 	cleanup bool
 }
-
-type finRun struct{ k finKey }
 
 // finGroup names a queue entry's function (the funcval's code pointer) and
 // object type.

@@ -358,29 +358,15 @@ func (t *Target) ThreadRegisters() []uint64 {
 func (h *Heap) FinalizerRoots() ([]uint64, error) {
 	t := h.t
 	var out []uint64
-	// Queued finalizers: every finBlock (off-heap) is on runtime.allfin; the
-	// entries still to run are those below cnt, whether the block is on finq
-	// or is being worked through by the finalizer goroutine.
-	if fb, err := loadStruct(t.bi, "runtime.finBlock"); err == nil {
-		if fr, err := loadStruct(t.bi, "runtime.finalizer"); err == nil {
-			if allfin, err := t.varAddr("runtime.allfin"); err == nil {
-				blk, _ := t.readPtr(allfin)
-				for n := 0; blk != 0 && n < 100_000; n++ {
-					buf, err := t.read(blk, int(fb.Size))
-					if err != nil {
-						break
-					}
-					cnt := get(buf, fb.Field("cnt"))
-					finOff := fb.Field("fin").Off
-					for i := uint64(0); i < cnt && finOff+int64(i+1)*fr.Size <= int64(len(buf)); i++ {
-						e := buf[finOff+int64(i)*fr.Size:]
-						out = append(out, get(e, fr.Field("fn")), get(e, fr.Field("arg")))
-					}
-					blk = get(buf, fb.Field("alllink"))
-				}
-			}
+	// Queued finalizers, on finq or in the block the finalizer goroutine is
+	// working through. The one it runs now is not a root: it can never run
+	// again, and what it uses is on the finalizer goroutine's stack.
+	_, _ = t.walkFinBlocks(t.FingRunning(), func(e finEntry) bool {
+		if !e.running {
+			out = append(out, e.fn, e.arg)
 		}
-	}
+		return true
+	})
 	// Queued cleanups (Go 1.25+: their own queue, off-heap blocks).
 	if head := t.CleanupQueueHead(); head != 0 {
 		_ = t.walkCleanupBlocks(head, func(fn, arg uint64) bool {
