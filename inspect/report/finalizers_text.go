@@ -42,14 +42,23 @@ func (t *text) finalizers() {
 // for a *main.Conn". The TUI shows it too.
 func FinalizerLine(f *inspect.Finalizers) string {
 	if f == nil {
+		return FinalizerLineFor(f, 0)
+	}
+	return FinalizerLineFor(f, f.Waiting)
+}
+
+// FinalizerLineFor is FinalizerLine with the time the goroutine is known to
+// have been blocked (the TUI also knows it from earlier refreshes).
+func FinalizerLineFor(f *inspect.Finalizers, blocked time.Duration) string {
+	if f == nil {
 		return "finalizer goroutine: unknown"
 	}
 	if f.State == inspect.FinalizerNone {
 		return "no finalizer goroutine (the process never set a finalizer)"
 	}
 	s := fmt.Sprintf("finalizer goroutine %d · %s", f.Goroutine, f.State)
-	if f.State == inspect.FinalizerBlocked && f.Waiting > 0 {
-		s += " for ≥" + atLeast(f.Waiting)
+	if f.State == inspect.FinalizerBlocked && blocked > 0 {
+		s += " for ≥" + atLeast(blocked)
 	}
 	if c := f.Running; c != nil {
 		what := ""

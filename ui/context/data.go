@@ -57,6 +57,8 @@ type Data struct {
 	Headline string
 	// Stuck counts deadlocked and leaked goroutines.
 	Stuck int
+	// Fin follows the finalizer goroutine and queues across refreshes.
+	Fin *FinHistory
 }
 
 // Build indexes snap; prev is the data of the previous snapshot of the same
@@ -76,12 +78,15 @@ func Build(snap *inspect.Snapshot, prev *Data) *Data {
 		Headline:   report.Headline(snap),
 		Order:      make([]*inspect.Goroutine, 0, len(snap.Goroutines)),
 	}
+	var prevFin *FinHistory
 	if prev != nil {
 		p := *prev
 		p.Prev = nil // keep one snapshot of history, not all of them
 		d.Prev = &p
 		d.Seq = prev.Seq + 1
+		prevFin = prev.Fin
 	}
+	d.Fin = nextFinHistory(prevFin, snap)
 	for _, g := range snap.Goroutines {
 		if g == nil {
 			continue

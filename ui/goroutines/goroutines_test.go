@@ -3,7 +3,6 @@ package goroutines
 import (
 	"fmt"
 	"testing"
-	"time"
 
 	uictx "github.com/hangtui/hangtui/ui/context"
 	"github.com/hangtui/hangtui/ui/internal/uitest"
@@ -97,9 +96,27 @@ func TestSelectionSurvivesRefresh(t *testing.T) {
 	}
 }
 
-// TestHundredThousand checks that the pane stays interactive with 100,000
-// goroutines: building the rows, moving, drawing, filtering.
+// TestHundredThousand checks that the pane works with 100,000 goroutines:
+// building the rows, moving, drawing, filtering. How fast is measured by
+// BenchmarkHundredThousand* (timing assertions in tests fail on busy
+// machines).
 func TestHundredThousand(t *testing.T) {
+	m := hundredThousand(t)
+	for i := 0; i < 200; i++ {
+		m.Update(uitest.Key("j"))
+		_ = m.View()
+	}
+	m.Update(uitest.Key("G"))
+	_ = m.View()
+	m.SetFilter("shard=3")
+	if m.sc.N != 14286 {
+		t.Errorf("filter shard=3: %d rows, want 14286", m.sc.N)
+	}
+	uitest.CheckSize(t, m.View(), 80, 22)
+}
+
+// hundredThousand is the pane over 100,000 goroutines, ungrouped.
+func hundredThousand(tb testing.TB) *Model {
 	snap := uitest.Many(100_000)
 	ctx := uitest.Context(nil, 80, 24)
 	ctx.Data = uictx.Build(snap, nil)
@@ -108,27 +125,28 @@ func TestHundredThousand(t *testing.T) {
 	m.Refresh()
 	m.Update(uitest.Key("u")) // ungrouped: 100,000 rows
 	if m.sc.N != 100_000 {
-		t.Fatalf("%d rows, want 100000", m.sc.N)
+		tb.Fatalf("%d rows, want 100000", m.sc.N)
 	}
-	start := time.Now()
-	for i := 0; i < 200; i++ {
+	return m
+}
+
+// BenchmarkHundredThousandFrame is one cursor move and redraw at 100,000
+// goroutines (the goal: well under 10 ms).
+func BenchmarkHundredThousandFrame(b *testing.B) {
+	m := hundredThousand(b)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
 		m.Update(uitest.Key("j"))
 		_ = m.View()
 	}
-	m.Update(uitest.Key("G"))
-	_ = m.View()
-	perFrame := time.Since(start) / 201
-	if perFrame > 10*time.Millisecond {
-		t.Errorf("moving and drawing took %v per frame at 100,000 goroutines", perFrame)
+}
+
+// BenchmarkHundredThousandFilter filters 100,000 goroutines.
+func BenchmarkHundredThousandFilter(b *testing.B) {
+	m := hundredThousand(b)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		m.SetFilter("shard=3")
+		m.SetFilter("")
 	}
-	start = time.Now()
-	m.SetFilter("shard=3")
-	took := time.Since(start)
-	if m.sc.N != 14286 {
-		t.Errorf("filter shard=3: %d rows, want 14286", m.sc.N)
-	}
-	if took > 300*time.Millisecond {
-		t.Errorf("filtering 100,000 goroutines took %v", took)
-	}
-	uitest.CheckSize(t, m.View(), 80, 22)
 }

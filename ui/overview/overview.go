@@ -117,6 +117,7 @@ func (m *Model) build(b *doc.Builder, d *uictx.Data) {
 		}
 	}
 	m.summary(b, d)
+	m.finalizerLine(b, d)
 
 	// Findings, most severe first (stable: the analysis' order within a
 	// severity).
@@ -241,6 +242,43 @@ func (m *Model) summary(b *doc.Builder, d *uictx.Data) {
 	for _, l := range text.Wrap(p, m.doc.W-3, 0) {
 		b.Add("   "+l, "   "+th.Dim.Render(l))
 	}
+}
+
+// finalizerLine adds a line under the headline when the finalizer goroutine
+// is stuck, or has stayed blocked past uictx.StallAfter while finalizers
+// pile up behind it: every finalizer of the process waits, and the memory,
+// files and sockets they would release leak meanwhile.
+func (m *Model) finalizerLine(b *doc.Builder, d *uictx.Data) {
+	f := d.Snap.Finalizers
+	if f == nil || f.State != inspect.FinalizerBlocked {
+		return
+	}
+	g := d.G[f.Goroutine]
+	stuck := g != nil && g.Verdict.Stuck()
+	if !stuck && !d.Fin.Stalled() {
+		return
+	}
+	th := m.ctx.Theme
+	s := fmt.Sprintf("⚠ finalizers stalled: %s blocked", uictx.GID(f.Goroutine))
+	if bf := max(d.Fin.BlockedFor(), f.Waiting); bf > 0 {
+		s += " for " + uictx.Wait(bf)
+	}
+	if f.Running != nil {
+		s += " in " + uictx.Func(f.Running.Func)
+	}
+	s += fmt.Sprintf(" · %d queued", f.Pending)
+	if d.Fin.Growing() {
+		s += " and growing"
+	}
+	st := th.Warn
+	if stuck {
+		st = th.Error
+	}
+	it := m.item(b, f.Goroutine)
+	for _, l := range text.Wrap(s, m.doc.W-3, 2) {
+		b.AddTo(it, "   "+l, "   "+st.Render(l)+"")
+	}
+	b.AddTo(it, "     5 for the finalizer queue", "     "+th.Dim.Render("5 for the finalizer queue"))
 }
 
 // groups lists the biggest groups of goroutines that are not idle.

@@ -2,6 +2,7 @@ package overview
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 
 	tea "charm.land/bubbletea/v2"
@@ -47,5 +48,31 @@ func TestEnterOpensFirstGoroutine(t *testing.T) {
 	m.Update(tea.KeyPressMsg{Code: 'j', Text: "j"})
 	if got := m.Update(tea.KeyPressMsg{Code: tea.KeyEnter})(); got != (uictx.OpenGoroutineMsg{ID: 23}) {
 		t.Fatalf("enter on the second finding sent %#v", got)
+	}
+}
+
+// TestFinalizerStall: the overview says the finalizers are stalled once the
+// finalizer goroutine stayed blocked while the queue grew, not before.
+func TestFinalizerStall(t *testing.T) {
+	view := func(refreshes int) string {
+		ctx := uitest.Context(nil, 80, 24)
+		var d *uictx.Data
+		for i := 0; i < refreshes; i++ {
+			d = uictx.Build(uitest.FinalizerStall(i), d)
+		}
+		ctx.Data = d
+		m := New(ctx)
+		m.SetSize(80, 22)
+		m.Refresh()
+		return uitest.Plain(m.View())
+	}
+	if v := view(2); strings.Contains(v, "finalizers stalled") {
+		t.Errorf("stalled after one second:\n%s", v)
+	}
+	v := view(8)
+	for _, want := range []string{"⚠ finalizers stalled: g5 blocked for 7s in main.(*Conn).release", "52 queued", "growing"} {
+		if !strings.Contains(v, want) {
+			t.Errorf("want %q in:\n%s", want, v)
+		}
 	}
 }

@@ -207,7 +207,8 @@ func Deadlock() *inspect.Snapshot {
 			{ID: WG, Kind: inspect.KindWaitGroup, Addr: 0xc0000140a0, Type: "main.Bank.pending",
 				WaitGroup: &inspect.WaitGroupState{Counter: 2, Waiters: 1}, Waiters: []int64{1}},
 		},
-		Cycles: []inspect.Cycle{{Goroutines: []int64{19, 20}, Resources: []string{MuBob, MuAlice}, Kind: "lock-order"}},
+		Cycles:     []inspect.Cycle{{Goroutines: []int64{19, 20}, Resources: []string{MuBob, MuAlice}, Kind: "lock-order"}},
+		Finalizers: &inspect.Finalizers{State: inspect.FinalizerNone},
 		Findings: []inspect.Finding{
 			{Severity: inspect.SeverityError, Kind: "deadlock",
 				Title: "Deadlock: 2 goroutines wait for each other's locks (lock-order)",
