@@ -2,6 +2,7 @@ package inspect
 
 import (
 	"fmt"
+	"regexp"
 	"sort"
 	"strings"
 )
@@ -294,7 +295,7 @@ func where(g *Goroutine) string {
 }
 
 func describeResource(r *Resource) string {
-	return fmt.Sprintf("%s %#x (%s)", r.Kind, r.Addr, ShortFunc(r.Type))
+	return fmt.Sprintf("%s %#x (%s)", r.Kind, r.Addr, ShortType(r.Type))
 }
 
 func (a *analysis) cycleKind(c Cycle) string {
@@ -487,6 +488,19 @@ func sortedKeys[V any](m map[string]V) []string {
 	sort.Strings(keys)
 	return keys
 }
+
+// ShortType drops the package paths in a type name or description, keeping
+// the package name: "*github.com/x/y/store.Conn" → "*store.Conn",
+// "x/y.Var (chan x/y.Event)" → "y.Var (chan y.Event)".
+func ShortType(t string) string {
+	if !strings.Contains(t, "/") {
+		return t
+	}
+	return pkgPath.ReplaceAllString(t, "")
+}
+
+// pkgPath matches the directories of an import path ("github.com/x/y/").
+var pkgPath = regexp.MustCompile(`(?:[\w.~-]+/)+`)
 
 // ShortFunc drops the package path: "github.com/x/y/store.(*S).Get" →
 // "store.(*S).Get".

@@ -67,7 +67,7 @@ func (a *analysis) stalled(g *Goroutine, call *FinalizerCall, pending int, group
 	}
 	fn := "a " + what
 	if call != nil {
-		fn = fmt.Sprintf("%s %s (%s:%d)", what, call.Func, ShortFile(call.File), call.Line)
+		fn = fmt.Sprintf("%s %s (%s:%d)", what, ShortFunc(call.Func), ShortFile(call.File), call.Line)
 	}
 	f.Title = fmt.Sprintf("%s %d is blocked in %s", runner, g.ID, fn)
 	switch {
@@ -86,9 +86,9 @@ func (a *analysis) stalled(g *Goroutine, call *FinalizerCall, pending int, group
 		f.Title += ": no other cleanup can run"
 	}
 	if call != nil {
-		line := fmt.Sprintf("running %s at %s:%d", call.Func, ShortFile(call.File), call.Line)
+		line := fmt.Sprintf("running %s at %s:%d", ShortFunc(call.Func), ShortFile(call.File), call.Line)
 		if call.Type != "" {
-			line = fmt.Sprintf("running %s for a %s at %s:%d", call.Func, call.Type, ShortFile(call.File), call.Line)
+			line = fmt.Sprintf("running %s for a %s at %s:%d", ShortFunc(call.Func), ShortType(call.Type), ShortFile(call.File), call.Line)
 		}
 		f.Details = append(f.Details, line)
 	}
@@ -142,9 +142,9 @@ func (a *analysis) stalled(g *Goroutine, call *FinalizerCall, pending int, group
 				f.Details = append(f.Details, fmt.Sprintf("  … and %d more functions", len(groups)-i))
 				break
 			}
-			line := fmt.Sprintf("  %d × %s", grp.Count, grp.Func)
+			line := fmt.Sprintf("  %d × %s", grp.Count, ShortFunc(grp.Func))
 			if grp.Type != "" {
-				line += " (" + grp.Type + ")"
+				line += " (" + ShortType(grp.Type) + ")"
 			}
 			if grp.Cleanup && what == "finalizer" {
 				line += " [cleanup]"

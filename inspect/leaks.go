@@ -446,7 +446,7 @@ func (b *builder) leakWhy(g *Goroutine, reachers map[string][]int64) string {
 	var parts []string
 	for _, w := range g.Waits {
 		r := b.res[w.Resource]
-		what := fmt.Sprintf("%s %#x (%s)", r.Kind, r.Addr, ShortFunc(r.Type))
+		what := fmt.Sprintf("%s %#x (%s)", r.Kind, r.Addr, ShortType(r.Type))
 		if ids := reachers[r.ID]; len(ids) > 0 {
 			parts = append(parts, fmt.Sprintf("%s is reachable only from goroutines that are themselves stuck (%s)", what, joinIDs(ids)))
 		} else if r.Kind == KindMutex || r.Kind == KindRWMutex {

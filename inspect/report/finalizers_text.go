@@ -65,9 +65,9 @@ func FinalizerLineFor(f *inspect.Finalizers, blocked time.Duration) string {
 		if c.Cleanup {
 			what = "cleanup "
 		}
-		s += fmt.Sprintf(" in %s%s (%s:%d)", what, c.Func, shortFile(c.File), c.Line)
+		s += fmt.Sprintf(" in %s%s (%s:%d)", what, inspect.ShortFunc(c.Func), shortFile(c.File), c.Line)
 		if c.Type != "" {
-			s += " for a " + c.Type
+			s += " for a " + inspect.ShortType(c.Type)
 		}
 	}
 	return s
@@ -116,7 +116,7 @@ func runningCleanup(g *inspect.Goroutine) string {
 		return ""
 	}
 	fr := g.Frames[g.TopUser]
-	return fmt.Sprintf("%s (%s:%d)", fr.Func, shortFile(fr.File), fr.Line)
+	return fmt.Sprintf("%s (%s:%d)", inspect.ShortFunc(fr.Func), shortFile(fr.File), fr.Line)
 }
 
 // atLeast prints a lower bound on a wait: "800ms", "12s", "3m".
@@ -153,9 +153,9 @@ func (t *text) queueGroups(indent int, gs []inspect.FinalizerGroup) {
 			t.line(indent, fmt.Sprintf("… %d more in %d other functions", rest, len(gs)-i))
 			return
 		}
-		s := fmt.Sprintf("%d × %s", g.Count, g.Func)
+		s := fmt.Sprintf("%d × %s", g.Count, inspect.ShortFunc(g.Func))
 		if g.Type != "" {
-			s += " (" + g.Type + ")"
+			s += " (" + inspect.ShortType(g.Type) + ")"
 		}
 		if g.Cleanup {
 			s += " [cleanup]"

@@ -507,7 +507,7 @@ func (t *text) cycles() {
 // resName is "id (type)", or the id alone when the type is not known.
 func (t *text) resName(id string) string {
 	if r := t.res[id]; r != nil && r.Type != "" {
-		return id + " (" + r.Type + ")"
+		return id + " (" + inspect.ShortType(r.Type) + ")"
 	}
 	return id
 }

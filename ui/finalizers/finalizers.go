@@ -230,7 +230,7 @@ func (m *Model) groups(b *doc.Builder, gs []inspect.FinalizerGroup) {
 		}
 		s := fmt.Sprintf("%6d × %s", g.Count, uictx.Func(g.Func))
 		if g.Type != "" {
-			s += " (" + g.Type + ")"
+			s += " (" + inspect.ShortType(g.Type) + ")"
 		}
 		if g.Cleanup {
 			s += " [cleanup]"
