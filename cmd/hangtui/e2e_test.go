@@ -114,3 +114,44 @@ func TestTUIEndToEnd(t *testing.T) {
 		t.Errorf("log file: %v\n%s", err, b)
 	}
 }
+
+// TestTUIFinalizerQueueGrows watches a process whose finalizer goroutine is
+// stuck while objects keep being collected: the Finalizers pane names the
+// finalizer and what it waits on, the queue grows from refresh to refresh,
+// and the stall warning appears.
+func TestTUIFinalizerQueueGrows(t *testing.T) {
+	bin := binary(t)
+	fx := fixture.Start(t, fixture.Build(t, fixture.Default), "finalizer-growing")
+	cmd := fmt.Sprintf("%s --interval 1s %d; echo \"hangtui exited with $?\"; sleep 600", bin, fx.PID)
+	s := newTmux(t, 100, 30, []string{"XDG_STATE_HOME=" + t.TempDir(), "TERM=xterm-256color"}, cmd)
+	s.waitFor(15*time.Second, "FINDINGS", "PID "+strconv.Itoa(fx.PID))
+	s.keys("5")
+	screen := s.waitFor(10*time.Second, "FINALIZERS AND CLEANUPS", "blocked", "main.(*logBuffer).flushOnCollect",
+		"waits to receive from chan main.flushAck", "pending")
+	first := pendingOn(t, screen)
+	// The dropper adds one every 300ms; the warning needs 5s of stall.
+	screen = s.waitFor(30*time.Second, "⚠ stalled: blocked for")
+	if last := pendingOn(t, screen); last <= first {
+		t.Errorf("queue did not grow: %d pending, then %d\n%s", first, last, screen)
+	}
+	t.Logf("finalizers pane:\n%s", screen)
+	s.keys("q")
+	s.waitFor(10*time.Second, "hangtui exited with 0")
+	fixture.AssertRunning(t, fx.PID)
+}
+
+// pendingOn reads "queue    N pending" off the finalizers pane.
+func pendingOn(t *testing.T, screen string) int {
+	t.Helper()
+	for _, l := range strings.Split(screen, "\n") {
+		f := strings.Fields(l)
+		if len(f) >= 3 && f[0] == "queue" && f[2] == "pending" {
+			n, err := strconv.Atoi(f[1])
+			if err == nil {
+				return n
+			}
+		}
+	}
+	t.Fatalf("no queue line on the screen:\n%s", screen)
+	return 0
+}
