@@ -146,11 +146,7 @@ func queueLine(pending int, hasCounts bool, queued, executed uint64) string {
 func (t *text) queueGroups(indent int, gs []inspect.FinalizerGroup) {
 	for i, g := range gs {
 		if i == maxQueueLines {
-			rest := 0
-			for _, g := range gs[i:] {
-				rest += g.Count
-			}
-			t.line(indent, fmt.Sprintf("… %d more in %d other functions", rest, len(gs)-i))
+			t.line(indent, MoreFinalizerGroups(gs[i:]))
 			return
 		}
 		s := fmt.Sprintf("%d × %s", g.Count, inspect.ShortFunc(g.Func))
@@ -165,6 +161,16 @@ func (t *text) queueGroups(indent int, gs []inspect.FinalizerGroup) {
 		}
 		t.line(indent, s)
 	}
+}
+
+// MoreFinalizerGroups summarises the queue groups left out of a list:
+// "… 12 more in 3 other functions".
+func MoreFinalizerGroups(rest []inspect.FinalizerGroup) string {
+	n := 0
+	for _, g := range rest {
+		n += g.Count
+	}
+	return fmt.Sprintf("… %d more in %d other functions", n, len(rest))
 }
 
 func shortFile(p string) string { return inspect.ShortFile(p) }

@@ -220,11 +220,7 @@ func (m *Model) groups(b *doc.Builder, gs []inspect.FinalizerGroup) {
 	th, w := m.ctx.Theme, m.doc.W
 	for i, g := range gs {
 		if i == 8 {
-			rest := 0
-			for _, g := range gs[i:] {
-				rest += g.Count
-			}
-			s := fmt.Sprintf("… %d more in %d other functions", rest, len(gs)-i)
+			s := report.MoreFinalizerGroups(gs[i:])
 			b.Add("     "+s, "     "+th.Dim.Render(s))
 			return
 		}
