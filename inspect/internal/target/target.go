@@ -36,6 +36,8 @@ type Target struct {
 	locs map[uint64]Frame
 	// globals are the executable's data symbols, sorted (describe.go).
 	globals []globalSym
+	// varAddrs caches the addresses of package variables.
+	varAddrs map[string]varAddrResult
 	// globalVals maps pointer values held by globals to their names; reset
 	// with every snapshot.
 	globalVals map[uint64]string
@@ -189,7 +191,26 @@ func get(buf []byte, f field) uint64 {
 }
 
 // varAddr is the address of a package variable, e.g. "runtime.allgs".
+// Addresses never move while the process lives, so each is evaluated once
+// (an evaluation costs about a millisecond).
 func (t *Target) varAddr(name string) (uint64, error) {
+	if a, ok := t.varAddrs[name]; ok {
+		return a.addr, a.err
+	}
+	addr, err := t.evalVarAddr(name)
+	if t.varAddrs == nil {
+		t.varAddrs = map[string]varAddrResult{}
+	}
+	t.varAddrs[name] = varAddrResult{addr, err}
+	return addr, err
+}
+
+type varAddrResult struct {
+	addr uint64
+	err  error
+}
+
+func (t *Target) evalVarAddr(name string) (uint64, error) {
 	scope, err := proc.ThreadScope(t.t, t.t.CurrentThread())
 	if err != nil {
 		return 0, err
