@@ -319,11 +319,17 @@ func (m *Model) goroutineNode(b *doc.Builder, id int64, prefix, styledPrefix str
 		verdict = "ended"
 	}
 	fn, loc := uictx.Where(g)
-	head := uictx.GID(id) + "  " + verdict + "  "
+	// The finalizer and cleanup goroutines say so: a cycle through the
+	// finalizer goroutine stalls every finalizer of the process.
+	role := ""
+	if g.Role != inspect.RoleNone {
+		role = string(g.Role) + "  "
+	}
+	head := uictx.GID(id) + "  " + verdict + "  " + role
 	room := m.doc.W - text.Width(prefix) - text.Width(head)
 	where := uictx.WhereFit(fn, loc, room)
 	plain := prefix + head + where
-	styled := styledPrefix + th.ID.Render(uictx.GID(id)) + "  " + th.Verdict(g.Verdict).Render(verdict) + "  " + dimLoc(th.Dim, where)
+	styled := styledPrefix + th.ID.Render(uictx.GID(id)) + "  " + th.Verdict(g.Verdict).Render(verdict) + "  " + th.Bold.Render(role) + dimLoc(th.Dim, where)
 	b.AddTo(it, plain, styled)
 }
 

@@ -21,7 +21,7 @@ func TestGolden(t *testing.T) {
 	for _, tc := range []struct {
 		name string
 		snap func() *inspect.Snapshot
-	}{{"deadlock", uitest.Deadlock}, {"healthy", uitest.Healthy}} {
+	}{{"deadlock", uitest.Deadlock}, {"healthy", uitest.Healthy}, {"finalizer", func() *inspect.Snapshot { return uitest.FinalizerStall(0) }}} {
 		for _, sz := range [][2]int{{80, 22}, {120, 38}} {
 			name := fmt.Sprintf("%s-%dx%d", tc.name, sz[0], sz[1])
 			t.Run(name, func(t *testing.T) {
