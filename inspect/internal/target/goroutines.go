@@ -50,6 +50,10 @@ type G struct {
 	idx  int
 	regs gRegs
 	stk  *stackShape
+	// words are the possible heap pointers on the live stack, kept by the
+	// fast reader when it read all of it (wordsOK).
+	words   []uint64
+	wordsOK bool
 }
 
 // Runtime goroutine statuses (runtime2.go).

@@ -39,6 +39,9 @@ type Target struct {
 	// globalVals maps pointer values held by globals to their names; reset
 	// with every snapshot.
 	globalVals map[uint64]string
+	// heap is the heap's span metadata, read lazily; reset with every
+	// snapshot.
+	heap *heapMeta
 }
 
 // Attach stops the process and reads its binary. Call Detach when done, on
@@ -133,6 +136,7 @@ func (t *Target) Exe() string {
 func (t *Target) ClearCaches() {
 	t.t.ClearCaches()
 	t.globalVals = nil
+	t.heap = nil
 }
 
 // Exited reports whether an error means the process has gone away.

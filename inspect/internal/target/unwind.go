@@ -171,6 +171,9 @@ type unwinder struct {
 	}
 	vars map[string]uint64 // package variable addresses
 
+	// words is where keepWords puts stack words, a chunk at a time.
+	words []uint64
+
 	// scratch, reused per goroutine
 	scratchP []uint64
 	scratchC []int64
@@ -686,6 +689,7 @@ func (t *Target) fastStacks(gs []*G, onThread map[int64]*proc.G) {
 	// Stacks are shared within one snapshot only: a process that runs
 	// between snapshots must not grow the table forever.
 	u.shapes = map[uint64]*stackShape{}
+	u.words = nil
 	var (
 		batch []*G
 		addrs []uint64
@@ -715,6 +719,7 @@ func (t *Target) fastStacks(gs []*G, onThread map[int64]*proc.G) {
 			sr := stackReader{t: t, base: sp, hi: g.regs.hi}
 			if ok[i] {
 				sr.buf = bufs[i]
+				u.keepWords(g, sp, bufs[i])
 			}
 			t.unwindFP(u, g, pc, sp, bp, &sr)
 		}
@@ -736,6 +741,32 @@ func (t *Target) fastStacks(gs []*G, onThread map[int64]*proc.G) {
 		total += n
 	}
 	flush()
+}
+
+// keepWords keeps the words of g's live stack [sp, hi) that may point into
+// the heap, when buf holds all of it: the reachability proof marks from
+// them without reading the stack again. Words that cannot be heap pointers
+// (small values, code addresses, addresses in g's own stack, such as saved
+// frame pointers) are left out; marking ignores them anyway.
+func (u *unwinder) keepWords(g *G, sp uint64, buf []byte) {
+	if g.Status == Gsyscall || sp != g.regs.sp || uint64(len(buf)) != g.regs.hi-sp || sp%8 != 0 {
+		return
+	}
+	n := len(buf) / 8
+	if cap(u.words)-len(u.words) < n {
+		u.words = make([]uint64, 0, max(n, 1<<16))
+	}
+	start := len(u.words)
+	lo, hi := g.regs.lo, g.regs.hi
+	for i := 0; i < n; i++ {
+		v := binary.LittleEndian.Uint64(buf[i*8:])
+		if v < 4096 || (v >= lo && v < hi) || (v >= u.minpc && v < u.maxpc) {
+			continue
+		}
+		u.words = append(u.words, v)
+	}
+	g.words = u.words[start:len(u.words):len(u.words)]
+	g.wordsOK = true
 }
 
 // unwindFP walks g's frame pointer chain from pc, sp, bp, checking each
