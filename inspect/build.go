@@ -25,6 +25,8 @@ type builder struct {
 	// sudogs are the runtime's wait records seen while linking waiters;
 	// reachability must not follow them (they point at every wait object).
 	sudogs []uint64
+	// queues indexes channels' wait queues by sudog (queueOp).
+	queues map[*target.Chan]map[uint64]Op
 }
 
 func build(t *target.Target, info Target, progress func(Progress)) (*Snapshot, error) {
@@ -348,13 +350,8 @@ func (b *builder) channels() {
 			if c == nil {
 				continue
 			}
-			op := OpRecv
-			switch {
-			case inQueue(c.SendQ, cw.Sudog):
-				op = OpSend
-			case inQueue(c.RecvQ, cw.Sudog):
-				op = OpRecv
-			case strings.HasPrefix(g.WaitReason, "chan send"):
+			op, queued := b.queueOp(c, cw.Sudog)
+			if !queued && strings.HasPrefix(g.WaitReason, "chan send") {
 				op = OpSend
 			}
 			b.addWait(g, b.resource(KindChan, cw.Chan), op)
@@ -366,13 +363,29 @@ func isChanReason(r string) bool {
 	return strings.HasPrefix(r, "chan ") || strings.HasPrefix(r, "select")
 }
 
-func inQueue(q []target.QueueEntry, sudog uint64) bool {
-	for _, e := range q {
-		if e.Sudog == sudog {
-			return true
-		}
+// queueOp says which of c's wait queues holds sudog (the send queue first),
+// from an index built once per channel: a channel may queue 100,000
+// goroutines.
+func (b *builder) queueOp(c *target.Chan, sudog uint64) (Op, bool) {
+	if b.queues == nil {
+		b.queues = map[*target.Chan]map[uint64]Op{}
 	}
-	return false
+	idx := b.queues[c]
+	if idx == nil {
+		idx = make(map[uint64]Op, len(c.RecvQ)+len(c.SendQ))
+		for _, e := range c.RecvQ {
+			idx[e.Sudog] = OpRecv
+		}
+		for _, e := range c.SendQ {
+			idx[e.Sudog] = OpSend
+		}
+		b.queues[c] = idx
+	}
+	op, ok := idx[sudog]
+	if !ok {
+		op = OpRecv
+	}
+	return op, ok
 }
 
 func (b *builder) readChan(addr uint64) *target.Chan {

@@ -151,6 +151,27 @@ func uvarint(b []byte) (uint64, int) {
 // open-coded ones (from each frame's deferBits and closure slots, which
 // Delve does not show) and the runtime's _defer records.
 func (t *Target) PendingDefers(g *G) ([]PendingDefer, error) {
+	if g.openDefersOK {
+		// Found while the stack was read (scanOpenDefers).
+		if len(g.openDefers) == 0 && g.regs.deferHead == 0 {
+			return nil, nil
+		}
+		p, err := t.loadPclntab()
+		if err != nil {
+			return nil, err
+		}
+		var out []PendingDefer
+		for _, od := range g.openDefers {
+			if d, ok := t.decodeClosure(p, od.closure); ok {
+				d.Frame, d.OpenCoded = od.index, true
+				out = append(out, d)
+			}
+		}
+		if g.regs.deferHead != 0 {
+			out = append(out, t.deferRecords(p, g, g.physicalFrames())...)
+		}
+		return out, nil
+	}
 	phys := g.physicalFrames()
 	if len(phys) == 0 {
 		return nil, nil
@@ -198,6 +219,59 @@ func (t *Target) PendingDefers(g *G) ([]PendingDefer, error) {
 	return out, nil
 }
 
+// openDefer is a pending open-coded defer found by scanOpenDefers.
+type openDefer struct {
+	index   int    // frame index in G.Frames
+	closure uint64 // the deferred func value
+}
+
+// scanOpenDefers finds g's pending open-coded defers in the stack the fast
+// reader has just read (the same reads PendingDefers would make, without a
+// system call per frame). It leaves g alone when a word is out of reach;
+// PendingDefers then reads the target.
+func (t *Target) scanOpenDefers(g *G, sr *stackReader) {
+	p, err := t.loadPclntab()
+	if err != nil || g.stk == nil {
+		return
+	}
+	const ps = 8 // amd64 only, like the fast reader
+	var out []openDefer
+	for _, ph := range g.stk.phys {
+		cfa := uint64(int64(g.regs.hi) + ph.cfaOff)
+		if ph.entry == 0 || cfa == 0 {
+			continue
+		}
+		fi := t.funcInfo(p, ph.entry)
+		if !fi.openCoded {
+			continue
+		}
+		varp := cfa - 2*ps
+		at := varp - fi.deferBitsOff
+		w, ok := sr.word(at &^ 7)
+		if !ok {
+			return
+		}
+		bits := byte(w >> (8 * (at & 7)))
+		for slot := uint64(0); slot < 8; slot++ {
+			if bits&(1<<slot) == 0 {
+				continue
+			}
+			a := varp - fi.slotsOff + slot*ps
+			if a%8 != 0 {
+				return
+			}
+			closure, ok := sr.word(a)
+			if !ok {
+				return
+			}
+			if closure != 0 {
+				out = append(out, openDefer{index: ph.index, closure: closure})
+			}
+		}
+	}
+	g.openDefers, g.openDefersOK = out, true
+}
+
 // deferRecords reads g._defer, the runtime's list of defers that were not
 // open-coded (defers in loops, functions with many defers).
 func (t *Target) deferRecords(p *pclntab, g *G, phys []physFrame) []PendingDefer {
@@ -238,6 +312,25 @@ func (t *Target) deferRecords(p *pclntab, g *G, phys []physFrame) []PendingDefer
 // decodeClosure reads a func() value: the code pointer and the captured
 // words, and works out whether calling it unlocks a sync lock.
 func (t *Target) decodeClosure(p *pclntab, closure uint64) (PendingDefer, bool) {
+	if c, ok := t.closures[closure]; ok {
+		// Many goroutines defer the same static closure; Captured is
+		// shared and read only.
+		return c.d, c.ok
+	}
+	d, ok := t.decodeClosure1(p, closure)
+	if t.closures == nil {
+		t.closures = map[uint64]cachedClosure{}
+	}
+	t.closures[closure] = cachedClosure{d, ok}
+	return d, ok
+}
+
+type cachedClosure struct {
+	d  PendingDefer
+	ok bool
+}
+
+func (t *Target) decodeClosure1(p *pclntab, closure uint64) (PendingDefer, bool) {
 	words, err := t.read(closure, 4*8)
 	if err != nil {
 		return PendingDefer{}, false

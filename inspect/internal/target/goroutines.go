@@ -54,6 +54,10 @@ type G struct {
 	// fast reader when it read all of it (wordsOK).
 	words   []uint64
 	wordsOK bool
+	// openDefers are the pending open-coded defers found while the stack
+	// was read (openDefersOK).
+	openDefers   []openDefer
+	openDefersOK bool
 }
 
 // Runtime goroutine statuses (runtime2.go).

@@ -170,6 +170,8 @@ type unwinder struct {
 		sym *pcSym
 	}
 	vars map[string]uint64 // package variable addresses
+	// varOffs are frame variables' offsets from the CFA, by PC (PointerVar).
+	varOffs map[varKey]int64
 
 	// words is where keepWords puts stack words, a chunk at a time.
 	words []uint64
@@ -195,6 +197,7 @@ func (t *Target) unwinder() *unwinder {
 		startFns: map[uint64]string{},
 		shapes:   map[uint64]*stackShape{},
 		vars:     map[string]uint64{},
+		varOffs:  map[varKey]int64{},
 	}
 	t.lay.unw = u
 	if err := u.init(t); err != nil {
@@ -721,7 +724,9 @@ func (t *Target) fastStacks(gs []*G, onThread map[int64]*proc.G) {
 				sr.buf = bufs[i]
 				u.keepWords(g, sp, bufs[i])
 			}
-			t.unwindFP(u, g, pc, sp, bp, &sr)
+			if t.unwindFP(u, g, pc, sp, bp, &sr) {
+				t.scanOpenDefers(g, &sr)
+			}
 		}
 		batch, addrs, sizes, total = batch[:0], addrs[:0], sizes[:0], 0
 	}

@@ -1,0 +1,154 @@
+// Command snapbench times one way of reading a hung process, for
+// bench/snapshot.sh: hangtui's full snapshot, or the plain Delve path
+// (list the goroutines, unwind each stack) that a debugger front-end takes.
+// It prints one JSON line; run it once per mode against the same process.
+//
+//	snapbench -mode hangtui -pid PID [-snapshots 3] [-json FILE]
+//	snapbench -mode delve -pid PID
+//
+// Wall times exclude attaching (reported as attach_ms); peak_rss_mb is the
+// process's maximum resident set, attach included.
+package main
+
+import (
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"syscall"
+	"time"
+
+	"github.com/hangtui/hangtui/inspect"
+	"github.com/hangtui/hangtui/inspect/internal/target"
+	"github.com/hangtui/hangtui/inspect/report"
+)
+
+type result struct {
+	Mode       string  `json:"mode"`
+	Goroutines int     `json:"goroutines"`
+	AttachMS   float64 `json:"attach_ms"`
+	// SnapshotMS is the first snapshot (cold caches), WarmMS the fastest
+	// of the following ones (the live view's refresh, the target resumed
+	// in between).
+	SnapshotMS float64 `json:"snapshot_ms"`
+	WarmMS     float64 `json:"warm_ms,omitempty"`
+	// PauseMS is how long the target was stopped for the first snapshot
+	// (hangtui) or for the whole read (Delve); WarmPauseMS for a refresh.
+	PauseMS     float64 `json:"pause_ms"`
+	WarmPauseMS float64 `json:"warm_pause_ms,omitempty"`
+	JSONMS      float64 `json:"json_ms,omitempty"`
+	JSONMB      float64 `json:"json_mb,omitempty"`
+	PeakRSSMB   float64 `json:"peak_rss_mb"`
+}
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+func main() {
+	pid := flag.Int("pid", 0, "process to read")
+	mode := flag.String("mode", "hangtui", "hangtui or delve")
+	n := flag.Int("snapshots", 3, "snapshots to take (hangtui): the first is cold")
+	jsonOut := flag.String("json", "", "write the first snapshot's JSON report here (default: discard)")
+	flag.Parse()
+	if *pid <= 0 {
+		fmt.Fprintln(os.Stderr, "snapbench: -pid is required")
+		os.Exit(2)
+	}
+	var r result
+	var err error
+	switch *mode {
+	case "hangtui":
+		r, err = runHangtui(*pid, *n, *jsonOut)
+	case "delve":
+		r, err = runDelve(*pid)
+	default:
+		err = fmt.Errorf("unknown mode %q", *mode)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "snapbench:", err)
+		os.Exit(1)
+	}
+	var ru syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) == nil {
+		r.PeakRSSMB = float64(ru.Maxrss) / 1024
+	}
+	json.NewEncoder(os.Stdout).Encode(r)
+}
+
+func runHangtui(pid, n int, jsonOut string) (result, error) {
+	r := result{Mode: "hangtui"}
+	start := time.Now()
+	s, err := inspect.Attach(pid)
+	if err != nil {
+		return r, err
+	}
+	defer s.Close()
+	r.AttachMS = ms(time.Since(start))
+	for i := 0; i < n; i++ {
+		if i > 0 {
+			// A live view lets the target run between refreshes.
+			if err := s.Resume(); err != nil {
+				return r, err
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+		t0 := time.Now()
+		snap, err := s.Snapshot()
+		if err != nil {
+			return r, err
+		}
+		d := time.Since(t0)
+		if i == 0 {
+			r.SnapshotMS, r.PauseMS = ms(d), ms(snap.Pause)
+			r.Goroutines = len(snap.Goroutines)
+			var w io.Writer = io.Discard
+			if jsonOut != "" {
+				f, err := os.Create(jsonOut)
+				if err != nil {
+					return r, err
+				}
+				defer f.Close()
+				w = f
+			}
+			cw := &countWriter{w: w}
+			t1 := time.Now()
+			if err := report.WriteJSON(cw, snap); err != nil {
+				return r, err
+			}
+			r.JSONMS, r.JSONMB = ms(time.Since(t1)), float64(cw.n)/(1<<20)
+		} else if r.WarmMS == 0 || ms(d) < r.WarmMS {
+			r.WarmMS, r.WarmPauseMS = ms(d), ms(snap.Pause)
+		}
+	}
+	return r, nil
+}
+
+type countWriter struct {
+	w io.Writer
+	n int64
+}
+
+func (c *countWriter) Write(p []byte) (int, error) {
+	c.n += int64(len(p))
+	return c.w.Write(p)
+}
+
+func runDelve(pid int) (result, error) {
+	r := result{Mode: "delve"}
+	start := time.Now()
+	t, err := target.Attach(pid)
+	if err != nil {
+		return r, err
+	}
+	defer t.Detach()
+	r.AttachMS = ms(time.Since(start))
+	t0 := time.Now()
+	gs, _, err := t.PlainDelveStacks()
+	if err != nil {
+		return r, err
+	}
+	r.SnapshotMS = ms(time.Since(t0))
+	r.PauseMS = ms(time.Since(start)) // stopped from attach to detach
+	r.Goroutines = gs
+	return r, nil
+}
