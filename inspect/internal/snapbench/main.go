@@ -5,6 +5,7 @@
 //
 //	snapbench -mode hangtui -pid PID [-snapshots 3] [-json FILE]
 //	snapbench -mode delve -pid PID
+//	snapbench -table HANGTUI.json DELVE.json   # the comparison, for people
 //
 // Wall times exclude attaching (reported as attach_ms); peak_rss_mb is the
 // process's maximum resident set, attach included.
@@ -16,6 +17,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime/pprof"
 	"syscall"
 	"time"
 
@@ -49,7 +51,16 @@ func main() {
 	mode := flag.String("mode", "hangtui", "hangtui or delve")
 	n := flag.Int("snapshots", 3, "snapshots to take (hangtui): the first is cold")
 	jsonOut := flag.String("json", "", "write the first snapshot's JSON report here (default: discard)")
+	table := flag.Bool("table", false, "print the comparison of two result files")
+	prof := flag.String("cpuprofile", "", "write a CPU profile of the warm snapshots here")
 	flag.Parse()
+	if *table {
+		if err := printTable(flag.Args()); err != nil {
+			fmt.Fprintln(os.Stderr, "snapbench:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if *pid <= 0 {
 		fmt.Fprintln(os.Stderr, "snapbench: -pid is required")
 		os.Exit(2)
@@ -58,7 +69,7 @@ func main() {
 	var err error
 	switch *mode {
 	case "hangtui":
-		r, err = runHangtui(*pid, *n, *jsonOut)
+		r, err = runHangtui(*pid, *n, *jsonOut, *prof)
 	case "delve":
 		r, err = runDelve(*pid)
 	default:
@@ -75,7 +86,7 @@ func main() {
 	json.NewEncoder(os.Stdout).Encode(r)
 }
 
-func runHangtui(pid, n int, jsonOut string) (result, error) {
+func runHangtui(pid, n int, jsonOut, prof string) (result, error) {
 	r := result{Mode: "hangtui"}
 	start := time.Now()
 	s, err := inspect.Attach(pid)
@@ -91,6 +102,16 @@ func runHangtui(pid, n int, jsonOut string) (result, error) {
 				return r, err
 			}
 			time.Sleep(200 * time.Millisecond)
+		}
+		if i == 1 && prof != "" {
+			f, err := os.Create(prof)
+			if err != nil {
+				return r, err
+			}
+			if err := pprof.StartCPUProfile(f); err != nil {
+				return r, err
+			}
+			defer pprof.StopCPUProfile()
 		}
 		t0 := time.Now()
 		snap, err := s.Snapshot()
@@ -151,4 +172,29 @@ func runDelve(pid int) (result, error) {
 	r.PauseMS = ms(time.Since(start)) // stopped from attach to detach
 	r.Goroutines = gs
 	return r, nil
+}
+
+func printTable(files []string) error {
+	if len(files) != 2 {
+		return fmt.Errorf("-table needs the hangtui and the delve result files")
+	}
+	var rs [2]result
+	for i, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return err
+		}
+		if err := json.Unmarshal(b, &rs[i]); err != nil {
+			return fmt.Errorf("%s: %v", f, err)
+		}
+	}
+	h, d := rs[0], rs[1]
+	fmt.Printf("%-8s %10s %10s %10s %10s %10s %12s %10s\n", "", "goroutines", "attach ms", "read ms", "warm ms", "pause ms", "warm pause", "peak MB")
+	fmt.Printf("%-8s %10d %10.0f %10.0f %10.0f %10.0f %12.0f %10.0f\n", "hangtui", h.Goroutines, h.AttachMS, h.SnapshotMS, h.WarmMS, h.PauseMS, h.WarmPauseMS, h.PeakRSSMB)
+	fmt.Printf("%-8s %10d %10.0f %10.0f %10s %10.0f %12s %10.0f\n", "delve", d.Goroutines, d.AttachMS, d.SnapshotMS, "-", d.PauseMS, "-", d.PeakRSSMB)
+	fmt.Printf("hangtui's full snapshot (stacks, waits, holders, graph, verdicts) vs Delve's stacks alone:\n")
+	fmt.Printf("  %.1fx faster (cold), %.1fx (warm), %.1fx less memory, target paused %.1fx less\n",
+		d.SnapshotMS/h.SnapshotMS, d.SnapshotMS/max(h.WarmMS, 0.001), d.PeakRSSMB/h.PeakRSSMB, d.PauseMS/h.PauseMS)
+	fmt.Printf("  JSON report (not in the times above): %.0f ms, %.1f MB\n", h.JSONMS, h.JSONMB)
+	return nil
 }

@@ -50,6 +50,12 @@ type pclntab struct {
 	ftab         []uint32 // pairs entryoff, funcoff
 	funcs        map[uint64]*funcInfo
 	unlocks      map[uint64]UnlockKind
+	entryLines   map[uint64]fileLine // by function entry
+}
+
+type fileLine struct {
+	file string
+	line int
 }
 
 func (t *Target) loadPclntab() (*pclntab, error) {
@@ -162,7 +168,13 @@ func (t *Target) PendingDefers(g *G) ([]PendingDefer, error) {
 		}
 		var out []PendingDefer
 		for _, od := range g.openDefers {
-			if d, ok := t.decodeClosure(p, od.closure); ok {
+			d, ok := PendingDefer{}, false
+			if od.onStack {
+				d, ok = t.decodeClosureWords(p, od.words)
+			} else {
+				d, ok = t.decodeClosure(p, od.closure)
+			}
+			if ok {
 				d.Frame, d.OpenCoded = od.index, true
 				out = append(out, d)
 			}
@@ -223,6 +235,10 @@ func (t *Target) PendingDefers(g *G) ([]PendingDefer, error) {
 type openDefer struct {
 	index   int    // frame index in G.Frames
 	closure uint64 // the deferred func value
+	// words are the closure's first words when it is on the stack
+	// (onStack): its code pointer and captured values.
+	words   [4]uint64
+	onStack bool
 }
 
 // scanOpenDefers finds g's pending open-coded defers in the stack the fast
@@ -264,9 +280,20 @@ func (t *Target) scanOpenDefers(g *G, sr *stackReader) {
 			if !ok {
 				return
 			}
-			if closure != 0 {
-				out = append(out, openDefer{index: ph.index, closure: closure})
+			if closure == 0 {
+				continue
 			}
+			od := openDefer{index: ph.index, closure: closure}
+			if closure >= sr.base && closure+32 <= sr.hi && closure%8 == 0 {
+				od.onStack = true
+				for k := range od.words {
+					if od.words[k], ok = sr.word(closure + uint64(k)*8); !ok {
+						od.onStack = false
+						break
+					}
+				}
+			}
+			out = append(out, od)
 		}
 	}
 	g.openDefers, g.openDefersOK = out, true
@@ -331,20 +358,35 @@ type cachedClosure struct {
 }
 
 func (t *Target) decodeClosure1(p *pclntab, closure uint64) (PendingDefer, bool) {
-	words, err := t.read(closure, 4*8)
+	raw, err := t.read(closure, 4*8)
 	if err != nil {
 		return PendingDefer{}, false
 	}
-	pc := decodeUint(words[:8])
+	var words [4]uint64
+	for i := range words {
+		words[i] = decodeUint(raw[i*8 : i*8+8])
+	}
+	return t.decodeClosureWords(p, words)
+}
+
+// decodeClosureWords decodes a func value from its first four words.
+func (t *Target) decodeClosureWords(p *pclntab, words [4]uint64) (PendingDefer, bool) {
+	pc := words[0]
 	fn := t.bi.PCToFunc(pc)
 	if fn == nil {
 		return PendingDefer{}, false
 	}
 	d := PendingDefer{Func: fn.Name}
-	d.File, d.Line, _ = t.bi.PCToLine(fn.Entry)
-	for i := 1; i < 4; i++ {
-		d.Captured = append(d.Captured, decodeUint(words[i*8:i*8+8]))
+	fl, ok := p.entryLines[fn.Entry]
+	if !ok {
+		fl.file, fl.line, _ = t.bi.PCToLine(fn.Entry)
+		if p.entryLines == nil {
+			p.entryLines = map[uint64]fileLine{}
+		}
+		p.entryLines[fn.Entry] = fl
 	}
+	d.File, d.Line = fl.file, fl.line
+	d.Captured = append(d.Captured, words[1:]...)
 	d.Unlock = t.unlockKind(p, fn)
 	return d, true
 }

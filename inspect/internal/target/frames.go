@@ -3,6 +3,7 @@ package target
 import (
 	"fmt"
 	"reflect"
+	"strings"
 
 	"github.com/go-delve/delve/pkg/proc"
 )
@@ -27,6 +28,9 @@ func (t *Target) scope(g *G, frame int) (*proc.EvalScope, error) {
 func (t *Target) PointerVar(g *G, frame int, expr string) (uint64, error) {
 	key, cacheable := t.varKey(g, frame, expr)
 	if cacheable {
+		if err, ok := t.unwinder().varErrs[key]; ok {
+			return 0, err
+		}
 		if off, ok := t.unwinder().varOffs[key]; ok {
 			p, err := t.readPtr(uint64(int64(g.FrameCFA(frame)) + off))
 			if err == nil && p == 0 {
@@ -36,6 +40,11 @@ func (t *Target) PointerVar(g *G, frame int, expr string) (uint64, error) {
 		}
 	}
 	addr, v, err := t.pointerVar(g, frame, expr)
+	if err != nil && cacheable && locationError(err) {
+		// The debug info has no location for the variable at this PC:
+		// the same for every goroutine stopped here.
+		t.unwinder().varErrs[key] = err
+	}
 	if err == nil && cacheable && v != nil && v.Flags&(proc.VariableFakeAddress|proc.VariableCPURegister) == 0 &&
 		v.Addr >= g.regs.lo && v.Addr+8 <= g.regs.hi {
 		// The variable lives in the frame: at this PC it is at the same
@@ -93,4 +102,11 @@ func (t *Target) pointerVar(g *G, frame int, expr string) (uint64, *proc.Variabl
 		}
 	}
 	return 0, nil, fmt.Errorf("%s is not a readable pointer (%s)", expr, v.Kind)
+}
+
+// locationError reports whether err says the debug info does not locate a
+// variable at a PC (rather than, say, that memory could not be read).
+func locationError(err error) bool {
+	msg := err.Error()
+	return strings.Contains(msg, "could not find loclist entry") || strings.Contains(msg, "optimized out")
 }

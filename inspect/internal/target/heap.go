@@ -553,14 +553,22 @@ func (h *Heap) FinalizerRoots() ([]uint64, error) {
 	sc, _ := loadStruct(t.bi, "runtime.specialCleanup")
 	next, off, kind := sp.Field("next"), sp.Field("offset"), sp.Field("kind")
 	kindFinalizer, kindCleanup := t.constant("runtime._KindSpecialFinalizer", 1), t.constant("runtime._KindSpecialCleanup", -1)
-	for i := uint64(0); i < n; i++ {
-		s := decodeUint(raw[i*8 : i*8+8])
-		buf, err := t.read(s, int(h.m.span.Size))
-		if err != nil || get(buf, h.m.fState) != 1 {
-			continue
+	spans := make([]uint64, n)
+	for i := range spans {
+		spans[i] = decodeUint(raw[i*8 : i*8+8])
+	}
+	// The mspans come from a few chunks: read them in batches, then follow
+	// the specials of those that have any.
+	type withSpecials struct{ start, specials uint64 }
+	var todo []withSpecials
+	t.readEach(spans, int(h.m.span.Size), func(_ int, buf []byte) {
+		if get(buf, h.m.fState) == 1 && get(buf, h.m.fSpecials) != 0 {
+			todo = append(todo, withSpecials{get(buf, h.m.fStart), get(buf, h.m.fSpecials)})
 		}
-		start := get(buf, h.m.fStart)
-		for rec, k := get(buf, h.m.fSpecials), 0; rec != 0 && k < 1_000_000; k++ {
+	})
+	for _, sp := range todo {
+		start := sp.start
+		for rec, k := sp.specials, 0; rec != 0 && k < 1_000_000; k++ {
 			rb, err := t.read(rec, 64)
 			if err != nil {
 				break
@@ -660,11 +668,15 @@ func (t *Target) PTimers() (ps, timers []uint64) {
 		ps = append(ps, p)
 		arr, _ := t.readPtr(p + uint64(heapF.Off))
 		cnt, _ := t.readPtr(p + uint64(heapF.Off) + 8)
-		if cnt > 10_000_000 {
+		if cnt > 10_000_000 || cnt == 0 {
+			continue
+		}
+		raw, err := t.read(arr, int(cnt*stride))
+		if err != nil {
 			continue
 		}
 		for j := uint64(0); j < cnt; j++ {
-			if tm, err := t.readPtr(arr + j*stride); err == nil && tm != 0 {
+			if tm := decodeUint(raw[j*stride : j*stride+8]); tm != 0 {
 				timers = append(timers, tm)
 			}
 		}

@@ -199,8 +199,11 @@ func (t *Target) MutexSemaOffset() uint64 { return uint64(t.lay.muSema.Off) }
 
 // ReadMutex reads the sync.Mutex at addr.
 func (t *Target) ReadMutex(addr uint64) (MutexWord, error) {
-	v, err := t.readUint(addr+uint64(t.lay.muState.Off), 4)
-	return decodeMutex(uint32(v)), err
+	b, err := t.readSmall(addr+uint64(t.lay.muState.Off), 4)
+	if err != nil {
+		return MutexWord{}, err
+	}
+	return decodeMutex(uint32(decodeUint(b))), nil
 }
 
 // RWMutexWord is a sync.RWMutex decoded.
@@ -223,7 +226,7 @@ func (t *Target) RWMutexOffsets() (wSema, writerSem, readerSem uint64, ok bool) 
 // ReadRWMutex reads the sync.RWMutex at addr.
 func (t *Target) ReadRWMutex(addr uint64) (RWMutexWord, error) {
 	l := t.lay
-	buf, err := t.read(addr, int(l.rwmutex.Size))
+	buf, err := t.readSmall(addr, int(l.rwmutex.Size))
 	if err != nil {
 		return RWMutexWord{}, err
 	}

@@ -172,6 +172,7 @@ type unwinder struct {
 	vars map[string]uint64 // package variable addresses
 	// varOffs are frame variables' offsets from the CFA, by PC (PointerVar).
 	varOffs map[varKey]int64
+	varErrs map[varKey]error // variables the debug info does not locate
 
 	// words is where keepWords puts stack words, a chunk at a time.
 	words []uint64
@@ -198,6 +199,7 @@ func (t *Target) unwinder() *unwinder {
 		shapes:   map[uint64]*stackShape{},
 		vars:     map[string]uint64{},
 		varOffs:  map[varKey]int64{},
+		varErrs:  map[varKey]error{},
 	}
 	t.lay.unw = u
 	if err := u.init(t); err != nil {
@@ -763,12 +765,18 @@ func (u *unwinder) keepWords(g *G, sp uint64, buf []byte) {
 	}
 	start := len(u.words)
 	lo, hi := g.regs.lo, g.regs.hi
+	// Stacks repeat values (an argument passed down through every frame):
+	// a small table drops most repeats; marking a value twice is a no-op.
+	var seen [32]uint64
 	for i := 0; i < n; i++ {
 		v := binary.LittleEndian.Uint64(buf[i*8:])
 		if v < 4096 || (v >= lo && v < hi) || (v >= u.minpc && v < u.maxpc) {
 			continue
 		}
-		u.words = append(u.words, v)
+		if k := (v >> 4) % uint64(len(seen)); seen[k] != v {
+			seen[k] = v
+			u.words = append(u.words, v)
+		}
 	}
 	g.words = u.words[start:len(u.words):len(u.words)]
 	g.wordsOK = true
