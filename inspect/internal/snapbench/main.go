@@ -39,6 +39,11 @@ type result struct {
 	// (hangtui) or for the whole read (Delve); WarmPauseMS for a refresh.
 	PauseMS     float64 `json:"pause_ms"`
 	WarmPauseMS float64 `json:"warm_pause_ms,omitempty"`
+	// CPUMS and WarmCPUMS are the CPU time (user+system, all threads)
+	// hangtui used for the snapshot: on a busy machine, wall time also
+	// counts waiting for a core.
+	CPUMS     float64 `json:"cpu_ms"`
+	WarmCPUMS float64 `json:"warm_cpu_ms,omitempty"`
 	JSONMS      float64 `json:"json_ms,omitempty"`
 	JSONMB      float64 `json:"json_mb,omitempty"`
 	PeakRSSMB   float64 `json:"peak_rss_mb"`
@@ -113,14 +118,14 @@ func runHangtui(pid, n int, jsonOut, prof string) (result, error) {
 			}
 			defer pprof.StopCPUProfile()
 		}
-		t0 := time.Now()
+		t0, c0 := time.Now(), cpuTime()
 		snap, err := s.Snapshot()
 		if err != nil {
 			return r, err
 		}
-		d := time.Since(t0)
+		d, c := time.Since(t0), ms(cpuTime()-c0)
 		if i == 0 {
-			r.SnapshotMS, r.PauseMS = ms(d), ms(snap.Pause)
+			r.SnapshotMS, r.PauseMS, r.CPUMS = ms(d), ms(snap.Pause), c
 			r.Goroutines = len(snap.Goroutines)
 			var w io.Writer = io.Discard
 			if jsonOut != "" {
@@ -138,7 +143,7 @@ func runHangtui(pid, n int, jsonOut, prof string) (result, error) {
 			}
 			r.JSONMS, r.JSONMB = ms(time.Since(t1)), float64(cw.n)/(1<<20)
 		} else if r.WarmMS == 0 || ms(d) < r.WarmMS {
-			r.WarmMS, r.WarmPauseMS = ms(d), ms(snap.Pause)
+			r.WarmMS, r.WarmPauseMS, r.WarmCPUMS = ms(d), ms(snap.Pause), c
 		}
 	}
 	return r, nil
@@ -163,12 +168,12 @@ func runDelve(pid int) (result, error) {
 	}
 	defer t.Detach()
 	r.AttachMS = ms(time.Since(start))
-	t0 := time.Now()
+	t0, c0 := time.Now(), cpuTime()
 	gs, _, err := t.PlainDelveStacks()
 	if err != nil {
 		return r, err
 	}
-	r.SnapshotMS = ms(time.Since(t0))
+	r.SnapshotMS, r.CPUMS = ms(time.Since(t0)), ms(cpuTime()-c0)
 	r.PauseMS = ms(time.Since(start)) // stopped from attach to detach
 	r.Goroutines = gs
 	return r, nil
@@ -189,12 +194,21 @@ func printTable(files []string) error {
 		}
 	}
 	h, d := rs[0], rs[1]
-	fmt.Printf("%-8s %10s %10s %10s %10s %10s %12s %10s\n", "", "goroutines", "attach ms", "read ms", "warm ms", "pause ms", "warm pause", "peak MB")
-	fmt.Printf("%-8s %10d %10.0f %10.0f %10.0f %10.0f %12.0f %10.0f\n", "hangtui", h.Goroutines, h.AttachMS, h.SnapshotMS, h.WarmMS, h.PauseMS, h.WarmPauseMS, h.PeakRSSMB)
-	fmt.Printf("%-8s %10d %10.0f %10.0f %10s %10.0f %12s %10.0f\n", "delve", d.Goroutines, d.AttachMS, d.SnapshotMS, "-", d.PauseMS, "-", d.PeakRSSMB)
+	fmt.Printf("%-8s %10s %10s %10s %10s %10s %10s %10s %10s %10s\n", "", "goroutines", "attach ms", "read ms", "cpu ms", "warm ms", "warm cpu", "pause ms", "warm pause", "peak MB")
+	fmt.Printf("%-8s %10d %10.0f %10.0f %10.0f %10.0f %10.0f %10.0f %10.0f %10.0f\n", "hangtui", h.Goroutines, h.AttachMS, h.SnapshotMS, h.CPUMS, h.WarmMS, h.WarmCPUMS, h.PauseMS, h.WarmPauseMS, h.PeakRSSMB)
+	fmt.Printf("%-8s %10d %10.0f %10.0f %10.0f %10s %10s %10.0f %10s %10.0f\n", "delve", d.Goroutines, d.AttachMS, d.SnapshotMS, d.CPUMS, "-", "-", d.PauseMS, "-", d.PeakRSSMB)
 	fmt.Printf("hangtui's full snapshot (stacks, waits, holders, graph, verdicts) vs Delve's stacks alone:\n")
 	fmt.Printf("  %.1fx faster (cold), %.1fx (warm), %.1fx less memory, target paused %.1fx less\n",
 		d.SnapshotMS/h.SnapshotMS, d.SnapshotMS/max(h.WarmMS, 0.001), d.PeakRSSMB/h.PeakRSSMB, d.PauseMS/h.PauseMS)
 	fmt.Printf("  JSON report (not in the times above): %.0f ms, %.1f MB\n", h.JSONMS, h.JSONMB)
 	return nil
+}
+
+// cpuTime is the CPU time the process has used so far.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

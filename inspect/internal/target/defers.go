@@ -251,14 +251,25 @@ func (t *Target) scanOpenDefers(g *G, sr *stackReader) {
 		return
 	}
 	const ps = 8 // amd64 only, like the fast reader
-	var out []openDefer
-	for _, ph := range g.stk.phys {
-		cfa := uint64(int64(g.regs.hi) + ph.cfaOff)
-		if ph.entry == 0 || cfa == 0 {
-			continue
+	stk := g.stk
+	if !stk.openCodedDone {
+		// Once per distinct stack: which of its frames have open-coded
+		// defers.
+		for k, ph := range stk.phys {
+			if ph.entry == 0 {
+				continue
+			}
+			if fi := t.funcInfo(p, ph.entry); fi.openCoded {
+				stk.openCoded = append(stk.openCoded, shapeDefer{k, fi})
+			}
 		}
-		fi := t.funcInfo(p, ph.entry)
-		if !fi.openCoded {
+		stk.openCodedDone = true
+	}
+	var out []openDefer
+	for _, sd := range stk.openCoded {
+		ph, fi := stk.phys[sd.phys], sd.fi
+		cfa := uint64(int64(g.regs.hi) + ph.cfaOff)
+		if cfa == 0 {
 			continue
 		}
 		varp := cfa - 2*ps

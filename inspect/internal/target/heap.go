@@ -49,11 +49,18 @@ type heapMeta struct {
 	arenas     map[uint64]*arenaSpans // arena index → its spans (nil: not heap)
 	lastIdx    uint64
 	last       *arenaSpans
+	recent     [256]recentArena
 
 	spans                                             map[uint64]*span // by mspan address
 	nspans                                            int
 	span                                              *structLayout
 	fStart, fNpages, fElem, fClass, fState, fSpecials field
+}
+
+type recentArena struct {
+	idx uint64
+	a   *arenaSpans
+	ok  bool
 }
 
 // arenaSpans is a heapArena's page → mspan table, resolved page by page.
@@ -139,10 +146,18 @@ func (h *heapMeta) arena(idx uint64) *arenaSpans {
 	if idx == h.lastIdx {
 		return h.last
 	}
+	// Stacks hold many values that are not heap pointers; a small
+	// direct-mapped cache in front of the map keeps their lookups cheap.
+	r := &h.recent[idx%uint64(len(h.recent))]
+	if r.ok && r.idx == idx {
+		h.lastIdx, h.last = idx, r.a
+		return r.a
+	}
 	a, ok := h.arenas[idx]
 	if !ok {
 		if h.l2 != 0 {
-			if arena, err := h.t.readPtr(h.l2 + idx*8); err == nil && arena != 0 {
+			if b, err := h.t.readSmall(h.l2+idx*8, 8); err == nil && decodeUint(b) != 0 {
+				arena := decodeUint(b)
 				if raw, err := h.t.read(arena+h.spansOff, int(h.pagesPer*8)); err == nil {
 					a = &arenaSpans{addrs: make([]uint64, h.pagesPer), spans: make([]*span, h.pagesPer), done: make([]bool, h.pagesPer)}
 					for i := range a.addrs {
@@ -153,6 +168,7 @@ func (h *heapMeta) arena(idx uint64) *arenaSpans {
 		}
 		h.arenas[idx] = a
 	}
+	*r = recentArena{idx, a, true}
 	h.lastIdx, h.last = idx, a
 	return a
 }
@@ -186,7 +202,7 @@ func (h *heapMeta) lookupSpan(sp uint64) *span {
 	s, ok := h.spans[sp]
 	if !ok {
 		s = nil
-		if buf, err := h.t.read(sp, int(h.span.Size)); err == nil {
+		if buf, err := h.t.readSmall(sp, int(h.span.Size)); err == nil {
 			start := get(buf, h.fStart)
 			s = &span{
 				id:       h.nspans,
