@@ -44,9 +44,9 @@ type result struct {
 	// counts waiting for a core.
 	CPUMS     float64 `json:"cpu_ms"`
 	WarmCPUMS float64 `json:"warm_cpu_ms,omitempty"`
-	JSONMS      float64 `json:"json_ms,omitempty"`
-	JSONMB      float64 `json:"json_mb,omitempty"`
-	PeakRSSMB   float64 `json:"peak_rss_mb"`
+	JSONMS    float64 `json:"json_ms,omitempty"`
+	JSONMB    float64 `json:"json_mb,omitempty"`
+	PeakRSSMB float64 `json:"peak_rss_mb"`
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
