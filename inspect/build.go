@@ -27,6 +27,8 @@ type builder struct {
 	sudogs []uint64
 	// queues indexes channels' wait queues by sudog (queueOp).
 	queues map[*target.Chan]map[uint64]Op
+	// resByKey finds resources without formatting their ids.
+	resByKey map[resKey]*Resource
 }
 
 func build(t *target.Target, info Target, progress func(Progress)) (*Snapshot, error) {
@@ -273,13 +275,26 @@ func FuncPackage(fn string) string {
 
 // resource returns the resource with this kind and address, creating it.
 func (b *builder) resource(kind Kind, addr uint64) *Resource {
+	key := resKey{kind, addr}
+	if r := b.resByKey[key]; r != nil {
+		return r // without formatting the id again
+	}
 	id := ResourceID(kind, addr)
 	r := b.res[id]
 	if r == nil {
 		r = &Resource{ID: id, Kind: kind, Addr: addr}
 		b.res[id] = r
 	}
+	if b.resByKey == nil {
+		b.resByKey = map[resKey]*Resource{}
+	}
+	b.resByKey[key] = r
 	return r
+}
+
+type resKey struct {
+	kind Kind
+	addr uint64
 }
 
 // ResourceID is the stable id of a resource: "<kind>:<hex address>".

@@ -478,6 +478,9 @@ func (t *Target) LiveStackWords(g *G) (words []uint64, ok bool) {
 // DeferRecords returns the addresses of g's heap-allocated _defer records
 // and their closures (roots when g can run).
 func (t *Target) DeferClosures(g *G) []uint64 {
+	if g.regs.deferHead == 0 {
+		return nil
+	}
 	dl, err := loadStruct(t.bi, "runtime._defer")
 	if err != nil {
 		return nil
@@ -527,7 +530,7 @@ func (h *Heap) FinalizerRoots() ([]uint64, error) {
 	// Queued finalizers: finq is a list of finBlocks (off-heap).
 	if fb, err := loadStruct(t.bi, "runtime.finBlock"); err == nil {
 		if fr, err := loadStruct(t.bi, "runtime.finalizer"); err == nil {
-			if finq, err := t.varAddr("runtime.finq"); err == nil {
+			if finq, err := t.cachedVarAddr("runtime.finq"); err == nil {
 				blk, _ := t.readPtr(finq)
 				for n := 0; blk != 0 && n < 100_000; n++ {
 					buf, err := t.read(blk, int(fb.Size))
@@ -550,7 +553,7 @@ func (h *Heap) FinalizerRoots() ([]uint64, error) {
 	if err != nil {
 		return out, err
 	}
-	base, err := t.varAddr("runtime.mheap_")
+	base, err := t.cachedVarAddr("runtime.mheap_")
 	if err != nil {
 		return out, err
 	}
@@ -604,6 +607,17 @@ func (h *Heap) FinalizerRoots() ([]uint64, error) {
 // constant evaluates an integer constant of the target's packages, e.g.
 // "runtime._KindSpecialFinalizer" (they differ between Go releases).
 func (t *Target) constant(name string, fallback int64) int64 {
+	u := t.unwinder()
+	key := "const " + name
+	if v, ok := u.vars[key]; ok {
+		return int64(v)
+	}
+	v := t.constant1(name, fallback)
+	u.vars[key] = uint64(v) // a property of the binary
+	return v
+}
+
+func (t *Target) constant1(name string, fallback int64) int64 {
 	scope, err := proc.ThreadScope(t.t, t.t.CurrentThread())
 	if err != nil {
 		return fallback
@@ -621,6 +635,16 @@ func (t *Target) constant(name string, fallback int64) int64 {
 
 // VarRange is the [lo, hi) address range of a package variable.
 func (t *Target) VarRange(name string) (lo, hi uint64, ok bool) {
+	u := t.unwinder()
+	if r, found := u.ranges[name]; found {
+		return r[0], r[1], r[1] > r[0]
+	}
+	lo, hi, ok = t.varRange(name)
+	u.ranges[name] = [2]uint64{lo, hi} // a package variable does not move
+	return lo, hi, ok
+}
+
+func (t *Target) varRange(name string) (lo, hi uint64, ok bool) {
 	scope, err := proc.ThreadScope(t.t, t.t.CurrentThread())
 	if err != nil {
 		return 0, 0, false
@@ -634,7 +658,7 @@ func (t *Target) VarRange(name string) (lo, hi uint64, ok bool) {
 
 // AllGAddrs returns the address of every runtime.g, dead ones included.
 func (t *Target) AllGAddrs() []uint64 {
-	sliceAddr, err := t.varAddr("runtime.allgs")
+	sliceAddr, err := t.cachedVarAddr("runtime.allgs")
 	if err != nil {
 		return nil
 	}
@@ -661,7 +685,7 @@ func (t *Target) PTimers() (ps, timers []uint64) {
 	if err != nil {
 		return nil, nil
 	}
-	sliceAddr, err := t.varAddr("runtime.allp")
+	sliceAddr, err := t.cachedVarAddr("runtime.allp")
 	if err != nil {
 		return nil, nil
 	}

@@ -300,7 +300,7 @@ func (t *Target) MLinks() []uint64 {
 	if err != nil {
 		return nil
 	}
-	head, err := t.varAddr("runtime.allm")
+	head, err := t.cachedVarAddr("runtime.allm")
 	if err != nil {
 		return nil
 	}

@@ -179,7 +179,8 @@ type unwinder struct {
 		key uint64
 		sym *pcSym
 	}
-	vars map[string]uint64 // package variable addresses
+	vars   map[string]uint64    // package variable addresses (and constants)
+	ranges map[string][2]uint64 // package variable extents (VarRange)
 	// varOffs are frame variables' offsets from the CFA, by PC (PointerVar).
 	varOffs map[varKey]int64
 	varErrs map[varKey]error // variables the debug info does not locate
@@ -205,6 +206,7 @@ func (t *Target) unwinder() *unwinder {
 		startFns: map[uint64]string{},
 		shapes:   map[uint64]*stackShape{},
 		vars:     map[string]uint64{},
+		ranges:   map[string][2]uint64{},
 		varOffs:  map[varKey]int64{},
 		varErrs:  map[varKey]error{},
 	}
