@@ -13,7 +13,10 @@
 # "read ms" excludes attaching (Delve loads the binary's debug info either
 # way: "attach ms"). The first hangtui snapshot is cold; "warm" is the best
 # refresh after letting the target run (what the live view does). "pause"
-# is how long the target was stopped: for Delve, attach to detach.
+# is how long the target was stopped: for Delve, attach to detach. "cpu"
+# is CPU time (all threads): on a busy machine wall time also counts waiting
+# for a core. At 10,000 goroutines the target is also refreshed every second
+# for 10 s and the share of time it was paused is printed.
 set -eu
 cd "$(dirname "$0")/.."
 SIZES=${N:-"10000 100000"}
@@ -33,7 +36,12 @@ for n in $SIZES; do
 		sleep 0.5
 	done
 	echo "== many -n $n (pid $fx)"
-	"$OUT/snapbench" -mode hangtui -pid "$fx" >"$OUT/hangtui-$n.json"
+	live=""
+	if [ "$n" -le 10000 ]; then
+		live="-live ${LIVE:-10s}" # refresh every second, as the live view does
+	fi
+	# shellcheck disable=SC2086
+	"$OUT/snapbench" -mode hangtui -pid "$fx" $live >"$OUT/hangtui-$n.json"
 	if [ -z "${SKIP_DELVE:-}" ]; then
 		"$OUT/snapbench" -mode delve -pid "$fx" >"$OUT/delve-$n.json"
 		"$OUT/snapbench" -table "$OUT/hangtui-$n.json" "$OUT/delve-$n.json"

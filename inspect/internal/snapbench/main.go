@@ -17,6 +17,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime"
 	"runtime/pprof"
 	"syscall"
 	"time"
@@ -44,9 +45,14 @@ type result struct {
 	// counts waiting for a core.
 	CPUMS     float64 `json:"cpu_ms"`
 	WarmCPUMS float64 `json:"warm_cpu_ms,omitempty"`
-	JSONMS    float64 `json:"json_ms,omitempty"`
-	JSONMB    float64 `json:"json_mb,omitempty"`
-	PeakRSSMB float64 `json:"peak_rss_mb"`
+	// WarmAllocMB is what the fastest refresh allocated.
+	WarmAllocMB float64 `json:"warm_alloc_mb,omitempty"`
+	// LivePausedPct is the share of wall time the target was stopped while
+	// refreshed every -interval for -live (what the live view does).
+	LivePausedPct float64 `json:"live_paused_pct,omitempty"`
+	JSONMS        float64 `json:"json_ms,omitempty"`
+	JSONMB        float64 `json:"json_mb,omitempty"`
+	PeakRSSMB     float64 `json:"peak_rss_mb"`
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
@@ -58,6 +64,9 @@ func main() {
 	jsonOut := flag.String("json", "", "write the first snapshot's JSON report here (default: discard)")
 	table := flag.Bool("table", false, "print the comparison of two result files")
 	prof := flag.String("cpuprofile", "", "write a CPU profile of the warm snapshots here")
+	memProf := flag.String("memprofile", "", "write an allocation profile here at the end")
+	live := flag.Duration("live", 0, "then refresh every -interval for this long and report the paused share")
+	interval := flag.Duration("interval", time.Second, "refresh interval for -live")
 	flag.Parse()
 	if *table {
 		if err := printTable(flag.Args()); err != nil {
@@ -74,7 +83,7 @@ func main() {
 	var err error
 	switch *mode {
 	case "hangtui":
-		r, err = runHangtui(*pid, *n, *jsonOut, *prof)
+		r, err = runHangtui(*pid, *n, *jsonOut, *prof, *live, *interval)
 	case "delve":
 		r, err = runDelve(*pid)
 	default:
@@ -84,6 +93,12 @@ func main() {
 		fmt.Fprintln(os.Stderr, "snapbench:", err)
 		os.Exit(1)
 	}
+	if *memProf != "" {
+		if f, err := os.Create(*memProf); err == nil {
+			_ = pprof.Lookup("allocs").WriteTo(f, 0)
+			f.Close()
+		}
+	}
 	var ru syscall.Rusage
 	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) == nil {
 		r.PeakRSSMB = float64(ru.Maxrss) / 1024
@@ -91,7 +106,7 @@ func main() {
 	json.NewEncoder(os.Stdout).Encode(r)
 }
 
-func runHangtui(pid, n int, jsonOut, prof string) (result, error) {
+func runHangtui(pid, n int, jsonOut, prof string, live, interval time.Duration) (result, error) {
 	r := result{Mode: "hangtui"}
 	start := time.Now()
 	s, err := inspect.Attach(pid)
@@ -118,12 +133,15 @@ func runHangtui(pid, n int, jsonOut, prof string) (result, error) {
 			}
 			defer pprof.StopCPUProfile()
 		}
+		var m0, m1 runtime.MemStats
+		runtime.ReadMemStats(&m0)
 		t0, c0 := time.Now(), cpuTime()
 		snap, err := s.Snapshot()
 		if err != nil {
 			return r, err
 		}
 		d, c := time.Since(t0), ms(cpuTime()-c0)
+		runtime.ReadMemStats(&m1)
 		if i == 0 {
 			r.SnapshotMS, r.PauseMS, r.CPUMS = ms(d), ms(snap.Pause), c
 			r.Goroutines = len(snap.Goroutines)
@@ -144,7 +162,27 @@ func runHangtui(pid, n int, jsonOut, prof string) (result, error) {
 			r.JSONMS, r.JSONMB = ms(time.Since(t1)), float64(cw.n)/(1<<20)
 		} else if r.WarmMS == 0 || ms(d) < r.WarmMS {
 			r.WarmMS, r.WarmPauseMS, r.WarmCPUMS = ms(d), ms(snap.Pause), c
+			r.WarmAllocMB = float64(m1.TotalAlloc-m0.TotalAlloc) / (1 << 20)
 		}
+	}
+	if live > 0 {
+		// Like the live view: the target runs, is stopped for a snapshot
+		// every interval, and runs again.
+		var paused time.Duration
+		start := time.Now()
+		for time.Since(start) < live {
+			if err := s.Resume(); err != nil {
+				return r, err
+			}
+			next := time.Now().Add(interval)
+			time.Sleep(time.Until(next))
+			snap, err := s.Snapshot()
+			if err != nil {
+				return r, err
+			}
+			paused += snap.Pause
+		}
+		r.LivePausedPct = 100 * paused.Seconds() / time.Since(start).Seconds()
 	}
 	return r, nil
 }
@@ -201,6 +239,9 @@ func printTable(files []string) error {
 	fmt.Printf("  %.1fx faster (cold), %.1fx (warm), %.1fx less memory, target paused %.1fx less\n",
 		d.SnapshotMS/h.SnapshotMS, d.SnapshotMS/max(h.WarmMS, 0.001), d.PeakRSSMB/h.PeakRSSMB, d.PauseMS/h.PauseMS)
 	fmt.Printf("  JSON report (not in the times above): %.0f ms, %.1f MB\n", h.JSONMS, h.JSONMB)
+	if h.LivePausedPct > 0 {
+		fmt.Printf("  live refresh every second: target paused %.1f%% of the time\n", h.LivePausedPct)
+	}
 	return nil
 }
 
