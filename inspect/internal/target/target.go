@@ -44,7 +44,8 @@ type Target struct {
 	heap *heapMeta
 	// chunks caches target memory in aligned chunks for readSmall; reset
 	// with every snapshot.
-	chunks map[uint64][]byte
+	chunks    map[uint64][]byte
+	chunkPool [][]byte // chunks of earlier snapshots, for reuse
 	// closures caches decoded deferred func values by address; reset with
 	// every snapshot.
 	closures map[uint64]cachedClosure
@@ -143,6 +144,11 @@ func (t *Target) ClearCaches() {
 	t.t.ClearCaches()
 	t.globalVals = nil
 	t.heap = nil
+	for _, b := range t.chunks {
+		if b != nil {
+			t.chunkPool = append(t.chunkPool, b)
+		}
+	}
 	t.chunks = nil
 	t.closures = nil
 }
@@ -184,8 +190,13 @@ func (t *Target) readSmall(addr uint64, n int) ([]byte, error) {
 		if t.chunks == nil {
 			t.chunks = map[uint64][]byte{}
 		}
-		b = make([]byte, chunkSize)
+		if n := len(t.chunkPool); n > 0 {
+			b, t.chunkPool = t.chunkPool[n-1], t.chunkPool[:n-1]
+		} else {
+			b = make([]byte, chunkSize)
+		}
 		if m, err := t.mem.ReadMemory(b, c); err != nil || m != chunkSize {
+			t.chunkPool = append(t.chunkPool, b)
 			b = nil // part of the chunk is not mapped: read objects alone
 		}
 		t.chunks[c] = b

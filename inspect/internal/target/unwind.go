@@ -184,6 +184,10 @@ type unwinder struct {
 	// varOffs are frame variables' offsets from the CFA, by PC (PointerVar).
 	varOffs map[varKey]int64
 	varErrs map[varKey]error // variables the debug info does not locate
+	// stackBufs are fastStacks' batch buffers, kept between snapshots.
+	stackBufs [][]byte
+	// readBuf is readEach's buffer, kept between snapshots.
+	readBuf []byte
 
 	// scratch, reused per goroutine
 	scratchP []uint64
@@ -636,8 +640,12 @@ func (t *Target) readEach(addrs []uint64, size int, f func(i int, buf []byte)) {
 			total += int(rngs[n].end - rngs[n].start)
 			n++
 		}
+		if mem == nil {
+			mem = t.unwinder().readBuf
+		}
 		if cap(mem) < total {
-			mem = make([]byte, total)
+			mem = make([]byte, max(total, 4*maxRange))
+			t.unwinder().readBuf = mem
 		}
 		raddrs, bufs, ok = raddrs[:0], bufs[:0], ok[:0]
 		off := 0
@@ -744,9 +752,14 @@ func (t *Target) fastStacks(gs []*G, onThread map[int64]*proc.G) {
 			}
 		}
 	}
+	// Batch buffers are kept for the next snapshot.
+	if len(u.stackBufs) < stacksInFlight {
+		u.stackBufs = append(u.stackBufs, make([][]byte, stacksInFlight-len(u.stackBufs))...)
+	}
 	if !t.live {
 		for _, b := range batches {
-			b.alloc(nil)
+			b.alloc(u.stackBufs[0])
+			u.stackBufs[0] = b.mem
 			clear(b.ok)
 			unwind(b)
 		}
@@ -755,12 +768,11 @@ func (t *Target) fastStacks(gs []*G, onThread map[int64]*proc.G) {
 	// A live process: a second goroutine reads the next batches with
 	// process_vm_readv (a plain system call, no Delve) and picks out their
 	// stack words while this one unwinds; buffers are recycled.
-	const inFlight = 3
-	free := make(chan []byte, inFlight)
-	for i := 0; i < inFlight; i++ {
-		free <- nil
+	free := make(chan []byte, stacksInFlight)
+	for _, buf := range u.stackBufs {
+		free <- buf
 	}
-	ready := make(chan *stackBatch, inFlight)
+	ready := make(chan *stackBatch, stacksInFlight)
 	go func() {
 		var words wordArena // the reader's
 		defer close(ready)
@@ -783,7 +795,13 @@ func (t *Target) fastStacks(gs []*G, onThread map[int64]*proc.G) {
 		free <- b.mem
 		b.mem, b.bufs = nil, nil
 	}
+	for i := range u.stackBufs {
+		u.stackBufs[i] = <-free
+	}
 }
+
+// stacksInFlight is how many batches of stacks are read ahead.
+const stacksInFlight = 3
 
 // stackBatch is a group of goroutine stacks read with one batch of reads.
 type stackBatch struct {
@@ -799,7 +817,7 @@ type stackBatch struct {
 // alloc lays the batch's buffers out in mem (grown as needed).
 func (b *stackBatch) alloc(mem []byte) {
 	if cap(mem) < b.total {
-		mem = make([]byte, b.total)
+		mem = make([]byte, max(b.total, batchBytes))
 	}
 	b.mem = mem[:b.total]
 	b.bufs, b.ok = make([][]byte, len(b.sizes)), make([]bool, len(b.sizes))
