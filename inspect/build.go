@@ -420,6 +420,17 @@ func (b *builder) readChan(addr uint64) *target.Chan {
 // from the Wait frame's receiver and then confirmed on that list.
 func (b *builder) conds() {
 	condOff, ok := b.t.CondNotifyOffset()
+	var reqs []target.VarReq
+	for _, rg := range b.gs {
+		if g := b.byAdr[rg.Addr]; g.State == StateWaiting && g.WaitReason == "sync.Cond.Wait" {
+			for _, v := range condVars {
+				if i := rg.FrameIndex(v[0]); i >= 0 {
+					reqs = append(reqs, target.VarReq{G: rg, Frame: i, Expr: v[1]})
+				}
+			}
+		}
+	}
+	b.t.PrefetchVars(reqs)
 	for _, rg := range b.gs {
 		g := b.byAdr[rg.Addr]
 		if g.State != StateWaiting || g.WaitReason != "sync.Cond.Wait" {
@@ -446,6 +457,9 @@ func (b *builder) conds() {
 		b.addWait(g, b.resource(KindCond, addr), OpWait)
 	}
 }
+
+// condVars are the frames and variables conds reads a Cond's address from.
+var condVars = [][2]string{{"sync.(*Cond).Wait", "c"}, {"sync.runtime_notifyListWait", "l"}, {"runtime.notifyListWait", "l"}}
 
 // finish reads each resource's state, fills waiter lists and sorts.
 func (b *builder) finish() {

@@ -49,6 +49,9 @@ type Target struct {
 	// closures caches decoded deferred func values by address; reset with
 	// every snapshot.
 	closures map[uint64]cachedClosure
+	// varVals are frame variable words read ahead by PrefetchVars, by
+	// address; reset with every snapshot.
+	varVals map[uint64]uint64
 }
 
 // Attach stops the process and reads its binary. Call Detach when done, on
@@ -151,6 +154,7 @@ func (t *Target) ClearCaches() {
 	}
 	t.chunks = nil
 	t.closures = nil
+	t.varVals = nil
 }
 
 // Exited reports whether an error means the process has gone away.
