@@ -773,6 +773,7 @@ func (t *Target) fastStacks(gs []*G, onThread map[int64]*proc.G) {
 		free <- buf
 	}
 	ready := make(chan *stackBatch, stacksInFlight)
+	done := make(chan struct{})
 	go func() {
 		var words wordArena // the reader's
 		defer close(ready)
@@ -780,23 +781,40 @@ func (t *Target) fastStacks(gs []*G, onThread map[int64]*proc.G) {
 		// here leaves the batches not yet handed over to Delve.
 		defer func() { _ = recover() }()
 		for _, b := range batches {
-			b.alloc(<-free)
+			select {
+			case buf := <-free:
+				b.alloc(buf)
+			case <-done:
+				return
+			}
 			readvBatch(t.pid, b.addrs, b.bufs, b.ok)
 			for i, g := range b.gs {
 				if b.ok[i] {
 					words.keep(u, g, b.addrs[i], b.bufs[i])
 				}
 			}
-			ready <- b
+			select {
+			case ready <- b:
+			case <-done:
+				return
+			}
 		}
 	}()
+	// Whatever happens here (a panic is turned into an error by the
+	// session), the reader must not be left blocked.
+	defer close(done)
 	for b := range ready {
 		unwind(b)
 		free <- b.mem
 		b.mem, b.bufs = nil, nil
 	}
+	// Keep the buffers for the next snapshot (fewer if a read panicked).
 	for i := range u.stackBufs {
-		u.stackBufs[i] = <-free
+		select {
+		case u.stackBufs[i] = <-free:
+		default:
+			u.stackBufs[i] = nil
+		}
 	}
 }
 
