@@ -23,6 +23,7 @@ type Heap struct {
 	m *heapMeta
 
 	marks, excl [][]uint64 // by span id: a bit per object
+	seen        [4096]uint64
 	nmarked     int
 	// Parent, when non-nil, records for each marked object the object (or
 	// root address) it was reached from: for explaining and debugging.
@@ -274,6 +275,14 @@ func (h *Heap) MarkPtr(p uint64) {
 	if p < 4096 {
 		return
 	}
+	// Stacks and objects repeat the same pointers (shared channels,
+	// closures passed down through every frame): a value seen lately has
+	// been dealt with, and marking is idempotent.
+	seen := &h.seen[(p>>3^p>>17)%uint64(len(h.seen))]
+	if *seen == p {
+		return
+	}
+	*seen = p
 	s, i, ok := h.object(p)
 	if !ok {
 		return
