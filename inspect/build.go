@@ -25,6 +25,10 @@ type builder struct {
 	// sudogs are the runtime's wait records seen while linking waiters;
 	// reachability must not follow them (they point at every wait object).
 	sudogs []uint64
+	// queues indexes channels' wait queues by sudog (queueOp).
+	queues map[*target.Chan]map[uint64]Op
+	// resByKey finds resources without formatting their ids.
+	resByKey map[resKey]*Resource
 }
 
 func build(t *target.Target, info Target, progress func(Progress)) (*Snapshot, error) {
@@ -274,13 +278,26 @@ func FuncPackage(fn string) string {
 
 // resource returns the resource with this kind and address, creating it.
 func (b *builder) resource(kind Kind, addr uint64) *Resource {
+	key := resKey{kind, addr}
+	if r := b.resByKey[key]; r != nil {
+		return r // without formatting the id again
+	}
 	id := ResourceID(kind, addr)
 	r := b.res[id]
 	if r == nil {
 		r = &Resource{ID: id, Kind: kind, Addr: addr}
 		b.res[id] = r
 	}
+	if b.resByKey == nil {
+		b.resByKey = map[resKey]*Resource{}
+	}
+	b.resByKey[key] = r
 	return r
+}
+
+type resKey struct {
+	kind Kind
+	addr uint64
 }
 
 // ResourceID is the stable id of a resource: "<kind>:<hex address>".
@@ -351,13 +368,8 @@ func (b *builder) channels() {
 			if c == nil {
 				continue
 			}
-			op := OpRecv
-			switch {
-			case inQueue(c.SendQ, cw.Sudog):
-				op = OpSend
-			case inQueue(c.RecvQ, cw.Sudog):
-				op = OpRecv
-			case strings.HasPrefix(g.WaitReason, "chan send"):
+			op, queued := b.queueOp(c, cw.Sudog)
+			if !queued && strings.HasPrefix(g.WaitReason, "chan send") {
 				op = OpSend
 			}
 			b.addWait(g, b.resource(KindChan, cw.Chan), op)
@@ -369,13 +381,29 @@ func isChanReason(r string) bool {
 	return strings.HasPrefix(r, "chan ") || strings.HasPrefix(r, "select")
 }
 
-func inQueue(q []target.QueueEntry, sudog uint64) bool {
-	for _, e := range q {
-		if e.Sudog == sudog {
-			return true
-		}
+// queueOp says which of c's wait queues holds sudog (the send queue first),
+// from an index built once per channel: a channel may queue 100,000
+// goroutines.
+func (b *builder) queueOp(c *target.Chan, sudog uint64) (Op, bool) {
+	if b.queues == nil {
+		b.queues = map[*target.Chan]map[uint64]Op{}
 	}
-	return false
+	idx := b.queues[c]
+	if idx == nil {
+		idx = make(map[uint64]Op, len(c.RecvQ)+len(c.SendQ))
+		for _, e := range c.RecvQ {
+			idx[e.Sudog] = OpRecv
+		}
+		for _, e := range c.SendQ {
+			idx[e.Sudog] = OpSend
+		}
+		b.queues[c] = idx
+	}
+	op, ok := idx[sudog]
+	if !ok {
+		op = OpRecv
+	}
+	return op, ok
 }
 
 func (b *builder) readChan(addr uint64) *target.Chan {
@@ -395,6 +423,17 @@ func (b *builder) readChan(addr uint64) *target.Chan {
 // from the Wait frame's receiver and then confirmed on that list.
 func (b *builder) conds() {
 	condOff, ok := b.t.CondNotifyOffset()
+	var reqs []target.VarReq
+	for _, rg := range b.gs {
+		if g := b.byAdr[rg.Addr]; g.State == StateWaiting && g.WaitReason == "sync.Cond.Wait" {
+			for _, v := range condVars {
+				if i := rg.FrameIndex(v[0]); i >= 0 {
+					reqs = append(reqs, target.VarReq{G: rg, Frame: i, Expr: v[1]})
+				}
+			}
+		}
+	}
+	b.t.PrefetchVars(reqs)
 	for _, rg := range b.gs {
 		g := b.byAdr[rg.Addr]
 		if g.State != StateWaiting || g.WaitReason != "sync.Cond.Wait" {
@@ -421,6 +460,9 @@ func (b *builder) conds() {
 		b.addWait(g, b.resource(KindCond, addr), OpWait)
 	}
 }
+
+// condVars are the frames and variables conds reads a Cond's address from.
+var condVars = [][2]string{{"sync.(*Cond).Wait", "c"}, {"sync.runtime_notifyListWait", "l"}, {"runtime.notifyListWait", "l"}}
 
 // finish reads each resource's state, fills waiter lists and sorts.
 func (b *builder) finish() {

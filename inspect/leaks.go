@@ -103,7 +103,9 @@ func (b *builder) leaks(a *analysis) {
 	markLive := func(g *Goroutine) {
 		rg := b.raw[g.ID]
 		lo, hi := b.t.LiveStack(rg)
-		if hi > lo && hi-lo < 1<<30 {
+		if words, ok := b.t.LiveStackWords(rg); ok && h.Parent == nil {
+			h.MarkWords(lo, words)
+		} else if hi > lo && hi-lo < 1<<30 {
 			_ = h.MarkRange(lo, hi)
 		}
 		for _, p := range b.t.DeferClosures(rg) {
@@ -223,13 +225,25 @@ type stackRange struct {
 	id     int64
 }
 
+// stackRanges returns every goroutine's stack bounds, sorted (stacks do
+// not overlap), for stackOf.
 func (b *builder) stackRanges() []stackRange {
-	var out []stackRange
+	out := make([]stackRange, 0, len(b.snap.Goroutines))
 	for _, g := range b.snap.Goroutines {
 		lo, hi := b.t.StackBounds(b.raw[g.ID])
 		out = append(out, stackRange{lo, hi, g.ID})
 	}
+	sort.Slice(out, func(i, j int) bool { return out[i].lo < out[j].lo })
 	return out
+}
+
+// stackOf returns the stack containing addr.
+func stackOf(stacks []stackRange, addr uint64) (stackRange, bool) {
+	i := sort.Search(len(stacks), func(i int) bool { return stacks[i].lo > addr }) - 1
+	if i >= 0 && addr < stacks[i].hi {
+		return stacks[i], true
+	}
+	return stackRange{}, false
 }
 
 // wakeable: can anything live wake g?
@@ -264,11 +278,9 @@ func (b *builder) reachable(h *target.Heap, addr uint64, self int64, live map[in
 			return true // any code can name a global
 		}
 	}
-	for _, s := range stacks {
-		if addr >= s.lo && addr < s.hi {
-			// On a goroutine's stack: only that goroutine can use it.
-			return s.id != self && live[s.id]
-		}
+	if s, ok := stackOf(stacks, addr); ok {
+		// On a goroutine's stack: only that goroutine can use it.
+		return s.id != self && live[s.id]
 	}
 	return true // somewhere hangtui does not model: assume reachable
 }
@@ -358,7 +370,11 @@ func (b *builder) reachersAmong(gs []*Goroutine) map[string][]int64 {
 			break
 		}
 		lo, hi := b.t.LiveStack(b.raw[s.ID])
-		_ = sub.MarkRange(lo, hi)
+		if words, ok := b.t.LiveStackWords(b.raw[s.ID]); ok {
+			sub.MarkWords(lo, words)
+		} else {
+			_ = sub.MarkRange(lo, hi)
+		}
 		sub.Budget = 256 << 20
 		if sub.Drain() != nil {
 			continue

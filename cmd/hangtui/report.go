@@ -11,6 +11,7 @@ import (
 	"github.com/hangtui/hangtui/inspect"
 	"github.com/hangtui/hangtui/inspect/report"
 	"github.com/hangtui/hangtui/internal/safety"
+	"golang.org/x/sys/unix"
 )
 
 // source is what to inspect, from the command line.
@@ -112,13 +113,19 @@ func printReport(w io.Writer, snap *inspect.Snapshot, asJSON bool) int {
 }
 
 // isTerminal reports whether w is a terminal (JSON is indented only there).
+// A character device is not enough: /dev/null is one, and indenting a
+// large report costs seconds.
 func isTerminal(w io.Writer) bool {
 	f, ok := w.(*os.File)
 	if !ok {
 		return false
 	}
 	st, err := f.Stat()
-	return err == nil && st.Mode()&os.ModeCharDevice != 0
+	if err != nil || st.Mode()&os.ModeCharDevice == 0 {
+		return false
+	}
+	_, err = unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS)
+	return err == nil
 }
 
 // holdForTests keeps the target attached for a while when

@@ -37,8 +37,12 @@ type Group struct {
 
 // KeyOf returns the key under which GroupGoroutines files g.
 func KeyOf(g *inspect.Goroutine) GroupKey {
+	return GroupKey{Verdict: g.Verdict, State: g.State, WaitReason: g.WaitReason, Stack: stackKey(g.Frames)}
+}
+
+func stackKey(frames []inspect.Frame) string {
 	var b strings.Builder
-	for i, f := range g.Frames {
+	for i, f := range frames {
 		if i > 0 {
 			b.WriteByte('\n')
 		}
@@ -48,7 +52,18 @@ func KeyOf(g *inspect.Goroutine) GroupKey {
 		b.WriteByte(':')
 		b.WriteString(strconv.Itoa(f.Line))
 	}
-	return GroupKey{Verdict: g.Verdict, State: g.State, WaitReason: g.WaitReason, Stack: b.String()}
+	return b.String()
+}
+
+// sharedKey identifies a goroutine's group cheaply: the model shares one
+// frame slice between goroutines with identical stacks, so at 100,000
+// goroutines most keys are found without building the stack text.
+type sharedKey struct {
+	first      *inspect.Frame
+	n          int
+	verdict    inspect.Verdict
+	state      inspect.State
+	waitReason string
 }
 
 // Stuck reports whether the group's goroutines can provably never run again.
@@ -77,14 +92,26 @@ func GroupGoroutines(gs []*inspect.Goroutine) []Group {
 	sort.SliceStable(sorted, func(i, j int) bool { return sorted[i].ID < sorted[j].ID })
 
 	index := map[GroupKey]int{}
+	shared := map[sharedKey]int{}
 	var groups []Group
 	for _, g := range sorted {
+		var sk sharedKey
+		if len(g.Frames) > 0 {
+			sk = sharedKey{&g.Frames[0], len(g.Frames), g.Verdict, g.State, g.WaitReason}
+			if i, ok := shared[sk]; ok {
+				groups[i].Goroutines = append(groups[i].Goroutines, g)
+				continue
+			}
+		}
 		k := KeyOf(g)
 		i, ok := index[k]
 		if !ok {
 			i = len(groups)
 			index[k] = i
 			groups = append(groups, Group{Key: k, Representative: g})
+		}
+		if sk.first != nil {
+			shared[sk] = i
 		}
 		groups[i].Goroutines = append(groups[i].Goroutines, g)
 	}

@@ -131,7 +131,11 @@ type Finding struct {
 }
 
 // ToDoc converts a snapshot into the JSON document.
-func ToDoc(s *inspect.Snapshot) *Doc {
+func ToDoc(s *inspect.Snapshot) *Doc { return toDoc(s, true) }
+
+// toDoc converts a snapshot, leaving Goroutines empty unless goroutines is
+// set (the streaming writer encodes them itself).
+func toDoc(s *inspect.Snapshot, goroutines bool) *Doc {
 	d := &Doc{
 		Schema:     Schema,
 		Target:     Target{PID: s.Target.PID, Exe: s.Target.Exe, GoVersion: s.Target.GoVersion, Source: string(s.Target.Source)},
@@ -146,7 +150,9 @@ func ToDoc(s *inspect.Snapshot) *Doc {
 		Warnings:   append([]string{}, s.Warnings...),
 	}
 	for _, g := range s.Goroutines {
-		d.Goroutines = append(d.Goroutines, goroutineDoc(g))
+		if goroutines {
+			d.Goroutines = append(d.Goroutines, goroutineDoc(g))
+		}
 	}
 	for _, r := range s.Resources {
 		d.Resources = append(d.Resources, resourceDoc(r))
@@ -274,9 +280,10 @@ func nonNilIDs(s []int64) []int64 {
 	return s
 }
 
-// WriteJSON writes the snapshot as compact JSON on one line.
+// WriteJSON writes the snapshot as compact JSON on one line: the bytes
+// json.NewEncoder(w).Encode(ToDoc(s)) would write, streamed (json_stream.go).
 func WriteJSON(w io.Writer, s *inspect.Snapshot) error {
-	return json.NewEncoder(w).Encode(ToDoc(s))
+	return writeJSONStream(w, s)
 }
 
 // WriteJSONIndent writes the snapshot as indented JSON, for people. Indenting

@@ -50,6 +50,12 @@ type pclntab struct {
 	ftab         []uint32 // pairs entryoff, funcoff
 	funcs        map[uint64]*funcInfo
 	unlocks      map[uint64]UnlockKind
+	entryLines   map[uint64]fileLine // by function entry
+}
+
+type fileLine struct {
+	file string
+	line int
 }
 
 func (t *Target) loadPclntab() (*pclntab, error) {
@@ -151,6 +157,33 @@ func uvarint(b []byte) (uint64, int) {
 // open-coded ones (from each frame's deferBits and closure slots, which
 // Delve does not show) and the runtime's _defer records.
 func (t *Target) PendingDefers(g *G) ([]PendingDefer, error) {
+	if g.openDefersOK {
+		// Found while the stack was read (scanOpenDefers).
+		if len(g.openDefers) == 0 && g.regs.deferHead == 0 {
+			return nil, nil
+		}
+		p, err := t.loadPclntab()
+		if err != nil {
+			return nil, err
+		}
+		var out []PendingDefer
+		for _, od := range g.openDefers {
+			d, ok := PendingDefer{}, false
+			if od.onStack {
+				d, ok = t.decodeClosureWords(p, od.words)
+			} else {
+				d, ok = t.decodeClosure(p, od.closure)
+			}
+			if ok {
+				d.Frame, d.OpenCoded = od.index, true
+				out = append(out, d)
+			}
+		}
+		if g.regs.deferHead != 0 {
+			out = append(out, t.deferRecords(p, g, g.physicalFrames())...)
+		}
+		return out, nil
+	}
 	phys := g.physicalFrames()
 	if len(phys) == 0 {
 		return nil, nil
@@ -198,6 +231,85 @@ func (t *Target) PendingDefers(g *G) ([]PendingDefer, error) {
 	return out, nil
 }
 
+// openDefer is a pending open-coded defer found by scanOpenDefers.
+type openDefer struct {
+	index   int    // frame index in G.Frames
+	closure uint64 // the deferred func value
+	// words are the closure's first words when it is on the stack
+	// (onStack): its code pointer and captured values.
+	words   [4]uint64
+	onStack bool
+}
+
+// scanOpenDefers finds g's pending open-coded defers in the stack the fast
+// reader has just read (the same reads PendingDefers would make, without a
+// system call per frame). It leaves g alone when a word is out of reach;
+// PendingDefers then reads the target.
+func (t *Target) scanOpenDefers(g *G, sr *stackReader) {
+	p, err := t.loadPclntab()
+	if err != nil || g.stk == nil {
+		return
+	}
+	const ps = 8 // amd64 only, like the fast reader
+	stk := g.stk
+	if !stk.openCodedDone {
+		// Once per distinct stack: which of its frames have open-coded
+		// defers.
+		for k, ph := range stk.phys {
+			if ph.entry == 0 {
+				continue
+			}
+			if fi := t.funcInfo(p, ph.entry); fi.openCoded {
+				stk.openCoded = append(stk.openCoded, shapeDefer{k, fi})
+			}
+		}
+		stk.openCodedDone = true
+	}
+	var out []openDefer
+	for _, sd := range stk.openCoded {
+		ph, fi := stk.phys[sd.phys], sd.fi
+		cfa := uint64(int64(g.regs.hi) + ph.cfaOff)
+		if cfa == 0 {
+			continue
+		}
+		varp := cfa - 2*ps
+		at := varp - fi.deferBitsOff
+		w, ok := sr.word(at &^ 7)
+		if !ok {
+			return
+		}
+		bits := byte(w >> (8 * (at & 7)))
+		for slot := uint64(0); slot < 8; slot++ {
+			if bits&(1<<slot) == 0 {
+				continue
+			}
+			a := varp - fi.slotsOff + slot*ps
+			if a%8 != 0 {
+				return
+			}
+			closure, ok := sr.word(a)
+			if !ok {
+				return
+			}
+			if closure == 0 {
+				continue
+			}
+			od := openDefer{index: ph.index, closure: closure}
+			if closure >= sr.base && closure+32 <= sr.hi && closure%8 == 0 {
+				od.onStack = true
+				for k := range od.words {
+					if od.words[k], ok = sr.word(closure + uint64(k)*8); !ok {
+						od.onStack = false
+						break
+					}
+				}
+			}
+			out = append(out, od)
+		}
+	}
+	g.openDefers, g.openDefersOK = out, true
+}
+
 // deferRecords reads g._defer, the runtime's list of defers that were not
 // open-coded (defers in loops, functions with many defers).
 func (t *Target) deferRecords(p *pclntab, g *G, phys []physFrame) []PendingDefer {
@@ -238,20 +350,54 @@ func (t *Target) deferRecords(p *pclntab, g *G, phys []physFrame) []PendingDefer
 // decodeClosure reads a func() value: the code pointer and the captured
 // words, and works out whether calling it unlocks a sync lock.
 func (t *Target) decodeClosure(p *pclntab, closure uint64) (PendingDefer, bool) {
-	words, err := t.read(closure, 4*8)
+	if c, ok := t.closures[closure]; ok {
+		// Many goroutines defer the same static closure; Captured is
+		// shared and read only.
+		return c.d, c.ok
+	}
+	d, ok := t.decodeClosure1(p, closure)
+	if t.closures == nil {
+		t.closures = map[uint64]cachedClosure{}
+	}
+	t.closures[closure] = cachedClosure{d, ok}
+	return d, ok
+}
+
+type cachedClosure struct {
+	d  PendingDefer
+	ok bool
+}
+
+func (t *Target) decodeClosure1(p *pclntab, closure uint64) (PendingDefer, bool) {
+	raw, err := t.read(closure, 4*8)
 	if err != nil {
 		return PendingDefer{}, false
 	}
-	pc := decodeUint(words[:8])
+	var words [4]uint64
+	for i := range words {
+		words[i] = decodeUint(raw[i*8 : i*8+8])
+	}
+	return t.decodeClosureWords(p, words)
+}
+
+// decodeClosureWords decodes a func value from its first four words.
+func (t *Target) decodeClosureWords(p *pclntab, words [4]uint64) (PendingDefer, bool) {
+	pc := words[0]
 	fn := t.bi.PCToFunc(pc)
 	if fn == nil {
 		return PendingDefer{}, false
 	}
 	d := PendingDefer{Func: fn.Name}
-	d.File, d.Line, _ = t.bi.PCToLine(fn.Entry)
-	for i := 1; i < 4; i++ {
-		d.Captured = append(d.Captured, decodeUint(words[i*8:i*8+8]))
+	fl, ok := p.entryLines[fn.Entry]
+	if !ok {
+		fl.file, fl.line, _ = t.bi.PCToLine(fn.Entry)
+		if p.entryLines == nil {
+			p.entryLines = map[uint64]fileLine{}
+		}
+		p.entryLines[fn.Entry] = fl
 	}
+	d.File, d.Line = fl.file, fl.line
+	d.Captured = append(d.Captured, words[1:]...)
 	d.Unlock = t.unlockKind(p, fn)
 	return d, true
 }
@@ -309,7 +455,7 @@ func (t *Target) firstModuledata() (*structLayout, []byte, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	base, err := t.varAddr("runtime.firstmoduledata")
+	base, err := t.cachedVarAddr("runtime.firstmoduledata")
 	if err != nil {
 		return nil, nil, err
 	}

@@ -50,6 +50,14 @@ type G struct {
 	idx  int
 	regs gRegs
 	stk  *stackShape
+	// words are the possible heap pointers on the live stack, kept by the
+	// fast reader when it read all of it (wordsOK).
+	words   []uint64
+	wordsOK bool
+	// openDefers are the pending open-coded defers found while the stack
+	// was read (openDefersOK).
+	openDefers   []openDefer
+	openDefersOK bool
 }
 
 // Runtime goroutine statuses (runtime2.go).
@@ -162,20 +170,20 @@ func (t *Target) readAllG() ([]*G, error) {
 		if len(slab) == 0 {
 			slab = make([]G, 128)
 		}
+		// A fresh, zeroed G: set fields one by one (a composite literal
+		// would copy the whole G, through write barriers during a GC).
 		g := &slab[0]
 		slab = slab[1:]
-		*g = G{
-			Addr:      addr,
-			ID:        int64(get(buf, l.gGoid)),
-			Status:    uint32(get(buf, l.gStatus)) &^ gscan,
-			WaitCode:  int(get(buf, l.gWaitReason)),
-			WaitSince: int64(get(buf, l.gWaitSince)),
-			Waiting:   get(buf, l.gWaiting),
-			ParentID:  int64(get(buf, l.gParentGoid)),
-			GoPC:      get(buf, l.gGoPC),
-			StartPC:   get(buf, l.gStartPC),
-			idx:       idxs[k],
-		}
+		g.Addr = addr
+		g.ID = int64(get(buf, l.gGoid))
+		g.Status = uint32(get(buf, l.gStatus)) &^ gscan
+		g.WaitCode = int(get(buf, l.gWaitReason))
+		g.WaitSince = int64(get(buf, l.gWaitSince))
+		g.Waiting = get(buf, l.gWaiting)
+		g.ParentID = int64(get(buf, l.gParentGoid))
+		g.GoPC = get(buf, l.gGoPC)
+		g.StartPC = get(buf, l.gStartPC)
+		g.idx = idxs[k]
 		l.decodeRegs(g, buf)
 		if g.Status == Gwaiting || g.Status == Gpreempted {
 			g.WaitReason = t.waitReason(g.WaitCode)

@@ -1,6 +1,7 @@
 package target
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"go/constant"
@@ -14,23 +15,16 @@ import (
 // word that points into an allocated span counts as a reference — so
 // reachability is over-approximated: an object is only ever called
 // unreachable when no word anywhere on the marked path points at it.
+//
+// Span metadata is read once per snapshot and shared by every Heap of that
+// snapshot (heapMeta); marks are per Heap, one bit per object of a span.
 type Heap struct {
 	t *Target
+	m *heapMeta
 
-	arenaBase  uint64 // arenaBaseOffset of the target's platform
-	arenaShift uint   // log2(heapArenaBytes)
-	l2Bits     uint
-	l1Addr     uint64 // &mheap_.arenas
-	pagesPer   uint64
-	spansOff   uint64
-	arenas     map[uint64][]uint64 // arena index → its spans array (nil: not heap)
-
-	spans                                             map[uint64]*span
-	span                                              *structLayout
-	fStart, fNpages, fElem, fClass, fState, fSpecials field
-
-	marked  map[uint64]bool
-	exclude map[uint64]bool
+	marks, excl [][]uint64 // by span id: a bit per object
+	seen        [4096]uint64
+	nmarked     int
 	// Parent, when non-nil, records for each marked object the object (or
 	// root address) it was reached from: for explaining and debugging.
 	Parent  map[uint64]uint64
@@ -42,7 +36,43 @@ type Heap struct {
 	Budget uint64
 }
 
+// heapMeta is what is known about the heap's spans: read lazily, kept for
+// one snapshot (the process does not run meanwhile).
+type heapMeta struct {
+	t          *Target
+	arenaBase  uint64 // arenaBaseOffset of the target's platform
+	arenaShift uint   // log2(heapArenaBytes)
+	l2Bits     uint
+	l1Addr     uint64 // &mheap_.arenas
+	l2         uint64 // the L2 array, 0 until read
+	pagesPer   uint64
+	spansOff   uint64
+	arenas     map[uint64]*arenaSpans // arena index → its spans (nil: not heap)
+	lastIdx    uint64
+	last       *arenaSpans
+	recent     [256]recentArena
+
+	spans                                             map[uint64]*span // by mspan address
+	nspans                                            int
+	span                                              *structLayout
+	fStart, fNpages, fElem, fClass, fState, fSpecials field
+}
+
+type recentArena struct {
+	idx uint64
+	a   *arenaSpans
+	ok  bool
+}
+
+// arenaSpans is a heapArena's page → mspan table, resolved page by page.
+type arenaSpans struct {
+	addrs []uint64 // mspan address per page
+	spans []*span  // resolved, nil until looked up (or not a span)
+	done  []bool
+}
+
 type span struct {
+	id               int
 	start, end, elem uint64
 	noscan, inUse    bool
 	specials         uint64
@@ -54,6 +84,17 @@ var ErrBudget = errors.New("heap too large to walk within the budget")
 // NewHeap prepares heap lookups. It fails on runtimes whose heap layout it
 // does not understand; callers then skip reachability.
 func (t *Target) NewHeap() (*Heap, error) {
+	if t.heap == nil {
+		m, err := t.newHeapMeta()
+		if err != nil {
+			return nil, err
+		}
+		t.heap = m
+	}
+	return &Heap{t: t, m: t.heap, Budget: 4 << 30}, nil
+}
+
+func (t *Target) newHeapMeta() (*heapMeta, error) {
 	mh, err := loadStruct(t.bi, "runtime.mheap")
 	if err != nil {
 		return nil, err
@@ -66,12 +107,11 @@ func (t *Target) NewHeap() (*Heap, error) {
 	if err != nil {
 		return nil, err
 	}
-	base, err := t.varAddr("runtime.mheap_")
+	base, err := t.cachedVarAddr("runtime.mheap_")
 	if err != nil {
 		return nil, err
 	}
-	h := &Heap{t: t, arenas: map[uint64][]uint64{}, spans: map[uint64]*span{},
-		marked: map[uint64]bool{}, exclude: map[uint64]bool{}, span: ms, Budget: 4 << 30}
+	h := &heapMeta{t: t, arenas: map[uint64]*arenaSpans{}, spans: map[uint64]*span{}, span: ms, lastIdx: ^uint64(0)}
 	arenasF := mh.Field("arenas")
 	spansF := ha.Field("spans")
 	if !arenasF.OK || !spansF.OK {
@@ -95,43 +135,78 @@ func (t *Target) NewHeap() (*Heap, error) {
 	}
 	h.fStart, h.fNpages, h.fElem = ms.Field("startAddr"), ms.Field("npages"), ms.Field("elemsize")
 	h.fClass, h.fState, h.fSpecials = ms.Field("spanclass"), ms.Field("state"), ms.Field("specials")
+	if l2, err := t.readPtr(h.l1Addr); err == nil {
+		h.l2 = l2
+	}
 	return h, nil
 }
 
-// spanOf returns the in-use or manual span containing p, or nil.
-func (h *Heap) spanOf(p uint64) *span {
-	idx := (p - h.arenaBase) >> h.arenaShift
-	if idx >= 1<<h.l2Bits {
-		return nil
+// arena returns the spans table of the arena with index idx, nil when it
+// is not part of the heap.
+func (h *heapMeta) arena(idx uint64) *arenaSpans {
+	if idx == h.lastIdx {
+		return h.last
 	}
-	spans, ok := h.arenas[idx]
+	// Stacks hold many values that are not heap pointers; a small
+	// direct-mapped cache in front of the map keeps their lookups cheap.
+	r := &h.recent[idx%uint64(len(h.recent))]
+	if r.ok && r.idx == idx {
+		h.lastIdx, h.last = idx, r.a
+		return r.a
+	}
+	a, ok := h.arenas[idx]
 	if !ok {
-		spans = nil
-		if l2, err := h.t.readPtr(h.l1Addr); err == nil && l2 != 0 {
-			if arena, err := h.t.readPtr(l2 + idx*8); err == nil && arena != 0 {
+		if h.l2 != 0 {
+			if b, err := h.t.readSmall(h.l2+idx*8, 8); err == nil && decodeUint(b) != 0 {
+				arena := decodeUint(b)
 				if raw, err := h.t.read(arena+h.spansOff, int(h.pagesPer*8)); err == nil {
-					spans = make([]uint64, h.pagesPer)
-					for i := range spans {
-						spans[i] = decodeUint(raw[i*8 : i*8+8])
+					a = &arenaSpans{addrs: make([]uint64, h.pagesPer), spans: make([]*span, h.pagesPer), done: make([]bool, h.pagesPer)}
+					for i := range a.addrs {
+						a.addrs[i] = decodeUint(raw[i*8 : i*8+8])
 					}
 				}
 			}
 		}
-		h.arenas[idx] = spans
+		h.arenas[idx] = a
 	}
-	if spans == nil {
+	*r = recentArena{idx, a, true}
+	h.lastIdx, h.last = idx, a
+	return a
+}
+
+// spanOf returns the in-use or manual span containing p, or nil.
+func (h *heapMeta) spanOf(p uint64) *span {
+	idx := (p - h.arenaBase) >> h.arenaShift
+	if idx >= 1<<h.l2Bits {
 		return nil
 	}
-	sp := spans[(p>>13)%h.pagesPer]
+	a := h.arena(idx)
+	if a == nil {
+		return nil
+	}
+	page := (p >> 13) % h.pagesPer
+	if a.done[page] {
+		return a.spans[page]
+	}
+	s := h.lookupSpan(a.addrs[page])
+	if s != nil && (p < s.start || p >= s.end) {
+		s = nil
+	}
+	a.spans[page], a.done[page] = s, true
+	return s
+}
+
+func (h *heapMeta) lookupSpan(sp uint64) *span {
 	if sp == 0 {
 		return nil
 	}
 	s, ok := h.spans[sp]
 	if !ok {
 		s = nil
-		if buf, err := h.t.read(sp, int(h.span.Size)); err == nil {
+		if buf, err := h.t.readSmall(sp, int(h.span.Size)); err == nil {
 			start := get(buf, h.fStart)
 			s = &span{
+				id:       h.nspans,
 				start:    start,
 				end:      start + get(buf, h.fNpages)<<13,
 				elem:     get(buf, h.fElem),
@@ -139,31 +214,59 @@ func (h *Heap) spanOf(p uint64) *span {
 				inUse:    get(buf, h.fState) == 1,
 				specials: get(buf, h.fSpecials),
 			}
+			h.nspans++
 		}
 		h.spans[sp] = s
-	}
-	if s == nil || p < s.start || p >= s.end {
-		return nil
 	}
 	return s
 }
 
+// object returns the allocated span and object index containing p.
+func (h *Heap) object(p uint64) (*span, uint64, bool) {
+	s := h.m.spanOf(p)
+	if s == nil || !s.inUse || s.elem == 0 {
+		return nil, 0, false
+	}
+	return s, (p - s.start) / s.elem, true
+}
+
 // Object returns the base and size of the heap object containing p.
 func (h *Heap) Object(p uint64) (base, size uint64, ok bool) {
-	s := h.spanOf(p)
-	if s == nil || !s.inUse || s.elem == 0 {
+	s, i, ok := h.object(p)
+	if !ok {
 		return 0, 0, false
 	}
-	base = s.start + (p-s.start)/s.elem*s.elem
-	return base, s.elem, true
+	return s.start + i*s.elem, s.elem, true
+}
+
+// bit returns the word and mask of object i of s in a per-span bitmap,
+// growing the bitmap table as needed.
+func bit(bm *[][]uint64, s *span, i uint64) (*uint64, uint64) {
+	if s.id >= len(*bm) {
+		*bm = append(*bm, make([][]uint64, s.id+1-len(*bm)+len(*bm)/2)...)
+	}
+	words := (*bm)[s.id]
+	if words == nil {
+		words = make([]uint64, ((s.end-s.start)/s.elem+63)/64)
+		(*bm)[s.id] = words
+	}
+	return &words[i/64], 1 << (i % 64)
+}
+
+func testBit(bm [][]uint64, s *span, i uint64) bool {
+	if s.id >= len(bm) || bm[s.id] == nil {
+		return false
+	}
+	return bm[s.id][i/64]&(1<<(i%64)) != 0
 }
 
 // Exclude keeps an object (and what only it references) out of marking:
 // runtime bookkeeping such as g, m and sudog structures, which point at
 // everything every goroutine waits on.
 func (h *Heap) Exclude(p uint64) {
-	if base, _, ok := h.Object(p); ok {
-		h.exclude[base] = true
+	if s, i, ok := h.object(p); ok {
+		w, m := bit(&h.excl, s, i)
+		*w |= m
 	}
 }
 
@@ -172,20 +275,40 @@ func (h *Heap) MarkPtr(p uint64) {
 	if p < 4096 {
 		return
 	}
-	s := h.spanOf(p)
-	if s == nil || !s.inUse || s.elem == 0 {
+	// Stacks and objects repeat the same pointers (shared channels,
+	// closures passed down through every frame): a value seen lately has
+	// been dealt with, and marking is idempotent.
+	seen := &h.seen[(p>>3^p>>17)%uint64(len(h.seen))]
+	if *seen == p {
 		return
 	}
-	base := s.start + (p-s.start)/s.elem*s.elem
-	if h.marked[base] || h.exclude[base] {
+	*seen = p
+	s, i, ok := h.object(p)
+	if !ok {
 		return
 	}
-	h.marked[base] = true
+	w, m := bit(&h.marks, s, i)
+	if *w&m != 0 || testBit(h.excl, s, i) {
+		return
+	}
+	*w |= m
+	h.nmarked++
+	base := s.start + i*s.elem
 	if h.Parent != nil {
 		h.Parent[base] = h.cur
 	}
 	if !s.noscan {
 		h.work = append(h.work, base)
+	}
+}
+
+// MarkWords marks what each of the words points into, as roots read from
+// memory beforehand (a goroutine's stack kept by the stack reader).
+func (h *Heap) MarkWords(root uint64, words []uint64) {
+	h.cur = root
+	h.scanned += uint64(len(words)) * 8
+	for _, v := range words {
+		h.MarkPtr(v)
 	}
 }
 
@@ -201,35 +324,80 @@ func (h *Heap) MarkRange(lo, hi uint64) error {
 		if err != nil {
 			return err
 		}
-		h.scanned += n
-		for i := uint64(0); i+8 <= n; i += 8 {
-			h.cur = lo + i
-			h.MarkPtr(decodeUint(buf[i : i+8]))
-		}
+		h.scanBuf(lo, buf)
 		lo += n
 	}
 	return nil
 }
 
-// Drain scans every marked object until nothing new is reached.
+func (h *Heap) scanBuf(addr uint64, buf []byte) {
+	h.scanned += uint64(len(buf))
+	for i := 0; i+8 <= len(buf); i += 8 {
+		h.cur = addr + uint64(i)
+		h.MarkPtr(binary.LittleEndian.Uint64(buf[i:]))
+	}
+}
+
+// Drain scans every marked object until nothing new is reached. Objects
+// are read a batch at a time (few system calls for many small objects);
+// the order of scanning does not change what is reached.
 func (h *Heap) Drain() error {
+	const (
+		batchObjs  = 1024
+		batchBytes = 4 << 20
+		bigObject  = 1 << 20 // read on its own, in chunks
+	)
+	var (
+		addrs []uint64
+		bufs  [][]byte
+		ok    []bool
+		mem   []byte
+	)
 	for len(h.work) > 0 {
-		base := h.work[len(h.work)-1]
-		h.work = h.work[:len(h.work)-1]
-		s := h.spanOf(base)
-		if s == nil {
-			continue
-		}
 		if h.scanned > h.Budget {
 			return ErrBudget
 		}
-		size := s.elem
-		if size > 64<<20 {
-			size = 64 << 20
+		addrs, bufs = addrs[:0], bufs[:0]
+		total := 0
+		for len(h.work) > 0 && len(addrs) < batchObjs && total < batchBytes {
+			base := h.work[len(h.work)-1]
+			s := h.m.spanOf(base)
+			if s == nil {
+				h.work = h.work[:len(h.work)-1]
+				continue
+			}
+			size := min(s.elem, 64<<20)
+			if size > bigObject {
+				if len(addrs) > 0 {
+					break // after this batch
+				}
+				h.work = h.work[:len(h.work)-1]
+				// An unreadable object: treat as scanned (nothing to follow).
+				_ = h.MarkRange(base, base+size)
+				continue
+			}
+			h.work = h.work[:len(h.work)-1]
+			addrs = append(addrs, base)
+			total += int(size)
 		}
-		if err := h.MarkRange(base, base+size); err != nil {
-			// An unreadable object: treat as scanned (nothing to follow).
+		if len(addrs) == 0 {
 			continue
+		}
+		if cap(mem) < total {
+			mem = make([]byte, total)
+		}
+		off := 0
+		for _, base := range addrs {
+			size := int(h.m.spanOf(base).elem)
+			bufs = append(bufs, mem[off:off+size:off+size])
+			off += size
+		}
+		ok = append(ok[:0], make([]bool, len(addrs))...)
+		h.t.readMany(addrs, bufs, ok)
+		for i, base := range addrs {
+			if ok[i] {
+				h.scanBuf(base, bufs[i])
+			}
 		}
 	}
 	return nil
@@ -263,8 +431,8 @@ func (h *Heap) Path(p uint64) []uint64 {
 // Reached reports whether the heap object containing p has been marked.
 // Non-heap addresses report false: the caller classifies those.
 func (h *Heap) Reached(p uint64) bool {
-	base, _, ok := h.Object(p)
-	return ok && h.marked[base]
+	s, i, ok := h.object(p)
+	return ok && testBit(h.marks, s, i)
 }
 
 // IsHeap reports whether p is inside an allocated heap object.
@@ -277,7 +445,7 @@ func (h *Heap) IsHeap(p uint64) bool {
 func (h *Heap) Scanned() uint64 { return h.scanned }
 
 // Marked is the number of objects marked.
-func (h *Heap) Marked() int { return len(h.marked) }
+func (h *Heap) Marked() int { return h.nmarked }
 
 // Globals returns the [lo, hi) ranges of the data and bss segments (globals
 // that may hold pointers).
@@ -309,9 +477,19 @@ func (t *Target) LiveStack(g *G) (lo, hi uint64) {
 	return lo, hi
 }
 
+// LiveStackWords returns the words of g's live stack (LiveStack) that may
+// point into the heap, as read with its stack, ok false when they were not
+// kept (then read LiveStack).
+func (t *Target) LiveStackWords(g *G) (words []uint64, ok bool) {
+	return g.words, g.wordsOK
+}
+
 // DeferRecords returns the addresses of g's heap-allocated _defer records
 // and their closures (roots when g can run).
 func (t *Target) DeferClosures(g *G) []uint64 {
+	if g.regs.deferHead == 0 {
+		return nil
+	}
 	dl, err := loadStruct(t.bi, "runtime._defer")
 	if err != nil {
 		return nil
@@ -379,7 +557,7 @@ func (h *Heap) FinalizerRoots() ([]uint64, error) {
 	if err != nil {
 		return out, err
 	}
-	base, err := t.varAddr("runtime.mheap_")
+	base, err := t.cachedVarAddr("runtime.mheap_")
 	if err != nil {
 		return out, err
 	}
@@ -398,14 +576,22 @@ func (h *Heap) FinalizerRoots() ([]uint64, error) {
 	sc, _ := loadStruct(t.bi, "runtime.specialCleanup")
 	next, off, kind := sp.Field("next"), sp.Field("offset"), sp.Field("kind")
 	kindFinalizer, kindCleanup := t.constant("runtime._KindSpecialFinalizer", 1), t.constant("runtime._KindSpecialCleanup", -1)
-	for i := uint64(0); i < n; i++ {
-		s := decodeUint(raw[i*8 : i*8+8])
-		buf, err := t.read(s, int(h.span.Size))
-		if err != nil || get(buf, h.fState) != 1 {
-			continue
+	spans := make([]uint64, n)
+	for i := range spans {
+		spans[i] = decodeUint(raw[i*8 : i*8+8])
+	}
+	// The mspans come from a few chunks: read them in batches, then follow
+	// the specials of those that have any.
+	type withSpecials struct{ start, specials uint64 }
+	var todo []withSpecials
+	t.readEach(spans, int(h.m.span.Size), func(_ int, buf []byte) {
+		if get(buf, h.m.fState) == 1 && get(buf, h.m.fSpecials) != 0 {
+			todo = append(todo, withSpecials{get(buf, h.m.fStart), get(buf, h.m.fSpecials)})
 		}
-		start := get(buf, h.fStart)
-		for rec, k := get(buf, h.fSpecials), 0; rec != 0 && k < 1_000_000; k++ {
+	})
+	for _, sp := range todo {
+		start := sp.start
+		for rec, k := sp.specials, 0; rec != 0 && k < 1_000_000; k++ {
 			rb, err := t.read(rec, 64)
 			if err != nil {
 				break
@@ -425,6 +611,17 @@ func (h *Heap) FinalizerRoots() ([]uint64, error) {
 // constant evaluates an integer constant of the target's packages, e.g.
 // "runtime._KindSpecialFinalizer" (they differ between Go releases).
 func (t *Target) constant(name string, fallback int64) int64 {
+	u := t.unwinder()
+	key := "const " + name
+	if v, ok := u.vars[key]; ok {
+		return int64(v)
+	}
+	v := t.constant1(name, fallback)
+	u.vars[key] = uint64(v) // a property of the binary
+	return v
+}
+
+func (t *Target) constant1(name string, fallback int64) int64 {
 	scope, err := proc.ThreadScope(t.t, t.t.CurrentThread())
 	if err != nil {
 		return fallback
@@ -442,6 +639,16 @@ func (t *Target) constant(name string, fallback int64) int64 {
 
 // VarRange is the [lo, hi) address range of a package variable.
 func (t *Target) VarRange(name string) (lo, hi uint64, ok bool) {
+	u := t.unwinder()
+	if r, found := u.ranges[name]; found {
+		return r[0], r[1], r[1] > r[0]
+	}
+	lo, hi, ok = t.varRange(name)
+	u.ranges[name] = [2]uint64{lo, hi} // a package variable does not move
+	return lo, hi, ok
+}
+
+func (t *Target) varRange(name string) (lo, hi uint64, ok bool) {
 	scope, err := proc.ThreadScope(t.t, t.t.CurrentThread())
 	if err != nil {
 		return 0, 0, false
@@ -455,7 +662,7 @@ func (t *Target) VarRange(name string) (lo, hi uint64, ok bool) {
 
 // AllGAddrs returns the address of every runtime.g, dead ones included.
 func (t *Target) AllGAddrs() []uint64 {
-	sliceAddr, err := t.varAddr("runtime.allgs")
+	sliceAddr, err := t.cachedVarAddr("runtime.allgs")
 	if err != nil {
 		return nil
 	}
@@ -482,7 +689,7 @@ func (t *Target) PTimers() (ps, timers []uint64) {
 	if err != nil {
 		return nil, nil
 	}
-	sliceAddr, err := t.varAddr("runtime.allp")
+	sliceAddr, err := t.cachedVarAddr("runtime.allp")
 	if err != nil {
 		return nil, nil
 	}
@@ -505,11 +712,15 @@ func (t *Target) PTimers() (ps, timers []uint64) {
 		ps = append(ps, p)
 		arr, _ := t.readPtr(p + uint64(heapF.Off))
 		cnt, _ := t.readPtr(p + uint64(heapF.Off) + 8)
-		if cnt > 10_000_000 {
+		if cnt > 10_000_000 || cnt == 0 {
+			continue
+		}
+		raw, err := t.read(arr, int(cnt*stride))
+		if err != nil {
 			continue
 		}
 		for j := uint64(0); j < cnt; j++ {
-			if tm, err := t.readPtr(arr + j*stride); err == nil && tm != 0 {
+			if tm := decodeUint(raw[j*stride : j*stride+8]); tm != 0 {
 				timers = append(timers, tm)
 			}
 		}
@@ -520,6 +731,17 @@ func (t *Target) PTimers() (ps, timers []uint64) {
 // StackPointsInto reports whether a word on g's live stack points into
 // [lo, hi).
 func (t *Target) StackPointsInto(g *G, lo, hi uint64) bool {
+	if g.wordsOK && lo >= 4096 && (hi <= g.regs.lo || lo >= g.regs.hi) {
+		u := t.unwinder()
+		if hi <= u.minpc || lo >= u.maxpc {
+			for _, v := range g.words {
+				if v >= lo && v < hi {
+					return true
+				}
+			}
+			return false
+		}
+	}
 	slo, shi := t.LiveStack(g)
 	if shi <= slo || shi-slo > 1<<20 {
 		return false

@@ -20,7 +20,7 @@ type SemaWaiter struct {
 // ground truth for sync.Mutex, RWMutex and WaitGroup waiters: the runtime
 // links those goroutines nowhere else.
 func (t *Target) SemaWaiters() ([]SemaWaiter, error) {
-	base, err := t.varAddr("runtime.semtable")
+	base, err := t.cachedVarAddr("runtime.semtable")
 	if err != nil {
 		return nil, fmt.Errorf("reading runtime.semtable: %w", err)
 	}
@@ -34,7 +34,7 @@ func (t *Target) SemaWaiters() ([]SemaWaiter, error) {
 			return nil
 		}
 		seen[node] = true
-		buf, err := t.read(node, int(l.sudog.Size))
+		buf, err := t.readSmall(node, int(l.sudog.Size))
 		if err != nil {
 			return err
 		}
@@ -48,7 +48,7 @@ func (t *Target) SemaWaiters() ([]SemaWaiter, error) {
 			}
 			seen[next] = true
 			s = next
-			if b, err = t.read(s, int(l.sudog.Size)); err != nil {
+			if b, err = t.readSmall(s, int(l.sudog.Size)); err != nil {
 				return err
 			}
 		}
@@ -57,12 +57,13 @@ func (t *Target) SemaWaiters() ([]SemaWaiter, error) {
 		}
 		return walk(get(buf, l.sgNext), depth+1)
 	}
+	table, err := t.read(base, int(l.semTableSize*l.semStride))
+	if err != nil {
+		return nil, err
+	}
 	for i := int64(0); i < l.semTableSize; i++ {
-		root := base + uint64(i*l.semStride)
-		treap, err := t.readPtr(root + uint64(l.semTreap.Off))
-		if err != nil {
-			return out, err
-		}
+		off := i*l.semStride + l.semTreap.Off
+		treap := decodeUint(table[off : off+8])
 		if err := walk(treap, 0); err != nil {
 			return out, err
 		}
@@ -84,7 +85,7 @@ func (t *Target) ChanWaits(g *G) []ChanWait {
 	var out []ChanWait
 	l := t.lay
 	for s, n := g.Waiting, 0; s != 0 && n < 10_000; n++ {
-		buf, err := t.read(s, int(l.sudog.Size))
+		buf, err := t.readSmall(s, int(l.sudog.Size))
 		if err != nil {
 			break
 		}
@@ -115,7 +116,7 @@ type QueueEntry struct {
 // ReadChan decodes a runtime.hchan.
 func (t *Target) ReadChan(addr uint64) (*Chan, error) {
 	l := t.lay
-	buf, err := t.read(addr, int(l.hchan.Size))
+	buf, err := t.readSmall(addr, int(l.hchan.Size))
 	if err != nil {
 		return nil, err
 	}
@@ -136,7 +137,7 @@ func (t *Target) queue(first uint64) []QueueEntry {
 	var out []QueueEntry
 	l := t.lay
 	for s, n := first, 0; s != 0 && n < 10_000_000; n++ {
-		buf, err := t.read(s, int(l.sudog.Size))
+		buf, err := t.readSmall(s, int(l.sudog.Size))
 		if err != nil {
 			break
 		}
@@ -198,8 +199,11 @@ func (t *Target) MutexSemaOffset() uint64 { return uint64(t.lay.muSema.Off) }
 
 // ReadMutex reads the sync.Mutex at addr.
 func (t *Target) ReadMutex(addr uint64) (MutexWord, error) {
-	v, err := t.readUint(addr+uint64(t.lay.muState.Off), 4)
-	return decodeMutex(uint32(v)), err
+	b, err := t.readSmall(addr+uint64(t.lay.muState.Off), 4)
+	if err != nil {
+		return MutexWord{}, err
+	}
+	return decodeMutex(uint32(decodeUint(b))), nil
 }
 
 // RWMutexWord is a sync.RWMutex decoded.
@@ -222,7 +226,7 @@ func (t *Target) RWMutexOffsets() (wSema, writerSem, readerSem uint64, ok bool) 
 // ReadRWMutex reads the sync.RWMutex at addr.
 func (t *Target) ReadRWMutex(addr uint64) (RWMutexWord, error) {
 	l := t.lay
-	buf, err := t.read(addr, int(l.rwmutex.Size))
+	buf, err := t.readSmall(addr, int(l.rwmutex.Size))
 	if err != nil {
 		return RWMutexWord{}, err
 	}
@@ -296,7 +300,7 @@ func (t *Target) MLinks() []uint64 {
 	if err != nil {
 		return nil
 	}
-	head, err := t.varAddr("runtime.allm")
+	head, err := t.cachedVarAddr("runtime.allm")
 	if err != nil {
 		return nil
 	}

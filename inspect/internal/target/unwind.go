@@ -60,6 +60,16 @@ type stackShape struct {
 	truncated bool
 	pcs       []uint64 // physical frame PCs, to tell shapes apart
 	next      *stackShape
+	// openCoded lists the physical frames whose functions have open-coded
+	// defers (scanOpenDefers), computed once per shape.
+	openCoded     []shapeDefer
+	openCodedDone bool
+}
+
+// shapeDefer is a frame of a shape with open-coded defers.
+type shapeDefer struct {
+	phys int // index in stackShape.phys
+	fi   *funcInfo
 }
 
 // physInfo is one physical (non-inlined) frame of a shape.
@@ -169,7 +179,15 @@ type unwinder struct {
 		key uint64
 		sym *pcSym
 	}
-	vars map[string]uint64 // package variable addresses
+	vars   map[string]uint64    // package variable addresses (and constants)
+	ranges map[string][2]uint64 // package variable extents (VarRange)
+	// varOffs are frame variables' offsets from the CFA, by PC (PointerVar).
+	varOffs map[varKey]int64
+	varErrs map[varKey]error // variables the debug info does not locate
+	// stackBufs are fastStacks' batch buffers, kept between snapshots.
+	stackBufs [][]byte
+	// readBuf is readEach's buffer, kept between snapshots.
+	readBuf []byte
 
 	// scratch, reused per goroutine
 	scratchP []uint64
@@ -192,6 +210,9 @@ func (t *Target) unwinder() *unwinder {
 		startFns: map[uint64]string{},
 		shapes:   map[uint64]*stackShape{},
 		vars:     map[string]uint64{},
+		ranges:   map[string][2]uint64{},
+		varOffs:  map[varKey]int64{},
+		varErrs:  map[varKey]error{},
 	}
 	t.lay.unw = u
 	if err := u.init(t); err != nil {
@@ -619,8 +640,12 @@ func (t *Target) readEach(addrs []uint64, size int, f func(i int, buf []byte)) {
 			total += int(rngs[n].end - rngs[n].start)
 			n++
 		}
+		if mem == nil {
+			mem = t.unwinder().readBuf
+		}
 		if cap(mem) < total {
-			mem = make([]byte, total)
+			mem = make([]byte, max(total, 4*maxRange))
+			t.unwinder().readBuf = mem
 		}
 		raddrs, bufs, ok = raddrs[:0], bufs[:0], ok[:0]
 		off := 0
@@ -686,40 +711,9 @@ func (t *Target) fastStacks(gs []*G, onThread map[int64]*proc.G) {
 	// Stacks are shared within one snapshot only: a process that runs
 	// between snapshots must not grow the table forever.
 	u.shapes = map[uint64]*stackShape{}
-	var (
-		batch []*G
-		addrs []uint64
-		sizes []int
-		bufs  [][]byte
-		ok    []bool
-		mem   []byte
-		total int
-	)
-	flush := func() {
-		if len(batch) == 0 {
-			return
-		}
-		if cap(mem) < total {
-			mem = make([]byte, total)
-		}
-		bufs, ok = bufs[:0], ok[:0]
-		off := 0
-		for _, n := range sizes {
-			bufs = append(bufs, mem[off:off+n:off+n])
-			ok = append(ok, false)
-			off += n
-		}
-		t.readMany(addrs, bufs, ok)
-		for i, g := range batch {
-			pc, sp, bp, _ := g.startRegs()
-			sr := stackReader{t: t, base: sp, hi: g.regs.hi}
-			if ok[i] {
-				sr.buf = bufs[i]
-			}
-			t.unwindFP(u, g, pc, sp, bp, &sr)
-		}
-		batch, addrs, sizes, total = batch[:0], addrs[:0], sizes[:0], 0
-	}
+	// Batches of goroutines whose stacks are read together.
+	var batches []*stackBatch
+	b := &stackBatch{}
 	for _, g := range gs {
 		if onThread[g.ID] != nil {
 			continue
@@ -729,13 +723,162 @@ func (t *Target) fastStacks(gs []*G, onThread map[int64]*proc.G) {
 			continue
 		}
 		n := int(min(g.regs.hi-sp, stackWindow))
-		if len(batch) == batchGs || total+n > batchBytes {
-			flush()
+		if len(b.gs) == batchGs || b.total+n > batchBytes {
+			batches, b = append(batches, b), &stackBatch{}
 		}
-		batch, addrs, sizes = append(batch, g), append(addrs, sp), append(sizes, n)
-		total += n
+		b.gs, b.addrs, b.sizes = append(b.gs, g), append(b.addrs, sp), append(b.sizes, n)
+		b.total += n
 	}
-	flush()
+	if len(b.gs) > 0 {
+		batches = append(batches, b)
+	}
+	var words wordArena // this goroutine's
+	unwind := func(b *stackBatch) {
+		for i, g := range b.gs {
+			pc, sp, bp, _ := g.startRegs()
+			sr := stackReader{t: t, base: sp, hi: g.regs.hi}
+			if !b.ok[i] {
+				// The batch read missed it: read it through Delve.
+				if m, err := t.mem.ReadMemory(b.bufs[i], b.addrs[i]); err == nil && m == len(b.bufs[i]) {
+					b.ok[i] = true
+					words.keep(u, g, sp, b.bufs[i])
+				}
+			}
+			if b.ok[i] {
+				sr.buf = b.bufs[i]
+			}
+			if t.unwindFP(u, g, pc, sp, bp, &sr) {
+				t.scanOpenDefers(g, &sr)
+			}
+		}
+	}
+	// Batch buffers are kept for the next snapshot.
+	if len(u.stackBufs) < stacksInFlight {
+		u.stackBufs = append(u.stackBufs, make([][]byte, stacksInFlight-len(u.stackBufs))...)
+	}
+	if !t.live {
+		for _, b := range batches {
+			b.alloc(u.stackBufs[0])
+			u.stackBufs[0] = b.mem
+			clear(b.ok)
+			unwind(b)
+		}
+		return
+	}
+	// A live process: a second goroutine reads the next batches with
+	// process_vm_readv (a plain system call, no Delve) and picks out their
+	// stack words while this one unwinds; buffers are recycled.
+	free := make(chan []byte, stacksInFlight)
+	for _, buf := range u.stackBufs {
+		free <- buf
+	}
+	ready := make(chan *stackBatch, stacksInFlight)
+	done := make(chan struct{})
+	go func() {
+		var words wordArena // the reader's
+		defer close(ready)
+		// hangtui must never die while the target is stopped: a panic
+		// here leaves the batches not yet handed over to Delve.
+		defer func() { _ = recover() }()
+		for _, b := range batches {
+			select {
+			case buf := <-free:
+				b.alloc(buf)
+			case <-done:
+				return
+			}
+			readvBatch(t.pid, b.addrs, b.bufs, b.ok)
+			for i, g := range b.gs {
+				if b.ok[i] {
+					words.keep(u, g, b.addrs[i], b.bufs[i])
+				}
+			}
+			select {
+			case ready <- b:
+			case <-done:
+				return
+			}
+		}
+	}()
+	// Whatever happens here (a panic is turned into an error by the
+	// session), the reader must not be left blocked.
+	defer close(done)
+	for b := range ready {
+		unwind(b)
+		free <- b.mem
+		b.mem, b.bufs = nil, nil
+	}
+	// Keep the buffers for the next snapshot (fewer if a read panicked).
+	for i := range u.stackBufs {
+		select {
+		case u.stackBufs[i] = <-free:
+		default:
+			u.stackBufs[i] = nil
+		}
+	}
+}
+
+// stacksInFlight is how many batches of stacks are read ahead.
+const stacksInFlight = 3
+
+// stackBatch is a group of goroutine stacks read with one batch of reads.
+type stackBatch struct {
+	gs    []*G
+	addrs []uint64
+	sizes []int
+	total int
+	mem   []byte
+	bufs  [][]byte
+	ok    []bool
+}
+
+// alloc lays the batch's buffers out in mem (grown as needed).
+func (b *stackBatch) alloc(mem []byte) {
+	if cap(mem) < b.total {
+		mem = make([]byte, max(b.total, batchBytes))
+	}
+	b.mem = mem[:b.total]
+	b.bufs, b.ok = make([][]byte, len(b.sizes)), make([]bool, len(b.sizes))
+	off := 0
+	for i, n := range b.sizes {
+		b.bufs[i] = b.mem[off : off+n : off+n]
+		off += n
+	}
+}
+
+// wordArena holds kept stack words, a chunk at a time.
+type wordArena struct{ words []uint64 }
+
+// keep keeps the words of g's live stack [sp, hi) that may point into
+// the heap, when buf holds all of it: the reachability proof marks from
+// them without reading the stack again. Words that cannot be heap pointers
+// (small values, code addresses, addresses in g's own stack, such as saved
+// frame pointers) are left out; marking ignores them anyway.
+func (a *wordArena) keep(u *unwinder, g *G, sp uint64, buf []byte) {
+	if g.Status == Gsyscall || sp != g.regs.sp || uint64(len(buf)) != g.regs.hi-sp || sp%8 != 0 {
+		return
+	}
+	n := len(buf) / 8
+	if cap(a.words)-len(a.words) < n {
+		a.words = make([]uint64, 0, max(n, 1<<16))
+	}
+	start := len(a.words)
+	lo, hi := g.regs.lo, g.regs.hi
+	// Stacks repeat values (an argument passed down through every frame):
+	// a small table drops most repeats; marking a value twice is a no-op.
+	var seen [32]uint64
+	for i := 0; i < n; i++ {
+		v := binary.LittleEndian.Uint64(buf[i*8:])
+		if v < 4096 || (v >= lo && v < hi) || (v >= u.minpc && v < u.maxpc) {
+			continue
+		}
+		if k := (v >> 4) % uint64(len(seen)); seen[k] != v {
+			seen[k] = v
+			a.words = append(a.words, v)
+		}
+	}
+	g.words = a.words[start:len(a.words):len(a.words)]
+	g.wordsOK = true
 }
 
 // unwindFP walks g's frame pointer chain from pc, sp, bp, checking each
@@ -990,19 +1133,9 @@ func (t *Target) delveFrames(g *G, i int) (*proc.G, []proc.Stackframe, error) {
 	return nil, nil, fmt.Errorf("goroutine %d: Delve does not see frame %d (%s)", g.ID, i, g.Frames[i].Func)
 }
 
-// cachedVarAddr is varAddr remembered for the life of the target: a package
-// variable does not move, and evaluating its name costs milliseconds.
-func (t *Target) cachedVarAddr(name string) (uint64, error) {
-	u := t.unwinder()
-	if a, ok := u.vars[name]; ok {
-		return a, nil
-	}
-	a, err := t.varAddr(name)
-	if err == nil {
-		u.vars[name] = a
-	}
-	return a, err
-}
+// cachedVarAddr is varAddr, which remembers each address for the life of
+// the target: a package variable does not move.
+func (t *Target) cachedVarAddr(name string) (uint64, error) { return t.varAddr(name) }
 
 // ---- goroutine metadata ----
 

@@ -1,0 +1,93 @@
+package report
+
+import (
+	"bytes"
+	"encoding/json"
+	"testing"
+	"time"
+
+	"github.com/hangtui/hangtui/inspect"
+)
+
+// reference is what WriteJSON must write: encoding/json over the Doc.
+func reference(t *testing.T, s *inspect.Snapshot) []byte {
+	t.Helper()
+	var b bytes.Buffer
+	if err := json.NewEncoder(&b).Encode(ToDoc(s)); err != nil {
+		t.Fatal(err)
+	}
+	return b.Bytes()
+}
+
+// oddSnapshot has every optional field set and strings and numbers that
+// need escaping or special formatting.
+func oddSnapshot() *inspect.Snapshot {
+	shared := []inspect.Frame{gopark, inl(app("main.<lambda>&\"x\"", "a\\b.go", 7)), app("main.héllo\u2028", "m.go", 1)}
+	s := &inspect.Snapshot{
+		Target:   inspect.Target{PID: 7, Exe: "/bin/<exe>", GoVersion: "go1.26.8", Source: inspect.SourceLive},
+		TakenAt:  takenAt,
+		Pause:    1234567 * time.Nanosecond,
+		Warnings: []string{"w\x01", "<b>"},
+	}
+	for i, w := range []time.Duration{0, 1, 999, time.Second, 1500 * time.Millisecond, 1e17, 3 * time.Hour} {
+		g := &inspect.Goroutine{ID: int64(100 + i), State: inspect.StateWaiting, WaitReason: "chan receive", Waiting: w,
+			Frames: shared, TopUser: 1, System: i%2 == 0, Verdict: inspect.VerdictBlocked}
+		switch i {
+		case 1:
+			g.Frames = nil
+			g.TopUser = -1
+			g.Role = inspect.RoleFinalizer
+			g.Labels = map[string]string{"z": "1", "a": "<2>", "m\n": ""}
+		case 2:
+			g.StackTruncated = true
+			g.ParentID = 1
+			g.CreatedBy = ptr(app("main.start", "m.go", 3))
+			g.Why = "nothing & nobody"
+		case 3:
+			g.Waits = []inspect.Wait{{Resource: "chan:0x1", Op: inspect.OpRecv}, {Resource: "mutex:0x2", Op: inspect.OpLock}}
+			g.Holds = []string{"mutex:0xb", "mutex:0xa"}
+			g.CreatedBy = &inspect.Frame{Func: "main.start", File: "m.go", Line: 3, PC: 0x1234}
+		case 4:
+			g.CreatedBy = &inspect.Frame{Func: "main.start", File: "m.go", Line: 3, PC: 0x1234}
+			g.Frames = shared[:2] // same first element, shorter stack
+		}
+		s.Goroutines = append(s.Goroutines, g)
+	}
+	return s
+}
+
+func TestJSONStreamMatchesEncodingJSON(t *testing.T) {
+	t.Parallel()
+	cases := map[string]func() *inspect.Snapshot{"odd": oddSnapshot, "empty": func() *inspect.Snapshot { return &inspect.Snapshot{} }}
+	for _, fx := range fixtures {
+		cases[fx.name] = fx.snap
+	}
+	for name, snap := range cases {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			s := snap()
+			var got bytes.Buffer
+			if err := WriteJSON(&got, s); err != nil {
+				t.Fatal(err)
+			}
+			if want := reference(t, s); !bytes.Equal(got.Bytes(), want) {
+				t.Errorf("streamed JSON differs from encoding/json:\n got %s\nwant %s", got.Bytes(), want)
+			}
+		})
+	}
+}
+
+// The fast encoder must know every field of the schema structs; when one is
+// added, teach it the field (fastFields and goroutineEncoder), or WriteJSON
+// quietly falls back to the slow path.
+func TestJSONStreamKnowsSchema(t *testing.T) {
+	t.Parallel()
+	for typ, want := range fastFields {
+		if got := jsonFieldNames(typ); got != want {
+			t.Errorf("%s has JSON fields\n  %s\nthe fast encoder knows\n  %s", typ, got, want)
+		}
+	}
+	if !fastOK {
+		t.Error("fast goroutine encoder disabled")
+	}
+}

@@ -1,0 +1,95 @@
+package inspect_test
+
+import (
+	"io"
+	"runtime"
+	"strconv"
+	"testing"
+
+	"github.com/hangtui/hangtui/inspect"
+	"github.com/hangtui/hangtui/inspect/internal/target"
+	"github.com/hangtui/hangtui/inspect/report"
+	"github.com/hangtui/hangtui/internal/fixture"
+)
+
+// Full snapshots of the fixture's "many" scenario (stacks 3..33 frames deep,
+// blocked on mutexes, channels, selects, WaitGroups, Conds and sleeps)
+// against Delve's plain path on the same process. bench/snapshot.sh gives
+// the same comparison with peak memory and pause per path.
+//
+//	go test ./inspect -run '^$' -bench Snapshot10k -benchtime 5x
+func BenchmarkSnapshot10k(b *testing.B)  { benchSnapshot(b, 10_000) }
+func BenchmarkSnapshot100k(b *testing.B) { benchSnapshot(b, 100_000) }
+
+func benchSnapshot(b *testing.B, n int) {
+	exe := fixture.Build(b, fixture.Default)
+	p := fixture.Start(b, exe, "many", "-n", strconv.Itoa(n), "-timeout", "10m")
+	live := func(b *testing.B, keep any) {
+		var ms runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&ms)
+		b.ReportMetric(float64(ms.HeapAlloc)/(1<<20), "MB-live")
+		runtime.KeepAlive(keep)
+	}
+	b.Run("hangtui", func(b *testing.B) {
+		s, err := inspect.Attach(p.PID)
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer func() {
+			if err := s.Close(); err != nil {
+				b.Error(err)
+			}
+			fixture.AssertRunning(b, p.PID)
+		}()
+		b.ReportAllocs()
+		b.ResetTimer()
+		var snap *inspect.Snapshot
+		for i := 0; i < b.N; i++ {
+			snap = nil
+			if snap, err = s.Snapshot(); err != nil || len(snap.Goroutines) < n {
+				b.Fatalf("snapshot: %v", err)
+			}
+		}
+		b.StopTimer()
+		b.ReportMetric(float64(snap.Pause.Microseconds())/1000, "pause-ms")
+		live(b, snap)
+	})
+	b.Run("hangtui+json", func(b *testing.B) {
+		s, err := inspect.Attach(p.PID)
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer s.Close()
+		snap, err := s.Snapshot()
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.ReportAllocs()
+		b.ResetTimer()
+		for i := 0; i < b.N; i++ {
+			if err := report.WriteJSON(io.Discard, snap); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("delve", func(b *testing.B) {
+		t, err := target.Attach(p.PID)
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer func() {
+			if err := t.Detach(); err != nil {
+				b.Error(err)
+			}
+			fixture.AssertRunning(b, p.PID)
+		}()
+		b.ReportAllocs()
+		b.ResetTimer()
+		for i := 0; i < b.N; i++ {
+			if gs, _, err := t.PlainDelveStacks(); err != nil || gs < n {
+				b.Fatalf("%d goroutines: %v", gs, err)
+			}
+		}
+	})
+}
