@@ -18,7 +18,7 @@ const (
 	soakCycles      = 200                  // attach, snapshot, detach
 	soakClients     = 4                    // concurrent HTTP clients
 	soakMaxRequests = 100_000              // per client
-	soakTimeLimit   = 4 * time.Minute      // stop attaching after this long
+	soakTimeLimit   = 8 * time.Minute      // stop attaching after this long (a loaded machine)
 	soakPace        = 2 * time.Millisecond // between a client's requests
 )
 
