@@ -120,6 +120,9 @@ func precheckCore(corePath, exePath string) error {
 			return &Error{Kind: ErrBadCore, Msg: fmt.Sprintf("cannot open %s: %v", p, err)}
 		}
 	}
+	if err := checkCoreFiles(corePath, exePath); err != nil {
+		return err
+	}
 	if _, err := buildinfo.ReadFile(exePath); err != nil {
 		return &Error{Kind: ErrNotGo, Msg: fmt.Sprintf("%s is not a Go executable", exePath),
 			Hint: "pass the executable that produced the core with --exe", Err: err}
