@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"debug/elf"
+	"debug/macho"
 	"errors"
 	"flag"
 	"fmt"
@@ -11,7 +12,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime/debug"
-	"syscall"
 	"time"
 
 	"github.com/hangtui/hangtui/internal/demo"
@@ -48,8 +48,7 @@ func startDemo() (pid int, stop func(), err error) {
 	}
 	cmd := exec.Command(self, demoTargetCommand)
 	cmd.Stderr = os.Stderr
-	// If hangtui dies without running its closers, the kernel kills the demo.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	cmd.SysProcAttr = demoSysProcAttr()
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		return 0, nil, err
@@ -82,14 +81,18 @@ func startDemo() (pid int, stop func(), err error) {
 }
 
 // hasDebugInfo reports whether an executable has the DWARF and symbols
-// that inspecting it needs.
+// that inspecting it needs (ELF on Linux, Mach-O on macOS).
 func hasDebugInfo(path string) bool {
-	f, err := elf.Open(path)
+	if f, err := elf.Open(path); err == nil {
+		defer f.Close()
+		return f.Section(".debug_info") != nil && f.Section(".symtab") != nil
+	}
+	f, err := macho.Open(path)
 	if err != nil {
 		return false
 	}
 	defer f.Close()
-	return f.Section(".debug_info") != nil && f.Section(".symtab") != nil
+	return (f.Section("__debug_info") != nil || f.Section("__zdebug_info") != nil) && f.Symtab != nil
 }
 
 // buildDemoTarget builds this command with go build into a temporary
