@@ -1,13 +1,16 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -82,6 +85,31 @@ func TestBadInputCLI(t *testing.T) {
 		_ = first.Process.Signal(os.Interrupt)
 		_ = first.Wait()
 		fixture.AssertRunning(t, p.PID)
+	})
+	t.Run("exits-mid-snapshot", func(t *testing.T) {
+		// hangtui holds in the middle of the snapshot; the target dies.
+		p := fixture.Start(t, exe, "abba")
+		cmd := exec.Command(binary(t), "report", strconv.Itoa(p.PID))
+		cmd.Env = append(os.Environ(), "HANGTUI_TEST_HOLD=2s", "HANGTUI_TEST_HOLD_AT=snapshot")
+		var out bytes.Buffer
+		cmd.Stdout = &out
+		stderr, err := cmd.StderrPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		r := bufio.NewReader(stderr)
+		if line, _ := r.ReadString('\n'); !strings.Contains(line, "in the snapshot") {
+			t.Fatalf("hangtui did not hold in the snapshot: %q", line)
+		}
+		if err := syscall.Kill(p.PID, syscall.SIGKILL); err != nil {
+			t.Fatal(err)
+		}
+		rest, _ := io.ReadAll(r)
+		_ = cmd.Wait()
+		wantOneLineError(t, cmd.ProcessState.ExitCode(), out.String(), string(rest), "exited while it was being read")
 	})
 	t.Run("not-a-core", func(t *testing.T) {
 		junk := filepath.Join(t.TempDir(), "core")
