@@ -11,7 +11,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"runtime/debug"
+	"sync"
 	"time"
 
 	"github.com/hangtui/hangtui/internal/demo"
@@ -53,10 +55,21 @@ func startDemo() (pid int, stop func(), err error) {
 	if err != nil {
 		return 0, nil, err
 	}
-	if err := cmd.Start(); err != nil {
+	// Pdeathsig fires when the thread that started the demo exits, and
+	// Delve lets its ptrace thread exit when a session ends: start the demo
+	// from a thread of its own that lives as long as the demo.
+	started, threadDone := make(chan error, 1), make(chan struct{})
+	go func() {
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+		started <- cmd.Start()
+		<-threadDone
+	}()
+	if err := <-started; err != nil {
+		close(threadDone)
 		return 0, nil, err
 	}
-	kill := func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }
+	kill := sync.OnceFunc(func() { _ = cmd.Process.Kill(); _ = cmd.Wait(); close(threadDone) })
 	unregister := safety.OnExit(kill)
 	ready := make(chan error, 1)
 	go func() {
