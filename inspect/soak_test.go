@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -150,8 +151,17 @@ func TestSoakHTTPServer(t *testing.T) {
 			total.firstErr = st.firstErr
 		}
 	}
-	t.Logf("soak: %d attach/snapshot/detach cycles, %d requests from %d clients, %d failed; worst pause %d ms, worst cycle %d ms, worst request latency %d ms, up to %d goroutines",
+	summary := fmt.Sprintf("soak: %d attach/snapshot/detach cycles, %d requests from %d clients, %d failed; worst pause %d ms, worst cycle %d ms, worst request latency %d ms, up to %d goroutines",
 		cycles, total.requests, soakClients, total.failures, worstPause.Milliseconds(), worstCycle.Milliseconds(), total.worst.Milliseconds(), goroutines)
+	t.Log(summary)
+	if path := os.Getenv("HANGTUI_SOAK_REPORT"); path != "" {
+		// CI prints this file: go test hides the logs of passing tests.
+		f, err := os.OpenFile(path, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
+		if err == nil {
+			fmt.Fprintf(f, "%s (%s)\n", summary, map[bool]string{true: "-short", false: "full"}[testing.Short()])
+			f.Close()
+		}
+	}
 	if cycles < want {
 		t.Errorf("only %d of %d cycles within %v", cycles, want, soakTimeLimit)
 	}
