@@ -4,7 +4,6 @@ package target
 
 import (
 	"bytes"
-	"encoding/binary"
 	"fmt"
 
 	"github.com/go-delve/delve/pkg/proc"
@@ -34,7 +33,6 @@ func ExecutablePath(pid int) (string, error) {
 	if len(b) < 5 {
 		return "", fmt.Errorf("reading the executable of process %d: short kern.procargs2", pid)
 	}
-	_ = binary.LittleEndian.Uint32(b) // argc
-	path, _, _ := bytes.Cut(b[4:], []byte{0})
+	path, _, _ := bytes.Cut(b[4:], []byte{0}) // after argc (int32)
 	return string(path), nil
 }
