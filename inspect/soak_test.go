@@ -1,6 +1,8 @@
 package inspect_test
 
 import (
+	"bytes"
+	"debug/elf"
 	"fmt"
 	"io"
 	"net/http"
@@ -172,8 +174,56 @@ func TestSoakHTTPServer(t *testing.T) {
 		t.Errorf("only %d requests: the load did not run alongside the attaches", total.requests)
 	}
 	fixture.AssertRunning(t, p.PID)
+	assertTextUnchanged(t, p.PID, exe)
 	// The server still answers after the last detach.
 	if err := get(&http.Client{Timeout: 10 * time.Second}, "http://"+p.Manifest.Listen+"/after", "ok /after "); err != nil {
 		t.Errorf("server after the soak: %v", err)
 	}
+}
+
+// assertTextUnchanged compares the target's code in memory with the
+// executable's .text: no breakpoint (or anything else) was left behind.
+func assertTextUnchanged(t *testing.T, pid int, exe string) {
+	t.Helper()
+	f, err := elf.Open(exe)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	text := f.Section(".text")
+	if text == nil || f.Type != elf.ET_EXEC {
+		t.Fatalf("%s: want a non-PIE executable with .text", exe)
+	}
+	want, err := text.Data()
+	if err != nil {
+		t.Fatal(err)
+	}
+	mem, err := os.Open(fmt.Sprintf("/proc/%d/mem", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer mem.Close()
+	got := make([]byte, len(want))
+	if _, err := mem.ReadAt(got, int64(text.Addr)); err != nil {
+		t.Fatalf("reading the target's text: %v", err)
+	}
+	if !bytes.Equal(got, want) {
+		for i := range got {
+			if got[i] != want[i] {
+				t.Fatalf("target's text differs from %s at %#x: %#x, want %#x", exe, text.Addr+uint64(i), got[i], want[i])
+			}
+		}
+	}
+}
+
+// TestTextUntouched: after attaches, snapshots and detaches the target's
+// code is byte for byte the executable's (Delve's own breakpoints are
+// removed at once; hangtui sets none).
+func TestTextUntouched(t *testing.T) {
+	exe := fixture.Build(t, fixture.Default)
+	p := fixture.Start(t, exe, "abba")
+	for range 3 {
+		snapshotOf(t, p)
+	}
+	assertTextUnchanged(t, p.PID, exe)
 }
