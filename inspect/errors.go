@@ -73,10 +73,17 @@ type precheckResult struct {
 	newer     bool
 }
 
+// platformPrecheck replaces precheck's /proc-based checks where there is
+// no /proc (macOS: precheck_darwin.go).
+var platformPrecheck func(pid int) (*precheckResult, error)
+
 // precheck runs every check that can be made without stopping the process.
 func precheck(pid int) (*precheckResult, error) {
 	if pid <= 0 {
 		return nil, &Error{Kind: ErrNoProcess, Msg: fmt.Sprintf("%d is not a valid PID", pid)}
+	}
+	if platformPrecheck != nil {
+		return platformPrecheck(pid)
 	}
 	if _, err := os.Stat(fmt.Sprintf("/proc/%d", pid)); err != nil {
 		return nil, &Error{Kind: ErrNoProcess, Msg: fmt.Sprintf("no process with PID %d (it may have exited)", pid),
@@ -119,6 +126,9 @@ func precheckCore(corePath, exePath string) error {
 		if _, err := os.Stat(p); err != nil {
 			return &Error{Kind: ErrBadCore, Msg: fmt.Sprintf("cannot open %s: %v", p, err)}
 		}
+	}
+	if err := checkCoreFiles(corePath, exePath); err != nil {
+		return err
 	}
 	if _, err := buildinfo.ReadFile(exePath); err != nil {
 		return &Error{Kind: ErrNotGo, Msg: fmt.Sprintf("%s is not a Go executable", exePath),

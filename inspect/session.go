@@ -222,6 +222,12 @@ func (s *Session) Snapshot() (*Snapshot, error) {
 			}
 			return err
 		}
+		if s.info.Source == SourceLive && processGone(s.info.PID) {
+			// Reads after the death fail one by one and end up as
+			// warnings: a report made of them would be wrong.
+			return &Error{Kind: ErrProcessGone, Msg: fmt.Sprintf("process %d exited while it was being read", s.info.PID),
+				Hint: "nothing to inspect any more; if it crashed, its output or a core file may say why"}
+		}
 		if s.info.Source == SourceLive {
 			snap.Pause = time.Since(s.stoppedSince)
 		}

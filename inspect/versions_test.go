@@ -8,10 +8,11 @@ import (
 
 // goVersions are the toolchains whose targets hangtui must read. The Go
 // command fetches each through the module proxy on first use.
-var goVersions = []string{"go1.22.12", "go1.23.12", "go1.24.13", "go1.27.1"}
+var goVersions = []string{"go1.22.12", "go1.23.12", "go1.24.13", "go1.25.14", "go1.27.1"}
 
 // TestGoVersions reads the same scenarios from programs built by every
-// supported Go release: waiters, holders, cycles and verdicts.
+// supported Go release: waiters, holders, cycles and verdicts. Go 1.26 is
+// the local toolchain, which builds the fixture for every other test.
 func TestGoVersions(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the fixture with several toolchains")

@@ -82,17 +82,16 @@ type App struct {
 	src    Source
 	engine *Engine
 
-	panes     []pane
-	res       *resources.Model
-	gor       *goroutines.Model
-	active    int
-	detail    *detail.Model
-	inDetail  bool
-	history   []place
-	help      bool
-	picker    *picker.Model
-	paused    bool
-	attachErr string
+	panes    []pane
+	res      *resources.Model
+	gor      *goroutines.Model
+	active   int
+	detail   *detail.Model
+	inDetail bool
+	history  []place
+	help     bool
+	picker   *picker.Model
+	paused   bool
 }
 
 // New returns the root model. The engine starts with Init.

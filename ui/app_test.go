@@ -238,7 +238,7 @@ func TestPickerAttaches(t *testing.T) {
 	_, cmd := a.Update(uitest.Key("enter"))
 	choose := cmd()
 	_, cmd = a.Update(choose)
-	_, cmd = a.Update(cmd())
+	a.Update(cmd())
 	if attached != 4242 || a.picker != nil || a.engine == nil {
 		t.Fatalf("attached %d, picker %v, engine %v", attached, a.picker != nil, a.engine != nil)
 	}

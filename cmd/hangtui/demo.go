@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"debug/elf"
+	"debug/macho"
 	"errors"
 	"flag"
 	"fmt"
@@ -10,8 +11,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"runtime/debug"
-	"syscall"
+	"sync"
 	"time"
 
 	"github.com/hangtui/hangtui/internal/demo"
@@ -48,16 +50,26 @@ func startDemo() (pid int, stop func(), err error) {
 	}
 	cmd := exec.Command(self, demoTargetCommand)
 	cmd.Stderr = os.Stderr
-	// If hangtui dies without running its closers, the kernel kills the demo.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	cmd.SysProcAttr = demoSysProcAttr()
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		return 0, nil, err
 	}
-	if err := cmd.Start(); err != nil {
+	// Pdeathsig fires when the thread that started the demo exits, and
+	// Delve lets its ptrace thread exit when a session ends: start the demo
+	// from a thread of its own that lives as long as the demo.
+	started, threadDone := make(chan error, 1), make(chan struct{})
+	go func() {
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+		started <- cmd.Start()
+		<-threadDone
+	}()
+	if err := <-started; err != nil {
+		close(threadDone)
 		return 0, nil, err
 	}
-	kill := func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }
+	kill := sync.OnceFunc(func() { _ = cmd.Process.Kill(); _ = cmd.Wait(); close(threadDone) })
 	unregister := safety.OnExit(kill)
 	ready := make(chan error, 1)
 	go func() {
@@ -82,14 +94,18 @@ func startDemo() (pid int, stop func(), err error) {
 }
 
 // hasDebugInfo reports whether an executable has the DWARF and symbols
-// that inspecting it needs.
+// that inspecting it needs (ELF on Linux, Mach-O on macOS).
 func hasDebugInfo(path string) bool {
-	f, err := elf.Open(path)
+	if f, err := elf.Open(path); err == nil {
+		defer f.Close()
+		return f.Section(".debug_info") != nil && f.Section(".symtab") != nil
+	}
+	f, err := macho.Open(path)
 	if err != nil {
 		return false
 	}
 	defer f.Close()
-	return f.Section(".debug_info") != nil && f.Section(".symtab") != nil
+	return (f.Section("__debug_info") != nil || f.Section("__zdebug_info") != nil) && f.Symtab != nil
 }
 
 // buildDemoTarget builds this command with go build into a temporary

@@ -21,6 +21,7 @@ Usage:
   hangtui report [--json] PID                 print a report of a live process
   hangtui report [--json] --core CORE --exe EXE   ... of a core file
   hangtui demo [--report | --json] [flags]    run the built-in hung demo and inspect it
+  hangtui --version                           print the version
 
 Flags of the live view:
   --interval 2s   time between refreshes      --no-color   no colours (or NO_COLOR=1)
@@ -60,6 +61,9 @@ func run(args []string) int {
 		return runDemoTarget(args[1:])
 	case "-h", "--help", "help":
 		fmt.Print(usage)
+		return 0
+	case "--version", "version":
+		fmt.Println(versionString())
 		return 0
 	}
 	return runTUI(args)

@@ -70,7 +70,7 @@ func (s *source) snapshotOnce() (*inspect.Snapshot, error) {
 	if err != nil {
 		return nil, err
 	}
-	holdForTests()
+	holdForTests(sess)
 	snap, err := sess.Snapshot()
 	closeFn()
 	return snap, err
@@ -130,12 +130,30 @@ func isTerminal(w io.Writer) bool {
 
 // holdForTests keeps the target attached for a while when
 // HANGTUI_TEST_HOLD is set, so that tests can signal or kill hangtui in the
-// middle of a session and check the target survives.
-func holdForTests() {
+// middle of a session and check the target survives. With
+// HANGTUI_TEST_HOLD_AT=snapshot it holds inside the snapshot instead, once
+// the goroutines have been read (a test hook: progress callbacks must not
+// block otherwise).
+func holdForTests(sess *inspect.Session) {
 	d, err := time.ParseDuration(os.Getenv("HANGTUI_TEST_HOLD"))
 	if err != nil || d <= 0 {
 		return
 	}
-	fmt.Fprintln(os.Stderr, "hangtui: attached (test hold)")
-	time.Sleep(d)
+	if os.Getenv("HANGTUI_TEST_HOLD_AT") != "snapshot" {
+		fmt.Fprintln(os.Stderr, "hangtui: attached (test hold)")
+		time.Sleep(d)
+		return
+	}
+	first, held := "", false
+	sess.OnProgress(func(p inspect.Progress) {
+		if first == "" {
+			first = p.Phase
+		}
+		if held || p.Phase == first {
+			return
+		}
+		held = true
+		fmt.Fprintf(os.Stderr, "hangtui: attached, in the snapshot after %q (test hold)\n", first)
+		time.Sleep(d)
+	})
 }

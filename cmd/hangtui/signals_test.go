@@ -43,12 +43,13 @@ func binary(t *testing.T) string {
 	return hangtui
 }
 
-// attachedHangtui runs `hangtui report PID` holding the target attached, and
-// returns once it is attached (the target is in a tracing stop).
-func attachedHangtui(t *testing.T, pid int) *exec.Cmd {
+// attachedHangtui runs `hangtui report PID` holding the target attached
+// (at "attach": before the snapshot; at "snapshot": in the middle of it),
+// and returns once it is attached (the target is in a tracing stop).
+func attachedHangtui(t *testing.T, pid int, at string) *exec.Cmd {
 	t.Helper()
 	cmd := exec.Command(binary(t), "report", strconv.Itoa(pid))
-	cmd.Env = append(os.Environ(), "HANGTUI_TEST_HOLD=60s")
+	cmd.Env = append(os.Environ(), "HANGTUI_TEST_HOLD=60s", "HANGTUI_TEST_HOLD_AT="+at)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -74,27 +75,33 @@ func (discard) Write(p []byte) (int, error) { return len(p), nil }
 
 // TestSignalsDetach: Ctrl-C, SIGTERM, SIGHUP (a dropped SSH session) and
 // SIGQUIT end hangtui, which detaches first: the target keeps running.
-// SIGKILL cannot be caught, and the kernel resumes the target itself.
+// SIGKILL cannot be caught, and the kernel resumes the target itself. Each
+// signal arrives once right after the attach and once in the middle of a
+// snapshot (the goroutines read, the analysis not yet done), where the
+// detach has to wait for the snapshot or hangtui exits and lets the kernel
+// detach.
 func TestSignalsDetach(t *testing.T) {
 	exe := fixture.Build(t, fixture.Default)
-	for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT, syscall.SIGKILL} {
-		t.Run(sig.String(), func(t *testing.T) {
-			p := fixture.Start(t, exe, "abba")
-			cmd := attachedHangtui(t, p.PID)
-			if err := cmd.Process.Signal(sig); err != nil {
-				t.Fatal(err)
-			}
-			done := make(chan error, 1)
-			go func() { done <- cmd.Wait() }()
-			select {
-			case <-done:
-			case <-time.After(15 * time.Second):
-				t.Fatalf("hangtui did not exit after %v", sig)
-			}
-			if sig != syscall.SIGKILL && cmd.ProcessState.ExitCode() == 0 {
-				t.Errorf("exit code 0 after %v", sig)
-			}
-			fixture.AssertRunning(t, p.PID)
-		})
+	for _, at := range []string{"attach", "snapshot"} {
+		for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT, syscall.SIGKILL} {
+			t.Run(at+"/"+sig.String(), func(t *testing.T) {
+				p := fixture.Start(t, exe, "abba")
+				cmd := attachedHangtui(t, p.PID, at)
+				if err := cmd.Process.Signal(sig); err != nil {
+					t.Fatal(err)
+				}
+				done := make(chan error, 1)
+				go func() { done <- cmd.Wait() }()
+				select {
+				case <-done:
+				case <-time.After(15 * time.Second):
+					t.Fatalf("hangtui did not exit after %v", sig)
+				}
+				if sig != syscall.SIGKILL && cmd.ProcessState.ExitCode() == 0 {
+					t.Errorf("exit code 0 after %v", sig)
+				}
+				fixture.AssertRunning(t, p.PID)
+			})
+		}
 	}
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -8,7 +9,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/hangtui/hangtui/inspect/report"
 	"github.com/hangtui/hangtui/ui"
 )
 
@@ -43,8 +43,7 @@ func runTUI(args []string) int {
 	}
 	if fs.NArg() == 0 && src.core == "" && src.exe == "" {
 		if !isTerminal(os.Stdout) {
-			fmt.Fprint(os.Stderr, usage)
-			return report.ExitUsage
+			return fail(errors.New("the process picker needs a terminal; without one, give a PID: hangtui report PID"))
 		}
 		return pickAndRun(tf)
 	}
@@ -52,6 +51,9 @@ func runTUI(args []string) int {
 		return usageError("%s", msg)
 	}
 	if !isTerminal(os.Stdout) {
+		// Scripts and pipes get the report; say so, so that nobody waits
+		// for a live view that is not coming.
+		fmt.Fprintln(os.Stderr, "hangtui: not a terminal: printing the text report instead of the live view (use 'hangtui report' in scripts)")
 		snap, err := src.snapshotOnce()
 		if err != nil {
 			return fail(err)

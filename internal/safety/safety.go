@@ -9,6 +9,7 @@ import (
 	"os/signal"
 	"sync"
 	"syscall"
+	"time"
 )
 
 var (
@@ -56,16 +57,31 @@ func RunClosers() {
 // signals that end hangtui. SIGHUP arrives when an SSH session drops.
 var signals = []os.Signal{os.Interrupt, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT}
 
-// Signals is notified (non-blocking) of every exit signal, for callers like
-// the TUI that prefer to shut down themselves; hangtui still exits after the
-// closers have run.
+// closeTimeout bounds how long a signal waits for the closers. A detach
+// waits for the snapshot being read to finish (Delve is single-threaded),
+// which on a huge process can take a while; exiting without it is safe too:
+// hangtui leaves no breakpoints in the target, and the kernel detaches a
+// dead tracer's tracees and lets them run.
+const closeTimeout = 2 * time.Second
+
+// installSignals makes every exit signal run the closers (detach) before
+// hangtui exits. A second signal, or closeTimeout, ends the wait.
 func installSignals() {
-	ch := make(chan os.Signal, 1)
+	ch := make(chan os.Signal, 2)
 	signal.Notify(ch, signals...)
 	go func() {
 		sig := <-ch
-		RunClosers()
-		fmt.Fprintf(os.Stderr, "hangtui: %v: detached, target left running\n", sig)
+		done := make(chan struct{})
+		go func() { RunClosers(); close(done) }()
+		msg := "detached, target left running"
+		select {
+		case <-done:
+		case <-ch:
+			msg = "exiting before the detach finished; the kernel detaches and the target keeps running"
+		case <-time.After(closeTimeout):
+			msg = "a snapshot was still being read; exiting, the kernel detaches and the target keeps running"
+		}
+		fmt.Fprintf(os.Stderr, "hangtui: %v: %s\n", sig, msg)
 		if s, ok := sig.(syscall.Signal); ok {
 			os.Exit(128 + int(s))
 		}

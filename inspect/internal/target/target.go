@@ -12,7 +12,6 @@ import (
 
 	"github.com/go-delve/delve/pkg/proc"
 	"github.com/go-delve/delve/pkg/proc/core"
-	"github.com/go-delve/delve/pkg/proc/native"
 )
 
 // Target is an attached process or an opened core.
@@ -59,7 +58,7 @@ type Target struct {
 // Attach stops the process and reads its binary. Call Detach when done, on
 // every path: the process stays stopped until then.
 func Attach(pid int) (*Target, error) {
-	grp, err := native.Attach(pid, nil, nil)
+	grp, err := attachProcess(pid)
 	if err != nil {
 		return nil, err
 	}
