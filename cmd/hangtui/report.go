@@ -17,16 +17,24 @@ import (
 type source struct {
 	pid       int
 	core, exe string
+	// dump is a text goroutine dump file, "-" for standard input.
+	dump string
 }
 
 func (s *source) flags(fs *flag.FlagSet) {
 	fs.StringVar(&s.core, "core", "", "core file to read (with --exe)")
 	fs.StringVar(&s.exe, "exe", "", "executable that produced the core")
+	fs.StringVar(&s.dump, "dump", "", "text goroutine dump to read (SIGQUIT, go test -timeout, pprof debug=2); - for stdin")
 }
 
 // parse reads the positional PID and checks the combination.
 func (s *source) parse(fs *flag.FlagSet) (ok bool, msg string) {
 	switch {
+	case s.dump != "":
+		if s.core != "" || s.exe != "" || fs.NArg() != 0 {
+			return false, "--dump reads a dump file alone: no PID, --core or --exe with it"
+		}
+		return true, ""
 	case s.core != "" || s.exe != "":
 		if s.core == "" || s.exe == "" {
 			return false, "--core and --exe go together"
@@ -65,6 +73,9 @@ func (s *source) open() (*inspect.Session, func(), error) {
 
 // snapshotOnce opens the source, reads one snapshot and lets go at once.
 func (s *source) snapshotOnce() (*inspect.Snapshot, error) {
+	if s.dump != "" {
+		return readDump(s.dump)
+	}
 	sess, closeFn, err := s.open()
 	if err != nil {
 		return nil, err
