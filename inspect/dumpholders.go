@@ -41,11 +41,14 @@ type dumpHolders struct {
 	// address.
 	globals map[string]uint64
 	names   map[uint64]string
+	// root and paths map recorded source paths to files on this machine.
+	root  string
+	paths map[string]string
 }
 
-func (db *dumpBuilder) holders(si *sourceIndex) {
+func (db *dumpBuilder) holders(si *sourceIndex, root string) {
 	h := &dumpHolders{db: db, si: si, offs: map[exprKey]uint64{}, bad: map[exprKey]bool{},
-		globals: map[string]uint64{}, names: map[uint64]string{}}
+		globals: map[string]uint64{}, names: map[uint64]string{}, root: root, paths: map[string]string{}}
 	if !db.anyLockWait() {
 		return
 	}
@@ -72,14 +75,33 @@ func (db *dumpBuilder) anyLockWait() bool {
 // code, not inlined (an inlined frame has no printed arguments).
 func userFrame(f Frame) bool { return IsUserFunc(f.Func) && !f.Inlined && f.File != "" }
 
-func (h *dumpHolders) onDisk(file string) bool {
-	if h.si.file(file) != nil {
-		return true
+// local returns where the recorded source file is on this machine, "" when
+// it is nowhere: the recorded path, or the longest suffix of it found under
+// the source root (a dump from another machine or checkout).
+func (h *dumpHolders) local(file string) string {
+	if p, ok := h.paths[file]; ok {
+		return p
 	}
-	if _, err := os.Stat(file); err != nil {
+	p := ""
+	if _, err := os.Stat(file); err == nil {
+		p = file
+	} else {
+		parts := strings.Split(filepath.ToSlash(file), "/")
+		for i := 1; i < len(parts) && p == ""; i++ {
+			cand := filepath.Join(append([]string{h.root}, parts[i:]...)...)
+			if h.root == "" {
+				cand = filepath.Join(parts[i:]...)
+			}
+			if st, err := os.Stat(cand); err == nil && !st.IsDir() && i < len(parts)-1 {
+				p = cand
+			}
+		}
+	}
+	if p == "" {
 		h.db.noSource[file] = true
 	}
-	return false
+	h.paths[file] = p
+	return p
 }
 
 // learn records where lock expressions point, from goroutines parked in
@@ -96,11 +118,15 @@ func (h *dumpHolders) learn() {
 		// The frame that called Lock: the first user frame. If it was
 		// inlined, its arguments were not printed.
 		fi := g.TopUser
-		if fi < 0 || !userFrame(g.Frames[fi]) || !h.onDisk(g.Frames[fi].File) {
+		if fi < 0 || !userFrame(g.Frames[fi]) {
 			continue
 		}
 		f := g.Frames[fi]
-		fn := h.si.funcAt(f.File, f.Line)
+		file := h.local(f.File)
+		if file == "" {
+			continue
+		}
+		fn := h.si.funcAt(file, f.Line)
 		if fn == nil {
 			continue
 		}
@@ -110,7 +136,7 @@ func (h *dumpHolders) learn() {
 		}
 		expr := calls[0].recv
 		base, path, _ := strings.Cut(expr, ".")
-		dir := filepath.Dir(f.File)
+		dir := filepath.Dir(file)
 		pkg := FuncPackage(f.Func)
 		if k := fn.param(base); k >= 0 {
 			v, ok := h.argWord(g, fi, k)
@@ -156,9 +182,8 @@ func (h *dumpHolders) argWord(g *Goroutine, fi, k int) (uint64, bool) {
 }
 
 // resolve turns a lock expression in frame fi of g into an address.
-func (h *dumpHolders) resolve(g *Goroutine, fi int, fn *dumpFunc, expr string) (uint64, bool) {
-	f := g.Frames[fi]
-	dir := filepath.Dir(f.File)
+func (h *dumpHolders) resolve(g *Goroutine, fi int, fn *dumpFunc, file, expr string) (uint64, bool) {
+	dir := filepath.Dir(file)
 	base, path, _ := strings.Cut(expr, ".")
 	if k := fn.param(base); k >= 0 {
 		typ := fn.params[k].typ
@@ -194,15 +219,19 @@ func (h *dumpHolders) claim() {
 		}
 		for fi := g.TopUser; fi < len(g.Frames); fi++ {
 			f := g.Frames[fi]
-			if !userFrame(f) || !h.onDisk(f.File) {
+			if !userFrame(f) {
 				continue
 			}
-			fn := h.si.funcAt(f.File, f.Line)
+			file := h.local(f.File)
+			if file == "" {
+				continue
+			}
+			fn := h.si.funcAt(file, f.Line)
 			if fn == nil {
 				continue
 			}
 			for _, c := range h.si.heldInDump(fn, f.Line) {
-				addr, ok := h.resolve(g, fi, fn, c.recv)
+				addr, ok := h.resolve(g, fi, fn, file, c.recv)
 				if !ok {
 					continue
 				}

@@ -25,6 +25,11 @@ type DumpOptions struct {
 	Name string
 	// MaxBytes bounds the input (0: dump.DefaultMaxBytes).
 	MaxBytes int64
+	// SourceRoot is where to look for source files whose recorded path
+	// does not exist here (a dump from a CI machine): the longest suffix of
+	// the recorded path that exists under SourceRoot is used. Empty: the
+	// current directory.
+	SourceRoot string
 }
 
 // ReadDump parses a text goroutine dump and analyses it: waiters are linked
@@ -51,14 +56,14 @@ func ReadDump(r io.Reader, opts DumpOptions) (*Snapshot, error) {
 		}
 		return nil, e
 	}
-	return SnapshotFromDump(d, opts.Name), nil
+	return SnapshotFromDump(d, opts), nil
 }
 
 // SnapshotFromDump builds the Snapshot of a parsed dump and runs the
 // analysis that needs no memory.
-func SnapshotFromDump(d *dump.Dump, name string) *Snapshot {
+func SnapshotFromDump(d *dump.Dump, opts DumpOptions) *Snapshot {
 	s := &Snapshot{
-		Target:  Target{Exe: name, GoVersion: d.GoVersion, Source: SourceDump},
+		Target:  Target{Exe: opts.Name, GoVersion: d.GoVersion, Source: SourceDump},
 		TakenAt: time.Now(),
 	}
 	db := &dumpBuilder{s: s, d: d, res: map[string]*Resource{}, byID: map[int64]*Goroutine{},
@@ -71,7 +76,7 @@ func SnapshotFromDump(d *dump.Dump, name string) *Snapshot {
 	}
 	sortGoroutines(s.Goroutines)
 	db.waits()
-	db.holders(newSourceIndex())
+	db.holders(newSourceIndex(), opts.SourceRoot)
 	db.finish()
 	a := analyze(s)
 	db.runtimeVerdicts(a)

@@ -9,7 +9,7 @@ import (
 
 // readDump reads a text goroutine dump from a file or, for "-", standard
 // input.
-func readDump(path string) (*inspect.Snapshot, error) {
+func readDump(path, srcRoot string) (*inspect.Snapshot, error) {
 	var r io.Reader = os.Stdin
 	if path != "-" {
 		f, err := os.Open(path)
@@ -22,5 +22,5 @@ func readDump(path string) (*inspect.Snapshot, error) {
 		}
 		r = f
 	}
-	return inspect.ReadDump(r, inspect.DumpOptions{Name: path})
+	return inspect.ReadDump(r, inspect.DumpOptions{Name: path, SourceRoot: srcRoot})
 }

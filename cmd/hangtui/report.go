@@ -17,14 +17,16 @@ import (
 type source struct {
 	pid       int
 	core, exe string
-	// dump is a text goroutine dump file, "-" for standard input.
-	dump string
+	// dump is a text goroutine dump file, "-" for standard input; src is
+	// where to find its source files when their recorded paths do not exist.
+	dump, src string
 }
 
 func (s *source) flags(fs *flag.FlagSet) {
 	fs.StringVar(&s.core, "core", "", "core file to read (with --exe)")
 	fs.StringVar(&s.exe, "exe", "", "executable that produced the core")
 	fs.StringVar(&s.dump, "dump", "", "text goroutine dump to read (SIGQUIT, go test -timeout, pprof debug=2); - for stdin")
+	fs.StringVar(&s.src, "src", "", "with --dump: directory to find source files in (default: the current directory)")
 }
 
 // parse reads the positional PID and checks the combination.
@@ -74,7 +76,7 @@ func (s *source) open() (*inspect.Session, func(), error) {
 // snapshotOnce opens the source, reads one snapshot and lets go at once.
 func (s *source) snapshotOnce() (*inspect.Snapshot, error) {
 	if s.dump != "" {
-		return readDump(s.dump)
+		return readDump(s.dump, s.src)
 	}
 	sess, closeFn, err := s.open()
 	if err != nil {
