@@ -24,3 +24,12 @@ func readDump(path, srcRoot string) (*inspect.Snapshot, error) {
 	}
 	return inspect.ReadDump(r, inspect.DumpOptions{Name: path, SourceRoot: srcRoot})
 }
+
+// staticSource shows one snapshot that never changes (a dump): the UI's
+// engine reads it once and, as the target is not live, never refreshes on
+// its own.
+type staticSource struct{ snap *inspect.Snapshot }
+
+func (s staticSource) Snapshot() (*inspect.Snapshot, error) { return s.snap, nil }
+func (s staticSource) Resume() error                        { return nil }
+func (s staticSource) Close() error                         { return nil }

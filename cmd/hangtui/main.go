@@ -20,6 +20,8 @@ Usage:
   hangtui                                     pick a Go process to inspect
   hangtui report [--json] PID                 print a report of a live process
   hangtui report [--json] --core CORE --exe EXE   ... of a core file
+  hangtui report [--json] --dump FILE|- [--src DIR]   ... of a text goroutine dump
+  hangtui [flags] --dump FILE                 view a goroutine dump (SIGQUIT, go test -timeout, pprof debug=2)
   hangtui demo [--report | --json] [flags]    run the built-in hung demo and inspect it
 
 Flags of the live view:

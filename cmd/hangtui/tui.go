@@ -41,7 +41,7 @@ func runTUI(args []string) int {
 	if tf.interval < 100*time.Millisecond {
 		return usageError("--interval must be at least 100ms")
 	}
-	if fs.NArg() == 0 && src.core == "" && src.exe == "" {
+	if fs.NArg() == 0 && src.core == "" && src.exe == "" && src.dump == "" {
 		if !isTerminal(os.Stdout) {
 			fmt.Fprint(os.Stderr, usage)
 			return report.ExitUsage
@@ -51,10 +51,13 @@ func runTUI(args []string) int {
 	if ok, msg := src.parse(fs); !ok {
 		return usageError("%s", msg)
 	}
-	if !isTerminal(os.Stdout) {
+	if !isTerminal(os.Stdout) || src.dump != "" {
 		snap, err := src.snapshotOnce()
 		if err != nil {
 			return fail(err)
+		}
+		if src.dump != "" && isTerminal(os.Stdout) {
+			return runUI(ui.Options{Source: staticSource{snap}}, tf)
 		}
 		return printReport(os.Stdout, snap, false)
 	}

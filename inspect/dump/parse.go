@@ -308,7 +308,7 @@ func (p *parser) eof() {
 			complete = complete && g.CreatedBy.File != ""
 		case len(p.frames) > 0:
 			last := p.frames[len(p.frames)-1].Func
-			complete = complete && (last == "runtime.main" || last == "runtime.goexit" || last == "runtime.mstart")
+			complete = complete && (last == "runtime.main" || last == "runtime.goexit" || last == "runtime.mstart" || last == "main.main")
 		default:
 			complete = false
 		}
