@@ -46,6 +46,20 @@ func TestReportDump(t *testing.T) {
 		t.Errorf("report --json --dump -: exit %d, %v\n%s", code, err, out)
 	}
 
+	// Exports of the wait-for graph; --json is --format json.
+	if out, code = runBin(t, bin, nil, "report", "--format", "dot", "--dump", path); code != 3 || !strings.Contains(out, "digraph hangtui {") || !strings.Contains(out, "color=red") {
+		t.Errorf("--format dot: exit %d\n%s", code, out)
+	}
+	if out, code = runBin(t, bin, nil, "report", "--format", "mermaid", "--dump", path); code != 3 || !strings.HasPrefix(out, "```mermaid\n") || !strings.Contains(out, "DEADLOCKED") {
+		t.Errorf("--format mermaid: exit %d\n%s", code, out)
+	}
+	if out, code = runBin(t, bin, nil, "report", "--format", "json", "--dump", path); code != 3 || !strings.Contains(out, `"schema":"hangtui.report/v1"`) {
+		t.Errorf("--format json: exit %d\n%s", code, out)
+	}
+	if out, code = runBin(t, bin, nil, "report", "--format", "svg", "--dump", path); code != 2 || !strings.Contains(out, "unknown --format") {
+		t.Errorf("--format svg: exit %d\n%s", code, out)
+	}
+
 	// Without a terminal, `hangtui --dump FILE` prints the report too.
 	if out, code = runBin(t, bin, nil, "--dump", path); code != 3 || !strings.Contains(out, "lock-order") {
 		t.Errorf("hangtui --dump without a terminal: exit %d\n%s", code, out)

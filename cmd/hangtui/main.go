@@ -19,6 +19,7 @@ Usage:
   hangtui [flags] --core CORE --exe EXE       ... of a core file
   hangtui                                     pick a Go process to inspect
   hangtui report [--json] PID                 print a report of a live process
+      --format text|json|dot|mermaid            the report, or the wait-for graph for Graphviz / Mermaid
   hangtui report [--json] --core CORE --exe EXE   ... of a core file
   hangtui report [--json] --dump FILE|- [--src DIR]   ... of a text goroutine dump
   hangtui [flags] --dump FILE                 view a goroutine dump (SIGQUIT, go test -timeout, pprof debug=2)

@@ -91,7 +91,8 @@ func (s *source) snapshotOnce() (*inspect.Snapshot, error) {
 func runReport(args []string) int {
 	fs := flag.NewFlagSet("report", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
-	asJSON := fs.Bool("json", false, "print JSON (schema hangtui.report/v1)")
+	asJSON := fs.Bool("json", false, "print JSON (schema hangtui.report/v1); same as --format json")
+	format := fs.String("format", "text", "text, json, dot (Graphviz) or mermaid")
 	var src source
 	src.flags(fs)
 	if err := fs.Parse(args); err != nil {
@@ -100,11 +101,20 @@ func runReport(args []string) int {
 	if ok, msg := src.parse(fs); !ok {
 		return usageError("%s", msg)
 	}
+	if *asJSON {
+		if *format != "text" && *format != "json" {
+			return usageError("--json and --format %s contradict each other", *format)
+		}
+		*format = "json"
+	}
+	if !validFormat(*format) {
+		return usageError("unknown --format %q: use text, json, dot or mermaid", *format)
+	}
 	snap, err := src.snapshotOnce()
 	if err != nil {
 		return fail(err)
 	}
-	return printReport(os.Stdout, snap, *asJSON)
+	return printFormat(os.Stdout, snap, *format)
 }
 
 func printReport(w io.Writer, snap *inspect.Snapshot, asJSON bool) int {
