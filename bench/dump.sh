@@ -56,6 +56,6 @@ if [ -z "${SKIP_PP:-}" ]; then
 		PP="$WORK/pp"
 	fi
 	# pp reads the dump from stdin and writes its deduplicated report.
-	measure panicparse sh -c "\"$PP\" -color never <\"$DUMP\""
+	measure panicparse "$PP" -no-color "$DUMP"
 fi
 echo "outputs and timings in $WORK"

@@ -44,11 +44,41 @@ type dumpHolders struct {
 	// root and paths map recorded source paths to files on this machine.
 	root  string
 	paths map[string]string
+	// fns and held cache the source lookups per file:line (100,000
+	// goroutines share a few hundred distinct frames).
+	fns  map[fileLine]*dumpFunc
+	held map[fileLine][]lockCall
+}
+
+type fileLine struct {
+	file string
+	line int
+}
+
+func (h *dumpHolders) funcAt(file string, line int) *dumpFunc {
+	k := fileLine{file, line}
+	if fn, ok := h.fns[k]; ok {
+		return fn
+	}
+	fn := h.si.funcAt(file, line)
+	h.fns[k] = fn
+	return fn
+}
+
+func (h *dumpHolders) heldAt(fn *dumpFunc, file string, line int) []lockCall {
+	k := fileLine{file, line}
+	if c, ok := h.held[k]; ok {
+		return c
+	}
+	c := h.si.heldInDump(fn, line)
+	h.held[k] = c
+	return c
 }
 
 func (db *dumpBuilder) holders(si *sourceIndex, root string) {
 	h := &dumpHolders{db: db, si: si, offs: map[exprKey]uint64{}, bad: map[exprKey]bool{},
-		globals: map[string]uint64{}, names: map[uint64]string{}, root: root, paths: map[string]string{}}
+		globals: map[string]uint64{}, names: map[uint64]string{}, root: root, paths: map[string]string{},
+		fns: map[fileLine]*dumpFunc{}, held: map[fileLine][]lockCall{}}
 	if !db.anyLockWait() {
 		return
 	}
@@ -126,7 +156,7 @@ func (h *dumpHolders) learn() {
 		if file == "" {
 			continue
 		}
-		fn := h.si.funcAt(file, f.Line)
+		fn := h.funcAt(file, f.Line)
 		if fn == nil {
 			continue
 		}
@@ -226,11 +256,11 @@ func (h *dumpHolders) claim() {
 			if file == "" {
 				continue
 			}
-			fn := h.si.funcAt(file, f.Line)
+			fn := h.funcAt(file, f.Line)
 			if fn == nil {
 				continue
 			}
-			for _, c := range h.si.heldInDump(fn, f.Line) {
+			for _, c := range h.heldAt(fn, file, f.Line) {
 				addr, ok := h.resolve(g, fi, fn, file, c.recv)
 				if !ok {
 					continue

@@ -24,6 +24,10 @@ Usage:
   hangtui report [--json] --dump FILE|- [--src DIR]   ... of a text goroutine dump
   hangtui [flags] --dump FILE                 view a goroutine dump (SIGQUIT, go test -timeout, pprof debug=2)
   hangtui demo [--report | --json] [flags]    run the built-in hung demo and inspect it
+  hangtui watch [--stall 10m] [--kill] [--out DIR] -- CMD ARGS...
+                                              run CMD (e.g. go test ./...); when it prints nothing
+                                              for --stall, report its hung Go processes to stderr
+                                              and as hangtui-PID.json; exit: CMD's own, 4 if killed
 
 Flags of the live view:
   --interval 2s   time between refreshes      --no-color   no colours (or NO_COLOR=1)
@@ -59,6 +63,8 @@ func run(args []string) int {
 		return runReport(args[1:])
 	case "demo":
 		return runDemo(args[1:])
+	case "watch":
+		return runWatch(args[1:])
 	case demoTargetCommand:
 		return runDemoTarget(args[1:])
 	case "-h", "--help", "help":

@@ -94,7 +94,8 @@ type Frame struct {
 }
 
 // Args returns the raw argument text of frame i (without parentheses),
-// "..." for an inlined frame, "" when there were none.
+// "..." for an inlined frame, "" when there were none or when none of them
+// was printed as a live word (all "?" or aggregates: no evidence in them).
 func (g *Goroutine) Args(i int) string {
 	s := g.args
 	for ; i > 0; i-- {

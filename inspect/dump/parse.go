@@ -215,7 +215,12 @@ func (p *parser) fileLine(rest []byte) {
 		if len(p.frames) > 1 {
 			p.args = append(p.args, '\n')
 		}
-		p.args = append(p.args, p.pendArgs...)
+		if usefulArgs(p.pendArgs) {
+			// Arguments that are all "?" or aggregates can never be
+			// evidence: not keeping them halves the memory of a large
+			// dump.
+			p.args = append(p.args, p.pendArgs...)
+		}
 		p.key = append(p.key, f.Func...)
 		p.key = append(p.key, 0)
 		p.key = append(p.key, f.File...)
@@ -383,4 +388,38 @@ func goVersionFromPath(file string) string {
 		j++
 	}
 	return strings.TrimSuffix(file[i:j], ".")
+}
+
+// usefulArgs reports whether an argument list has a top-level word printed
+// without "?" (only such words are used as addresses), or is "..." (an
+// inlined frame, kept to show it).
+func usefulArgs(b []byte) bool {
+	if string(b) == "..." {
+		return true
+	}
+	depth, start := 0, 0
+	for i := 0; i <= len(b); i++ {
+		if i < len(b) {
+			switch b[i] {
+			case '{':
+				depth++
+				continue
+			case '}':
+				depth--
+				continue
+			case ',':
+			default:
+				continue
+			}
+			if depth != 0 {
+				continue
+			}
+		}
+		item := bytes.TrimSpace(b[start:i])
+		start = i + 1
+		if len(item) > 2 && item[0] == '0' && item[1] == 'x' && item[len(item)-1] != '?' {
+			return true
+		}
+	}
+	return false
 }
