@@ -62,11 +62,15 @@ func ReadDump(r io.Reader, opts DumpOptions) (*Snapshot, error) {
 // SnapshotFromDump builds the Snapshot of a parsed dump and runs the
 // analysis that needs no memory.
 func SnapshotFromDump(d *dump.Dump, opts DumpOptions) *Snapshot {
+	return fromDump(d, opts, SourceDump)
+}
+
+func fromDump(d *dump.Dump, opts DumpOptions, kind SourceKind) *Snapshot {
 	s := &Snapshot{
-		Target:  Target{Exe: opts.Name, GoVersion: d.GoVersion, Source: SourceDump},
+		Target:  Target{Exe: opts.Name, GoVersion: d.GoVersion, Source: kind},
 		TakenAt: time.Now(),
 	}
-	db := &dumpBuilder{s: s, d: d, res: map[string]*Resource{}, byID: map[int64]*Goroutine{},
+	db := &dumpBuilder{s: s, d: d, kind: kind, res: map[string]*Resource{}, byID: map[int64]*Goroutine{},
 		stacks: map[*dump.Stack]cachedStack{}, raw: map[int64]*dump.Goroutine{}}
 	for _, dg := range d.Goroutines {
 		g := db.goroutine(dg)
@@ -87,6 +91,7 @@ func SnapshotFromDump(d *dump.Dump, opts DumpOptions) *Snapshot {
 }
 
 type dumpBuilder struct {
+	kind   SourceKind
 	s      *Snapshot
 	d      *dump.Dump
 	res    map[string]*Resource
@@ -277,7 +282,11 @@ func (db *dumpBuilder) runtimeVerdicts(a *analysis) {
 // notes says, as warnings, what a dump cannot tell.
 func (db *dumpBuilder) notes() {
 	w := &db.s.Warnings
-	*w = append(*w, "degraded: read from a text dump, not memory: lock and channel states, select cases, deferred calls and the reachability proof of leaks are not available; waits without evidence stay \"blocked\"")
+	from := "a text dump"
+	if db.kind == SourceRemote {
+		from = "a Delve server's goroutines and stacks"
+	}
+	*w = append(*w, "degraded: read from "+from+", not memory: lock and channel states, select cases, deferred calls and the reachability proof of leaks are not available; waits without evidence stay \"blocked\"")
 	if db.d.Dumps > 1 {
 		*w = append(*w, fmt.Sprintf("the input holds %d goroutine dumps; only the first was read", db.d.Dumps))
 	}

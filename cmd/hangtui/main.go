@@ -22,6 +22,8 @@ Usage:
       --format text|json|dot|mermaid            the report, or the wait-for graph for Graphviz / Mermaid
   hangtui report [--json] --core CORE --exe EXE   ... of a core file
   hangtui report [--json] --dump FILE|- [--src DIR]   ... of a text goroutine dump
+  hangtui [flags] --connect HOST:PORT         ... through a Delve server (dlv --headless --accept-multiclient)
+  hangtui report [--json] --connect HOST:PORT ... the same, as a report
   hangtui [flags] --dump FILE                 view a goroutine dump (SIGQUIT, go test -timeout, pprof debug=2)
   hangtui demo [--report | --json] [flags]    run the built-in hung demo and inspect it
   hangtui watch [--stall 10m] [--kill] [--out DIR] -- CMD ARGS...

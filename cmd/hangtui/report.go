@@ -20,18 +20,26 @@ type source struct {
 	// dump is a text goroutine dump file, "-" for standard input; src is
 	// where to find its source files when their recorded paths do not exist.
 	dump, src string
+	// connect is HOST:PORT of a Delve server (dlv --headless --accept-multiclient).
+	connect string
 }
 
 func (s *source) flags(fs *flag.FlagSet) {
 	fs.StringVar(&s.core, "core", "", "core file to read (with --exe)")
 	fs.StringVar(&s.exe, "exe", "", "executable that produced the core")
 	fs.StringVar(&s.dump, "dump", "", "text goroutine dump to read (SIGQUIT, go test -timeout, pprof debug=2); - for stdin")
-	fs.StringVar(&s.src, "src", "", "with --dump: directory to find source files in (default: the current directory)")
+	fs.StringVar(&s.connect, "connect", "", "HOST:PORT of a Delve server (dlv --headless --accept-multiclient) to read the target through")
+	fs.StringVar(&s.src, "src", "", "with --dump or --connect: directory to find source files in (default: the current directory)")
 }
 
 // parse reads the positional PID and checks the combination.
 func (s *source) parse(fs *flag.FlagSet) (ok bool, msg string) {
 	switch {
+	case s.connect != "":
+		if s.dump != "" || s.core != "" || s.exe != "" || fs.NArg() != 0 {
+			return false, "--connect reads through a Delve server alone: no PID, --core, --exe or --dump with it"
+		}
+		return true, ""
 	case s.dump != "":
 		if s.core != "" || s.exe != "" || fs.NArg() != 0 {
 			return false, "--dump reads a dump file alone: no PID, --core or --exe with it"
@@ -77,6 +85,13 @@ func (s *source) open() (*inspect.Session, func(), error) {
 func (s *source) snapshotOnce() (*inspect.Snapshot, error) {
 	if s.dump != "" {
 		return readDump(s.dump, s.src)
+	}
+	if s.connect != "" {
+		r, err := inspect.Connect(s.connect, inspect.RemoteOptions{SourceRoot: s.src})
+		if err != nil {
+			return nil, err
+		}
+		return r.Snapshot()
 	}
 	sess, closeFn, err := s.open()
 	if err != nil {

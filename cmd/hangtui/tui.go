@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/hangtui/hangtui/inspect"
 	"github.com/hangtui/hangtui/inspect/report"
 	"github.com/hangtui/hangtui/ui"
 )
@@ -41,7 +42,7 @@ func runTUI(args []string) int {
 	if tf.interval < 100*time.Millisecond {
 		return usageError("--interval must be at least 100ms")
 	}
-	if fs.NArg() == 0 && src.core == "" && src.exe == "" && src.dump == "" {
+	if fs.NArg() == 0 && src.core == "" && src.exe == "" && src.dump == "" && src.connect == "" {
 		if !isTerminal(os.Stdout) {
 			fmt.Fprint(os.Stderr, usage)
 			return report.ExitUsage
@@ -60,6 +61,15 @@ func runTUI(args []string) int {
 			return runUI(ui.Options{Source: staticSource{snap}}, tf)
 		}
 		return printReport(os.Stdout, snap, false)
+	}
+	if src.connect != "" {
+		// Each refresh (r) reads through the server again; the target runs
+		// in between.
+		r, err := inspect.Connect(src.connect, inspect.RemoteOptions{SourceRoot: src.src})
+		if err != nil {
+			return fail(err)
+		}
+		return runUI(ui.Options{Source: r}, tf)
 	}
 	sess, closeFn, err := src.open()
 	if err != nil {

@@ -111,6 +111,24 @@ func (g *Goroutine) Args(i int) string {
 	return s
 }
 
+// SetArgs sets the argument text of every frame, for goroutines that come
+// from elsewhere than a text dump (a Delve server's stacks): args[i] is
+// frame i's list, e.g. "0xc000012340, {...}".
+func (g *Goroutine) SetArgs(args []string) {
+	n := 0
+	for _, a := range args {
+		n += len(a) + 1
+	}
+	b := make([]byte, 0, n)
+	for i, a := range args {
+		if i > 0 {
+			b = append(b, '\n')
+		}
+		b = append(b, a...)
+	}
+	g.args = string(b)
+}
+
 func indexByte(s string, c byte) int {
 	for i := 0; i < len(s); i++ {
 		if s[i] == c {
