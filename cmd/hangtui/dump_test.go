@@ -116,3 +116,25 @@ func runBin(t *testing.T, bin string, stdin []byte, args ...string) (string, int
 	}
 	return string(out), code
 }
+
+// TestWatchAndConnectUsage: bad command lines of watch and --connect.
+func TestWatchAndConnectUsage(t *testing.T) {
+	bin := binary(t)
+	for _, tc := range []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"watch"}, 2, "watch needs a command"},
+		{[]string{"watch", "--stall", "1ms", "--", "true"}, 2, "--stall"},
+		{[]string{"watch", "--out", "/nonexistent", "--", "true"}, 2, "not a directory"},
+		{[]string{"watch", "--", "sh", "-c", "echo hi; exit 5"}, 5, "hi"},
+		{[]string{"report", "--connect", "127.0.0.1:1"}, 1, "cannot read from the Delve server"},
+		{[]string{"report", "--connect", "127.0.0.1:1", "42"}, 2, "--connect reads through a Delve server alone"},
+	} {
+		out, code := runBin(t, bin, nil, tc.args...)
+		if code != tc.code || !strings.Contains(out, tc.want) || (code == 1 && strings.Count(strings.TrimSpace(out), "\n") != 0) {
+			t.Errorf("hangtui %v: exit %d (want %d):\n%s", tc.args, code, tc.code, out)
+		}
+	}
+}
