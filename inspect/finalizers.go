@@ -26,6 +26,10 @@ type Finalizers struct {
 	// BlockedOn is what the finalizer goroutine waits on (State blocked):
 	// the same entries as its Goroutine.Waits, linked into the wait-for graph.
 	BlockedOn []Wait
+	// QueueUnknown is set when the queue could not be read (a goroutine
+	// dump, a remote Delve server): Pending, PendingByFunc and the counters
+	// then say nothing.
+	QueueUnknown bool
 	// Pending is how many finalizers are queued and have not started (the
 	// running one is not counted). Exact: read from the queue itself.
 	Pending int
@@ -176,6 +180,31 @@ func (b *builder) readFinalizers() {
 		}
 		f.Cleanups = c
 	}
+}
+
+// finalizersFromStacks is what the goroutines alone tell about the
+// finalizer machinery, for sources without target memory (dumps, a remote
+// Delve server): the finalizer goroutine's state, the finalizer it runs and
+// what it waits on; the queue is unknown.
+func finalizersFromStacks(s *Snapshot) *Finalizers {
+	f := &Finalizers{State: FinalizerNone, QueueUnknown: true}
+	for _, g := range s.Goroutines {
+		if g.Role != RoleFinalizer {
+			continue
+		}
+		f.Goroutine = g.ID
+		f.State, f.Running = finalizerState(g, false)
+		if f.State == FinalizerBlocked {
+			f.Waiting = g.Waiting
+			f.BlockedOn = append([]Wait(nil), g.Waits...)
+		}
+		break
+	}
+	if f.Goroutine == 0 {
+		// A dump may leave the idle finalizer goroutine out.
+		f.State = FinalizerUnknown
+	}
+	return f
 }
 
 // linkFinalizers copies the finalizer goroutine's waits (linked by now)

@@ -18,16 +18,34 @@ import (
 type source struct {
 	pid       int
 	core, exe string
+	// dump is a text goroutine dump file, "-" for standard input; src is
+	// where to find its source files when their recorded paths do not exist.
+	dump, src string
+	// connect is HOST:PORT of a Delve server (dlv --headless --accept-multiclient).
+	connect string
 }
 
 func (s *source) flags(fs *flag.FlagSet) {
 	fs.StringVar(&s.core, "core", "", "core file to read (with --exe)")
 	fs.StringVar(&s.exe, "exe", "", "executable that produced the core")
+	fs.StringVar(&s.dump, "dump", "", "text goroutine dump to read (SIGQUIT, go test -timeout, pprof debug=2); - for stdin")
+	fs.StringVar(&s.connect, "connect", "", "HOST:PORT of a Delve server (dlv --headless --accept-multiclient) to read the target through")
+	fs.StringVar(&s.src, "src", "", "with --dump or --connect: directory to find source files in (default: the current directory)")
 }
 
 // parse reads the positional PID and checks the combination.
 func (s *source) parse(fs *flag.FlagSet) (ok bool, msg string) {
 	switch {
+	case s.connect != "":
+		if s.dump != "" || s.core != "" || s.exe != "" || fs.NArg() != 0 {
+			return false, "--connect reads through a Delve server alone: no PID, --core, --exe or --dump with it"
+		}
+		return true, ""
+	case s.dump != "":
+		if s.core != "" || s.exe != "" || fs.NArg() != 0 {
+			return false, "--dump reads a dump file alone: no PID, --core or --exe with it"
+		}
+		return true, ""
 	case s.core != "" || s.exe != "":
 		if s.core == "" || s.exe == "" {
 			return false, "--core and --exe go together"
@@ -66,6 +84,16 @@ func (s *source) open() (*inspect.Session, func(), error) {
 
 // snapshotOnce opens the source, reads one snapshot and lets go at once.
 func (s *source) snapshotOnce() (*inspect.Snapshot, error) {
+	if s.dump != "" {
+		return readDump(s.dump, s.src)
+	}
+	if s.connect != "" {
+		r, err := inspect.Connect(s.connect, inspect.RemoteOptions{SourceRoot: s.src})
+		if err != nil {
+			return nil, err
+		}
+		return r.Snapshot()
+	}
 	sess, closeFn, err := s.open()
 	if err != nil {
 		return nil, err
@@ -79,7 +107,8 @@ func (s *source) snapshotOnce() (*inspect.Snapshot, error) {
 func runReport(args []string) int {
 	fs := flag.NewFlagSet("report", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
-	asJSON := fs.Bool("json", false, "print JSON (schema hangtui.report/v1)")
+	asJSON := fs.Bool("json", false, "print JSON (schema hangtui.report/v1); same as --format json")
+	format := fs.String("format", "text", "text, json, dot (Graphviz) or mermaid")
 	var src source
 	src.flags(fs)
 	if err := fs.Parse(args); err != nil {
@@ -88,11 +117,20 @@ func runReport(args []string) int {
 	if ok, msg := src.parse(fs); !ok {
 		return usageError("%s", msg)
 	}
+	if *asJSON {
+		if *format != "text" && *format != "json" {
+			return usageError("--json and --format %s contradict each other", *format)
+		}
+		*format = "json"
+	}
+	if !validFormat(*format) {
+		return usageError("unknown --format %q: use text, json, dot or mermaid", *format)
+	}
 	snap, err := src.snapshotOnce()
 	if err != nil {
 		return fail(err)
 	}
-	return printReport(os.Stdout, snap, *asJSON)
+	return printFormat(os.Stdout, snap, *format)
 }
 
 func printReport(w io.Writer, snap *inspect.Snapshot, asJSON bool) int {

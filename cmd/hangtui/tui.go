@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/hangtui/hangtui/inspect"
 	"github.com/hangtui/hangtui/ui"
 )
 
@@ -41,7 +42,7 @@ func runTUI(args []string) int {
 	if tf.interval < 100*time.Millisecond {
 		return usageError("--interval must be at least 100ms")
 	}
-	if fs.NArg() == 0 && src.core == "" && src.exe == "" {
+	if fs.NArg() == 0 && src.core == "" && src.exe == "" && src.dump == "" && src.connect == "" {
 		if !isTerminal(os.Stdout) {
 			return fail(errors.New("the process picker needs a terminal; without one, give a PID: hangtui report PID"))
 		}
@@ -50,15 +51,29 @@ func runTUI(args []string) int {
 	if ok, msg := src.parse(fs); !ok {
 		return usageError("%s", msg)
 	}
-	if !isTerminal(os.Stdout) {
-		// Scripts and pipes get the report; say so, so that nobody waits
-		// for a live view that is not coming.
-		fmt.Fprintln(os.Stderr, "hangtui: not a terminal: printing the text report instead of the live view (use 'hangtui report' in scripts)")
+	if !isTerminal(os.Stdout) || src.dump != "" {
+		if !isTerminal(os.Stdout) {
+			// Scripts and pipes get the report; say so, so that nobody
+			// waits for a live view that is not coming.
+			fmt.Fprintln(os.Stderr, "hangtui: not a terminal: printing the text report instead of the live view (use 'hangtui report' in scripts)")
+		}
 		snap, err := src.snapshotOnce()
 		if err != nil {
 			return fail(err)
 		}
+		if src.dump != "" && isTerminal(os.Stdout) {
+			return runUI(ui.Options{Source: staticSource{snap}}, tf)
+		}
 		return printReport(os.Stdout, snap, false)
+	}
+	if src.connect != "" {
+		// Each refresh (r) reads through the server again; the target runs
+		// in between.
+		r, err := inspect.Connect(src.connect, inspect.RemoteOptions{SourceRoot: src.src})
+		if err != nil {
+			return fail(err)
+		}
+		return runUI(ui.Options{Source: r}, tf)
 	}
 	sess, closeFn, err := src.open()
 	if err != nil {

@@ -18,8 +18,9 @@ type Finalizers struct {
 	WaitSeconds *float64 `json:"wait_seconds"`
 	// BlockedOn lists what the finalizer goroutine waits on.
 	BlockedOn []Wait `json:"blocked_on"`
-	// Pending is how many finalizers are queued and not started.
-	Pending int `json:"pending"`
+	// Pending is how many finalizers are queued and not started; null when
+	// the queue could not be read (dumps, a remote Delve server).
+	Pending *int `json:"pending"`
 	// PendingByFunc groups them by function and object type.
 	PendingByFunc []FinalizerGroup `json:"pending_by_func"`
 	// Queued and Executed are the runtime's monotonic counters (Go 1.25+),
@@ -72,8 +73,11 @@ func finalizersDoc(s *inspect.Snapshot) *Finalizers {
 	d := &Finalizers{
 		State:         string(f.State),
 		BlockedOn:     []Wait{},
-		Pending:       f.Pending,
 		PendingByFunc: groupsDoc(f.PendingByFunc),
+	}
+	if !f.QueueUnknown {
+		n := f.Pending
+		d.Pending = &n
 	}
 	if f.Goroutine != 0 {
 		id := f.Goroutine

@@ -17,7 +17,7 @@ const maxQueueLines = 8
 // left out for a process that never used finalizers or cleanups.
 func (t *text) finalizers() {
 	f := t.s.Finalizers
-	if f == nil || (f.State == inspect.FinalizerNone && (f.Cleanups == nil || f.Cleanups.Pending == 0 && len(f.Cleanups.Goroutines) == 0)) {
+	if f == nil || f.State == inspect.FinalizerUnknown && f.QueueUnknown || (f.State == inspect.FinalizerNone && (f.Cleanups == nil || f.Cleanups.Pending == 0 && len(f.Cleanups.Goroutines) == 0)) {
 		return
 	}
 	t.section("FINALIZERS")
@@ -27,8 +27,12 @@ func (t *text) finalizers() {
 			t.line(2, opPhrase(w.Op)+" "+t.resName(w.Resource))
 		}
 	}
-	t.wrap(2, 2, "queue: "+queueLine(f.Pending, f.HasCounts, f.Queued, f.Executed))
-	t.queueGroups(4, f.PendingByFunc)
+	if f.QueueUnknown {
+		t.line(2, "queue: unknown (only a live process or a core shows it)")
+	} else {
+		t.wrap(2, 2, "queue: "+queueLine(f.Pending, f.HasCounts, f.Queued, f.Executed))
+		t.queueGroups(4, f.PendingByFunc)
+	}
 	if c := f.Cleanups; c != nil {
 		t.sep()
 		t.wrap(0, 2, t.cleanupLine(c))

@@ -135,8 +135,13 @@ func (m *Model) build(b *doc.Builder, d *uictx.Data) {
 	pendingOf := func(s uictx.FinSample) float64 { return float64(s.Pending) }
 	executedOf := func(s uictx.FinSample) float64 { return float64(s.Executed) }
 	queuedOf := func(s uictx.FinSample) float64 { return float64(s.Queued) }
-	m.queueLines(b, "queue", f.Pending, f.HasCounts, f.Queued, f.Executed, h, pendingOf, queuedOf, executedOf)
-	m.groups(b, f.PendingByFunc)
+	if f.QueueUnknown {
+		s := "queue: unknown (only a live process or a core shows it)"
+		b.Add("   "+s, "   "+th.Dim.Render(s))
+	} else {
+		m.queueLines(b, "queue", f.Pending, f.HasCounts, f.Queued, f.Executed, h, pendingOf, queuedOf, executedOf)
+		m.groups(b, f.PendingByFunc)
+	}
 
 	// Cleanups.
 	if c := f.Cleanups; c != nil {

@@ -1,0 +1,239 @@
+package inspect
+
+import (
+	"go/ast"
+	"go/parser"
+	"go/token"
+	"go/types"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// dumpFunc is the function (declaration or literal) enclosing a line, as
+// far as a dump's holder evidence needs it.
+type dumpFunc struct {
+	// params are the receiver (first) and the parameters, one per printed
+	// argument of the frame.
+	params []dumpParam
+	body   *ast.BlockStmt
+	// defined are the names declared inside the function (params
+	// included): such a name never refers to a package variable.
+	defined map[string]bool
+}
+
+type dumpParam struct {
+	name string
+	typ  string // type expression as written, e.g. "*Account"
+}
+
+// funcAt returns the innermost function enclosing line in path, nil when
+// the file is not on disk or does not parse.
+func (si *sourceIndex) funcAt(path string, line int) *dumpFunc {
+	f := si.file(path)
+	if f == nil {
+		return nil
+	}
+	var fn *dumpFunc
+	ast.Inspect(f, func(n ast.Node) bool {
+		if n == nil {
+			return false
+		}
+		if si.fset.Position(n.Pos()).Line > line || si.fset.Position(n.End()).Line < line {
+			return false
+		}
+		switch x := n.(type) {
+		case *ast.FuncDecl:
+			if x.Body == nil {
+				return false
+			}
+			fn = &dumpFunc{body: x.Body}
+			if x.Recv != nil {
+				fn.addFields(x.Recv)
+			}
+			fn.addFields(x.Type.Params)
+		case *ast.FuncLit:
+			fn = &dumpFunc{body: x.Body}
+			fn.addFields(x.Type.Params)
+		}
+		return true
+	})
+	if fn != nil {
+		fn.collectDefined()
+	}
+	return fn
+}
+
+func (fn *dumpFunc) addFields(fl *ast.FieldList) {
+	if fl == nil {
+		return
+	}
+	for _, f := range fl.List {
+		typ := types.ExprString(f.Type)
+		if len(f.Names) == 0 {
+			fn.params = append(fn.params, dumpParam{name: "_", typ: typ})
+		}
+		for _, n := range f.Names {
+			fn.params = append(fn.params, dumpParam{name: n.Name, typ: typ})
+		}
+	}
+}
+
+func (fn *dumpFunc) collectDefined() {
+	fn.defined = map[string]bool{}
+	for _, p := range fn.params {
+		fn.defined[p.name] = true
+	}
+	ast.Inspect(fn.body, func(n ast.Node) bool {
+		switch x := n.(type) {
+		case *ast.AssignStmt:
+			if x.Tok == token.DEFINE {
+				for _, l := range x.Lhs {
+					if id, ok := l.(*ast.Ident); ok {
+						fn.defined[id.Name] = true
+					}
+				}
+			}
+		case *ast.ValueSpec:
+			for _, id := range x.Names {
+				fn.defined[id.Name] = true
+			}
+		case *ast.RangeStmt:
+			if x.Tok == token.DEFINE {
+				for _, e := range []ast.Expr{x.Key, x.Value} {
+					if id, ok := e.(*ast.Ident); ok {
+						fn.defined[id.Name] = true
+					}
+				}
+			}
+		case *ast.FuncLit:
+			fn.addDefinedFields(x.Type.Params)
+		}
+		return true
+	})
+}
+
+func (fn *dumpFunc) addDefinedFields(fl *ast.FieldList) {
+	if fl == nil {
+		return
+	}
+	for _, f := range fl.List {
+		for _, n := range f.Names {
+			fn.defined[n.Name] = true
+		}
+	}
+}
+
+// param returns the index of the named parameter, or -1.
+func (fn *dumpFunc) param(name string) int {
+	for i, p := range fn.params {
+		if p.name == name {
+			return i
+		}
+	}
+	return -1
+}
+
+// heldInDump returns the Lock/RLock calls of the function enclosing line
+// made before line and not unlocked since by a plain (not deferred)
+// Unlock: in a dump a pending deferred Unlock means the lock is still held.
+func (si *sourceIndex) heldInDump(fn *dumpFunc, line int) []lockCall {
+	held := map[string]lockCall{}
+	var order []string
+	ast.Inspect(fn.body, func(n ast.Node) bool {
+		if lit, ok := n.(*ast.FuncLit); ok && lit.Body != fn.body {
+			return false // a nested closure is another function
+		}
+		if _, ok := n.(*ast.DeferStmt); ok {
+			return false
+		}
+		call, ok := n.(*ast.CallExpr)
+		if !ok {
+			return true
+		}
+		l := si.fset.Position(call.Pos()).Line
+		if l >= line {
+			return true
+		}
+		recv, name := lockMethod(call)
+		switch name {
+		case "Lock", "RLock":
+			k := recv + name
+			if _, ok := held[k]; !ok {
+				order = append(order, k)
+			}
+			held[k] = lockCall{recv: recv, line: l, read: name == "RLock"}
+		case "Unlock":
+			delete(held, recv+"Lock")
+		case "RUnlock":
+			delete(held, recv+"RLock")
+		}
+		return true
+	})
+	var out []lockCall
+	for _, k := range order {
+		if c, ok := held[k]; ok {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// locksAt returns the receivers of the Lock/RLock calls on exactly line.
+func (si *sourceIndex) locksAt(fn *dumpFunc, line int) []lockCall {
+	var out []lockCall
+	ast.Inspect(fn.body, func(n ast.Node) bool {
+		if lit, ok := n.(*ast.FuncLit); ok && lit.Body != fn.body {
+			return false
+		}
+		call, ok := n.(*ast.CallExpr)
+		if !ok || si.fset.Position(call.Pos()).Line != line {
+			return true
+		}
+		if recv, name := lockMethod(call); name == "Lock" || name == "RLock" {
+			out = append(out, lockCall{recv: recv, line: line, read: name == "RLock"})
+		}
+		return true
+	})
+	return out
+}
+
+// packageVar reports whether name is a package-level variable of the
+// package in dir (all its .go files are parsed once).
+func (si *sourceIndex) packageVar(dir, name string) bool {
+	key := "vars:" + dir
+	if _, ok := si.held[key]; !ok {
+		var vars []lockCall
+		files, _ := filepath.Glob(filepath.Join(dir, "*.go"))
+		for _, p := range files {
+			if strings.HasSuffix(p, "_test.go") {
+				continue
+			}
+			if st, err := os.Stat(p); err != nil || st.Size() > 4<<20 {
+				continue
+			}
+			f, err := parser.ParseFile(si.fset, p, nil, parser.SkipObjectResolution)
+			if err != nil {
+				continue
+			}
+			for _, d := range f.Decls {
+				gd, ok := d.(*ast.GenDecl)
+				if !ok || gd.Tok != token.VAR {
+					continue
+				}
+				for _, s := range gd.Specs {
+					for _, id := range s.(*ast.ValueSpec).Names {
+						vars = append(vars, lockCall{recv: id.Name})
+					}
+				}
+			}
+		}
+		si.held[key] = vars
+	}
+	for _, v := range si.held[key] {
+		if v.recv == name {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,131 @@
+package inspect
+
+import (
+	"strings"
+
+	"github.com/hangtui/hangtui/inspect/dump"
+)
+
+// Offsets of the semaphores inside the sync types. They are the same in
+// every Go release hangtui supports (1.22 to 1.27): Mutex{state int32;
+// sema uint32}, RWMutex{w Mutex; writerSem, readerSem uint32; ...},
+// WaitGroup{state uint64; sema uint32}, Cond{L Locker; notify notifyList}.
+const (
+	mutexSemaOff     = 4
+	rwWriterSemOff   = 8
+	rwReaderSemOff   = 12
+	waitGroupSemaOff = 8
+	condNotifyOff    = 16
+)
+
+// waits links every parked goroutine to what it waits on, from the
+// argument words printed in its traceback. Only words the runtime printed
+// without "?" (known live) are used: a stale word would invent a link.
+func (db *dumpBuilder) waits() {
+	for _, g := range db.s.Goroutines {
+		if g.State != StateWaiting || g.WaitReason == "" {
+			continue
+		}
+		dg := db.raw[g.ID]
+		kind, addr, op, ok := dumpWait(g, dg)
+		if !ok {
+			if waitsOnObject(g.WaitReason) {
+				db.unknownWaits++
+			}
+			continue
+		}
+		db.addWait(g, db.resource(kind, addr), op)
+	}
+}
+
+// waitsOnObject says whether a wait reason is about an object another
+// goroutine could release (as opposed to sleeping or I/O).
+func waitsOnObject(reason string) bool {
+	return strings.HasPrefix(reason, "sync.") || strings.HasPrefix(reason, "chan ") ||
+		strings.HasPrefix(reason, "select") || strings.HasPrefix(reason, "semacquire")
+}
+
+// certainArg returns argument i of the first frame running fn, if the
+// runtime printed it as a live word.
+func certainArg(g *Goroutine, dg *dump.Goroutine, i int, fns ...string) (uint64, bool) {
+	for fi, f := range g.Frames {
+		for _, fn := range fns {
+			if f.Func != fn || f.Inlined {
+				continue
+			}
+			args := dump.ParseArgs(dg.Args(fi))
+			if i < len(args) && !args[i].Uncertain && !args[i].Aggregate && !args[i].Unknown && args[i].Value != 0 {
+				return args[i].Value, true
+			}
+		}
+	}
+	return 0, false
+}
+
+func semaArg(g *Goroutine, dg *dump.Goroutine) (uint64, bool) {
+	return certainArg(g, dg, 0, "runtime.semacquire1", "runtime.semacquire")
+}
+
+func dumpWait(g *Goroutine, dg *dump.Goroutine) (Kind, uint64, Op, bool) {
+	r := g.WaitReason
+	switch {
+	case r == "sync.Mutex.Lock":
+		if hasFrame(g, "sync.(*RWMutex).Lock") {
+			// The writer's inner Mutex is the RWMutex's first field.
+			if a, ok := certainArg(g, dg, 0, "sync.(*RWMutex).Lock", "sync.(*Mutex).lockSlow", "internal/sync.(*Mutex).lockSlow"); ok {
+				return KindRWMutex, a, OpLock, true
+			}
+			if s, ok := semaArg(g, dg); ok {
+				return KindRWMutex, s - mutexSemaOff, OpLock, true
+			}
+			return "", 0, "", false
+		}
+		if a, ok := certainArg(g, dg, 0, "sync.(*Mutex).lockSlow", "internal/sync.(*Mutex).lockSlow", "sync.(*Mutex).Lock"); ok {
+			return KindMutex, a, OpLock, true
+		}
+		if s, ok := semaArg(g, dg); ok {
+			return KindMutex, s - mutexSemaOff, OpLock, true
+		}
+	case r == "sync.RWMutex.RLock":
+		if a, ok := certainArg(g, dg, 0, "sync.(*RWMutex).RLock"); ok {
+			return KindRWMutex, a, OpRLock, true
+		}
+		if s, ok := semaArg(g, dg); ok {
+			return KindRWMutex, s - rwReaderSemOff, OpRLock, true
+		}
+	case r == "sync.RWMutex.Lock":
+		if a, ok := certainArg(g, dg, 0, "sync.(*RWMutex).Lock"); ok {
+			return KindRWMutex, a, OpLock, true
+		}
+		if s, ok := semaArg(g, dg); ok {
+			return KindRWMutex, s - rwWriterSemOff, OpLock, true
+		}
+	case strings.HasPrefix(r, "sync.WaitGroup.Wait"):
+		if a, ok := certainArg(g, dg, 0, "sync.(*WaitGroup).Wait"); ok {
+			return KindWaitGroup, a, OpWait, true
+		}
+		if s, ok := semaArg(g, dg); ok {
+			return KindWaitGroup, s - waitGroupSemaOff, OpWait, true
+		}
+	case r == "sync.Cond.Wait":
+		if a, ok := certainArg(g, dg, 0, "sync.(*Cond).Wait"); ok {
+			return KindCond, a, OpWait, true
+		}
+		if l, ok := certainArg(g, dg, 0, "sync.runtime_notifyListWait", "runtime.notifyListWait"); ok {
+			return KindCond, l - condNotifyOff, OpWait, true
+		}
+	case strings.HasPrefix(r, "semacquire"):
+		if s, ok := semaArg(g, dg); ok {
+			return KindSema, s, OpSema, true
+		}
+	case strings.HasPrefix(r, "chan receive") && !strings.Contains(r, "nil chan"):
+		if c, ok := certainArg(g, dg, 0, "runtime.chanrecv", "runtime.chanrecv1", "runtime.chanrecv2"); ok {
+			return KindChan, c, OpRecv, true
+		}
+	case strings.HasPrefix(r, "chan send") && !strings.Contains(r, "nil chan"):
+		if c, ok := certainArg(g, dg, 0, "runtime.chansend", "runtime.chansend1"); ok {
+			return KindChan, c, OpSend, true
+		}
+	}
+	return "", 0, "", false
+}

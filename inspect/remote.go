@@ -1,0 +1,125 @@
+package inspect
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/hangtui/hangtui/inspect/dump"
+	"github.com/hangtui/hangtui/inspect/internal/target"
+)
+
+// SourceRemote is a process behind a Delve server (dlv --headless
+// --accept-multiclient), read over its JSON-RPC API.
+const SourceRemote SourceKind = "remote"
+
+// ErrRemote: the Delve server could not be reached or read.
+const ErrRemote ErrorKind = "remote"
+
+// RemoteOptions tune Connect.
+type RemoteOptions struct {
+	// Timeout bounds connecting and the handshake (default 10s).
+	Timeout time.Duration
+	// SourceRoot is where the program's source is found when the paths
+	// recorded on the remote machine do not exist here (see DumpOptions).
+	SourceRoot string
+	// MaxDepth bounds each stack (default 128 frames).
+	MaxDepth int
+}
+
+// Remote reads snapshots from a Delve server. Each Snapshot connects,
+// halts the target if it runs, reads every goroutine's stack, continues
+// the target and disconnects, so the target is only stopped while it is
+// read; a target that was stopped when hangtui came is left stopped (it is
+// somebody's debugging session). A Delve server gives goroutines, stacks
+// and argument values but its memory reads are too slow for the heap walk,
+// so the analysis is the one of a goroutine dump, and the report says so.
+type Remote struct {
+	addr string
+	opts RemoteOptions
+}
+
+// Connect checks that a Delve server answers at addr (host:port) and
+// returns a Remote for it.
+func Connect(addr string, opts RemoteOptions) (*Remote, error) {
+	if opts.Timeout <= 0 {
+		opts.Timeout = 10 * time.Second
+	}
+	if opts.MaxDepth <= 0 {
+		opts.MaxDepth = 128
+	}
+	if !strings.Contains(addr, ":") {
+		return nil, &Error{Kind: ErrRemote, Msg: fmt.Sprintf("%q is not HOST:PORT", addr), Hint: "e.g. --connect 127.0.0.1:4040"}
+	}
+	return &Remote{addr: addr, opts: opts}, nil
+}
+
+// Snapshot reads the target once (see Remote).
+func (r *Remote) Snapshot() (*Snapshot, error) {
+	start := time.Now()
+	info, gs, err := target.ReadRemote(r.addr, r.opts.Timeout, r.opts.MaxDepth)
+	if err != nil {
+		return nil, &Error{Kind: ErrRemote, Msg: fmt.Sprintf("cannot read from the Delve server at %s: %v", r.addr, err),
+			Hint: "start it with: dlv attach PID --headless --accept-multiclient --listen 127.0.0.1:4040 --continue (over SSH: ssh -L 4040:localhost:4040 HOST)", Err: err}
+	}
+	took := time.Since(start)
+	d := &dump.Dump{Dumps: 1}
+	stacks := map[string]*dump.Stack{}
+	for _, rg := range gs {
+		g := &dump.Goroutine{ID: rg.ID, Status: rg.Status, Leaked: rg.Leaked, Labels: rg.Labels, M: -1}
+		if rg.Status == "waiting" && rg.WaitReason != "" {
+			g.Status = rg.WaitReason
+		}
+		var key strings.Builder
+		frames := make([]dump.Frame, len(rg.Frames))
+		args := make([]string, len(rg.Frames))
+		for i, f := range rg.Frames {
+			frames[i] = dump.Frame{Func: f.Func, File: f.File, Line: f.Line, Inlined: f.Inlined}
+			args[i] = strings.Join(f.Args, ", ")
+			key.WriteString(f.Func + "\x00" + f.File + ":" + strconv.Itoa(f.Line) + "\x01")
+			if d.GoVersion == "" && strings.HasPrefix(f.Func, "runtime.") {
+				d.GoVersion = goVersionOfPath(f.File)
+			}
+		}
+		st := stacks[key.String()]
+		if st == nil {
+			st = &dump.Stack{Frames: frames}
+			stacks[key.String()] = st
+		}
+		g.Stack = st
+		g.SetArgs(args)
+		if rg.GoFunc != "" {
+			g.CreatedBy = &dump.Frame{Func: rg.GoFunc, File: rg.GoFile, Line: rg.GoLine}
+		}
+		d.Goroutines = append(d.Goroutines, g)
+	}
+	snap := fromDump(d, DumpOptions{Name: r.addr, SourceRoot: r.opts.SourceRoot}, SourceRemote)
+	snap.Target.PID = info.PID
+	snap.TakenAt = start
+	if info.WasRunning {
+		snap.Pause = took
+	} else {
+		snap.Warnings = append(snap.Warnings, "the target was stopped by the Delve server's client when hangtui connected; it was left stopped")
+	}
+	return snap, nil
+}
+
+// Resume does nothing: Snapshot already let the target run again.
+func (r *Remote) Resume() error { return nil }
+
+// Close does nothing: no connection stays open between snapshots.
+func (r *Remote) Close() error { return nil }
+
+// goVersionOfPath finds "go1.22.12" in a toolchain path of the runtime.
+func goVersionOfPath(file string) string {
+	i := strings.Index(file, "go1.")
+	if i < 0 || !strings.Contains(file[i:], "/src/runtime/") {
+		return ""
+	}
+	j := i + 4
+	for j < len(file) && (file[j] == '.' || (file[j] >= '0' && file[j] <= '9')) {
+		j++
+	}
+	return strings.TrimSuffix(file[i:j], ".")
+}

@@ -1,0 +1,184 @@
+package inspect_test
+
+import (
+	"bufio"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/hangtui/hangtui/inspect"
+	"github.com/hangtui/hangtui/internal/fixture"
+)
+
+var (
+	dlvOnce sync.Once
+	dlvPath string
+	dlvErr  error
+)
+
+// buildDlv installs the dlv command of the Delve release hangtui embeds
+// (from the Go module proxy or the module cache).
+func buildDlv(t *testing.T) string {
+	t.Helper()
+	dlvOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "hangtui-dlv-")
+		if err != nil {
+			dlvErr = err
+			return
+		}
+		cmd := exec.Command("go", "install", "github.com/go-delve/delve/cmd/dlv@v1.27.2")
+		cmd.Env = append(os.Environ(), "GOBIN="+dir, "GOFLAGS=-buildvcs=false")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			dlvErr = err
+			t.Logf("%s", out)
+			return
+		}
+		dlvPath = filepath.Join(dir, "dlv")
+	})
+	if dlvErr != nil {
+		t.Fatalf("building dlv: %v", dlvErr)
+	}
+	return dlvPath
+}
+
+// startDlv attaches a headless multiclient Delve server to pid on a
+// loopback port and returns its address; the server is stopped (and so
+// detaches) when the test ends.
+func startDlv(t *testing.T, pid int, cont bool) (string, *exec.Cmd) {
+	t.Helper()
+	args := []string{"attach", itoa(pid), "--headless", "--accept-multiclient", "--api-version=2", "--listen=127.0.0.1:0"}
+	if cont {
+		args = append(args, "--continue")
+	}
+	cmd := exec.Command(buildDlv(t), args...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stderr = cmd.Stdout
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		_ = cmd.Wait()
+	})
+	addr := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(out)
+		for sc.Scan() {
+			if a, ok := strings.CutPrefix(sc.Text(), "API server listening at: "); ok {
+				addr <- a
+			}
+		}
+	}()
+	select {
+	case a := <-addr:
+		return a, cmd
+	case <-time.After(60 * time.Second):
+		t.Fatal("dlv did not start listening in 60s")
+	}
+	return "", nil
+}
+
+func itoa(n int) string { return strconv.Itoa(n) }
+
+// TestConnectDelve: through a `dlv attach --headless --accept-multiclient
+// --continue` server, hangtui finds the AB-BA deadlock; the target keeps
+// running between and after reads, and runs untraced once the server is
+// gone.
+func TestConnectDelve(t *testing.T) {
+	t.Parallel()
+	exe := fixture.Build(t, fixture.Default)
+	p := fixture.Start(t, exe, "abba")
+	addr, dlv := startDlv(t, p.PID, true)
+	r, err := inspect.Connect(addr, inspect.RemoteOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 2; i++ { // a second read reconnects
+		snap, err := r.Snapshot()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if snap.Target.Source != inspect.SourceRemote || snap.Target.PID != p.PID {
+			t.Errorf("target %+v", snap.Target)
+		}
+		checkDumpABBA(t, snap, p.Manifest.Groups["g1"][0], p.Manifest.Groups["g2"][0], p.Manifest.Addr(t, "a"), p.Manifest.Addr(t, "b"))
+		if !hasWarning(snap, "degraded: read from a Delve server") {
+			t.Errorf("no degraded note: %q", snap.Warnings)
+		}
+		fixture.AssertNotStopped(t, p.PID) // running, traced by dlv
+	}
+	_ = dlv.Process.Signal(syscall.SIGTERM)
+	_ = dlv.Wait()
+	fixture.AssertRunning(t, p.PID) // dlv detached when it ended
+}
+
+// TestConnectStoppedTarget: a target the server's own client keeps stopped
+// (dlv attach without --continue) is read and left stopped.
+func TestConnectStoppedTarget(t *testing.T) {
+	t.Parallel()
+	exe := fixture.Build(t, fixture.Default)
+	p := fixture.Start(t, exe, "abba")
+	addr, _ := startDlv(t, p.PID, false)
+	r, err := inspect.Connect(addr, inspect.RemoteOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	snap, err := r.Snapshot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(snap.Cycles) != 1 || !hasWarning(snap, "left stopped") {
+		t.Errorf("cycles %+v, warnings %q", snap.Cycles, snap.Warnings)
+	}
+	if st, _ := fixture.State(p.PID); st != "t" && st != "T" {
+		t.Errorf("target state %q, want it left stopped", st)
+	}
+}
+
+// TestConnectErrors: nothing listening, or not a Delve server, is a
+// one-line error with the recipe.
+func TestConnectErrors(t *testing.T) {
+	t.Parallel()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { // a server that speaks no JSON-RPC
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			_, _ = c.Write([]byte("SSH-2.0-OpenSSH_9.6\r\n"))
+			c.Close()
+		}
+	}()
+	defer l.Close()
+	closed, _ := net.Listen("tcp", "127.0.0.1:0")
+	closedAddr := closed.Addr().String()
+	closed.Close()
+	for _, addr := range []string{closedAddr, l.Addr().String()} {
+		r, err := inspect.Connect(addr, inspect.RemoteOptions{Timeout: 5 * time.Second})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = r.Snapshot()
+		if inspect.KindOf(err) != inspect.ErrRemote || strings.Contains(err.Error(), "\n") || !strings.Contains(err.Error(), "--headless") {
+			t.Errorf("%s: %v", addr, err)
+		}
+	}
+	if _, err := inspect.Connect("localhost", inspect.RemoteOptions{}); inspect.KindOf(err) != inspect.ErrRemote {
+		t.Errorf("no port: %v", err)
+	}
+}

@@ -1,0 +1,278 @@
+// Package watch runs a command (typically `go test ./...` in CI), passes its
+// output through unchanged, and when the command prints nothing for a stall
+// period, reports every Go process among its descendants: the full text
+// report to stderr and the JSON next to it for CI artifacts. Then it lets
+// the command continue, or kills it.
+package watch
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/hangtui/hangtui/inspect"
+	"github.com/hangtui/hangtui/inspect/report"
+	"github.com/hangtui/hangtui/internal/safety"
+)
+
+// ExitKilled is the exit code of `hangtui watch --kill` when it reported a
+// hang and killed the command (distinct from report's 0-3 and from any
+// code `go test` uses).
+const ExitKilled = 4
+
+// Options configure Run.
+type Options struct {
+	// Command and its arguments.
+	Command []string
+	// Stall is how long the command may print nothing before it is
+	// considered hung.
+	Stall time.Duration
+	// Kill kills the command and its descendants after reporting.
+	Kill bool
+	// Out is the directory the JSON reports are written to
+	// (hangtui-PID.json); "" is the current directory.
+	Out string
+	// Stdin, Stdout and Stderr are the command's (and hangtui's); the
+	// reports go to Stderr.
+	Stdin          io.Reader
+	Stdout, Stderr io.Writer
+	// Snapshot reads one process; nil means attach with inspect and
+	// detach at once (tests may replace it).
+	Snapshot func(pid int) (*inspect.Snapshot, error)
+}
+
+// Run runs the command and returns the exit code for hangtui: the
+// command's own, or ExitKilled when it reported a hang and killed it.
+func Run(opts Options) (int, error) {
+	if len(opts.Command) == 0 {
+		return 0, errors.New("no command to watch")
+	}
+	if opts.Stall <= 0 {
+		opts.Stall = 10 * time.Minute
+	}
+	if opts.Snapshot == nil {
+		opts.Snapshot = snapshotPID
+	}
+	w := &watcher{opts: opts, last: time.Now(), reported: map[int]bool{}}
+	cmd := exec.Command(opts.Command[0], opts.Command[1:]...)
+	cmd.Stdin = opts.Stdin
+	cmd.Stdout = w.track(opts.Stdout)
+	cmd.Stderr = w.track(opts.Stderr)
+	if err := cmd.Start(); err != nil {
+		return 0, fmt.Errorf("cannot start %s: %w", opts.Command[0], err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	tick := time.NewTicker(min(opts.Stall/4, time.Second))
+	defer tick.Stop()
+	killed := false
+	for {
+		select {
+		case err := <-done:
+			if killed {
+				return ExitKilled, nil
+			}
+			return exitCode(err), nil
+		case <-tick.C:
+			if killed || w.quietFor() < opts.Stall {
+				continue
+			}
+			n := w.reportHung(cmd.Process.Pid)
+			w.touch() // the next report only after another stall period
+			if n > 0 && opts.Kill {
+				w.logf("killing %s and its %d descendant(s)", opts.Command[0], len(descendants(cmd.Process.Pid)))
+				killTree(cmd.Process.Pid)
+				killed = true
+			}
+		}
+	}
+}
+
+type watcher struct {
+	opts     Options
+	mu       sync.Mutex
+	last     time.Time
+	reported map[int]bool
+	// capture, when non-nil, also receives all output (quitDump).
+	capture *bytes.Buffer
+}
+
+// track wraps an output so that every write counts as progress.
+func (w *watcher) track(out io.Writer) io.Writer {
+	return writerFunc(func(p []byte) (int, error) {
+		w.touch()
+		w.mu.Lock()
+		defer w.mu.Unlock()
+		if w.capture != nil && w.capture.Len() < maxCapture {
+			w.capture.Write(p)
+		}
+		return out.Write(p)
+	})
+}
+
+type writerFunc func([]byte) (int, error)
+
+func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
+
+func (w *watcher) touch() {
+	w.mu.Lock()
+	w.last = time.Now()
+	w.mu.Unlock()
+}
+
+func (w *watcher) quietFor() time.Duration {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return time.Since(w.last)
+}
+
+func (w *watcher) logf(format string, a ...any) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	fmt.Fprintf(w.opts.Stderr, "hangtui watch: "+format+"\n", a...)
+}
+
+// reportHung reports every Go process below root that has not been
+// reported yet, and returns how many were reported.
+func (w *watcher) reportHung(root int) int {
+	pids := append([]int{root}, descendants(root)...)
+	w.logf("no output for %v; looking at %d process(es) under PID %d", w.opts.Stall.Round(time.Second), len(pids), root)
+	n := 0
+	for _, pid := range pids {
+		if w.reported[pid] {
+			continue
+		}
+		exe, ok, why := goProcess(pid)
+		w.reported[pid] = true
+		if !ok {
+			if exe != "" {
+				w.logf("PID %d (%s): skipped, %s", pid, filepath.Base(exe), why)
+			}
+			continue
+		}
+		snap, err := w.opts.Snapshot(pid)
+		if inspect.KindOf(err) == inspect.ErrNoDebugInfo {
+			// `go test` builds its test binaries without debug info.
+			// With --kill the process is about to die anyway: its own
+			// goroutine dump (SIGQUIT) is read instead.
+			if !w.opts.Kill {
+				w.logf("PID %d (%s): no debug info (go test strips test binaries); with --kill, hangtui reads its SIGQUIT goroutine dump instead", pid, exe)
+				continue
+			}
+			snap, err = w.quitDump(pid)
+		}
+		if err != nil {
+			w.logf("PID %d (%s): %v", pid, exe, err)
+			continue
+		}
+		n++
+		w.write(pid, exe, snap)
+	}
+	return n
+}
+
+func (w *watcher) write(pid int, exe string, snap *inspect.Snapshot) {
+	path := filepath.Join(w.opts.Out, fmt.Sprintf("hangtui-%d.json", pid))
+	jsonErr := writeJSON(path, snap)
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	fmt.Fprintf(w.opts.Stderr, "\n===== hangtui watch: report of PID %d (%s) =====\n", pid, exe)
+	_ = report.WriteText(w.opts.Stderr, snap)
+	if jsonErr != nil {
+		fmt.Fprintf(w.opts.Stderr, "hangtui watch: cannot write %s: %v\n", path, jsonErr)
+	} else {
+		fmt.Fprintf(w.opts.Stderr, "hangtui watch: JSON report written to %s\n", path)
+	}
+	fmt.Fprintf(w.opts.Stderr, "===== end of report of PID %d =====\n\n", pid)
+}
+
+func writeJSON(path string, snap *inspect.Snapshot) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if err := report.WriteJSONIndent(f, snap); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+// snapshotPID attaches, reads one snapshot and detaches: the process keeps
+// running whatever happens (Close detaches on every path).
+func snapshotPID(pid int) (*inspect.Snapshot, error) {
+	s, err := inspect.Attach(pid)
+	if err != nil {
+		return nil, err
+	}
+	unregister := safety.OnExit(func() { _ = s.Close() })
+	defer unregister()
+	defer s.Close()
+	return s.Snapshot()
+}
+
+// killTree kills root and every process below it, children first so that
+// no parent restarts them.
+func killTree(root int) {
+	pids := descendants(root)
+	for i := len(pids) - 1; i >= 0; i-- {
+		_ = syscall.Kill(pids[i], syscall.SIGKILL)
+	}
+	_ = syscall.Kill(root, syscall.SIGKILL)
+}
+
+// exitCode is the command's exit status as a shell reports it.
+func exitCode(err error) int {
+	if err == nil {
+		return 0
+	}
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		if st, ok := ee.Sys().(syscall.WaitStatus); ok && st.Signaled() {
+			return 128 + int(st.Signal())
+		}
+		return ee.ExitCode()
+	}
+	return 1
+}
+
+// maxCapture bounds the output kept while waiting for a goroutine dump.
+const maxCapture = 1 << 30
+
+// quitDump sends SIGQUIT to pid, which makes the Go runtime print every
+// goroutine's stack and exit, collects what the command prints until the
+// process is gone and its output has settled, and reads the dump from it.
+func (w *watcher) quitDump(pid int) (*inspect.Snapshot, error) {
+	w.mu.Lock()
+	w.capture = &bytes.Buffer{}
+	w.mu.Unlock()
+	defer func() {
+		w.mu.Lock()
+		w.capture = nil
+		w.mu.Unlock()
+	}()
+	w.logf("PID %d has no debug info: asking it for its goroutine dump (SIGQUIT)", pid)
+	if err := syscall.Kill(pid, syscall.SIGQUIT); err != nil {
+		return nil, fmt.Errorf("SIGQUIT: %w", err)
+	}
+	deadline := time.Now().Add(2 * time.Minute)
+	for time.Now().Before(deadline) && syscall.Kill(pid, 0) == nil {
+		time.Sleep(50 * time.Millisecond)
+	}
+	// The dump passes through the parent (go test) before it reaches us:
+	// wait until the output has been quiet for a moment.
+	for settle := time.Now().Add(30 * time.Second); time.Now().Before(settle) && w.quietFor() < time.Second; {
+		time.Sleep(50 * time.Millisecond)
+	}
+	w.mu.Lock()
+	text := w.capture.Bytes()
+	w.mu.Unlock()
+	return inspect.ReadDump(bytes.NewReader(text), inspect.DumpOptions{Name: fmt.Sprintf("goroutine dump of PID %d", pid)})
+}

@@ -1,0 +1,3 @@
+module hangtui.test/dumpprog
+
+go 1.22
