@@ -117,6 +117,26 @@ type Cleanups struct {
 	HasCounts        bool
 }
 
+// uncount removes one cleanup of function fn (or, failing that, of the
+// largest group) from the pending ones: it is running, not pending.
+func (c *Cleanups) uncount(fn string) {
+	if c.Pending == 0 || len(c.PendingByFunc) == 0 {
+		return
+	}
+	i := 0
+	for j, g := range c.PendingByFunc {
+		if g.Func == fn {
+			i = j
+			break
+		}
+	}
+	c.Pending--
+	c.PendingByFunc[i].Count--
+	if c.PendingByFunc[i].Count == 0 {
+		c.PendingByFunc = append(c.PendingByFunc[:i], c.PendingByFunc[i+1:]...)
+	}
+}
+
 // readFinalizers fills Snapshot.Finalizers from the runtime's queues and the
 // goroutines already read.
 func (b *builder) readFinalizers() {
@@ -165,11 +185,16 @@ func (b *builder) readFinalizers() {
 				continue
 			}
 			c.Goroutines = append(c.Goroutines, g.ID)
-			switch st, _ := finalizerState(g, g.TopUser >= 0); st {
+			st, call := finalizerState(g, g.TopUser >= 0)
+			switch st {
 			case FinalizerRunning:
 				c.Running = append(c.Running, g.ID)
 			case FinalizerBlocked:
 				c.Blocked = append(c.Blocked, g.ID)
+			}
+			if q.Cleanups.IncludesRunning && call != nil {
+				// Go 1.25: the entry of a cleanup being run is still set.
+				c.uncount(call.Func)
 			}
 		}
 		f.Cleanups = c

@@ -2,6 +2,7 @@ package target
 
 import (
 	"fmt"
+	"strings"
 	"sort"
 )
 
@@ -48,6 +49,9 @@ type CleanupQueue struct {
 	// Goroutines is how many cleanup goroutines exist, Running how many run a
 	// cleanup now, Asleep how many wait for work.
 	Goroutines, Running, Asleep uint32
+	// IncludesRunning: Pending also counts the cleanups being run now (Go
+	// 1.25 clears an entry only after its call returns).
+	IncludesRunning bool
 }
 
 // FinGroup counts queued finalizers (or cleanups) with the same function and
@@ -194,7 +198,7 @@ func (t *Target) readFinBlocks(q *FinQueue) error {
 	decoded := 0
 	candidates, err := t.walkFinBlocks(running, func(e finEntry) bool {
 		// Go 1.24 queues cleanups with no type.
-		k := finKey{fn: e.fn, ot: e.ot, cleanup: e.fint == 0}
+		k := finKey{pc: t.funcvalPC(e.fn), ot: e.ot, cleanup: e.fint == 0}
 		if e.running {
 			g := t.finGroup(k, 1)
 			q.Running = &g
@@ -227,22 +231,42 @@ func (t *Target) readFinBlocks(q *FinQueue) error {
 	return nil
 }
 
+// finKey groups queue entries: the code the entry runs (the user's
+// function, unwrapped from runtime.AddCleanup's closure) and the object type.
 type finKey struct {
-	fn, ot  uint64
+	pc, ot  uint64
 	cleanup bool
+}
+
+// funcvalPC is the code a funcval runs. runtime.AddCleanup (Go 1.24 and
+// 1.25) queues a closure `func() { cleanup(arg) }`: its first captured
+// variable is the user's cleanup function, which is what people need to see.
+func (t *Target) funcvalPC(fv uint64) uint64 {
+	pc, err := t.readPtr(fv)
+	if err != nil {
+		return 0
+	}
+	if f, ok := t.Location(pc); ok && strings.HasPrefix(f.Func, "runtime.AddCleanup") {
+		if inner, err := t.readPtr(fv + 8); err == nil && inner != 0 {
+			if ipc, err := t.readPtr(inner); err == nil {
+				if _, ok := t.Location(ipc); ok {
+					return ipc
+				}
+			}
+		}
+	}
+	return pc
 }
 
 // finGroup names a queue entry's function (the funcval's code pointer) and
 // object type.
 func (t *Target) finGroup(k finKey, count int) FinGroup {
 	g := FinGroup{Cleanup: k.cleanup, Count: count}
-	if k.fn != 0 {
-		if pc, err := t.readPtr(k.fn); err == nil {
-			if f, ok := t.Location(pc); ok {
-				g.Func = f
-			} else {
-				g.Func = Frame{Func: fmt.Sprintf("func@%#x", pc), PC: pc}
-			}
+	if k.pc != 0 {
+		if f, ok := t.Location(k.pc); ok {
+			g.Func = f
+		} else {
+			g.Func = Frame{Func: fmt.Sprintf("func@%#x", k.pc), PC: k.pc}
 		}
 	}
 	if k.ot != 0 && !k.cleanup {
@@ -286,18 +310,18 @@ func (t *Target) readCleanups() (*CleanupQueue, error) {
 			}
 		}
 	}
-	groups := map[uint64]int{}
+	groups := map[finKey]int{}
 	decoded := 0
-	err = t.walkCleanupBlocks(get(buf, cq.Field("all")), func(fn, arg uint64) bool {
-		groups[fn]++
+	out.IncludesRunning, err = t.walkCleanupBlocks(get(buf, cq.Field("all")), func(fn, arg uint64) bool {
+		groups[finKey{pc: t.funcvalPC(fn), cleanup: true}]++
 		decoded++
 		return decoded < maxFinEntries
 	})
 	if err != nil {
 		return nil, err
 	}
-	for fn, c := range groups {
-		out.Pending = append(out.Pending, t.finGroup(finKey{fn: fn, cleanup: true}, c))
+	for k, c := range groups {
+		out.Pending = append(out.Pending, t.finGroup(k, c))
 	}
 	sortFinGroups(out.Pending)
 	return out, nil
@@ -305,43 +329,54 @@ func (t *Target) readCleanups() (*CleanupQueue, error) {
 
 // walkCleanupBlocks calls visit with the function and argument of every
 // pending cleanup in the list of cleanup blocks starting at blk, until visit
-// returns false.
-func (t *Target) walkCleanupBlocks(blk uint64, visit func(fn, arg uint64) bool) error {
+// returns false. Go 1.26+ keeps {call, fn, arg} entries and clears each
+// before calling it; Go 1.25 keeps one closure pointer per entry and clears
+// it only after the call returns, so there the entries of the cleanups
+// running now are visited too (includesRunning).
+func (t *Target) walkCleanupBlocks(blk uint64, visit func(fn, arg uint64) bool) (includesRunning bool, err error) {
 	cb, err := loadStruct(t.bi, "runtime.cleanupBlock")
 	if err != nil {
-		return err
+		return false, err
 	}
-	cf, err := loadStruct(t.bi, "runtime.cleanupFn")
-	if err != nil {
-		return err
+	stride, fnOff, argOff := int64(8), int64(0), int64(-1)
+	if cf, err := loadStruct(t.bi, "runtime.cleanupFn"); err == nil {
+		stride, fnOff, argOff = cf.Size, cf.Field("fn").Off, cf.Field("arg").Off
+	} else {
+		includesRunning = true
 	}
 	nField := firstOK(cb.Field("cleanupBlockHeader.n"), cb.Field("n"))
 	allField := firstOK(cb.Field("cleanupBlockHeader.alllink"), cb.Field("alllink"))
 	arr := cb.Field("cleanups")
-	if !nField.OK || !allField.OK || !arr.OK {
-		return fmt.Errorf("runtime.cleanupBlock has an unknown layout")
+	if !nField.OK || !allField.OK || !arr.OK || stride <= 0 {
+		return includesRunning, fmt.Errorf("runtime.cleanupBlock has an unknown layout")
 	}
 	for n := 0; blk != 0 && n < 100_000; n++ {
 		b, err := t.read(blk, int(cb.Size))
 		if err != nil {
-			return fmt.Errorf("cleanup block %#x: %w", blk, err)
+			return includesRunning, fmt.Errorf("cleanup block %#x: %w", blk, err)
 		}
 		cnt := get(b, nField)
-		capacity := uint64((int64(len(b)) - arr.Off) / cf.Size)
+		capacity := uint64((int64(len(b)) - arr.Off) / stride)
 		if cnt > capacity {
-			return fmt.Errorf("cleanup block %#x: count %d over capacity %d", blk, cnt, capacity)
+			return includesRunning, fmt.Errorf("cleanup block %#x: count %d over capacity %d", blk, cnt, capacity)
 		}
 		for i := uint64(0); i < cnt; i++ {
-			e := b[arr.Off+int64(i)*cf.Size:]
-			if fn := get(e, cf.Field("fn")); fn != 0 {
-				if !visit(fn, get(e, cf.Field("arg"))) {
-					return nil
-				}
+			e := arr.Off + int64(i)*stride
+			fn := decodeUint(b[e+fnOff : e+fnOff+8])
+			if fn == 0 {
+				continue
+			}
+			var arg uint64
+			if argOff >= 0 {
+				arg = decodeUint(b[e+argOff : e+argOff+8])
+			}
+			if !visit(fn, arg) {
+				return includesRunning, nil
 			}
 		}
 		blk = get(b, allField)
 	}
-	return nil
+	return includesRunning, nil
 }
 
 // CleanupQueueHead is the first block of runtime.gcCleanups' list of all

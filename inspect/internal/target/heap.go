@@ -547,7 +547,7 @@ func (h *Heap) FinalizerRoots() ([]uint64, error) {
 	})
 	// Queued cleanups (Go 1.25+: their own queue, off-heap blocks).
 	if head := t.CleanupQueueHead(); head != 0 {
-		_ = t.walkCleanupBlocks(head, func(fn, arg uint64) bool {
+		_, _ = t.walkCleanupBlocks(head, func(fn, arg uint64) bool {
 			out = append(out, fn, arg)
 			return true
 		})
