@@ -42,8 +42,9 @@ type dumpHolders struct {
 	globals map[string]uint64
 	names   map[uint64]string
 	// root and paths map recorded source paths to files on this machine.
-	root  string
-	paths map[string]string
+	root     string
+	onlyRoot bool
+	paths    map[string]string
 	// fns and held cache the source lookups per file:line (100,000
 	// goroutines share a few hundred distinct frames).
 	fns  map[fileLine]*dumpFunc
@@ -75,9 +76,9 @@ func (h *dumpHolders) heldAt(fn *dumpFunc, file string, line int) []lockCall {
 	return c
 }
 
-func (db *dumpBuilder) holders(si *sourceIndex, root string) {
+func (db *dumpBuilder) holders(si *sourceIndex, root string, onlyRoot bool) {
 	h := &dumpHolders{db: db, si: si, offs: map[exprKey]uint64{}, bad: map[exprKey]bool{},
-		globals: map[string]uint64{}, names: map[uint64]string{}, root: root, paths: map[string]string{},
+		globals: map[string]uint64{}, names: map[uint64]string{}, root: root, onlyRoot: onlyRoot, paths: map[string]string{},
 		fns: map[fileLine]*dumpFunc{}, held: map[fileLine][]lockCall{}}
 	if !db.anyLockWait() {
 		return
@@ -113,7 +114,7 @@ func (h *dumpHolders) local(file string) string {
 		return p
 	}
 	p := ""
-	if _, err := os.Stat(file); err == nil {
+	if _, err := os.Stat(file); err == nil && !h.onlyRoot {
 		p = file
 	} else {
 		parts := strings.Split(filepath.ToSlash(file), "/")

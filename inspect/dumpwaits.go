@@ -18,6 +18,16 @@ const (
 	condNotifyOff    = 16
 )
 
+// waitArgFuncs are the functions whose arguments dumpWait reads.
+var waitArgFuncs = map[string]bool{
+	"runtime.semacquire1": true, "runtime.semacquire": true,
+	"sync.(*Mutex).lockSlow": true, "internal/sync.(*Mutex).lockSlow": true, "sync.(*Mutex).Lock": true,
+	"sync.(*RWMutex).Lock": true, "sync.(*RWMutex).RLock": true, "sync.(*WaitGroup).Wait": true,
+	"sync.(*Cond).Wait": true, "sync.runtime_notifyListWait": true, "runtime.notifyListWait": true,
+	"runtime.chanrecv": true, "runtime.chanrecv1": true, "runtime.chanrecv2": true,
+	"runtime.chansend": true, "runtime.chansend1": true,
+}
+
 // waits links every parked goroutine to what it waits on, from the
 // argument words printed in its traceback. Only words the runtime printed
 // without "?" (known live) are used: a stale word would invent a link.

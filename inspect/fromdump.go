@@ -30,6 +30,9 @@ type DumpOptions struct {
 	// the recorded path that exists under SourceRoot is used. Empty: the
 	// current directory.
 	SourceRoot string
+	// OnlyUnderRoot ignores recorded source paths that exist here and
+	// looks only under SourceRoot (hermetic tests and fuzzing).
+	OnlyUnderRoot bool
 }
 
 // ReadDump parses a text goroutine dump and analyses it: waiters are linked
@@ -80,7 +83,7 @@ func fromDump(d *dump.Dump, opts DumpOptions, kind SourceKind) *Snapshot {
 	}
 	sortGoroutines(s.Goroutines)
 	db.waits()
-	db.holders(newSourceIndex(), opts.SourceRoot)
+	db.holders(newSourceIndex(), opts.SourceRoot, opts.OnlyUnderRoot)
 	db.finish()
 	a := analyze(s)
 	db.runtimeVerdicts(a)

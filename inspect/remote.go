@@ -38,6 +38,8 @@ type RemoteOptions struct {
 type Remote struct {
 	addr string
 	opts RemoteOptions
+	// continued: the last read left the target running.
+	continued bool
 }
 
 // Connect checks that a Delve server answers at addr (host:port) and
@@ -58,7 +60,8 @@ func Connect(addr string, opts RemoteOptions) (*Remote, error) {
 // Snapshot reads the target once (see Remote).
 func (r *Remote) Snapshot() (*Snapshot, error) {
 	start := time.Now()
-	info, gs, err := target.ReadRemote(r.addr, r.opts.Timeout, r.opts.MaxDepth)
+	info, gs, err := target.ReadRemote(r.addr, r.opts.Timeout, r.opts.MaxDepth, r.continued, r.needArgs())
+	r.continued = err == nil && info.WasRunning
 	if err != nil {
 		return nil, &Error{Kind: ErrRemote, Msg: fmt.Sprintf("cannot read from the Delve server at %s: %v", r.addr, err),
 			Hint: "start it with: dlv attach PID --headless --accept-multiclient --listen 127.0.0.1:4040 --continue (over SSH: ssh -L 4040:localhost:4040 HOST)", Err: err}
@@ -103,6 +106,37 @@ func (r *Remote) Snapshot() (*Snapshot, error) {
 		snap.Warnings = append(snap.Warnings, "the target was stopped by the Delve server's client when hangtui connected; it was left stopped")
 	}
 	return snap, nil
+}
+
+// needArgs says which frames' arguments the dump analysis can use: the
+// functions whose receiver or first argument names what a goroutine waits
+// on, and user frames whose source locks something before or at their line
+// (holders, and the parked Lock calls offsets are learned from).
+func (r *Remote) needArgs() func(fn, file string, line int) bool {
+	si := newSourceIndex()
+	h := &dumpHolders{db: &dumpBuilder{noSource: map[string]bool{}}, si: si, root: r.opts.SourceRoot,
+		paths: map[string]string{}, fns: map[fileLine]*dumpFunc{}, held: map[fileLine][]lockCall{}}
+	memo := map[fileLine]bool{}
+	return func(fn, file string, line int) bool {
+		if waitArgFuncs[fn] {
+			return true
+		}
+		if !IsUserFunc(fn) {
+			return false
+		}
+		k := fileLine{file, line}
+		if v, ok := memo[k]; ok {
+			return v
+		}
+		v := false
+		if local := h.local(file); local != "" {
+			if f := h.funcAt(local, line); f != nil {
+				v = len(h.heldAt(f, local, line)) > 0 || len(si.locksAt(f, line)) > 0
+			}
+		}
+		memo[k] = v
+		return v
+	}
 }
 
 // Resume does nothing: Snapshot already let the target run again.

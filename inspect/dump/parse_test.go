@@ -178,8 +178,9 @@ func FuzzParse(f *testing.F) {
 				dump.ParseArgs(g.Args(i))
 			}
 		}
-		// Source lookups stay inside an empty directory.
-		snap := inspect.SnapshotFromDump(d, inspect.DumpOptions{Name: "fuzz", SourceRoot: emptyDir})
+		// Source lookups stay inside a directory holding only the AB-BA
+		// fixture's source.
+		snap := inspect.SnapshotFromDump(d, inspect.DumpOptions{Name: "fuzz", SourceRoot: fuzzSrc, OnlyUnderRoot: true})
 		if len(snap.Goroutines) != len(d.Goroutines) {
 			t.Fatalf("%d goroutines in the snapshot, %d in the dump", len(snap.Goroutines), len(d.Goroutines))
 		}

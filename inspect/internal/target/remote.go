@@ -57,7 +57,14 @@ type RemoteInfo struct {
 // reads every goroutine with its stack, and disconnects, continuing the
 // target if it was running (and leaving it stopped if it was stopped: that
 // is somebody else's debugging session). maxDepth bounds each stack.
-func ReadRemote(addr string, timeout time.Duration, maxDepth int) (info RemoteInfo, gs []RemoteGoroutine, err error) {
+//
+// Evaluating arguments is what costs (Delve reads each one's location
+// list and memory), so stacks are read without them first, and then only
+// the frames that need(func, file, line) asks for get their arguments, with
+// one more call up to the deepest such frame.
+//
+// expectRunning says that the previous read continued the target.
+func ReadRemote(addr string, timeout time.Duration, maxDepth int, expectRunning bool, need func(fn, file string, line int) bool) (info RemoteInfo, gs []RemoteGoroutine, err error) {
 	conn, err := net.DialTimeout("tcp", addr, timeout)
 	if err != nil {
 		return info, nil, err
@@ -69,8 +76,11 @@ func ReadRemote(addr string, timeout time.Duration, maxDepth int) (info RemoteIn
 			err = fmt.Errorf("delve server: %v", r)
 		}
 		if c != nil {
-			_ = conn.SetDeadline(time.Time{})
-			_ = c.Disconnect(info.WasRunning)
+			if info.WasRunning {
+				resume(c)
+			}
+			_ = conn.SetDeadline(time.Now().Add(5 * time.Second))
+			_ = c.Disconnect(false)
 		} else {
 			conn.Close()
 		}
@@ -83,15 +93,26 @@ func ReadRemote(addr string, timeout time.Duration, maxDepth int) (info RemoteIn
 	if st.Exited {
 		return info, nil, fmt.Errorf("the target has exited")
 	}
+	if expectRunning && !st.Running {
+		// The continue sent when the last read disconnected may still be
+		// on its way: wait for it rather than take the target for one
+		// somebody stopped.
+		for end := time.Now().Add(2 * time.Second); !st.Running && time.Now().Before(end); {
+			time.Sleep(20 * time.Millisecond)
+			if st, err = c.GetStateNonBlocking(); err != nil {
+				return info, nil, err
+			}
+		}
+	}
 	info.WasRunning = st.Running
 	if st.Running {
 		if _, err := c.Halt(); err != nil {
 			return info, nil, fmt.Errorf("halt: %w", err)
 		}
 	}
-	// Reading takes as long as it takes; the deadline only guarded the
-	// handshake.
-	_ = conn.SetDeadline(time.Time{})
+	// Reading a large process takes long, but a server that stops
+	// answering must not hang hangtui.
+	_ = conn.SetDeadline(time.Now().Add(max(30*timeout, 10*time.Minute)))
 	info.PID = c.ProcessPid()
 	reasons := waitReasonTable(c)
 	raw, _, err := c.ListGoroutines(0, 0)
@@ -104,9 +125,25 @@ func ReadRemote(addr string, timeout time.Duration, maxDepth int) (info RemoteIn
 		if !ok {
 			continue
 		}
-		frames, err := c.Stacktrace(g.ID, maxDepth, 0, 0, cfg)
+		frames, err := c.Stacktrace(g.ID, maxDepth, 0, 0, nil)
 		if err != nil {
 			continue
+		}
+		deepest := -1
+		for i, f := range frames {
+			fn := ""
+			if f.Function != nil {
+				fn = f.Function.Name()
+			}
+			if need == nil || need(fn, f.File, f.Line) {
+				deepest = i
+			}
+		}
+		if deepest >= 0 {
+			// Delve's depth counts the frames after the first.
+			if withArgs, err := c.Stacktrace(g.ID, deepest, 0, 0, cfg); err == nil && len(withArgs) >= deepest+1 {
+				copy(frames[:deepest+1], withArgs)
+			}
 		}
 		rg.Frames = convertFrames(frames)
 		gs = append(gs, rg)
@@ -204,4 +241,18 @@ func argWord(a api.Variable) string {
 		return "0x0"
 	}
 	return "{...}"
+}
+
+// resume continues the target and waits until the server says it runs, so
+// that closing the connection cannot overtake the continue (a quick second
+// read would then find the target stopped and take it for somebody's
+// breakpoint).
+func resume(c *rpc2.RPCClient) {
+	_ = c.Continue() // answers only when the target stops again: not waited for
+	for end := time.Now().Add(5 * time.Second); time.Now().Before(end); {
+		if st, err := c.GetStateNonBlocking(); err != nil || st.Running || st.Exited {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }
