@@ -3,6 +3,7 @@ package inspect
 import (
 	"fmt"
 	"os"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -26,7 +27,7 @@ type builder struct {
 	// reachability must not follow them (they point at every wait object).
 	sudogs []uint64
 	// queues indexes channels' wait queues by sudog (queueOp).
-	queues map[*target.Chan]map[uint64]Op
+	queues map[*target.Chan]*queueIndex
 	// resByKey finds resources without formatting their ids.
 	resByKey map[resKey]*Resource
 }
@@ -382,28 +383,41 @@ func isChanReason(r string) bool {
 }
 
 // queueOp says which of c's wait queues holds sudog (the send queue first),
-// from an index built once per channel: a channel may queue 100,000
-// goroutines.
+// from sorted copies of the queues made once per channel: a channel may
+// queue 100,000 goroutines.
 func (b *builder) queueOp(c *target.Chan, sudog uint64) (Op, bool) {
 	if b.queues == nil {
-		b.queues = map[*target.Chan]map[uint64]Op{}
+		b.queues = map[*target.Chan]*queueIndex{}
 	}
 	idx := b.queues[c]
 	if idx == nil {
-		idx = make(map[uint64]Op, len(c.RecvQ)+len(c.SendQ))
-		for _, e := range c.RecvQ {
-			idx[e.Sudog] = OpRecv
-		}
-		for _, e := range c.SendQ {
-			idx[e.Sudog] = OpSend
-		}
+		idx = &queueIndex{send: sortedSudogs(c.SendQ), recv: sortedSudogs(c.RecvQ)}
 		b.queues[c] = idx
 	}
-	op, ok := idx[sudog]
-	if !ok {
-		op = OpRecv
+	switch {
+	case hasSudog(idx.send, sudog):
+		return OpSend, true
+	case hasSudog(idx.recv, sudog):
+		return OpRecv, true
 	}
-	return op, ok
+	return OpRecv, false
+}
+
+// queueIndex holds a channel's queued sudogs, sorted.
+type queueIndex struct{ send, recv []uint64 }
+
+func sortedSudogs(q []target.QueueEntry) []uint64 {
+	out := make([]uint64, len(q))
+	for i, e := range q {
+		out[i] = e.Sudog
+	}
+	slices.Sort(out)
+	return out
+}
+
+func hasSudog(sorted []uint64, s uint64) bool {
+	_, ok := slices.BinarySearch(sorted, s)
+	return ok
 }
 
 func (b *builder) readChan(addr uint64) *target.Chan {
