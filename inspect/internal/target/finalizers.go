@@ -2,8 +2,8 @@ package target
 
 import (
 	"fmt"
-	"strings"
 	"sort"
+	"strings"
 )
 
 // Finalizer goroutine status bits (runtime.fingStatus, mfinal.go; the same
