@@ -263,6 +263,17 @@ func hasFinding(snap *inspect.Snapshot, kind, res string) bool {
 	return false
 }
 
+// checkSound: no goroutine is called stuck unless the fixture intends it.
+func checkSound(t *testing.T, snap *inspect.Snapshot, m *fixture.Manifest) {
+	t.Helper()
+	for _, g := range snap.Goroutines {
+		want := m.Verdict(g.ID)
+		if g.Verdict.Stuck() && want != "deadlocked" && want != "leaked" {
+			t.Errorf("goroutine %d (%s) called %s, fixture intends %q: %s", g.ID, g.WaitReason, g.Verdict, want, g.Why)
+		}
+	}
+}
+
 // provenScenarios are those whose intended deadlocked/leaked verdicts hangtui
 // proves today; for the others it must say "blocked" (never a false claim).
 var provenScenarios = map[string]bool{
@@ -276,12 +287,7 @@ var provenScenarios = map[string]bool{
 // verdict is reached, and the cycle is found.
 func checkVerdicts(t *testing.T, snap *inspect.Snapshot, m *fixture.Manifest) {
 	t.Helper()
-	for _, g := range snap.Goroutines {
-		want := m.Verdict(g.ID)
-		if g.Verdict.Stuck() && want != "deadlocked" && want != "leaked" {
-			t.Errorf("goroutine %d (%s) called %s, fixture intends %q: %s", g.ID, g.WaitReason, g.Verdict, want, g.Why)
-		}
-	}
+	checkSound(t, snap, m)
 	if !provenScenarios[m.Scenario] {
 		return
 	}
@@ -357,12 +363,45 @@ func checkPossible(t *testing.T, snap *inspect.Snapshot, m *fixture.Manifest) {
 	}
 }
 
+// settledSnapshot is snapshotOf for the verdict tests. A fixture prints its
+// manifest once its goroutines are parked, but a runtime goroutine or a
+// last thread may still be settling (a run in about 200 found one goroutine
+// of a proven cycle merely "blocked"). That errs on the sound side, so when
+// a proven verdict is missing the test looks again, up to twice, letting the
+// target run in between. Every snapshot taken must still be sound: nothing
+// is ever called stuck that the fixture does not intend.
+func settledSnapshot(t *testing.T, p *fixture.Process) *inspect.Snapshot {
+	t.Helper()
+	snap := snapshotOf(t, p)
+	for try := 1; try <= 2 && provenScenarios[p.Manifest.Scenario] && missingProof(snap, p.Manifest); try++ {
+		checkSound(t, snap, p.Manifest)
+		t.Logf("proven verdicts not all reached yet; looking again (%d)", try)
+		time.Sleep(300 * time.Millisecond)
+		snap = snapshotOf(t, p)
+	}
+	return snap
+}
+
+// missingProof reports whether a goroutine the fixture intends deadlocked
+// or leaked is not called stuck.
+func missingProof(snap *inspect.Snapshot, m *fixture.Manifest) bool {
+	gs, _ := index(snap)
+	for id, want := range m.Verdicts {
+		var gid int64
+		fmt.Sscan(id, &gid)
+		if g := gs[gid]; g != nil && (want == "deadlocked" || want == "leaked") && !g.Verdict.Stuck() {
+			return true
+		}
+	}
+	return false
+}
+
 func TestHoldersAndVerdicts(t *testing.T) {
 	exe := fixture.Build(t, fixture.Default)
 	for _, sc := range waitScenarios {
 		t.Run(sc, func(t *testing.T) {
 			p := fixture.Start(t, exe, sc)
-			snap := snapshotOf(t, p)
+			snap := settledSnapshot(t, p)
 			checkHolders(t, snap, p.Manifest)
 			checkVerdicts(t, snap, p.Manifest)
 			checkCycleKind(t, snap, p.Manifest)

@@ -44,7 +44,7 @@ func TestBuildVariants(t *testing.T) {
 			for _, sc := range deadlockScenarios {
 				t.Run(sc, func(t *testing.T) {
 					p := fixture.Start(t, exe, sc)
-					snap := snapshotOf(t, p)
+					snap := settledSnapshot(t, p)
 					checkWaits(t, snap, p.Manifest)
 					checkHolders(t, snap, p.Manifest)
 					checkVerdicts(t, snap, p.Manifest)

@@ -23,7 +23,7 @@ func TestGoVersions(t *testing.T) {
 			for _, sc := range []string{"abba", "rwmutex", "waitgroup", "cond", "select", "chan-leak", "source-lock", "finalizer-lock", "healthy-pool", "cond-cycle", "finalizer-cycle"} {
 				t.Run(sc, func(t *testing.T) {
 					p := fixture.Start(t, exe, sc)
-					snap := snapshotOf(t, p)
+					snap := settledSnapshot(t, p)
 					if snap.Target.GoVersion != p.Manifest.Go {
 						t.Errorf("go version %q, want %q", snap.Target.GoVersion, p.Manifest.Go)
 					}
