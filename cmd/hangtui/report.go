@@ -162,7 +162,7 @@ func isTerminal(w io.Writer) bool {
 	if err != nil || st.Mode()&os.ModeCharDevice == 0 {
 		return false
 	}
-	_, err = unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS)
+	_, err = unix.IoctlGetTermios(int(f.Fd()), ioctlGetTermios)
 	return err == nil
 }
 

@@ -1,0 +1,6 @@
+package main
+
+import "golang.org/x/sys/unix"
+
+// ioctlGetTermios reads a terminal's settings (fails on anything else).
+const ioctlGetTermios = unix.TCGETS
