@@ -52,18 +52,16 @@ func runTUI(args []string) int {
 		return usageError("%s", msg)
 	}
 	if !isTerminal(os.Stdout) || src.dump != "" {
-		if !isTerminal(os.Stdout) {
-			// Scripts and pipes get the report; say so, so that nobody
-			// waits for a live view that is not coming.
-			fmt.Fprintln(os.Stderr, "hangtui: not a terminal: printing the text report instead of the live view (use 'hangtui report' in scripts)")
-		}
 		snap, err := src.snapshotOnce()
 		if err != nil {
-			return fail(err)
+			return fail(err) // one line, as for any bad input
 		}
 		if src.dump != "" && isTerminal(os.Stdout) {
 			return runUI(ui.Options{Source: staticSource{snap}}, tf)
 		}
+		// Scripts and pipes get the report; say so, so that nobody waits
+		// for a live view that is not coming.
+		fmt.Fprintln(os.Stderr, "hangtui: not a terminal: printing the text report instead of the live view (use 'hangtui report' in scripts)")
 		return printReport(os.Stdout, snap, false)
 	}
 	if src.connect != "" {
