@@ -147,9 +147,6 @@ func Run(out io.Writer) {
 	for i := 0; i < 5; i++ {
 		runtime.GC()
 	}
-	// Connections keep being dropped: their finalizers pile up behind the
-	// stuck one (the Finalizers pane shows the queue growing).
-	go dropConnections()
 
 	go fetchReport()
 
@@ -169,17 +166,6 @@ func Run(out io.Writer) {
 	fmt.Fprintln(out, "ready")
 	for {
 		time.Sleep(time.Hour)
-	}
-}
-
-// dropConnections abandons a pooled connection every half second.
-func dropConnections() {
-	for i := 100; ; i++ {
-		time.Sleep(500 * time.Millisecond)
-		c := &Conn{id: i}
-		runtime.SetFinalizer(c, func(c *Conn) { pool.release(c) })
-		c = nil
-		runtime.GC()
 	}
 }
 
