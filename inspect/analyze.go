@@ -46,7 +46,7 @@ type edge struct {
 }
 
 func newAnalysis(s *Snapshot) *analysis {
-	a := &analysis{s: s, gs: map[int64]*Goroutine{}, rs: map[string]*Resource{}, next: map[int64][]edge{}}
+	a := &analysis{s: s, gs: make(map[int64]*Goroutine, len(s.Goroutines)), rs: make(map[string]*Resource, len(s.Resources)), next: map[int64][]edge{}}
 	for _, g := range s.Goroutines {
 		a.gs[g.ID] = g
 	}
@@ -140,9 +140,9 @@ func (a *analysis) cycles() {
 		ids = append(ids, id)
 	}
 	sortIDs(ids)
-	index := map[int64]int{}
-	low := map[int64]int{}
-	onStack := map[int64]bool{}
+	index := make(map[int64]int, len(a.next))
+	low := make(map[int64]int, len(a.next))
+	onStack := make(map[int64]bool, len(a.next))
 	var stack []int64
 	n := 0
 	var comps [][]int64

@@ -52,6 +52,12 @@ func build(t *target.Target, info Target, progress func(Progress)) (*Snapshot, e
 	}
 	phase("goroutines")
 	b.gs = gs
+	// Sized up front: growing maps of 100,000 entries costs more than
+	// filling them (rehashing, and fresh pages on a first snapshot).
+	b.byAdr = make(map[uint64]*Goroutine, len(gs))
+	b.byID = make(map[int64]*Goroutine, len(gs))
+	b.raw = make(map[int64]*target.G, len(gs))
+	b.snap.Goroutines = make([]*Goroutine, 0, len(gs))
 	b.snap.Warnings = append(b.snap.Warnings, warnings...)
 	now, haveNow := t.Nanotime()
 	stacks := stackCache{}

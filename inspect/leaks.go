@@ -81,7 +81,7 @@ func (b *builder) leaks(a *analysis) {
 		h.MarkPtr(tm)
 	}
 
-	live := map[int64]bool{}
+	live := make(map[int64]bool, len(b.snap.Goroutines))
 	var candidates []*Goroutine
 	anyRunning := false
 	for _, g := range b.snap.Goroutines {

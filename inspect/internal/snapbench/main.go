@@ -64,6 +64,7 @@ func main() {
 	jsonOut := flag.String("json", "", "write the first snapshot's JSON report here (default: discard)")
 	table := flag.Bool("table", false, "print the comparison of two result files")
 	prof := flag.String("cpuprofile", "", "write a CPU profile of the warm snapshots here")
+	coldProf := flag.String("coldprofile", "", "write a CPU profile of the first (cold) snapshot here")
 	memProf := flag.String("memprofile", "", "write an allocation profile here at the end")
 	live := flag.Duration("live", 0, "then refresh every -interval for this long and report the paused share")
 	interval := flag.Duration("interval", time.Second, "refresh interval for -live")
@@ -83,7 +84,7 @@ func main() {
 	var err error
 	switch *mode {
 	case "hangtui":
-		r, err = runHangtui(*pid, *n, *jsonOut, *prof, *live, *interval)
+		r, err = runHangtui(*pid, *n, *jsonOut, *prof, *coldProf, *live, *interval)
 	case "delve":
 		r, err = runDelve(*pid)
 	default:
@@ -106,7 +107,7 @@ func main() {
 	json.NewEncoder(os.Stdout).Encode(r)
 }
 
-func runHangtui(pid, n int, jsonOut, prof string, live, interval time.Duration) (result, error) {
+func runHangtui(pid, n int, jsonOut, prof, coldProf string, live, interval time.Duration) (result, error) {
 	r := result{Mode: "hangtui"}
 	start := time.Now()
 	s, err := inspect.Attach(pid)
@@ -115,6 +116,7 @@ func runHangtui(pid, n int, jsonOut, prof string, live, interval time.Duration) 
 	}
 	defer s.Close()
 	r.AttachMS = ms(time.Since(start))
+	var coldStop func()
 	for i := 0; i < n; i++ {
 		if i > 0 {
 			// A live view lets the target run between refreshes.
@@ -133,12 +135,24 @@ func runHangtui(pid, n int, jsonOut, prof string, live, interval time.Duration) 
 			}
 			defer pprof.StopCPUProfile()
 		}
+		if i == 0 && coldProf != "" {
+			stop, err := startProfile(coldProf)
+			if err != nil {
+				return r, err
+			}
+			defer stop() // stopped after the cold snapshot, below
+			coldStop = stop
+		}
 		var m0, m1 runtime.MemStats
 		runtime.ReadMemStats(&m0)
 		t0, c0 := time.Now(), cpuTime()
 		snap, err := s.Snapshot()
 		if err != nil {
 			return r, err
+		}
+		if coldStop != nil {
+			coldStop()
+			coldStop = nil
 		}
 		d, c := time.Since(t0), ms(cpuTime()-c0)
 		runtime.ReadMemStats(&m1)
@@ -252,4 +266,25 @@ func cpuTime() time.Duration {
 		return 0
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// startProfile starts a CPU profile into path; the returned func stops it
+// (calling it again does nothing).
+func startProfile(path string) (func(), error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	done := false
+	return func() {
+		if !done {
+			done = true
+			pprof.StopCPUProfile()
+			f.Close()
+		}
+	}, nil
 }

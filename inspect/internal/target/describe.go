@@ -1,7 +1,6 @@
 package target
 
 import (
-	"debug/elf"
 	"reflect"
 	"sort"
 	"strings"
@@ -101,26 +100,19 @@ type globalSym struct {
 // field path inside it: "main.pool.mu", or "main.poolMu". "" when addr is
 // not inside a Go global.
 func (t *Target) GlobalContaining(addr uint64) string {
-	if t.globals == nil {
-		t.globals = t.loadGlobalSyms()
-	}
-	syms := t.globals
+	syms := t.userGlobals()
 	i := sort.Search(len(syms), func(i int) bool { return syms[i].addr > addr }) - 1
 	if i < 0 || addr >= syms[i].addr+max(syms[i].size, 1) {
 		return ""
 	}
 	s := syms[i]
-	scope, err := proc.ThreadScope(t.t, t.t.CurrentThread())
-	if err != nil {
+	typ, base, ok := t.globalType(s.name)
+	if !ok {
 		return s.name
 	}
-	v, err := scope.EvalExpression(s.name, proc.LoadConfig{})
-	if err != nil || v.RealType == nil {
-		return s.name
-	}
-	if name, ok := fieldAt(v.RealType, v.Addr, addr); ok {
+	if name, ok := fieldAt(typ, base, addr); ok {
 		// fieldAt names the type; name the variable instead.
-		if _, path, found := strings.Cut(name, v.RealType.String()); found {
+		if _, path, found := strings.Cut(name, typ.String()); found {
 			return s.name + path
 		}
 		return s.name
@@ -128,42 +120,37 @@ func (t *Target) GlobalContaining(addr uint64) string {
 	return ""
 }
 
-func (t *Target) loadGlobalSyms() []globalSym {
-	out := []globalSym{}
-	if len(t.bi.Images) == 0 {
-		return out
+// globalType is a package variable's type and address, evaluated by Delve
+// once per target (neither changes while the process lives).
+func (t *Target) globalType(name string) (godwarf.Type, uint64, bool) {
+	if gt, ok := t.globalTypes[name]; ok {
+		return gt.typ, gt.addr, gt.typ != nil
 	}
-	img := t.bi.Images[0]
-	f, err := elf.Open(img.Path)
-	if err != nil {
-		return out
-	}
-	defer f.Close()
-	syms, err := f.Symbols()
-	if err != nil {
-		return out
-	}
-	for _, s := range syms {
-		if elf.ST_TYPE(s.Info) != elf.STT_OBJECT || s.Size == 0 || strings.HasPrefix(s.Name, "runtime.") ||
-			strings.HasPrefix(s.Name, "go:") || strings.HasPrefix(s.Name, "type:") {
-			continue
+	var gt globalTypeResult
+	if scope, err := proc.ThreadScope(t.t, t.t.CurrentThread()); err == nil {
+		if v, err := scope.EvalExpression(name, proc.LoadConfig{}); err == nil && v.RealType != nil {
+			gt = globalTypeResult{typ: v.RealType, addr: v.Addr}
 		}
-		out = append(out, globalSym{addr: s.Value + img.StaticBase, size: s.Size, name: s.Name})
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].addr < out[j].addr })
-	return out
+	if t.globalTypes == nil {
+		t.globalTypes = map[string]globalTypeResult{}
+	}
+	t.globalTypes[name] = gt
+	return gt.typ, gt.addr, gt.typ != nil
+}
+
+type globalTypeResult struct {
+	typ  godwarf.Type
+	addr uint64
 }
 
 // GlobalHolding names the pointer-sized global variable whose value is p
 // (a channel held in a package variable): "main.events".
 func (t *Target) GlobalHolding(p uint64) string {
-	if t.globals == nil {
-		t.globals = t.loadGlobalSyms()
-	}
 	if t.globalVals == nil {
 		// Read every pointer-sized global once per snapshot.
 		t.globalVals = map[uint64]string{}
-		for _, s := range t.globals {
+		for _, s := range t.userGlobals() {
 			if s.size != 8 {
 				continue
 			}

@@ -649,6 +649,12 @@ func (t *Target) VarRange(name string) (lo, hi uint64, ok bool) {
 }
 
 func (t *Target) varRange(name string) (lo, hi uint64, ok bool) {
+	if addr, size, found := t.lookupSym(name); found {
+		return addr, addr + size, true
+	}
+	if t.knownMissing(name) {
+		return 0, 0, false
+	}
 	scope, err := proc.ThreadScope(t.t, t.t.CurrentThread())
 	if err != nil {
 		return 0, 0, false

@@ -33,8 +33,14 @@ type Target struct {
 	pcln *pclntab
 	// locs caches Location by PC.
 	locs map[uint64]Frame
-	// globals are the executable's data symbols, sorted (describe.go).
+	// syms waits for the executable's symbol table (symtab.go), read in
+	// the background while Delve attaches; nil when not started.
+	syms func() *symtab
+	// globals are the executable's non-runtime data symbols, sorted
+	// (describe.go).
 	globals []globalSym
+	// globalTypes caches package variables' types (describe.go).
+	globalTypes map[string]globalTypeResult
 	// varAddrs caches the addresses of package variables.
 	varAddrs map[string]varAddrResult
 	// globalVals maps pointer values held by globals to their names; reset
@@ -58,11 +64,12 @@ type Target struct {
 // Attach stops the process and reads its binary. Call Detach when done, on
 // every path: the process stays stopped until then.
 func Attach(pid int) (*Target, error) {
+	syms := startSymtab(fmt.Sprintf("/proc/%d/exe", pid))
 	grp, err := attachProcess(pid)
 	if err != nil {
 		return nil, err
 	}
-	t := &Target{grp: grp, t: grp.Selected, live: true, pid: pid}
+	t := &Target{grp: grp, t: grp.Selected, live: true, pid: pid, syms: syms}
 	// Delve plants breakpoints on runtime.fatalpanic/throw when it attaches
 	// so that a debugger user sees crashes. hangtui only reads: take them out
 	// at once so that nothing in the target's text differs from the binary
@@ -77,11 +84,12 @@ func Attach(pid int) (*Target, error) {
 
 // OpenCore opens a core file together with the executable that produced it.
 func OpenCore(corePath, exePath string) (*Target, error) {
+	syms := startSymtab(exePath)
 	grp, err := core.OpenCore(corePath, exePath, nil)
 	if err != nil {
 		return nil, err
 	}
-	t := &Target{grp: grp, t: grp.Selected, pid: grp.Selected.Pid()}
+	t := &Target{grp: grp, t: grp.Selected, pid: grp.Selected.Pid(), syms: syms}
 	if err := t.init(); err != nil {
 		t.Detach()
 		return nil, err
@@ -268,6 +276,12 @@ type varAddrResult struct {
 }
 
 func (t *Target) evalVarAddr(name string) (uint64, error) {
+	if addr, _, ok := t.lookupSym(name); ok {
+		return addr, nil
+	}
+	if t.knownMissing(name) {
+		return 0, fmt.Errorf("no variable %s in this binary", name)
+	}
 	scope, err := proc.ThreadScope(t.t, t.t.CurrentThread())
 	if err != nil {
 		return 0, err

@@ -149,10 +149,13 @@ type pcSym struct {
 
 // fnMeta is what the unwinder reads from a function's runtime._func.
 type fnMeta struct {
-	entry   uint64
-	pcsp    uint32 // pctab offset of the SP delta table
-	inlIdx  uint32 // pctab offset of PCDATA_InlTreeIndex, 0 if none
-	inlTree uint64 // address of FUNCDATA_InlTree, 0 if none
+	entry uint64
+	pcsp  uint32 // pctab offset of the SP delta table
+	// pcfile and pcln are the pctab offsets of the file and line tables,
+	// cuOff the function's compilation unit's first index in cutab.
+	pcfile, pcln, cuOff uint32
+	inlIdx              uint32 // pctab offset of PCDATA_InlTreeIndex, 0 if none
+	inlTree             uint64 // address of FUNCDATA_InlTree, 0 if none
 }
 
 type unwinder struct {
@@ -167,6 +170,11 @@ type unwinder struct {
 	fEntryOff, fNameOff, fPcsp        int64
 	fNpcdata, fNfuncdata, fPcdataBase int64
 	icSize, icNameOff, icParentPc     int64
+	// Line tables (lines.go); lines is false when the layout lacks them.
+	lines                  bool
+	fPcfile, fPcln, fCuOff int64
+	cutab, filetab         uint64
+	files                  map[uint32]string // by filetab offset
 
 	pages     map[uint64][]byte
 	funcs     map[uint64]*fnMeta // by entry
@@ -208,6 +216,7 @@ func (t *Target) unwinder() *unwinder {
 		syms:     map[uint64]*pcSym{},
 		names:    map[int32]string{},
 		startFns: map[uint64]string{},
+		files:    map[uint32]string{},
 		shapes:   map[uint64]*stackShape{},
 		vars:     map[string]uint64{},
 		ranges:   map[string][2]uint64{},
@@ -285,6 +294,7 @@ func (u *unwinder) init(t *Target) error {
 	u.icSize = ic.Size
 	u.icNameOff = fields["inlinedCall.nameOff"].Off
 	u.icParentPc = fields["inlinedCall.parentPc"].Off
+	u.initLines(md, fn, buf)
 	ftab, n := get(buf, fields["md.ftab.array"]), get(buf, fields["md.ftab.len"])
 	if n == 0 || n > 10_000_000 || u.gofunc == 0 || u.pctab == 0 {
 		return fmt.Errorf("runtime.firstmoduledata looks wrong")
@@ -376,6 +386,11 @@ func (u *unwinder) funcMeta(t *Target, entry uint64) *fnMeta {
 			m.inlIdx, m.inlTree = idx, u.gofunc+uint64(tree)
 		}
 	}
+	if u.lines {
+		m.pcfile = binary.LittleEndian.Uint32(hdr[u.fPcfile:])
+		m.pcln = binary.LittleEndian.Uint32(hdr[u.fPcln:])
+		m.cuOff = binary.LittleEndian.Uint32(hdr[u.fCuOff:])
+	}
 	u.funcs[entry] = m
 	return m
 }
@@ -436,13 +451,20 @@ func (u *unwinder) pcvalue(t *Target, m *fnMeta, off uint32, targetpc uint64) in
 	}
 }
 
-// funcName reads a NUL-terminated name from funcnametab.
+// funcName reads a function name from funcnametab.
 func (u *unwinder) funcName(t *Target, nameOff int32) (string, bool) {
 	if s, ok := u.names[nameOff]; ok {
 		return s, s != ""
 	}
+	s, _ := u.cString(t, u.funcnametab+uint64(nameOff))
+	u.names[nameOff] = s
+	return s, s != ""
+}
+
+// cString reads a NUL-terminated string (at most 64 KiB) of runtime table
+// memory.
+func (u *unwinder) cString(t *Target, addr uint64) (string, bool) {
 	var sb strings.Builder
-	addr := u.funcnametab + uint64(nameOff)
 	for sb.Len() < 64<<10 {
 		n := pageSize - int(addr&(pageSize-1))
 		b, ok := u.bytes(t, addr, n)
@@ -451,14 +473,11 @@ func (u *unwinder) funcName(t *Target, nameOff int32) (string, bool) {
 		}
 		if i := strings.IndexByte(string(b), 0); i >= 0 {
 			sb.Write(b[:i])
-			s := sb.String()
-			u.names[nameOff] = s
-			return s, s != ""
+			return sb.String(), true
 		}
 		sb.Write(b)
 		addr += uint64(n)
 	}
-	u.names[nameOff] = ""
 	return "", false
 }
 
@@ -521,9 +540,13 @@ func (u *unwinder) symbolize1(t *Target, pc uint64, top bool) *pcSym {
 	if !top {
 		lookup--
 	}
-	file, line, lfn := t.bi.PCToLine(lookup)
-	if lfn != fn {
-		return badSym
+	file, line, ok := u.fileLine(t, m, lookup)
+	if !ok {
+		var lfn *proc.Function
+		file, line, lfn = t.bi.PCToLine(lookup)
+		if lfn != fn {
+			return badSym
+		}
 	}
 	if m.inlTree != 0 {
 		idx := u.pcvalue(t, m, m.inlIdx, lookup)
@@ -541,10 +564,12 @@ func (u *unwinder) symbolize1(t *Target, pc uint64, top bool) *pcSym {
 			}
 			s.frames = append(s.frames, Frame{Func: name, File: file, Line: line, PC: pc, Inlined: true})
 			parent := fn.Entry + uint64(int64(int32(binary.LittleEndian.Uint32(ic[u.icParentPc:]))))
-			var pfn *proc.Function
-			file, line, pfn = t.bi.PCToLine(parent)
-			if pfn != fn {
-				return badSym
+			if file, line, ok = u.fileLine(t, m, parent); !ok {
+				var pfn *proc.Function
+				file, line, pfn = t.bi.PCToLine(parent)
+				if pfn != fn {
+					return badSym
+				}
 			}
 			idx = u.pcvalue(t, m, m.inlIdx, parent)
 		}

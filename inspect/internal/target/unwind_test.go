@@ -230,9 +230,7 @@ func TestFastStacksMatchDelve(t *testing.T) {
 			p := fixture.Start(t, exe, sc.name, sc.args...)
 			tg := attachTo(t, p.PID)
 			st := compareWithDelve(t, tg)
-			if u := tg.unwinder(); !u.ok {
-				t.Fatalf("fast path disabled: %s", u.reason)
-			}
+			checkFastTables(t, tg)
 			// Everything parked must take the fast path.
 			if st.fellBack > 0 {
 				t.Errorf("%d goroutines fell back to Delve", st.fellBack)
@@ -253,9 +251,7 @@ func TestFastStacksGoVersions(t *testing.T) {
 			p := fixture.Start(t, exe, "all")
 			tg := attachTo(t, p.PID)
 			st := compareWithDelve(t, tg)
-			if u := tg.unwinder(); !u.ok {
-				t.Fatalf("fast path disabled: %s", u.reason)
-			}
+			checkFastTables(t, tg)
 			if st.fellBack > 0 {
 				t.Errorf("%d goroutines fell back to Delve", st.fellBack)
 			}
@@ -273,6 +269,7 @@ func TestFastStacksBuildModes(t *testing.T) {
 			if st := compareWithDelve(t, tg); st.fellBack > 0 {
 				t.Errorf("%d goroutines fell back to Delve", st.fellBack)
 			}
+			checkFastTables(t, tg) // PIE: symbol addresses moved by the load bias
 		})
 	}
 }
@@ -719,5 +716,45 @@ func BenchmarkGoroutines(b *testing.B) {
 			}
 			return ref
 		})
+	}
+}
+
+// checkFastTables fails unless the fast paths that replace Delve lookups
+// are in use: the unwinder, the runtime's line tables (lines.go; frames are
+// compared with Delve's by compareWithDelve) and the ELF symbol table
+// (symtab.go; the addresses are compared with Delve's evaluation here).
+func checkFastTables(t *testing.T, tg *Target) {
+	t.Helper()
+	u := tg.unwinder()
+	if !u.ok {
+		t.Fatalf("fast path disabled: %s", u.reason)
+	}
+	if !u.lines {
+		t.Errorf("line tables not understood: file:line comes from Delve's DWARF line program")
+	}
+	for _, name := range []string{"runtime.allgs", "runtime.mheap_", "runtime.allfin", "runtime.semtable", "runtime.firstmoduledata", "main.registry"} {
+		addr, size, ok := tg.lookupSym(name)
+		if !ok {
+			if name == "main.registry" {
+				continue // not every fixture build keeps it
+			}
+			t.Errorf("%s: not in the symbol table", name)
+			continue
+		}
+		scope, err := proc.ThreadScope(tg.t, tg.t.CurrentThread())
+		if err != nil {
+			t.Fatal(err)
+		}
+		v, err := scope.EvalExpression(name, proc.LoadConfig{})
+		if err != nil || v.RealType == nil {
+			t.Errorf("%s: Delve: %v", name, err)
+			continue
+		}
+		if v.Addr != addr || uint64(v.RealType.Size()) != size {
+			t.Errorf("%s: symbol table %#x+%d, Delve %#x+%d", name, addr, size, v.Addr, v.RealType.Size())
+		}
+	}
+	if !tg.knownMissing("runtime.noSuchVariable") {
+		t.Errorf("a missing variable is not known to be missing")
 	}
 }
