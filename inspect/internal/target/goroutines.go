@@ -233,13 +233,23 @@ func (t *Target) Location(pc uint64) (Frame, bool) {
 	if t.locs == nil {
 		t.locs = map[uint64]Frame{}
 	}
-	file, line, fn := t.bi.PCToLine(pc)
 	var f Frame
-	if fn != nil {
+	if fn := t.bi.PCToFunc(pc); fn != nil {
+		// The runtime's line table when the unwinder reads it (lines.go),
+		// Delve's DWARF line program otherwise: the same answer.
+		file, line, ok := "", 0, false
+		if u := t.unwinder(); u.ok {
+			if m := u.funcMeta(t, fn.Entry); m != nil {
+				file, line, ok = u.fileLine(t, m, pc)
+			}
+		}
+		if !ok {
+			file, line, _ = t.bi.PCToLine(pc)
+		}
 		f = Frame{Func: fn.Name, File: file, Line: line, PC: pc}
 	}
 	t.locs[pc] = f
-	return f, fn != nil
+	return f, f.Func != ""
 }
 
 // Nanotime is the target's runtime.nanotime() now (live targets only): Go

@@ -18,6 +18,8 @@ type symtab struct {
 	// user are the non-runtime data symbols sorted by address
 	// (GlobalContaining, GlobalHolding).
 	user []elfSym
+	// pie: the symbols' addresses are relative to the load address.
+	pie bool
 }
 
 // elfSym is a data symbol as linked (before a PIE's load bias).
@@ -56,6 +58,7 @@ func loadSymtab(path string) *symtab {
 		return st
 	}
 	defer f.Close()
+	st.pie = f.Type == elf.ET_DYN
 	syms, err := f.Symbols()
 	if err != nil {
 		return st

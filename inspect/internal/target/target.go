@@ -65,7 +65,9 @@ type Target struct {
 // every path: the process stays stopped until then.
 func Attach(pid int) (*Target, error) {
 	syms := startSymtab(fmt.Sprintf("/proc/%d/exe", pid))
+	prewarmed := startPrewarm(pid, syms)
 	grp, err := attachProcess(pid)
+	prewarmed()
 	if err != nil {
 		return nil, err
 	}

@@ -754,6 +754,22 @@ func checkFastTables(t *testing.T, tg *Target) {
 			t.Errorf("%s: symbol table %#x+%d, Delve %#x+%d", name, addr, size, v.Addr, v.RealType.Size())
 		}
 	}
+	// Location (go statements) from the line tables, as Delve has it.
+	gs, err := tg.readAllG()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, g := range gs {
+		if g.GoPC == 0 {
+			continue
+		}
+		got, _ := tg.Location(g.GoPC)
+		file, line, fn := tg.bi.PCToLine(g.GoPC)
+		if fn == nil || got.File != file || got.Line != line || got.Func != fn.Name {
+			t.Errorf("goroutine %d created at %#x: %s %s:%d, Delve %v %s:%d", g.ID, g.GoPC, got.Func, got.File, got.Line, fn != nil, file, line)
+			break
+		}
+	}
 	if !tg.knownMissing("runtime.noSuchVariable") {
 		t.Errorf("a missing variable is not known to be missing")
 	}
