@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"go/constant"
+	"slices"
 
 	"github.com/go-delve/delve/pkg/proc"
 )
@@ -349,15 +350,13 @@ func (h *Heap) Drain() error {
 	)
 	var (
 		addrs []uint64
-		bufs  [][]byte
-		ok    []bool
-		mem   []byte
+		rb    objReads
 	)
 	for len(h.work) > 0 {
 		if h.scanned > h.Budget {
 			return ErrBudget
 		}
-		addrs, bufs = addrs[:0], bufs[:0]
+		addrs = addrs[:0]
 		total := 0
 		for len(h.work) > 0 && len(addrs) < batchObjs && total < batchBytes {
 			base := h.work[len(h.work)-1]
@@ -383,24 +382,70 @@ func (h *Heap) Drain() error {
 		if len(addrs) == 0 {
 			continue
 		}
-		if cap(mem) < total {
-			mem = make([]byte, total)
-		}
-		off := 0
-		for _, base := range addrs {
-			size := int(h.m.spanOf(base).elem)
-			bufs = append(bufs, mem[off:off+size:off+size])
-			off += size
-		}
-		ok = append(ok[:0], make([]bool, len(addrs))...)
-		h.t.readMany(addrs, bufs, ok)
-		for i, base := range addrs {
-			if ok[i] {
-				h.scanBuf(base, bufs[i])
-			}
-		}
+		h.readObjects(addrs, total, &rb)
 	}
 	return nil
+}
+
+// objReads is Drain's read buffers, reused from batch to batch.
+type objReads struct {
+	starts []uint64
+	bufs   [][]byte
+	ok     []bool
+	mem    []byte
+}
+
+// readObjects reads and scans the objects at addrs (total bytes). Objects
+// that lie close together (marking reaches neighbours from the same span)
+// are read as one range: the kernel pins and walks pages per range, so a
+// range per object cost more than the bytes between them.
+func (h *Heap) readObjects(addrs []uint64, total int, rb *objReads) {
+	const maxGap = 256
+	slices.Sort(addrs)
+	rb.starts, rb.bufs = rb.starts[:0], rb.bufs[:0]
+	// Ranges [start, end) and the first object of each.
+	type rng struct{ start, end uint64 }
+	var rngs []rng
+	for _, base := range addrs {
+		end := base + h.m.spanOf(base).elem
+		if n := len(rngs); n > 0 && base <= rngs[n-1].end+maxGap {
+			rngs[n-1].end = max(rngs[n-1].end, end)
+			continue
+		}
+		rngs = append(rngs, rng{base, end})
+	}
+	size := 0
+	for _, r := range rngs {
+		size += int(r.end - r.start)
+	}
+	if cap(rb.mem) < size {
+		rb.mem = make([]byte, max(size, total))
+	}
+	off := 0
+	for _, r := range rngs {
+		n := int(r.end - r.start)
+		rb.starts, rb.bufs = append(rb.starts, r.start), append(rb.bufs, rb.mem[off:off+n:off+n])
+		off += n
+	}
+	rb.ok = append(rb.ok[:0], make([]bool, len(rngs))...)
+	h.t.readMany(rb.starts, rb.bufs, rb.ok)
+	j := 0
+	for _, base := range addrs {
+		for rngs[j].end <= base {
+			j++
+		}
+		elem := h.m.spanOf(base).elem
+		if rb.ok[j] {
+			o := base - rngs[j].start
+			h.scanBuf(base, rb.bufs[j][o:o+elem])
+			continue
+		}
+		// Part of the range is unreadable: the object alone.
+		one := make([]byte, elem)
+		if m, err := h.t.mem.ReadMemory(one, base); err == nil && uint64(m) == elem {
+			h.scanBuf(base, one)
+		}
+	}
 }
 
 // Path explains how the object containing p was reached: the chain of
