@@ -61,8 +61,9 @@ func build(t *target.Target, info Target, progress func(Progress)) (*Snapshot, e
 	b.snap.Warnings = append(b.snap.Warnings, warnings...)
 	now, haveNow := t.Nanotime()
 	stacks := stackCache{}
+	var slab []Goroutine
 	for _, rg := range gs {
-		g := newGoroutine(rg, t, stacks)
+		g := newGoroutine(rg, t, stacks, &slab)
 		if haveNow && rg.WaitSince > 0 && rg.WaitSince < now {
 			g.Waiting = time.Duration(now - rg.WaitSince)
 		}
@@ -80,6 +81,10 @@ func build(t *target.Target, info Target, progress func(Progress)) (*Snapshot, e
 	b.channels()
 	b.conds()
 	phase("waits")
+	// The bulk of the reachability proof runs from here, beside the
+	// holder and cycle analysis when the target allows (marking.go).
+	mark := b.startMarking()
+	phase("marking setup")
 	b.progress(Progress{Phase: "finding lock holders", Done: n / 3, Total: n})
 	b.holders()
 	phase("defer holders")
@@ -94,7 +99,7 @@ func build(t *target.Target, info Target, progress func(Progress)) (*Snapshot, e
 	a := analyze(b.snap)
 	phase("cycles")
 	b.progress(Progress{Phase: "proving what can still run", Done: 2 * n / 3, Total: n})
-	b.leaks(a)
+	b.leaks(a, mark)
 	phase("reachability")
 	b.linkFinalizers()
 	a.finalizerFindings()
@@ -126,17 +131,20 @@ func (b *builder) warn(format string, args ...any) {
 // model (Frames must be treated as read-only).
 type stackCache map[*target.Frame]cachedStack
 
+// cachedStack is a converted stack and what newGoroutine asks of it.
 type cachedStack struct {
-	frames  []Frame
-	topUser int
+	frames     []Frame
+	topUser    int
+	allRuntime bool
+	role       Role // from a finalizer or cleanup loop frame on the stack
 }
 
-func (c stackCache) convert(in []target.Frame) ([]Frame, int) {
+func (c stackCache) convert(in []target.Frame) cachedStack {
 	if len(in) == 0 {
-		return nil, -1
+		return cachedStack{topUser: -1, allRuntime: true}
 	}
 	if cs, ok := c[&in[0]]; ok && len(cs.frames) == len(in) {
-		return cs.frames, cs.topUser
+		return cs
 	}
 	out := make([]Frame, len(in))
 	top := -1
@@ -146,19 +154,32 @@ func (c stackCache) convert(in []target.Frame) ([]Frame, int) {
 			top = i
 		}
 	}
-	c[&in[0]] = cachedStack{out, top}
-	return out, top
+	cs := cachedStack{frames: out, topUser: top, allRuntime: allRuntime(out)}
+	for _, f := range out {
+		switch f.Func {
+		case "runtime.runfinq", "runtime.runFinalizers":
+			cs.role = RoleFinalizer
+		case "runtime.runCleanups":
+			if cs.role == RoleNone {
+				cs.role = RoleCleanup
+			}
+		}
+	}
+	c[&in[0]] = cs
+	return cs
 }
 
-func newGoroutine(rg *target.G, t *target.Target, stacks stackCache) *Goroutine {
-	g := &Goroutine{
-		ID:             rg.ID,
-		WaitReason:     rg.WaitReason,
-		ParentID:       rg.ParentID,
-		Labels:         rg.Labels,
-		StackTruncated: rg.Truncated,
-		TopUser:        -1,
+func newGoroutine(rg *target.G, t *target.Target, stacks stackCache, slab *[]Goroutine) *Goroutine {
+	if len(*slab) == 0 {
+		*slab = make([]Goroutine, 256) // fewer, larger allocations
 	}
+	g := &(*slab)[0]
+	*slab = (*slab)[1:]
+	g.ID = rg.ID
+	g.WaitReason = rg.WaitReason
+	g.ParentID = rg.ParentID
+	g.Labels = rg.Labels
+	g.StackTruncated = rg.Truncated
 	switch rg.Status {
 	case target.Grunning:
 		g.State = StateRunning
@@ -177,16 +198,17 @@ func newGoroutine(rg *target.G, t *target.Target, stacks stackCache) *Goroutine 
 		// Between park and schedule: treat as running.
 		g.State = StateRunning
 	}
-	g.Frames, g.TopUser = stacks.convert(rg.Frames)
+	cs := stacks.convert(rg.Frames)
+	g.Frames, g.TopUser = cs.frames, cs.topUser
 	if loc, ok := t.Location(rg.GoPC); ok && rg.GoPC != 0 {
 		g.CreatedBy = &Frame{Func: loc.Func, File: loc.File, Line: loc.Line, PC: loc.PC}
 	}
 	start := rg.StartFunc
-	g.System = isSystemStart(start) || (start == "" && allRuntime(g.Frames))
+	g.System = isSystemStart(start) || (start == "" && cs.allRuntime)
 	switch {
-	case start == "runtime.runfinq" || start == "runtime.runFinalizers" || hasFrame(g, "runtime.runfinq") || hasFrame(g, "runtime.runFinalizers"):
+	case start == "runtime.runfinq" || start == "runtime.runFinalizers" || cs.role == RoleFinalizer:
 		g.Role = RoleFinalizer
-	case start == "runtime.runCleanups" || hasFrame(g, "runtime.runCleanups"):
+	case start == "runtime.runCleanups" || cs.role == RoleCleanup:
 		g.Role = RoleCleanup
 	}
 	if g.Role != RoleNone && g.TopUser >= 0 {

@@ -136,7 +136,7 @@ func (db *dumpBuilder) goroutine(dg *dump.Goroutine) *Goroutine {
 				top = i
 			}
 		}
-		db.stacks[dg.Stack] = cachedStack{fs, top}
+		db.stacks[dg.Stack] = cachedStack{frames: fs, topUser: top}
 		g.Frames, g.TopUser = fs, top
 	}
 	if dg.CreatedBy != nil {

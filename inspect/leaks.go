@@ -26,14 +26,13 @@ const maxStuckEdges = 200
 // Marking is conservative, so reachability is over-approximated: errors in
 // it can only hide a leak, never invent one. If the heap cannot be walked,
 // nothing is claimed.
-func (b *builder) leaks(a *analysis) {
-	h, err := b.t.NewHeap()
-	if err != nil {
-		b.warn("leak analysis skipped: %v", err)
+func (b *builder) leaks(a *analysis, m *marking) {
+	if err := m.wait(); err != nil {
+		b.warn("%v", err)
 		return
 	}
-	if os.Getenv("HANGTUI_DEBUG_REACH") != "" {
-		h.Parent = map[uint64]uint64{}
+	h, live, globals := m.h, m.live, m.globals
+	if h.Parent != nil { // HANGTUI_DEBUG_REACH
 		defer func() {
 			for _, r := range b.res {
 				if h.Reached(r.Addr) {
@@ -42,89 +41,10 @@ func (b *builder) leaks(a *analysis) {
 			}
 		}()
 	}
-	// Runtime bookkeeping that points at every waiter's object.
-	for _, g := range b.t.AllGAddrs() {
-		h.Exclude(g)
-	}
-	ps, timers := b.t.PTimers()
-	for _, p := range ps {
-		h.Exclude(p)
-	}
-	for _, s := range b.sudogs {
-		h.Exclude(s)
-	}
-	for _, c := range b.chans {
-		if c == nil {
-			continue
-		}
-		for _, e := range append(append([]target.QueueEntry{}, c.RecvQ...), c.SendQ...) {
-			h.Exclude(e.Sudog)
-		}
-	}
-	for _, m := range b.t.MLinks() {
-		h.Exclude(m)
-	}
-
-	globals, err := b.t.Globals()
-	if err != nil {
-		b.warn("leak analysis skipped: %v", err)
-		return
-	}
-	for _, r := range b.rootGlobals(globals) {
-		if err := h.MarkRange(r[0], r[1]); err != nil {
-			b.warn("leak analysis skipped: globals: %v", err)
-			return
-		}
-	}
-	// Timers in the Ps' heaps will fire: what they reference can be woken.
-	for _, tm := range timers {
-		h.MarkPtr(tm)
-	}
-
-	live := make(map[int64]bool, len(b.snap.Goroutines))
 	var candidates []*Goroutine
-	anyRunning := false
-	for _, g := range b.snap.Goroutines {
-		switch {
-		case g.Verdict.Stuck():
-		case b.analyzable(g):
+	for _, g := range m.candidates {
+		if !g.Verdict.Stuck() { // proven by the lock analysis meanwhile
 			candidates = append(candidates, g)
-		default:
-			live[g.ID] = true
-			anyRunning = anyRunning || g.State == StateRunning || g.State == StateSyscall
-		}
-	}
-	if anyRunning {
-		for _, v := range b.t.ThreadRegisters() {
-			h.MarkPtr(v)
-		}
-	}
-	finalizerRoots := false
-	markLive := func(g *Goroutine) {
-		rg := b.raw[g.ID]
-		lo, hi := b.t.LiveStack(rg)
-		if words, ok := b.t.LiveStackWords(rg); ok && h.Parent == nil {
-			h.MarkWords(lo, words)
-		} else if hi > lo && hi-lo < 1<<30 {
-			_ = h.MarkRange(lo, hi)
-		}
-		for _, p := range b.t.DeferClosures(rg) {
-			h.MarkPtr(p)
-		}
-		if (g.Role == RoleFinalizer || g.Role == RoleCleanup) && !finalizerRoots {
-			finalizerRoots = true
-			roots, err := h.FinalizerRoots()
-			if err != nil {
-				b.warn("finalizer roots: %v", err)
-			}
-			for _, p := range roots {
-				h.MarkPtr(p)
-			}
-		}
-	}
-	for _, g := range b.snap.Goroutines {
-		if live[g.ID] {
-			markLive(g)
 		}
 	}
 	stacks := b.stackRanges()
@@ -142,7 +62,7 @@ func (b *builder) leaks(a *analysis) {
 				continue
 			}
 			live[g.ID] = true
-			markLive(g)
+			m.markLive(g, m.rootsOf(g))
 			changed = true
 		}
 	}

@@ -22,6 +22,7 @@ import (
 type Heap struct {
 	t *Target
 	m *heapMeta
+	r reader // how marking reads (the Target, or a private reader)
 
 	marks, excl [][]uint64 // by span id: a bit per object
 	seen        [4096]uint64
@@ -41,6 +42,7 @@ type Heap struct {
 // one snapshot (the process does not run meanwhile).
 type heapMeta struct {
 	t          *Target
+	r          reader
 	arenaBase  uint64 // arenaBaseOffset of the target's platform
 	arenaShift uint   // log2(heapArenaBytes)
 	l2Bits     uint
@@ -92,7 +94,7 @@ func (t *Target) NewHeap() (*Heap, error) {
 		}
 		t.heap = m
 	}
-	return &Heap{t: t, m: t.heap, Budget: 4 << 30}, nil
+	return &Heap{t: t, m: t.heap, r: t, Budget: 4 << 30}, nil
 }
 
 func (t *Target) newHeapMeta() (*heapMeta, error) {
@@ -112,7 +114,7 @@ func (t *Target) newHeapMeta() (*heapMeta, error) {
 	if err != nil {
 		return nil, err
 	}
-	h := &heapMeta{t: t, arenas: map[uint64]*arenaSpans{}, spans: map[uint64]*span{}, span: ms, lastIdx: ^uint64(0)}
+	h := &heapMeta{t: t, r: t, arenas: map[uint64]*arenaSpans{}, spans: map[uint64]*span{}, span: ms, lastIdx: ^uint64(0)}
 	arenasF := mh.Field("arenas")
 	spansF := ha.Field("spans")
 	if !arenasF.OK || !spansF.OK {
@@ -158,9 +160,9 @@ func (h *heapMeta) arena(idx uint64) *arenaSpans {
 	a, ok := h.arenas[idx]
 	if !ok {
 		if h.l2 != 0 {
-			if b, err := h.t.readSmall(h.l2+idx*8, 8); err == nil && decodeUint(b) != 0 {
+			if b, err := h.r.readSmall(h.l2+idx*8, 8); err == nil && decodeUint(b) != 0 {
 				arena := decodeUint(b)
-				if raw, err := h.t.read(arena+h.spansOff, int(h.pagesPer*8)); err == nil {
+				if raw, err := h.r.read(arena+h.spansOff, int(h.pagesPer*8)); err == nil {
 					a = &arenaSpans{addrs: make([]uint64, h.pagesPer), spans: make([]*span, h.pagesPer), done: make([]bool, h.pagesPer)}
 					for i := range a.addrs {
 						a.addrs[i] = decodeUint(raw[i*8 : i*8+8])
@@ -204,7 +206,7 @@ func (h *heapMeta) lookupSpan(sp uint64) *span {
 	s, ok := h.spans[sp]
 	if !ok {
 		s = nil
-		if buf, err := h.t.readSmall(sp, int(h.span.Size)); err == nil {
+		if buf, err := h.r.readSmall(sp, int(h.span.Size)); err == nil {
 			start := get(buf, h.fStart)
 			s = &span{
 				id:       h.nspans,
@@ -321,7 +323,7 @@ func (h *Heap) MarkRange(lo, hi uint64) error {
 		if n > 1<<20 {
 			n = 1 << 20
 		}
-		buf, err := h.t.read(lo, int(n))
+		buf, err := h.r.read(lo, int(n))
 		if err != nil {
 			return err
 		}
@@ -428,7 +430,7 @@ func (h *Heap) readObjects(addrs []uint64, total int, rb *objReads) {
 		off += n
 	}
 	rb.ok = append(rb.ok[:0], make([]bool, len(rngs))...)
-	h.t.readMany(rb.starts, rb.bufs, rb.ok)
+	h.r.readMany(rb.starts, rb.bufs, rb.ok)
 	j := 0
 	for _, base := range addrs {
 		for rngs[j].end <= base {
@@ -441,8 +443,7 @@ func (h *Heap) readObjects(addrs []uint64, total int, rb *objReads) {
 			continue
 		}
 		// Part of the range is unreadable: the object alone.
-		one := make([]byte, elem)
-		if m, err := h.t.mem.ReadMemory(one, base); err == nil && uint64(m) == elem {
+		if one, err := h.r.read(base, int(elem)); err == nil {
 			h.scanBuf(base, one)
 		}
 	}

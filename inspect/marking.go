@@ -1,0 +1,183 @@
+package inspect
+
+import (
+	"fmt"
+	"os"
+
+	"github.com/hangtui/hangtui/inspect/internal/target"
+)
+
+// marking is the first and largest part of the reachability proof (leaks):
+// marking everything reachable from what can run whatever anyone waits for
+// — globals, runtime timers, thread registers, and the stacks of goroutines
+// not parked on something hangtui reasons about. It only needs the waits,
+// so it starts right after them and, for a live process, runs on a
+// goroutine of its own (reads with process_vm_readv, never Delve) while
+// the session goroutine finds lock holders and cycles. What it needs from
+// Delve (thread registers, deferred closures, finalizer roots) is read on
+// the session goroutine before it starts.
+type marking struct {
+	b          *builder
+	h          *target.Heap
+	live       map[int64]bool
+	candidates []*Goroutine
+	globals    [][2]uint64
+	// finalizerRoots: the finalizer/cleanup roots have been marked.
+	finalizerRoots bool
+	done           chan struct{}
+	err            error // the analysis cannot be done: why
+}
+
+// liveRoots is what marking a live goroutine needs, read beforehand.
+type liveRoots struct {
+	lo, hi    uint64
+	words     []uint64
+	wordsOK   bool
+	closures  []uint64
+	finalizer []uint64 // finalizer and cleanup roots, for the first such goroutine
+}
+
+func (b *builder) startMarking() *marking {
+	m := &marking{b: b, live: make(map[int64]bool, len(b.snap.Goroutines)), done: make(chan struct{})}
+	debug := os.Getenv("HANGTUI_DEBUG_REACH") != ""
+	h, private, err := b.t.NewPrivateHeap()
+	if err == nil && (!private || debug) {
+		h, err = b.t.NewHeap()
+		private = false
+	}
+	if err != nil {
+		m.err = fmt.Errorf("leak analysis skipped: %v", err)
+		close(m.done)
+		return m
+	}
+	m.h = h
+	if debug {
+		h.Parent = map[uint64]uint64{}
+	}
+	// Runtime bookkeeping that points at every waiter's object.
+	var excl []uint64
+	excl = append(excl, b.t.AllGAddrs()...)
+	ps, timers := b.t.PTimers()
+	excl = append(excl, ps...)
+	excl = append(excl, b.sudogs...)
+	for _, c := range b.chans {
+		if c == nil {
+			continue
+		}
+		for _, e := range c.RecvQ {
+			excl = append(excl, e.Sudog)
+		}
+		for _, e := range c.SendQ {
+			excl = append(excl, e.Sudog)
+		}
+	}
+	excl = append(excl, b.t.MLinks()...)
+	globals, err := b.t.Globals()
+	if err != nil {
+		m.err = fmt.Errorf("leak analysis skipped: %v", err)
+		close(m.done)
+		return m
+	}
+	m.globals = globals
+	rootRanges := b.rootGlobals(globals)
+
+	anyRunning := false
+	for _, g := range b.snap.Goroutines {
+		switch {
+		case g.Verdict.Stuck():
+		case b.analyzable(g):
+			m.candidates = append(m.candidates, g)
+		default:
+			m.live[g.ID] = true
+			anyRunning = anyRunning || g.State == StateRunning || g.State == StateSyscall
+		}
+	}
+	var regs []uint64
+	if anyRunning {
+		regs = b.t.ThreadRegisters()
+	}
+	var lives []*Goroutine
+	var roots []liveRoots
+	for _, g := range b.snap.Goroutines {
+		if m.live[g.ID] {
+			lives, roots = append(lives, g), append(roots, m.rootsOf(g))
+		}
+	}
+	run := func() {
+		defer close(m.done)
+		defer func() {
+			if r := recover(); r != nil {
+				m.err = fmt.Errorf("leak analysis skipped: internal error: %v", r)
+			}
+		}()
+		for _, p := range excl {
+			h.Exclude(p)
+		}
+		for _, r := range rootRanges {
+			if err := h.MarkRange(r[0], r[1]); err != nil {
+				m.err = fmt.Errorf("leak analysis skipped: globals: %v", err)
+				return
+			}
+		}
+		// Timers in the Ps' heaps will fire: what they reference can be woken.
+		for _, tm := range timers {
+			h.MarkPtr(tm)
+		}
+		for _, v := range regs {
+			h.MarkPtr(v)
+		}
+		for i, g := range lives {
+			m.markLive(g, roots[i])
+		}
+		if err := h.Drain(); err != nil {
+			m.err = fmt.Errorf("leak analysis incomplete (%v): nothing is called leaked", err)
+		}
+	}
+	if private {
+		go run()
+	} else {
+		run()
+	}
+	return m
+}
+
+// rootsOf reads (session goroutine) what marking g as live needs.
+func (m *marking) rootsOf(g *Goroutine) liveRoots {
+	b := m.b
+	rg := b.raw[g.ID]
+	var r liveRoots
+	r.lo, r.hi = b.t.LiveStack(rg)
+	r.words, r.wordsOK = b.t.LiveStackWords(rg)
+	r.closures = b.t.DeferClosures(rg)
+	if (g.Role == RoleFinalizer || g.Role == RoleCleanup) && !m.finalizerRoots {
+		m.finalizerRoots = true
+		var err error
+		if r.finalizer, err = m.h.FinalizerRoots(); err != nil {
+			b.warn("finalizer roots: %v", err)
+		}
+	}
+	return r
+}
+
+// markLive marks what a live goroutine can reach (any goroutine).
+func (m *marking) markLive(g *Goroutine, r liveRoots) {
+	h := m.h
+	if r.wordsOK && h.Parent == nil {
+		h.MarkWords(r.lo, r.words)
+	} else if r.hi > r.lo && r.hi-r.lo < 1<<30 {
+		_ = h.MarkRange(r.lo, r.hi)
+	}
+	for _, p := range r.closures {
+		h.MarkPtr(p)
+	}
+	for _, p := range r.finalizer {
+		h.MarkPtr(p)
+	}
+}
+
+// wait waits for the marking and returns why the proof cannot go on, if
+// it cannot.
+func (m *marking) wait() error {
+	<-m.done
+	return m.err
+}
