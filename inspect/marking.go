@@ -55,9 +55,10 @@ func (b *builder) startMarking() *marking {
 		h.Parent = map[uint64]uint64{}
 	}
 	// Runtime bookkeeping that points at every waiter's object.
-	var excl []uint64
-	excl = append(excl, b.t.AllGAddrs()...)
+	allg := b.t.AllGAddrs()
 	ps, timers := b.t.PTimers()
+	excl := make([]uint64, 0, len(allg)+len(ps)+len(b.sudogs)+64)
+	excl = append(excl, allg...)
 	excl = append(excl, ps...)
 	excl = append(excl, b.sudogs...)
 	for _, c := range b.chans {
@@ -96,8 +97,8 @@ func (b *builder) startMarking() *marking {
 	if anyRunning {
 		regs = b.t.ThreadRegisters()
 	}
-	var lives []*Goroutine
-	var roots []liveRoots
+	lives := make([]*Goroutine, 0, len(m.live))
+	roots := make([]liveRoots, 0, len(m.live))
 	for _, g := range b.snap.Goroutines {
 		if m.live[g.ID] {
 			lives, roots = append(lives, g), append(roots, m.rootsOf(g))

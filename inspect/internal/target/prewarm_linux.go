@@ -8,6 +8,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -27,9 +28,12 @@ import (
 // goroutine, at 100,000 goroutines), so that prewarming does not raise the
 // peak; prewarmMax the most that is touched.
 const (
-	prewarmPerG = 1536
+	prewarmPerG = 2048
 	prewarmMin  = 1000 // goroutines
-	prewarmMax  = 192 << 20
+	// prewarmDelve is about what Delve's attach itself allocates after
+	// the prewarm has been handed back (it takes from the same pages).
+	prewarmDelve = 24 << 20
+	prewarmMax   = 224 << 20
 )
 
 // startPrewarm starts warming the heap for a snapshot of pid; the returned
@@ -40,7 +44,13 @@ func startPrewarm(pid int, syms func() *symtab) func() {
 	go func() {
 		defer close(done)
 		defer func() { _ = recover() }() // a hint: never fail because of it
+		start := time.Now()
 		n := prewarmBytes(pid, syms())
+		if os.Getenv("HANGTUI_TIMINGS") != "" {
+			defer func() {
+				fmt.Fprintf(os.Stderr, "hangtui: prewarm %d MB   %v\n", n>>20, time.Since(start).Round(time.Millisecond))
+			}()
+		}
 		if n == 0 {
 			return
 		}
@@ -86,7 +96,7 @@ func prewarmBytes(pid int, st *symtab) int {
 	if gs < prewarmMin || gs > 50_000_000 {
 		return 0
 	}
-	return int(min(gs*prewarmPerG, prewarmMax))
+	return int(min(gs*prewarmPerG+prewarmDelve, prewarmMax))
 }
 
 // loadBase is where a PIE executable is mapped: the start of its first

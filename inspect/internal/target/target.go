@@ -8,7 +8,9 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"os"
 	"sort"
+	"time"
 
 	"github.com/go-delve/delve/pkg/proc"
 	"github.com/go-delve/delve/pkg/proc/core"
@@ -64,9 +66,13 @@ type Target struct {
 // Attach stops the process and reads its binary. Call Detach when done, on
 // every path: the process stays stopped until then.
 func Attach(pid int) (*Target, error) {
+	start := time.Now()
 	syms := startSymtab(fmt.Sprintf("/proc/%d/exe", pid))
 	prewarmed := startPrewarm(pid, syms)
 	grp, err := attachProcess(pid)
+	if os.Getenv("HANGTUI_TIMINGS") != "" {
+		fmt.Fprintf(os.Stderr, "hangtui: Delve attach %v\n", time.Since(start).Round(time.Millisecond))
+	}
 	prewarmed()
 	if err != nil {
 		return nil, err
