@@ -260,6 +260,7 @@ func printTable(files []string) error {
 	fmt.Printf("  %.1fx faster (cold), %.1fx (warm), %.1fx less memory, target paused %.1fx less\n",
 		d.SnapshotMS/h.SnapshotMS, d.SnapshotMS/max(h.WarmMS, 0.001), d.PeakRSSMB/h.PeakRSSMB, d.PauseMS/h.PauseMS)
 	fmt.Printf("  JSON report (not in the times above): %.0f ms, %.1f MB\n", h.JSONMS, h.JSONMB)
+	fmt.Printf("  hangtui's page faults: attach %d, first snapshot %d, refresh %d (HANGTUI_NO_PREWARM=1 to compare)\n", h.AttachFaults, h.Faults, h.WarmFaults)
 	if h.LivePausedPct > 0 {
 		fmt.Printf("  live refresh every second: target paused %.1f%% of the time\n", h.LivePausedPct)
 	}
