@@ -621,7 +621,6 @@ func (h *Heap) FinalizerRoots() ([]uint64, error) {
 	sf, _ := loadStruct(t.bi, "runtime.specialfinalizer")
 	sc, _ := loadStruct(t.bi, "runtime.specialCleanup")
 	next, off, kind := sp.Field("next"), sp.Field("offset"), sp.Field("kind")
-	kindFinalizer, kindCleanup := t.constant("runtime._KindSpecialFinalizer", 1), t.constant("runtime._KindSpecialCleanup", -1)
 	spans := make([]uint64, n)
 	for i := range spans {
 		spans[i] = decodeUint(raw[i*8 : i*8+8])
@@ -635,6 +634,12 @@ func (h *Heap) FinalizerRoots() ([]uint64, error) {
 			todo = append(todo, withSpecials{get(buf, h.m.fStart), get(buf, h.m.fSpecials)})
 		}
 	})
+	if len(todo) == 0 {
+		return out, nil
+	}
+	// Delve finds a constant only after scanning every variable and
+	// function: ask only when there are specials to classify.
+	kindFinalizer, kindCleanup := t.constant("runtime._KindSpecialFinalizer", 1), t.constant("runtime._KindSpecialCleanup", -1)
 	for _, sp := range todo {
 		start := sp.start
 		for rec, k := sp.specials, 0; rec != 0 && k < 1_000_000; k++ {
