@@ -42,16 +42,6 @@ func (u *unwinder) fileLine(t *Target, m *fnMeta, pc uint64) (string, int, bool)
 	if !ok || off == ^uint32(0) {
 		return "", 0, false
 	}
-	file, ok := u.fileName(t, off)
+	file, ok := u.cString(t, u.filetab+uint64(off))
 	return file, int(line), ok
-}
-
-// fileName reads a file name from filetab.
-func (u *unwinder) fileName(t *Target, off uint32) (string, bool) {
-	if s, ok := u.files[off]; ok {
-		return s, s != ""
-	}
-	s, _ := u.cString(t, u.filetab+uint64(off))
-	u.files[off] = s
-	return s, s != ""
 }

@@ -19,7 +19,7 @@ type reader interface {
 // the session goroutine reads through Delve. It keeps its own chunk cache.
 type procReader struct {
 	pid    int
-	chunks map[uint64][]byte
+	chunks chunkCache
 }
 
 func (p *procReader) read(addr uint64, n int) ([]byte, error) {
@@ -36,28 +36,11 @@ func (p *procReader) read(addr uint64, n int) ([]byte, error) {
 }
 
 func (p *procReader) readSmall(addr uint64, n int) ([]byte, error) {
-	c := addr &^ (chunkSize - 1)
-	if addr == 0 || addr+uint64(n) > c+chunkSize {
-		return p.read(addr, n)
-	}
-	b, ok := p.chunks[c]
-	if !ok {
-		if p.chunks == nil {
-			p.chunks = map[uint64][]byte{}
-		}
-		b = make([]byte, chunkSize)
+	return p.chunks.readSmall(addr, n, func(b []byte, c uint64) bool {
 		done := []bool{false}
 		readvBatch(p.pid, []uint64{c}, [][]byte{b}, done)
-		if !done[0] {
-			b = nil // part of the chunk is not mapped: read objects alone
-		}
-		p.chunks[c] = b
-	}
-	if b == nil {
-		return p.read(addr, n)
-	}
-	off := addr - c
-	return b[off : off+uint64(n) : off+uint64(n)], nil
+		return done[0]
+	}, p.read)
 }
 
 func (p *procReader) readMany(addrs []uint64, bufs [][]byte, ok []bool) {
@@ -81,4 +64,55 @@ func (t *Target) NewPrivateHeap() (h *Heap, ok bool, err error) {
 	}
 	m.r = &procReader{pid: t.pid}
 	return &Heap{t: t, m: m, r: m.r, Budget: 4 << 30}, true, nil
+}
+
+// chunkSize is the unit of readSmall's cache.
+const chunkSize = 8 << 10
+
+// chunkCache holds target memory in aligned chunks for one snapshot; the
+// buffers are kept for the next one.
+type chunkCache struct {
+	chunks map[uint64][]byte // nil: part of the chunk is not mapped
+	pool   [][]byte
+}
+
+// readSmall returns n bytes at addr from the chunk that holds them, reading
+// the chunk with readChunk first; objects that straddle chunks, or lie in a
+// chunk that cannot be read whole, are read alone with read.
+func (c *chunkCache) readSmall(addr uint64, n int, readChunk func(b []byte, at uint64) bool, read func(uint64, int) ([]byte, error)) ([]byte, error) {
+	at := addr &^ (chunkSize - 1)
+	if addr == 0 || addr+uint64(n) > at+chunkSize {
+		return read(addr, n)
+	}
+	b, ok := c.chunks[at]
+	if !ok {
+		if c.chunks == nil {
+			c.chunks = map[uint64][]byte{}
+		}
+		if k := len(c.pool); k > 0 {
+			b, c.pool = c.pool[k-1], c.pool[:k-1]
+		} else {
+			b = make([]byte, chunkSize)
+		}
+		if !readChunk(b, at) {
+			c.pool = append(c.pool, b)
+			b = nil
+		}
+		c.chunks[at] = b
+	}
+	if b == nil {
+		return read(addr, n)
+	}
+	off := addr - at
+	return b[off : off+uint64(n) : off+uint64(n)], nil
+}
+
+// reset forgets the chunks (the process ran), keeping their buffers.
+func (c *chunkCache) reset() {
+	for _, b := range c.chunks {
+		if b != nil {
+			c.pool = append(c.pool, b)
+		}
+	}
+	c.chunks = nil
 }

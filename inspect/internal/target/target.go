@@ -53,8 +53,7 @@ type Target struct {
 	heap *heapMeta
 	// chunks caches target memory in aligned chunks for readSmall; reset
 	// with every snapshot.
-	chunks    map[uint64][]byte
-	chunkPool [][]byte // chunks of earlier snapshots, for reuse
+	chunks chunkCache
 	// closures caches decoded deferred func values by address; reset with
 	// every snapshot.
 	closures map[uint64]cachedClosure
@@ -164,12 +163,7 @@ func (t *Target) ClearCaches() {
 	t.t.ClearCaches()
 	t.globalVals = nil
 	t.heap = nil
-	for _, b := range t.chunks {
-		if b != nil {
-			t.chunkPool = append(t.chunkPool, b)
-		}
-	}
-	t.chunks = nil
+	t.chunks.reset()
 	t.closures = nil
 	t.varVals = nil
 }
@@ -193,40 +187,16 @@ func (t *Target) read(addr uint64, n int) ([]byte, error) {
 	return buf, nil
 }
 
-// chunkSize is the unit of readSmall's cache.
-const chunkSize = 8 << 10
-
 // readSmall reads a small runtime object (a sudog, a channel header, a
 // _defer record) through a cache of aligned chunks kept for one snapshot:
 // such objects come from a few spans, and chains of them (wait queues, the
 // semaphore table) would otherwise cost a system call per object. The
 // returned bytes must not be modified.
 func (t *Target) readSmall(addr uint64, n int) ([]byte, error) {
-	c := addr &^ (chunkSize - 1)
-	if addr == 0 || addr+uint64(n) > c+chunkSize {
-		return t.read(addr, n)
-	}
-	b, ok := t.chunks[c]
-	if !ok {
-		if t.chunks == nil {
-			t.chunks = map[uint64][]byte{}
-		}
-		if n := len(t.chunkPool); n > 0 {
-			b, t.chunkPool = t.chunkPool[n-1], t.chunkPool[:n-1]
-		} else {
-			b = make([]byte, chunkSize)
-		}
-		if m, err := t.mem.ReadMemory(b, c); err != nil || m != chunkSize {
-			t.chunkPool = append(t.chunkPool, b)
-			b = nil // part of the chunk is not mapped: read objects alone
-		}
-		t.chunks[c] = b
-	}
-	if b == nil {
-		return t.read(addr, n)
-	}
-	off := addr - c
-	return b[off : off+uint64(n) : off+uint64(n)], nil
+	return t.chunks.readSmall(addr, n, func(b []byte, c uint64) bool {
+		m, err := t.mem.ReadMemory(b, c)
+		return err == nil && m == len(b)
+	}, t.read)
 }
 
 func (t *Target) readUint(addr uint64, size int64) (uint64, error) {

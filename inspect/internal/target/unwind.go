@@ -179,7 +179,7 @@ type unwinder struct {
 	pages     map[uint64][]byte
 	funcs     map[uint64]*fnMeta // by entry
 	syms      map[uint64]*pcSym  // by pc, high bit set for a top frame
-	names     map[int32]string   // by nameOff
+	strs      map[uint64]string  // runtime table strings by address
 	startFns  map[uint64]string  // by g.startpc
 	shapes    map[uint64]*stackShape
 	labelsLay *labelsLayout
@@ -214,9 +214,8 @@ func (t *Target) unwinder() *unwinder {
 		pages:    map[uint64][]byte{},
 		funcs:    map[uint64]*fnMeta{},
 		syms:     map[uint64]*pcSym{},
-		names:    map[int32]string{},
+		strs:     map[uint64]string{},
 		startFns: map[uint64]string{},
-		files:    map[uint32]string{},
 		shapes:   map[uint64]*stackShape{},
 		vars:     map[string]uint64{},
 		ranges:   map[string][2]uint64{},
@@ -453,31 +452,31 @@ func (u *unwinder) pcvalue(t *Target, m *fnMeta, off uint32, targetpc uint64) in
 
 // funcName reads a function name from funcnametab.
 func (u *unwinder) funcName(t *Target, nameOff int32) (string, bool) {
-	if s, ok := u.names[nameOff]; ok {
-		return s, s != ""
-	}
-	s, _ := u.cString(t, u.funcnametab+uint64(nameOff))
-	u.names[nameOff] = s
-	return s, s != ""
+	return u.cString(t, u.funcnametab+uint64(nameOff))
 }
 
 // cString reads a NUL-terminated string (at most 64 KiB) of runtime table
-// memory.
+// memory, once per address.
 func (u *unwinder) cString(t *Target, addr uint64) (string, bool) {
+	if s, ok := u.strs[addr]; ok {
+		return s, s != ""
+	}
 	var sb strings.Builder
-	for sb.Len() < 64<<10 {
-		n := pageSize - int(addr&(pageSize-1))
-		b, ok := u.bytes(t, addr, n)
+	for a := addr; sb.Len() < 64<<10; {
+		n := pageSize - int(a&(pageSize-1))
+		b, ok := u.bytes(t, a, n)
 		if !ok {
 			break
 		}
 		if i := strings.IndexByte(string(b), 0); i >= 0 {
 			sb.Write(b[:i])
-			return sb.String(), true
+			u.strs[addr] = sb.String()
+			return u.strs[addr], u.strs[addr] != ""
 		}
 		sb.Write(b)
-		addr += uint64(n)
+		a += uint64(n)
 	}
+	u.strs[addr] = ""
 	return "", false
 }
 
