@@ -13,60 +13,51 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// Page faults are a fifth of a first snapshot of a large process: the
-// snapshot's data (about 2 KB per goroutine) lands on memory this process
-// has never touched, and every fresh page costs a fault (several µs under a
-// hypervisor). While Delve attaches — a quarter of a second of reading
-// debug information on one core — prewarm touches that much heap on the
-// other core and hands it back to the Go allocator, which reuses it for the
-// snapshot. The size comes from the target's own runtime.allglen, read
-// with process_vm_readv before the attach (a hint only: when it cannot be
-// read nothing is done).
+// Page faults are half of a first snapshot of a large process on a
+// hypervisor: the snapshot's data (about 1.75 KB per goroutine) and Delve's
+// debug information land on memory this process has never touched, and
+// every fresh page costs a fault of 10-25 µs. Before stopping the target,
+// prewarm touches about that much heap — with transparent huge pages
+// requested, so a fault per 2 MB — and hands it back to the Go allocator,
+// which reuses it for the attach and the snapshot. Done before the attach,
+// it costs the target nothing and does not add to the peak: the memory is
+// free again before Delve and the snapshot need it. The size comes from the
+// target's own runtime.allglen, read with process_vm_readv (a hint only:
+// when it cannot be read nothing is done).
 
-// prewarmPerG is a little less than the fresh memory a first snapshot
-// touches per goroutine (measured: 44,000 page faults, 1.75 KB per
-// goroutine, at 100,000 goroutines), so that prewarming does not raise the
-// peak; prewarmMax the most that is touched.
+// prewarmPerG is the fresh memory a first snapshot touches per goroutine
+// (measured: 44,000 page faults at 100,000 goroutines), prewarmDelve about
+// what Delve's attach allocates, prewarmMax the most that is touched.
 const (
-	prewarmPerG = 2048
-	prewarmMin  = 1000 // goroutines
-	// prewarmDelve is about what Delve's attach itself allocates after
-	// the prewarm has been handed back (it takes from the same pages).
-	prewarmDelve = 24 << 20
-	prewarmMax   = 224 << 20
+	prewarmPerG  = 1792
+	prewarmMin   = 1000 // goroutines
+	prewarmDelve = 32 << 20
+	prewarmMax   = 256 << 20
 )
 
-// startPrewarm starts warming the heap for a snapshot of pid; the returned
-// function waits for it to finish (so that it does not compete with the
-// snapshot for the CPU).
-func startPrewarm(pid int, syms func() *symtab) func() {
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		defer func() { _ = recover() }() // a hint: never fail because of it
-		start := time.Now()
-		n := prewarmBytes(pid, syms())
-		if os.Getenv("HANGTUI_TIMINGS") != "" {
-			defer func() {
-				fmt.Fprintf(os.Stderr, "hangtui: prewarm %d MB   %v\n", n>>20, time.Since(start).Round(time.Millisecond))
-			}()
-		}
-		if n == 0 {
-			return
-		}
-		b := make([]byte, n)
-		// Transparent huge pages where the system allows them on request
-		// (the usual "madvise" setting): a fault per 2 MB instead of per
-		// 4 KB. Only this process's own heap is affected.
-		_ = unix.Madvise(b, unix.MADV_HUGEPAGE)
-		for i := 0; i < len(b); i += os.Getpagesize() {
-			b[i] = 1
-		}
-		runtime.KeepAlive(b)
-		b = nil
-		runtime.GC() // free it now, so that the snapshot reuses these pages
-	}()
-	return func() { <-done }
+// prewarm warms the heap for attaching to pid and taking a snapshot.
+func prewarm(pid int, st *symtab) {
+	defer func() { _ = recover() }() // a hint: never fail because of it
+	start := time.Now()
+	n := prewarmBytes(pid, st)
+	if os.Getenv("HANGTUI_TIMINGS") != "" {
+		defer func() {
+			fmt.Fprintf(os.Stderr, "hangtui: prewarm %d MB   %v\n", n>>20, time.Since(start).Round(time.Millisecond))
+		}()
+	}
+	if n == 0 {
+		return
+	}
+	b := make([]byte, n)
+	// Transparent huge pages where the system allows them on request (the
+	// usual "madvise" setting). Only this process's own heap is affected.
+	_ = unix.Madvise(b, unix.MADV_HUGEPAGE)
+	for i := 0; i < len(b); i += os.Getpagesize() {
+		b[i] = 1
+	}
+	runtime.KeepAlive(b)
+	b = nil
+	runtime.GC() // free it now, so that what comes next reuses these pages
 }
 
 func prewarmBytes(pid int, st *symtab) int {

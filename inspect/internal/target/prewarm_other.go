@@ -2,5 +2,5 @@
 
 package target
 
-// startPrewarm does nothing where process_vm_readv is not available.
-func startPrewarm(pid int, syms func() *symtab) func() { return func() {} }
+// prewarm does nothing where process_vm_readv is not available.
+func prewarm(pid int, st *symtab) {}

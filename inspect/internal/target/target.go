@@ -67,12 +67,11 @@ type Target struct {
 func Attach(pid int) (*Target, error) {
 	start := time.Now()
 	syms := startSymtab(fmt.Sprintf("/proc/%d/exe", pid))
-	prewarmed := startPrewarm(pid, syms)
+	prewarm(pid, syms())
 	grp, err := attachProcess(pid)
 	if os.Getenv("HANGTUI_TIMINGS") != "" {
 		fmt.Fprintf(os.Stderr, "hangtui: Delve attach %v\n", time.Since(start).Round(time.Millisecond))
 	}
-	prewarmed()
 	if err != nil {
 		return nil, err
 	}
