@@ -59,6 +59,7 @@ func Attach(pid int) (*Session, error) {
 		if os.Getenv("HANGTUI_TIMINGS") != "" {
 			fmt.Fprintf(os.Stderr, "hangtui: %-15s %v\n", "attach", time.Since(s.stoppedSince).Round(time.Microsecond))
 		}
+		s.stoppedSince = tgt.StoppedAt() // the prewarm before it did not stop the target
 		s.tgt = tgt
 		s.info = Target{PID: pid, Exe: pre.exe, GoVersion: pre.goVersion, Source: SourceLive}
 		if v := tgt.GoVersion(); v != "" {

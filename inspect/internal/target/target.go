@@ -38,6 +38,8 @@ type Target struct {
 	// syms waits for the executable's symbol table (symtab.go), read in
 	// the background while Delve attaches; nil when not started.
 	syms func() *symtab
+	// stoppedAt is when the attach stopped the process (after prewarm).
+	stoppedAt time.Time
 	// globals are the executable's non-runtime data symbols, sorted
 	// (describe.go).
 	globals []globalSym
@@ -68,6 +70,7 @@ func Attach(pid int) (*Target, error) {
 	start := time.Now()
 	syms := startSymtab(fmt.Sprintf("/proc/%d/exe", pid))
 	prewarm(pid, syms())
+	stopped := time.Now()
 	grp, err := attachProcess(pid)
 	if os.Getenv("HANGTUI_TIMINGS") != "" {
 		fmt.Fprintf(os.Stderr, "hangtui: Delve attach %v\n", time.Since(start).Round(time.Millisecond))
@@ -75,7 +78,7 @@ func Attach(pid int) (*Target, error) {
 	if err != nil {
 		return nil, err
 	}
-	t := &Target{grp: grp, t: grp.Selected, live: true, pid: pid, syms: syms}
+	t := &Target{grp: grp, t: grp.Selected, live: true, pid: pid, syms: syms, stoppedAt: stopped}
 	// Delve plants breakpoints on runtime.fatalpanic/throw when it attaches
 	// so that a debugger user sees crashes. hangtui only reads: take them out
 	// at once so that nothing in the target's text differs from the binary
@@ -141,6 +144,9 @@ func (t *Target) Detach() error {
 	t.grp = nil
 	return grp.Detach(false)
 }
+
+// StoppedAt is when Attach stopped the process.
+func (t *Target) StoppedAt() time.Time { return t.stoppedAt }
 
 // Live is true for an attached process, false for a core.
 func (t *Target) Live() bool { return t.live }
