@@ -28,10 +28,13 @@ func startCmd(t *testing.T, name string, args ...string) int {
 	t.Helper()
 	cmd := exec.Command(name, args...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
+	// From a thread of its own: Pdeathsig fires when the starting thread
+	// exits, and Delve's ptrace threads do exit.
+	release, err := fixture.StartOnOwnThread(cmd)
+	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait(); release() })
 	return cmd.Process.Pid
 }
 
