@@ -1,6 +1,7 @@
 package inspect
 
 import (
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -63,8 +64,14 @@ func (r *Remote) Snapshot() (*Snapshot, error) {
 	info, gs, err := target.ReadRemote(r.addr, r.opts.Timeout, r.opts.MaxDepth, r.continued, r.needArgs())
 	r.continued = err == nil && info.WasRunning
 	if err != nil {
-		return nil, &Error{Kind: ErrRemote, Msg: fmt.Sprintf("cannot read from the Delve server at %s: %v", r.addr, err),
-			Hint: "start it with: dlv attach PID --headless --accept-multiclient --listen 127.0.0.1:4040 --continue (over SSH: ssh -L 4040:localhost:4040 HOST)", Err: err}
+		hint := "start it with: dlv attach PID --headless --accept-multiclient --listen 127.0.0.1:4040 --continue (over SSH: ssh -L 4040:localhost:4040 HOST)"
+		switch {
+		case errors.Is(err, target.ErrNotResumed):
+			hint = "the target may be left stopped: dlv connect " + r.addr + ", then continue"
+		case errors.Is(err, target.ErrNoAnswer):
+			hint = "the server may be busy or wedged: try dlv connect " + r.addr + ", or restart it (dlv attach PID --headless --accept-multiclient --continue)"
+		}
+		return nil, &Error{Kind: ErrRemote, Msg: fmt.Sprintf("cannot read from the Delve server at %s: %v", r.addr, err), Hint: hint, Err: err}
 	}
 	took := time.Since(start)
 	d := &dump.Dump{Dumps: 1}
