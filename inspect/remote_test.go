@@ -1,14 +1,9 @@
 package inspect_test
 
 import (
-	"bufio"
 	"net"
 	"net/rpc"
 	"net/rpc/jsonrpc"
-	"os"
-	"os/exec"
-	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -21,86 +16,6 @@ import (
 	"github.com/hangtui/hangtui/internal/fixture"
 )
 
-var (
-	dlvOnce sync.Once
-	dlvPath string
-	dlvErr  error
-)
-
-// buildDlv installs the dlv command of the Delve release hangtui embeds
-// (from the Go module proxy or the module cache).
-func buildDlv(t *testing.T) string {
-	t.Helper()
-	dlvOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "hangtui-dlv-")
-		if err != nil {
-			dlvErr = err
-			return
-		}
-		cmd := exec.Command("go", "install", "github.com/go-delve/delve/cmd/dlv@v1.27.2")
-		cmd.Env = append(os.Environ(), "GOBIN="+dir, "GOFLAGS=-buildvcs=false")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			dlvErr = err
-			t.Logf("%s", out)
-			return
-		}
-		dlvPath = filepath.Join(dir, "dlv")
-	})
-	if dlvErr != nil {
-		t.Fatalf("building dlv: %v", dlvErr)
-	}
-	return dlvPath
-}
-
-// startDlv attaches a headless multiclient Delve server to pid on a
-// loopback port and returns its address; the server is stopped (and so
-// detaches) when the test ends.
-func startDlv(t *testing.T, pid int, cont bool) (string, *exec.Cmd) {
-	t.Helper()
-	args := []string{"attach", itoa(pid), "--headless", "--accept-multiclient", "--api-version=2", "--listen=127.0.0.1:0"}
-	if cont {
-		args = append(args, "--continue")
-	}
-	if os.Getenv("HANGTUI_DLV_LOG") != "" {
-		args = append(args, "--log", "--log-output=rpc,debugger")
-	}
-	cmd := exec.Command(buildDlv(t), args...)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd.Stderr = cmd.Stdout
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		_ = cmd.Wait()
-	})
-	addr := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(out)
-		for sc.Scan() {
-			if os.Getenv("HANGTUI_DLV_LOG") != "" {
-				t.Log(sc.Text())
-			}
-			if a, ok := strings.CutPrefix(sc.Text(), "API server listening at: "); ok {
-				addr <- a
-			}
-		}
-	}()
-	select {
-	case a := <-addr:
-		return a, cmd
-	case <-time.After(60 * time.Second):
-		t.Fatal("dlv did not start listening in 60s")
-	}
-	return "", nil
-}
-
-func itoa(n int) string { return strconv.Itoa(n) }
-
 // TestConnectDelve: through a `dlv attach --headless --accept-multiclient
 // --continue` server, hangtui finds the AB-BA deadlock; the target keeps
 // running between and after reads, and runs untraced once the server is
@@ -111,7 +26,7 @@ func TestConnectDelve(t *testing.T) {
 	t.Parallel()
 	exe := fixture.Build(t, fixture.Default)
 	p := fixture.Start(t, exe, "abba")
-	addr, dlv := startDlv(t, p.PID, true)
+	addr, dlv := fixture.StartDlv(t, p.PID, true)
 	r, err := inspect.Connect(addr, inspect.RemoteOptions{})
 	if err != nil {
 		t.Fatal(err)
@@ -141,7 +56,7 @@ func TestConnectStoppedTarget(t *testing.T) {
 	t.Parallel()
 	exe := fixture.Build(t, fixture.Default)
 	p := fixture.Start(t, exe, "abba")
-	addr, _ := startDlv(t, p.PID, false)
+	addr, _ := fixture.StartDlv(t, p.PID, false)
 	r, err := inspect.Connect(addr, inspect.RemoteOptions{})
 	if err != nil {
 		t.Fatal(err)

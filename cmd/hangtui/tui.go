@@ -65,8 +65,8 @@ func runTUI(args []string) int {
 		return printReport(os.Stdout, snap, false)
 	}
 	if src.connect != "" {
-		// Each refresh (r) reads through the server again; the target runs
-		// in between.
+		// Each refresh (every interval, or r) reads through the server
+		// again; the target runs in between.
 		r, err := inspect.Connect(src.connect, inspect.RemoteOptions{SourceRoot: src.src})
 		if err != nil {
 			return fail(err)
