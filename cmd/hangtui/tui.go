@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/hangtui/hangtui/inspect"
+	"github.com/hangtui/hangtui/internal/safety"
 	"github.com/hangtui/hangtui/ui"
 )
 
@@ -71,6 +72,8 @@ func runTUI(args []string) int {
 		if err != nil {
 			return fail(err)
 		}
+		// A signal in the middle of a read: continue the target first.
+		defer safety.OnExit(func() { _ = r.Close() })()
 		return runUI(ui.Options{Source: r}, tf)
 	}
 	sess, closeFn, err := src.open()

@@ -74,8 +74,11 @@ type RemoteInfo struct {
 // stops again, so a call that is slow to answer makes us look from a
 // second connection, and a target that runs is halted, read again from the
 // start and continued at the end.
-func ReadRemote(addr string, timeout time.Duration, maxDepth int, expectRunning bool, need func(fn, file string, line int) bool) (info RemoteInfo, gs []RemoteGoroutine, err error) {
-	s := &remoteSession{addr: addr, timeout: timeout, dataTimeout: 6 * timeout}
+//
+// Closing stop abandons the read: the call in progress is dropped and a
+// target the read halted is continued before ReadRemote returns.
+func ReadRemote(addr string, timeout time.Duration, maxDepth int, expectRunning bool, need func(fn, file string, line int) bool, stop <-chan struct{}) (info RemoteInfo, gs []RemoteGoroutine, err error) {
+	s := &remoteSession{addr: addr, timeout: timeout, dataTimeout: 6 * timeout, stop: stop}
 	if err := s.dial(); err != nil {
 		return info, nil, err
 	}
@@ -114,7 +117,7 @@ func ReadRemote(addr string, timeout time.Duration, maxDepth int, expectRunning 
 	info.PID = st.Pid
 	if st.Running {
 		s.halted = true // from here on, continue it whatever happens
-		if err := halt(s.c, timeout); err != nil {
+		if err := halt(s.c, timeout, s.stop); err != nil {
 			return info, nil, err
 		}
 	}
@@ -205,6 +208,9 @@ var ErrNoAnswer = errors.New("no answer")
 // continued.
 var ErrNotResumed = errors.New("the target was halted to be read but could not be continued")
 
+// ErrStopped: the read was abandoned (hangtui is closing).
+var ErrStopped = errors.New("the read was abandoned")
+
 // remoteSession is one read's connections to a Delve server.
 type remoteSession struct {
 	addr                 string
@@ -224,6 +230,8 @@ type remoteSession struct {
 	interrupted bool
 	// broken: a call timed out and the connection was closed.
 	broken bool
+	// stop abandons the read when closed.
+	stop <-chan struct{}
 }
 
 // slowCall is how long a call may take before we look whether the target
@@ -289,12 +297,21 @@ func (s *remoteSession) call(what string, d time.Duration, f func(*rpc2.RPCClien
 			s.broken = true
 			_ = s.conn.Close()
 			return fmt.Errorf("%w to %s in %s", ErrNoAnswer, what, d)
+		case <-s.stop:
+			s.broken = true
+			_ = s.conn.Close()
+			return ErrStopped
 		}
 	}
 }
 
 // checkRunning halts the target if it runs, through the watch connection.
 func (s *remoteSession) checkRunning() bool {
+	select {
+	case <-s.stop:
+		return false
+	default:
+	}
 	if s.watch == nil {
 		conn, c, err := dialRPC(s.addr, s.timeout)
 		if err != nil {
@@ -309,7 +326,7 @@ func (s *remoteSession) checkRunning() bool {
 		return false
 	}
 	s.halted = true
-	return halt(s.watch, s.timeout) == nil
+	return halt(s.watch, s.timeout, s.stop) == nil
 }
 
 // stateWithin asks for the state without blocking the caller longer than d.
@@ -336,7 +353,7 @@ func stateWithin(c *rpc2.RPCClient, d time.Duration) (*api.DebuggerState, bool) 
 // says the target runs, the halt is sent again. Extra halts are harmless:
 // their request is cleared by the next continue and a stray SIGTRAP is
 // ignored.
-func halt(c *rpc2.RPCClient, d time.Duration) error {
+func halt(c *rpc2.RPCClient, d time.Duration, stop <-chan struct{}) error {
 	done := make(chan error, 8)
 	send := func() {
 		go func() {
@@ -369,6 +386,8 @@ func halt(c *rpc2.RPCClient, d time.Duration) error {
 			}
 		case <-end.C:
 			return fmt.Errorf("the target did not stop within %s of the halt", d)
+		case <-stop:
+			return ErrStopped
 		}
 	}
 }
