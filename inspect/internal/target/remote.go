@@ -406,6 +406,12 @@ func (s *remoteSession) resume() error {
 		defer conn.Close()
 		c = nc
 	}
+	// Already running (a halt that never took, somebody else's continue):
+	// a continue now would wait for the target to stop and then resume it
+	// behind the back of whoever stopped it.
+	if st, ok := stateWithin(c, slowCall); ok && (st.Running || st.Exited) {
+		return nil
+	}
 	// Delve answers a continue only when the target stops again; the
 	// answer (or the error when we disconnect) is drained so that the
 	// client's goroutine ends.
