@@ -1,9 +1,11 @@
 package inspect
 
 import (
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/hangtui/hangtui/inspect/dump"
@@ -40,6 +42,14 @@ type Remote struct {
 	opts RemoteOptions
 	// continued: the last read left the target running.
 	continued bool
+
+	mu sync.Mutex
+	// stop is closed by Close: a read in progress is abandoned (and the
+	// target it halted continued).
+	stop   chan struct{}
+	closed bool
+	// reading is closed when the read in progress ends.
+	reading chan struct{}
 }
 
 // Connect checks that a Delve server answers at addr (host:port) and
@@ -54,17 +64,37 @@ func Connect(addr string, opts RemoteOptions) (*Remote, error) {
 	if !strings.Contains(addr, ":") {
 		return nil, &Error{Kind: ErrRemote, Msg: fmt.Sprintf("%q is not HOST:PORT", addr), Hint: "e.g. --connect 127.0.0.1:4040"}
 	}
-	return &Remote{addr: addr, opts: opts}, nil
+	return &Remote{addr: addr, opts: opts, stop: make(chan struct{})}, nil
 }
 
 // Snapshot reads the target once (see Remote).
 func (r *Remote) Snapshot() (*Snapshot, error) {
+	r.mu.Lock()
+	if r.closed {
+		r.mu.Unlock()
+		return nil, &Error{Kind: ErrRemote, Msg: "the connection to the Delve server at " + r.addr + " is closed"}
+	}
+	reading := make(chan struct{})
+	r.reading = reading
+	r.mu.Unlock()
+	defer func() {
+		r.mu.Lock()
+		close(reading)
+		r.reading = nil
+		r.mu.Unlock()
+	}()
 	start := time.Now()
-	info, gs, err := target.ReadRemote(r.addr, r.opts.Timeout, r.opts.MaxDepth, r.continued, r.needArgs())
+	info, gs, err := target.ReadRemote(r.addr, r.opts.Timeout, r.opts.MaxDepth, r.continued, r.needArgs(), r.stop)
 	r.continued = err == nil && info.WasRunning
 	if err != nil {
-		return nil, &Error{Kind: ErrRemote, Msg: fmt.Sprintf("cannot read from the Delve server at %s: %v", r.addr, err),
-			Hint: "start it with: dlv attach PID --headless --accept-multiclient --listen 127.0.0.1:4040 --continue (over SSH: ssh -L 4040:localhost:4040 HOST)", Err: err}
+		hint := "start it with: dlv attach PID --headless --accept-multiclient --listen 127.0.0.1:4040 --continue (over SSH: ssh -L 4040:localhost:4040 HOST)"
+		switch {
+		case errors.Is(err, target.ErrNotResumed):
+			hint = "the target may be left stopped: dlv connect " + r.addr + ", then continue"
+		case errors.Is(err, target.ErrNoAnswer):
+			hint = "the server may be busy or wedged: try dlv connect " + r.addr + ", or restart it (dlv attach PID --headless --accept-multiclient --continue)"
+		}
+		return nil, &Error{Kind: ErrRemote, Msg: fmt.Sprintf("cannot read from the Delve server at %s: %v", r.addr, err), Hint: hint, Err: err}
 	}
 	took := time.Since(start)
 	d := &dump.Dump{Dumps: 1}
@@ -142,8 +172,26 @@ func (r *Remote) needArgs() func(fn, file string, line int) bool {
 // Resume does nothing: Snapshot already let the target run again.
 func (r *Remote) Resume() error { return nil }
 
-// Close does nothing: no connection stays open between snapshots.
-func (r *Remote) Close() error { return nil }
+// Close abandons a read in progress, which continues the target if it
+// halted it, and waits (at most the timeout) for that; no connection stays
+// open between snapshots. Safe to call from another goroutine than
+// Snapshot's (a signal) and more than once.
+func (r *Remote) Close() error {
+	r.mu.Lock()
+	if !r.closed {
+		r.closed = true
+		close(r.stop)
+	}
+	reading := r.reading
+	r.mu.Unlock()
+	if reading != nil {
+		select {
+		case <-reading:
+		case <-time.After(r.opts.Timeout):
+		}
+	}
+	return nil
+}
 
 // goVersionOfPath finds "go1.22.12" in a toolchain path of the runtime.
 func goVersionOfPath(file string) string {

@@ -254,7 +254,7 @@ func (a *App) snapshot(msg snapshotMsg) tea.Cmd {
 		st.LastAt = msg.at
 		st.Interval = msg.next
 		switch {
-		case msg.data.Snap.Target.Source != "live":
+		case !Refreshes(msg.data.Snap.Target.Source):
 			st.State = uictx.Static
 		case a.paused:
 			st.State = uictx.Paused
@@ -356,7 +356,7 @@ func (a *App) key(msg tea.KeyPressMsg) tea.Cmd {
 func (a *App) togglePause() {
 	switch a.ctx.Status.State {
 	case uictx.Static:
-		a.flash("a core file does not change: nothing to refresh", false)
+		a.flash("a core file or a dump does not change: nothing to refresh", false)
 		return
 	case uictx.Gone:
 		a.flash("the process has exited: nothing to refresh", false)

@@ -184,6 +184,7 @@ func (e *Engine) run() {
 			return // leave the target stopped: Close detaches it
 		}
 		live := err == nil && snap.Target.Source == inspect.SourceLive
+		refreshes := err == nil && Refreshes(snap.Target.Source)
 		if live {
 			if rerr := e.src.Resume(); rerr != nil {
 				e.log.Error("resume", "err", rerr)
@@ -213,8 +214,8 @@ func (e *Engine) run() {
 			return
 		}
 		// Wait for the interval, a refresh request or the end. A core file
-		// never changes: it is read again only when asked.
-		auto := live || (err != nil && prev != nil && prev.Snap.Target.Source == inspect.SourceLive)
+		// or a dump never changes: it is read again only when asked.
+		auto := refreshes || (err != nil && prev != nil && Refreshes(prev.Snap.Target.Source))
 		var tick <-chan time.Time
 		wait := msg.next
 		if auto && !paused {
@@ -242,6 +243,13 @@ func (e *Engine) run() {
 			}
 		}
 	}
+}
+
+// Refreshes says whether snapshots of a source kind change and are read
+// again every interval: a live process, and one behind a Delve server
+// (--connect; each read halts it briefly and continues it).
+func Refreshes(k inspect.SourceKind) bool {
+	return k == inspect.SourceLive || k == inspect.SourceRemote
 }
 
 // build indexes a snapshot; a panic (a snapshot the UI did not expect) is

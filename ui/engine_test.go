@@ -86,6 +86,26 @@ func TestEngineCoreIsReadOnce(t *testing.T) {
 	}
 }
 
+// TestEngineRemoteRefreshes: a target behind a Delve server (--connect)
+// is read again every interval, like a live one; Resume is not called
+// (each remote read continues the target itself).
+func TestEngineRemoteRefreshes(t *testing.T) {
+	src := &fakeSource{snap: func() *inspect.Snapshot {
+		s := uitest.Deadlock()
+		s.Target.Source = inspect.SourceRemote
+		return s
+	}}
+	e := StartEngine(src, 10*time.Millisecond, nil)
+	defer e.Stop(time.Second)
+	nextSnapshot(t, e, time.Second)
+	if second := nextSnapshot(t, e, 5*time.Second); second.err != nil || second.data.Prev == nil {
+		t.Fatalf("second snapshot: %+v", second)
+	}
+	if _, resumes, _ := src.counts(); resumes != 0 {
+		t.Fatalf("%d resumes of a remote source", resumes)
+	}
+}
+
 func TestEngineProcessGone(t *testing.T) {
 	src := &fakeSource{err: &inspect.Error{Kind: inspect.ErrProcessGone, Msg: "process 1 has exited"}}
 	e := StartEngine(src, 10*time.Millisecond, nil)

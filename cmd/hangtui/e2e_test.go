@@ -155,3 +155,63 @@ func pendingOn(t *testing.T, screen string) int {
 	t.Fatalf("no queue line on the screen:\n%s", screen)
 	return 0
 }
+
+// TestTUIConnect runs `hangtui --connect` against a real `dlv attach
+// --headless --accept-multiclient --continue` server on the AB-BA fixture
+// in an 80x24 window: the deadlock and the degraded note are shown, the
+// view refreshes by itself (the status bar says "no change" once there is
+// a previous snapshot) and on r, q quits, and the target is left running.
+func TestTUIConnect(t *testing.T) {
+	bin := binary(t)
+	fx := fixture.Start(t, fixture.Build(t, fixture.Default), "abba")
+	addr, _ := fixture.StartDlv(t, fx.PID, true)
+	state := t.TempDir()
+	cmd := fmt.Sprintf("%s --interval 1s --connect %s; echo \"hangtui exited with $?\"; sleep 600", bin, addr)
+	s := newTmux(t, 80, 24, []string{"XDG_STATE_HOME=" + state, "TERM=xterm-256color"}, cmd)
+
+	screen := s.waitFor(30*time.Second, "2 goroutines deadlocked in 1 cycle", "lock-order", "PID "+strconv.Itoa(fx.PID), "degraded: via Delve")
+	for i, l := range strings.Split(strings.TrimRight(screen, "\n"), "\n") {
+		if len([]rune(l)) > 80 {
+			t.Errorf("line %d is wider than 80 columns: %q", i+1, l)
+		}
+	}
+	// Refreshed without a key; the degraded note stays on the status bar.
+	screen = s.waitFor(30*time.Second, "no change", "● live", "degraded: via Delve")
+	t.Logf("after a refresh:\n%s", screen)
+	fixture.AssertNotStopped(t, fx.PID)
+
+	logPath := filepath.Join(state, "hangtui", "hangtui.log")
+	snapshots := func() int {
+		b, _ := os.ReadFile(logPath)
+		return strings.Count(string(b), "msg=snapshot ")
+	}
+	before := snapshots()
+	s.keys("r")
+	for end := time.Now().Add(30 * time.Second); snapshots() <= before; time.Sleep(100 * time.Millisecond) {
+		if time.Now().After(end) {
+			t.Fatalf("no snapshot after r (%d before)", before)
+		}
+	}
+	s.waitFor(10*time.Second, "2 goroutines deadlocked in 1 cycle", "degraded: via Delve")
+
+	s.keys("q")
+	s.waitFor(15*time.Second, "hangtui exited with 0")
+	fixture.AssertNotStopped(t, fx.PID) // running, traced by dlv
+	if b, err := os.ReadFile(logPath); err != nil || strings.Contains(string(b), "level=ERROR") {
+		t.Errorf("log file: %v\n%s", err, b)
+	}
+}
+
+// TestTUIDumpStdin: `cat dump.txt | hangtui --dump -` reads the dump from
+// stdin and takes its keys from the terminal.
+func TestTUIDumpStdin(t *testing.T) {
+	bin := binary(t)
+	path := abbaDump(t)
+	cmd := fmt.Sprintf("cat %s | %s --dump -; echo \"hangtui exited with $?\"; sleep 600", path, bin)
+	s := newTmux(t, 80, 24, []string{"XDG_STATE_HOME=" + t.TempDir(), "TERM=xterm-256color"}, cmd)
+	s.waitFor(15*time.Second, "2 goroutines deadlocked in 1 cycle", "lock-order", "dump")
+	s.keys("2") // keys reach it: the goroutines pane
+	s.waitFor(5*time.Second, "sort: severity", "DEADLOCKED")
+	s.keys("q")
+	s.waitFor(10*time.Second, "hangtui exited with 0")
+}

@@ -92,6 +92,8 @@ func (s *source) snapshotOnce() (*inspect.Snapshot, error) {
 		if err != nil {
 			return nil, err
 		}
+		// A signal in the middle of the read: continue the target first.
+		defer safety.OnExit(func() { _ = r.Close() })()
 		return r.Snapshot()
 	}
 	sess, closeFn, err := s.open()

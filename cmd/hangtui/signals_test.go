@@ -105,3 +105,62 @@ func TestSignalsDetach(t *testing.T) {
 		}
 	}
 }
+
+// TestSignalDuringRemoteRead: SIGTERM while `hangtui report --connect` has
+// the target halted to read it (2,000 goroutines take seconds over RPC):
+// hangtui continues the target before it exits.
+func TestSignalDuringRemoteRead(t *testing.T) {
+	p := fixture.Start(t, fixture.Build(t, fixture.Default), "many", "-n", "2000")
+	addr, _ := fixture.StartDlv(t, p.PID, true)
+	// The server listens before it has attached: wait until it has, and
+	// has continued the target (--continue).
+	for end := time.Now().Add(60 * time.Second); fixture.Tracer(p.PID) == 0 || !threadsRun(p.PID); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(end) {
+			t.Fatal("the server did not attach and continue the target")
+		}
+	}
+	cmd := exec.Command(binary(t), "report", "--connect", addr)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	halted := false
+	for !halted {
+		select {
+		case <-done:
+			t.Fatal("hangtui finished before the target was seen halted")
+		default:
+		}
+		halted = !threadsRun(p.PID)
+		time.Sleep(5 * time.Millisecond)
+	}
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-done:
+	case <-time.After(15 * time.Second):
+		t.Fatal("hangtui did not exit after SIGTERM")
+	}
+	if cmd.ProcessState.ExitCode() == 0 {
+		t.Error("exit code 0 after SIGTERM")
+	}
+	fixture.AssertNotStopped(t, p.PID) // continued; still traced by dlv
+}
+
+// threadsRun says no thread of pid is in a (tracing) stop.
+func threadsRun(pid int) bool {
+	tasks, _ := filepath.Glob("/proc/" + strconv.Itoa(pid) + "/task/*/stat")
+	for _, task := range tasks {
+		b, err := os.ReadFile(task)
+		if err != nil {
+			continue
+		}
+		s := string(b)
+		if i := strings.LastIndexByte(s, ')'); i >= 0 && i+2 < len(s) && (s[i+2] == 'T' || s[i+2] == 't') {
+			return false
+		}
+	}
+	return len(tasks) > 0
+}

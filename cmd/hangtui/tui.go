@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/hangtui/hangtui/inspect"
+	"github.com/hangtui/hangtui/internal/safety"
 	"github.com/hangtui/hangtui/ui"
 )
 
@@ -65,12 +66,14 @@ func runTUI(args []string) int {
 		return printReport(os.Stdout, snap, false)
 	}
 	if src.connect != "" {
-		// Each refresh (r) reads through the server again; the target runs
-		// in between.
+		// Each refresh (every interval, or r) reads through the server
+		// again; the target runs in between.
 		r, err := inspect.Connect(src.connect, inspect.RemoteOptions{SourceRoot: src.src})
 		if err != nil {
 			return fail(err)
 		}
+		// A signal in the middle of a read: continue the target first.
+		defer safety.OnExit(func() { _ = r.Close() })()
 		return runUI(ui.Options{Source: r}, tf)
 	}
 	sess, closeFn, err := src.open()

@@ -50,7 +50,11 @@ func View(ctx *uictx.Context, w int) string {
 	case st.State == uictx.Paused:
 		add("‖ refresh paused", th.Warn.Render("‖ refresh paused"), 100)
 	case st.State == uictx.Static:
-		add("core file", th.Info.Render("core file"), 100)
+		label := "core file"
+		if snap := ctx.Snap(); snap != nil && snap.Target.Source == inspect.SourceDump {
+			label = "dump"
+		}
+		add(label, th.Info.Render(label), 100)
 	case st.State == uictx.Starting:
 		add("◌ attaching", th.Warn.Render("◌ attaching"), 100)
 	}
@@ -77,7 +81,12 @@ func View(ctx *uictx.Context, w int) string {
 		if t.GoVersion != "" {
 			add(t.GoVersion, th.Dim.Render(t.GoVersion), 30)
 		}
-		if snap.Pause > 0 && t.Source == inspect.SourceLive {
+		if t.Source == inspect.SourceRemote {
+			// Through a Delve server: no memory, so no reachability proof
+			// (the overview's warnings say more).
+			add("degraded: via Delve", th.Warn.Render("degraded: via Delve"), 92)
+		}
+		if snap.Pause > 0 && (t.Source == inspect.SourceLive || t.Source == inspect.SourceRemote) {
 			add("paused "+uictx.Pause(snap.Pause), th.Dim.Render("paused "+uictx.Pause(snap.Pause)), 50)
 		}
 		if age := uictx.Age(now, st.LastAt); age != "" && st.State != uictx.Static {

@@ -1,6 +1,7 @@
 package target
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"reflect"
@@ -64,70 +65,111 @@ type RemoteInfo struct {
 // one more call up to the deepest such frame.
 //
 // expectRunning says that the previous read continued the target.
-func ReadRemote(addr string, timeout time.Duration, maxDepth int, expectRunning bool, need func(fn, file string, line int) bool) (info RemoteInfo, gs []RemoteGoroutine, err error) {
-	conn, err := net.DialTimeout("tcp", addr, timeout)
-	if err != nil {
+//
+// Every call has a deadline (timeout for connecting, halting and
+// continuing; longer for the reads), so a server that stops answering is an
+// error, never a hang. A target found stopped can be continued behind our
+// back (the server's own --continue right after it starts listening,
+// another client): Delve then answers none of our calls until the target
+// stops again, so a call that is slow to answer makes us look from a
+// second connection, and a target that runs is halted, read again from the
+// start and continued at the end.
+//
+// Closing stop abandons the read: the call in progress is dropped and a
+// target the read halted is continued before ReadRemote returns.
+func ReadRemote(addr string, timeout time.Duration, maxDepth int, expectRunning bool, need func(fn, file string, line int) bool, stop <-chan struct{}) (info RemoteInfo, gs []RemoteGoroutine, err error) {
+	s := &remoteSession{addr: addr, timeout: timeout, dataTimeout: 6 * timeout, stop: stop}
+	if err := s.dial(); err != nil {
 		return info, nil, err
 	}
-	_ = conn.SetDeadline(time.Now().Add(timeout))
-	var c *rpc2.RPCClient
 	defer func() {
-		if r := recover(); r != nil {
-			err = fmt.Errorf("delve server: %v", r)
-		}
-		if c != nil {
-			if info.WasRunning {
-				resume(c)
+		if s.halted {
+			if rerr := s.resume(); rerr != nil && err == nil {
+				err = fmt.Errorf("%w: %v", ErrNotResumed, rerr)
 			}
-			_ = conn.SetDeadline(time.Now().Add(5 * time.Second))
-			_ = c.Disconnect(false)
-		} else {
-			conn.Close()
 		}
+		s.close()
 	}()
-	c = rpc2.NewClientFromConn(conn)
-	st, err := c.GetStateNonBlocking()
-	if err != nil {
+	var st *api.DebuggerState
+	if err := s.call("State", timeout, func(c *rpc2.RPCClient) (err error) {
+		st, err = c.GetStateNonBlocking()
+		return err
+	}); err != nil {
 		return info, nil, fmt.Errorf("not a Delve API v2 server (%w)", err)
 	}
 	if st.Exited {
 		return info, nil, fmt.Errorf("the target has exited")
 	}
 	if expectRunning && !st.Running {
-		// The continue sent when the last read disconnected may still be
-		// on its way: wait for it rather than take the target for one
-		// somebody stopped.
+		// The continue sent by the last read may still be on its way:
+		// wait for it rather than take the target for one somebody
+		// stopped.
 		for end := time.Now().Add(2 * time.Second); !st.Running && time.Now().Before(end); {
 			time.Sleep(20 * time.Millisecond)
-			if st, err = c.GetStateNonBlocking(); err != nil {
+			if err := s.call("State", timeout, func(c *rpc2.RPCClient) (err error) {
+				st, err = c.GetStateNonBlocking()
+				return err
+			}); err != nil {
 				return info, nil, err
 			}
 		}
 	}
-	info.WasRunning = st.Running
+	info.PID = st.Pid
 	if st.Running {
-		if _, err := c.Halt(); err != nil {
-			return info, nil, fmt.Errorf("halt: %w", err)
+		s.halted = true // from here on, continue it whatever happens
+		if err := halt(s.c, timeout, s.stop); err != nil {
+			return info, nil, err
 		}
 	}
-	// Reading a large process takes long, but a server that stops
-	// answering must not hang hangtui.
-	_ = conn.SetDeadline(time.Now().Add(max(30*timeout, 10*time.Minute)))
-	info.PID = c.ProcessPid()
-	reasons := waitReasonTable(c)
-	raw, _, err := c.ListGoroutines(0, 0)
-	if err != nil {
-		return info, nil, fmt.Errorf("list goroutines: %w", err)
+	for attempt := 0; ; attempt++ {
+		s.interrupted = false
+		gs, err = s.readAll(maxDepth, need)
+		if err != nil || !s.interrupted || attempt == 2 {
+			break
+		}
+		// Somebody continued the target while it was read and it was
+		// halted again: read a consistent picture from the start.
+	}
+	info.WasRunning = s.halted
+	if pid := info.PID; pid == 0 && err == nil {
+		_ = s.call("ProcessPid", timeout, func(c *rpc2.RPCClient) error { info.PID = c.ProcessPid(); return nil })
+	}
+	return info, gs, err
+}
+
+// readAll reads every goroutine and its stack from a stopped target.
+func (s *remoteSession) readAll(maxDepth int, need func(fn, file string, line int) bool) ([]RemoteGoroutine, error) {
+	var reasons []string
+	if err := s.call("EvalVariable(runtime.waitReasonStrings)", s.dataTimeout, func(c *rpc2.RPCClient) error {
+		reasons = waitReasonTable(c)
+		return nil
+	}); err != nil {
+		return nil, err
+	}
+	var raw []*api.Goroutine
+	if err := s.call("ListGoroutines", s.dataTimeout, func(c *rpc2.RPCClient) (err error) {
+		raw, _, err = c.ListGoroutines(0, 0)
+		return err
+	}); err != nil {
+		return nil, fmt.Errorf("list goroutines: %w", err)
 	}
 	cfg := &api.LoadConfig{MaxStructFields: 0}
+	var gs []RemoteGoroutine
 	for _, g := range raw {
 		rg, ok := convertGoroutine(g, reasons)
 		if !ok {
 			continue
 		}
-		frames, err := c.Stacktrace(g.ID, maxDepth, 0, 0, nil)
+		var frames []api.Stackframe
+		err := s.call("Stacktrace", s.dataTimeout, func(c *rpc2.RPCClient) (err error) {
+			frames, err = c.Stacktrace(g.ID, maxDepth, 0, 0, nil)
+			return err
+		})
+		if s.broken {
+			return nil, err
+		}
 		if err != nil {
-			continue
+			continue // exited since it was listed
 		}
 		deepest := -1
 		for i, f := range frames {
@@ -141,14 +183,253 @@ func ReadRemote(addr string, timeout time.Duration, maxDepth int, expectRunning 
 		}
 		if deepest >= 0 {
 			// Delve's depth counts the frames after the first.
-			if withArgs, err := c.Stacktrace(g.ID, deepest, 0, 0, cfg); err == nil && len(withArgs) >= deepest+1 {
+			var withArgs []api.Stackframe
+			err := s.call("Stacktrace", s.dataTimeout, func(c *rpc2.RPCClient) (err error) {
+				withArgs, err = c.Stacktrace(g.ID, deepest, 0, 0, cfg)
+				return err
+			})
+			if s.broken {
+				return nil, err
+			}
+			if err == nil && len(withArgs) >= deepest+1 {
 				copy(frames[:deepest+1], withArgs)
 			}
 		}
 		rg.Frames = convertFrames(frames)
 		gs = append(gs, rg)
 	}
-	return info, gs, nil
+	return gs, nil
+}
+
+// ErrNoAnswer: the Delve server did not answer a call before its deadline.
+var ErrNoAnswer = errors.New("no answer")
+
+// ErrNotResumed: the target was halted to be read and could not be
+// continued.
+var ErrNotResumed = errors.New("the target was halted to be read but could not be continued")
+
+// ErrStopped: the read was abandoned (hangtui is closing).
+var ErrStopped = errors.New("the read was abandoned")
+
+// remoteSession is one read's connections to a Delve server.
+type remoteSession struct {
+	addr                 string
+	timeout, dataTimeout time.Duration
+	conn                 net.Conn
+	c                    *rpc2.RPCClient
+	// watch is a second connection, opened when a call is slow: the server
+	// reads a connection's next request only once the current synchronous
+	// one is answered.
+	watchConn net.Conn
+	watch     *rpc2.RPCClient
+	// halted: hangtui stopped the target, which must run again when the
+	// read ends.
+	halted bool
+	// interrupted: the target was found running (continued by somebody)
+	// during a call, and halted again.
+	interrupted bool
+	// broken: a call timed out and the connection was closed.
+	broken bool
+	// stop abandons the read when closed.
+	stop <-chan struct{}
+}
+
+// slowCall is how long a call may take before we look whether the target
+// runs (which would keep the call from being answered).
+const slowCall = 500 * time.Millisecond
+
+func dialRPC(addr string, timeout time.Duration) (net.Conn, *rpc2.RPCClient, error) {
+	conn, err := net.DialTimeout("tcp", addr, timeout)
+	if err != nil {
+		return nil, nil, err
+	}
+	// The API version handshake happens in NewClientFromConn.
+	_ = conn.SetDeadline(time.Now().Add(timeout))
+	c := rpc2.NewClientFromConn(conn)
+	_ = conn.SetDeadline(time.Time{})
+	return conn, c, nil
+}
+
+func (s *remoteSession) dial() (err error) {
+	s.conn, s.c, err = dialRPC(s.addr, s.timeout)
+	return err
+}
+
+func (s *remoteSession) close() {
+	for _, conn := range []net.Conn{s.conn, s.watchConn} {
+		if conn != nil {
+			_ = conn.Close()
+		}
+	}
+}
+
+// call runs f on the main connection with a deadline. While f is slow to
+// answer, the target is looked at from the watch connection: if it runs
+// (somebody continued it), it is halted so that f can be answered. When
+// the deadline passes, the connection is closed (f then returns) and the
+// session is broken.
+func (s *remoteSession) call(what string, d time.Duration, f func(*rpc2.RPCClient) error) error {
+	if s.broken {
+		return errors.New("connection closed")
+	}
+	done := make(chan error, 1)
+	go func() {
+		defer func() {
+			if r := recover(); r != nil {
+				done <- fmt.Errorf("delve server: %v", r)
+			}
+		}()
+		done <- f(s.c)
+	}()
+	deadline := time.NewTimer(d)
+	defer deadline.Stop()
+	slow := time.NewTicker(slowCall)
+	defer slow.Stop()
+	for {
+		select {
+		case err := <-done:
+			return err
+		case <-slow.C:
+			if s.checkRunning() {
+				s.interrupted = true
+			}
+		case <-deadline.C:
+			s.broken = true
+			_ = s.conn.Close()
+			return fmt.Errorf("%w to %s in %s", ErrNoAnswer, what, d)
+		case <-s.stop:
+			s.broken = true
+			_ = s.conn.Close()
+			return ErrStopped
+		}
+	}
+}
+
+// checkRunning halts the target if it runs, through the watch connection.
+func (s *remoteSession) checkRunning() bool {
+	select {
+	case <-s.stop:
+		return false
+	default:
+	}
+	if s.watch == nil {
+		conn, c, err := dialRPC(s.addr, s.timeout)
+		if err != nil {
+			return false
+		}
+		s.watchConn, s.watch = conn, c
+	}
+	// A running target is said at once; a stopped one's state waits for
+	// the target's lock, which our slow call holds: no answer soon means
+	// not running (the late answer is dropped).
+	if st, ok := stateWithin(s.watch, slowCall); !ok || !st.Running {
+		return false
+	}
+	s.halted = true
+	return halt(s.watch, s.timeout, s.stop) == nil
+}
+
+// stateWithin asks for the state without blocking the caller longer than d.
+func stateWithin(c *rpc2.RPCClient, d time.Duration) (*api.DebuggerState, bool) {
+	ch := make(chan *api.DebuggerState, 1)
+	go func() {
+		defer func() { _ = recover() }()
+		if st, err := c.GetStateNonBlocking(); err == nil {
+			ch <- st
+		}
+	}()
+	select {
+	case st := <-ch:
+		return st, true
+	case <-time.After(d):
+		return nil, false
+	}
+}
+
+// halt stops the target. Delve answers a halt once the target has stopped,
+// but a halt that reaches the server just as a continue starts is lost
+// (the continue clears the pending stop request; the signal it sent is
+// taken for a spurious one), so while there is no answer and the server
+// says the target runs, the halt is sent again. Extra halts are harmless:
+// their request is cleared by the next continue and a stray SIGTRAP is
+// ignored.
+func halt(c *rpc2.RPCClient, d time.Duration, stop <-chan struct{}) error {
+	done := make(chan error, 8)
+	send := func() {
+		go func() {
+			defer func() {
+				if r := recover(); r != nil {
+					done <- fmt.Errorf("delve server: %v", r)
+				}
+			}()
+			_, err := c.Halt()
+			done <- err
+		}()
+	}
+	send()
+	sent := 1
+	end := time.NewTimer(d)
+	defer end.Stop()
+	again := time.NewTicker(250 * time.Millisecond)
+	defer again.Stop()
+	for {
+		select {
+		case err := <-done:
+			if err != nil {
+				return fmt.Errorf("halt: %w", err)
+			}
+			return nil
+		case <-again.C:
+			if st, ok := stateWithin(c, 200*time.Millisecond); ok && st.Running && sent < cap(done) {
+				send()
+				sent++
+			}
+		case <-end.C:
+			return fmt.Errorf("the target did not stop within %s of the halt", d)
+		case <-stop:
+			return ErrStopped
+		}
+	}
+}
+
+// resume continues the target and waits until the server says it runs, so
+// that closing the connection cannot overtake the continue (a quick second
+// read would then find the target stopped and take it for somebody's
+// breakpoint). It reconnects if the main connection is gone.
+func (s *remoteSession) resume() error {
+	c := s.c
+	if s.broken || c == nil {
+		conn, nc, err := dialRPC(s.addr, s.timeout)
+		if err != nil {
+			return err
+		}
+		defer conn.Close()
+		c = nc
+	}
+	// Already running (a halt that never took, somebody else's continue):
+	// a continue now would wait for the target to stop and then resume it
+	// behind the back of whoever stopped it.
+	if st, ok := stateWithin(c, slowCall); ok && (st.Running || st.Exited) {
+		return nil
+	}
+	// Delve answers a continue only when the target stops again; the
+	// answer (or the error when we disconnect) is drained so that the
+	// client's goroutine ends.
+	ch := c.Continue()
+	go func() {
+		for range ch {
+		}
+	}()
+	// The server reads the next request on this connection only once the
+	// target has resumed, so a state that says running is after it.
+	for end := time.Now().Add(s.timeout); time.Now().Before(end); {
+		st, ok := stateWithin(c, s.timeout)
+		if ok && (st.Running || st.Exited) {
+			return nil
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	return fmt.Errorf("the Delve server did not say the target runs within %s of the continue", s.timeout)
 }
 
 // waitReasonTable reads runtime.waitReasonStrings from the target: the
@@ -241,18 +522,4 @@ func argWord(a api.Variable) string {
 		return "0x0"
 	}
 	return "{...}"
-}
-
-// resume continues the target and waits until the server says it runs, so
-// that closing the connection cannot overtake the continue (a quick second
-// read would then find the target stopped and take it for somebody's
-// breakpoint).
-func resume(c *rpc2.RPCClient) {
-	_ = c.Continue() // answers only when the target stops again: not waited for
-	for end := time.Now().Add(5 * time.Second); time.Now().Before(end); {
-		if st, err := c.GetStateNonBlocking(); err != nil || st.Running || st.Exited {
-			return
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
 }
