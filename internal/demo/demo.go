@@ -58,7 +58,10 @@ func (l *Ledger) Balance() int {
 // Conn is a pooled connection whose finalizer returns it to the pool: the
 // finalizer takes pool.mu, which the pool janitor holds while it waits for
 // the finalizer to report a freed connection.
-type Conn struct{ id int }
+type Conn struct {
+	id   int
+	addr string // a pointer field keeps Conn out of the tiny allocator, whose shared blocks may never be finalized
+}
 
 // Pool is the connection pool.
 type Pool struct {
@@ -141,7 +144,7 @@ func Run(out io.Writer) {
 	go pool.janitor(started)
 	<-started
 	for i := 0; i < 3; i++ {
-		c := &Conn{id: i}
+		c := &Conn{id: i, addr: "db:5432"}
 		runtime.SetFinalizer(c, func(c *Conn) { pool.release(c) })
 	}
 	for i := 0; i < 5; i++ {
