@@ -174,7 +174,6 @@ type unwinder struct {
 	lines                  bool
 	fPcfile, fPcln, fCuOff int64
 	cutab, filetab         uint64
-	files                  map[uint32]string // by filetab offset
 
 	pages     map[uint64][]byte
 	funcs     map[uint64]*fnMeta // by entry
