@@ -667,7 +667,13 @@ func (t *Target) constant(name string, fallback int64) int64 {
 	if v, ok := u.vars[key]; ok {
 		return int64(v)
 	}
-	v := t.constant1(name, fallback)
+	v, ok, missing := t.releaseConstant(name)
+	switch {
+	case missing:
+		v = fallback
+	case !ok:
+		v = t.constant1(name, fallback)
+	}
 	u.vars[key] = uint64(v) // a property of the binary
 	return v
 }

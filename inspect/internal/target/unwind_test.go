@@ -245,7 +245,7 @@ func TestFastStacksGoVersions(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the fixture with several toolchains")
 	}
-	for _, v := range []string{"go1.22.12", "go1.23.12", "go1.24.13", "go1.27.1"} {
+	for _, v := range []string{"go1.22.12", "go1.23.12", "go1.24.13", "go1.25.14", "go1.27.1"} {
 		t.Run(v, func(t *testing.T) {
 			exe := fixture.Build(t, fixture.Variant{Name: v, Toolchain: v})
 			p := fixture.Start(t, exe, "all")
@@ -768,6 +768,17 @@ func checkFastTables(t *testing.T, tg *Target) {
 		if fn == nil || got.File != file || got.Line != line || got.Func != fn.Name {
 			t.Errorf("goroutine %d created at %#x: %s %s:%d, Delve %v %s:%d", g.ID, g.GoPC, got.Func, got.File, got.Line, fn != nil, file, line)
 			break
+		}
+	}
+	// The release table of runtime constants agrees with the DWARF.
+	if _, ok, _ := tg.releaseConstant("runtime._KindSpecialFinalizer"); !ok {
+		t.Errorf("Go release %q not in the constants table", tg.GoVersion())
+	}
+	for _, name := range []string{"runtime._KindSpecialFinalizer", "runtime._KindSpecialCleanup"} {
+		want := tg.constant1(name, -1)
+		got, ok, missing := tg.releaseConstant(name)
+		if (missing && want != -1) || (ok && got != want) {
+			t.Errorf("%s: table %d (missing %v), DWARF %d", name, got, missing, want)
 		}
 	}
 	if !tg.knownMissing("runtime.noSuchVariable") {
