@@ -112,11 +112,12 @@ func TestSignalsDetach(t *testing.T) {
 func TestSignalDuringRemoteRead(t *testing.T) {
 	p := fixture.Start(t, fixture.Build(t, fixture.Default), "many", "-n", "2000")
 	addr, _ := fixture.StartDlv(t, p.PID, true)
-	// The server listens before it has attached: wait until it has, and
-	// has continued the target (--continue).
-	for end := time.Now().Add(60 * time.Second); fixture.Tracer(p.PID) == 0 || !threadsRun(p.PID); time.Sleep(10 * time.Millisecond) {
+	// The server listens before its own --continue: wait for it, or the
+	// target stopped by dlv's attach would be taken for hangtui's halt.
+	fixture.WaitDlvRunning(t, addr)
+	for end := time.Now().Add(60 * time.Second); !threadsRun(p.PID); time.Sleep(10 * time.Millisecond) {
 		if time.Now().After(end) {
-			t.Fatal("the server did not attach and continue the target")
+			t.Fatal("the server did not continue the target")
 		}
 	}
 	cmd := exec.Command(binary(t), "report", "--connect", addr)

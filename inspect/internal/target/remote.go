@@ -408,10 +408,45 @@ func (s *remoteSession) resume() error {
 	}
 	// Already running (a halt that never took, somebody else's continue):
 	// a continue now would wait for the target to stop and then resume it
-	// behind the back of whoever stopped it.
-	if st, ok := stateWithin(c, slowCall); ok && (st.Running || st.Exited) {
-		return nil
+	// behind the back of whoever stopped it. But when the read was
+	// abandoned (hangtui is closing), a halt of ours may still be on its
+	// way — sent on a connection since closed, it is carried out all the
+	// same — and stop the target after it was seen running: then watch it
+	// for a moment and continue it whenever it is found stopped.
+	watch := 1
+	select {
+	case <-s.stop:
+		watch = 4
+	default:
 	}
+	end := time.Now().Add(2 * s.timeout)
+	for seen := 0; seen < watch; {
+		if time.Now().After(end) {
+			return fmt.Errorf("the Delve server did not say the target runs within %s of the continue", 2*s.timeout)
+		}
+		st, ok := stateWithin(c, slowCall)
+		switch {
+		case !ok:
+			// Busy finishing a call of ours: ask again.
+		case st.Exited:
+			return nil
+		case st.Running:
+			if seen++; seen < watch {
+				time.Sleep(100 * time.Millisecond)
+			}
+		default:
+			seen = 0
+			if err := continueAndWait(c, s.timeout); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// continueAndWait continues the target and waits until the server says it
+// runs, so that closing the connection cannot overtake the continue.
+func continueAndWait(c *rpc2.RPCClient, timeout time.Duration) error {
 	// Delve answers a continue only when the target stops again; the
 	// answer (or the error when we disconnect) is drained so that the
 	// client's goroutine ends.
@@ -422,14 +457,14 @@ func (s *remoteSession) resume() error {
 	}()
 	// The server reads the next request on this connection only once the
 	// target has resumed, so a state that says running is after it.
-	for end := time.Now().Add(s.timeout); time.Now().Before(end); {
-		st, ok := stateWithin(c, s.timeout)
+	for end := time.Now().Add(timeout); time.Now().Before(end); {
+		st, ok := stateWithin(c, timeout)
 		if ok && (st.Running || st.Exited) {
 			return nil
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	return fmt.Errorf("the Delve server did not say the target runs within %s of the continue", s.timeout)
+	return fmt.Errorf("the Delve server did not say the target runs within %s of the continue", timeout)
 }
 
 // waitReasonTable reads runtime.waitReasonStrings from the target: the
