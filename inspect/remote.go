@@ -112,7 +112,7 @@ func (r *Remote) Snapshot() (*Snapshot, error) {
 			args[i] = strings.Join(f.Args, ", ")
 			key.WriteString(f.Func + "\x00" + f.File + ":" + strconv.Itoa(f.Line) + "\x01")
 			if d.GoVersion == "" && strings.HasPrefix(f.Func, "runtime.") {
-				d.GoVersion = goVersionOfPath(f.File)
+				d.GoVersion = dump.GoVersionFromPath(f.File)
 			}
 		}
 		st := stacks[key.String()]
@@ -191,17 +191,4 @@ func (r *Remote) Close() error {
 		}
 	}
 	return nil
-}
-
-// goVersionOfPath finds "go1.22.12" in a toolchain path of the runtime.
-func goVersionOfPath(file string) string {
-	i := strings.Index(file, "go1.")
-	if i < 0 || !strings.Contains(file[i:], "/src/runtime/") {
-		return ""
-	}
-	j := i + 4
-	for j < len(file) && (file[j] == '.' || (file[j] >= '0' && file[j] <= '9')) {
-		j++
-	}
-	return strings.TrimSuffix(file[i:j], ".")
 }

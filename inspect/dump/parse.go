@@ -209,7 +209,7 @@ func (p *parser) fileLine(rest []byte) {
 		p.pending = false
 		f := Frame{Func: p.pendFunc, File: p.intern(file), Line: line, Inlined: p.pendInlined}
 		if p.d.GoVersion == "" && strings.HasPrefix(f.Func, "runtime.") {
-			p.d.GoVersion = goVersionFromPath(f.File)
+			p.d.GoVersion = GoVersionFromPath(f.File)
 		}
 		p.frames = append(p.frames, f)
 		if len(p.frames) > 1 {
@@ -376,9 +376,9 @@ func stripTimestamp(line []byte) []byte {
 	return line[sp+1:]
 }
 
-// goVersionFromPath finds "go1.22.12" in ".../toolchain@v0.0.1-go1.22.12.linux-amd64/src/runtime/x.go"
+// GoVersionFromPath finds "go1.22.12" in ".../toolchain@v0.0.1-go1.22.12.linux-amd64/src/runtime/x.go"
 // or ".../go1.22.12/src/runtime/x.go".
-func goVersionFromPath(file string) string {
+func GoVersionFromPath(file string) string {
 	i := strings.Index(file, "go1.")
 	if i < 0 || !strings.Contains(file[i:], "/src/runtime/") {
 		return ""

@@ -133,14 +133,11 @@ func runHangtui(pid, n int, jsonOut, prof, coldProf string, live, interval time.
 			time.Sleep(200 * time.Millisecond)
 		}
 		if i == 1 && prof != "" {
-			f, err := os.Create(prof)
+			stop, err := startProfile(prof)
 			if err != nil {
 				return r, err
 			}
-			if err := pprof.StartCPUProfile(f); err != nil {
-				return r, err
-			}
-			defer pprof.StopCPUProfile()
+			defer stop()
 		}
 		if i == 0 && coldProf != "" {
 			stop, err := startProfile(coldProf)

@@ -455,7 +455,7 @@ func (t *Target) firstModuledata() (*structLayout, []byte, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	base, err := t.cachedVarAddr("runtime.firstmoduledata")
+	base, err := t.varAddr("runtime.firstmoduledata")
 	if err != nil {
 		return nil, nil, err
 	}

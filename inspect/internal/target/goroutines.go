@@ -136,7 +136,7 @@ func (t *Target) delveStack(g *G, dg *proc.G) {
 
 // readAllG decodes every runtime.g in runtime.allgs from raw memory.
 func (t *Target) readAllG() ([]*G, error) {
-	sliceAddr, err := t.cachedVarAddr("runtime.allgs")
+	sliceAddr, err := t.varAddr("runtime.allgs")
 	if err != nil {
 		return nil, fmt.Errorf("reading runtime.allgs: %w", err)
 	}

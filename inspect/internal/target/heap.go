@@ -110,7 +110,7 @@ func (t *Target) newHeapMeta() (*heapMeta, error) {
 	if err != nil {
 		return nil, err
 	}
-	base, err := t.cachedVarAddr("runtime.mheap_")
+	base, err := t.varAddr("runtime.mheap_")
 	if err != nil {
 		return nil, err
 	}
@@ -392,6 +392,7 @@ func (h *Heap) Drain() error {
 // objReads is Drain's read buffers, reused from batch to batch.
 type objReads struct {
 	starts []uint64
+	elems  []uint64 // each object's size, in addrs order
 	bufs   [][]byte
 	ok     []bool
 	mem    []byte
@@ -404,12 +405,14 @@ type objReads struct {
 func (h *Heap) readObjects(addrs []uint64, total int, rb *objReads) {
 	const maxGap = 256
 	slices.Sort(addrs)
-	rb.starts, rb.bufs = rb.starts[:0], rb.bufs[:0]
-	// Ranges [start, end) and the first object of each.
+	rb.starts, rb.bufs, rb.elems = rb.starts[:0], rb.bufs[:0], rb.elems[:0]
+	// Ranges [start, end) of neighbouring objects.
 	type rng struct{ start, end uint64 }
 	var rngs []rng
 	for _, base := range addrs {
-		end := base + h.m.spanOf(base).elem
+		elem := h.m.spanOf(base).elem
+		rb.elems = append(rb.elems, elem)
+		end := base + elem
 		if n := len(rngs); n > 0 && base <= rngs[n-1].end+maxGap {
 			rngs[n-1].end = max(rngs[n-1].end, end)
 			continue
@@ -429,14 +432,14 @@ func (h *Heap) readObjects(addrs []uint64, total int, rb *objReads) {
 		rb.starts, rb.bufs = append(rb.starts, r.start), append(rb.bufs, rb.mem[off:off+n:off+n])
 		off += n
 	}
-	rb.ok = append(rb.ok[:0], make([]bool, len(rngs))...)
+	rb.ok = slices.Grow(rb.ok[:0], len(rngs))[:len(rngs)]
 	h.r.readMany(rb.starts, rb.bufs, rb.ok)
 	j := 0
-	for _, base := range addrs {
+	for k, base := range addrs {
 		for rngs[j].end <= base {
 			j++
 		}
-		elem := h.m.spanOf(base).elem
+		elem := rb.elems[k]
 		if rb.ok[j] {
 			o := base - rngs[j].start
 			h.scanBuf(base, rb.bufs[j][o:o+elem])
@@ -603,7 +606,7 @@ func (h *Heap) FinalizerRoots() ([]uint64, error) {
 	if err != nil {
 		return out, err
 	}
-	base, err := t.cachedVarAddr("runtime.mheap_")
+	base, err := t.varAddr("runtime.mheap_")
 	if err != nil {
 		return out, err
 	}
@@ -725,7 +728,7 @@ func (t *Target) varRange(name string) (lo, hi uint64, ok bool) {
 
 // AllGAddrs returns the address of every runtime.g, dead ones included.
 func (t *Target) AllGAddrs() []uint64 {
-	sliceAddr, err := t.cachedVarAddr("runtime.allgs")
+	sliceAddr, err := t.varAddr("runtime.allgs")
 	if err != nil {
 		return nil
 	}
@@ -752,7 +755,7 @@ func (t *Target) PTimers() (ps, timers []uint64) {
 	if err != nil {
 		return nil, nil
 	}
-	sliceAddr, err := t.cachedVarAddr("runtime.allp")
+	sliceAddr, err := t.varAddr("runtime.allp")
 	if err != nil {
 		return nil, nil
 	}

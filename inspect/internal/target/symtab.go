@@ -28,10 +28,11 @@ type elfSym struct {
 	name       string
 }
 
-// startSymtab reads path's symbol table in the background (it is plain
-// file parsing, so it can overlap Delve's attach) and returns a function
-// that waits for it. A binary that is not ELF, or has no symbol table,
-// gives an empty table.
+// startSymtab reads path's symbol table in the background and returns a
+// function that waits for it: it overlaps opening a core; for a live
+// process the prewarm needs it before the attach (still before the target
+// is stopped). A binary that is not ELF, or has no symbol table, gives an
+// empty table.
 func startSymtab(path string) func() *symtab {
 	ch := make(chan *symtab, 1)
 	go func() {

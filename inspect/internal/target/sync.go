@@ -20,7 +20,7 @@ type SemaWaiter struct {
 // ground truth for sync.Mutex, RWMutex and WaitGroup waiters: the runtime
 // links those goroutines nowhere else.
 func (t *Target) SemaWaiters() ([]SemaWaiter, error) {
-	base, err := t.cachedVarAddr("runtime.semtable")
+	base, err := t.varAddr("runtime.semtable")
 	if err != nil {
 		return nil, fmt.Errorf("reading runtime.semtable: %w", err)
 	}
@@ -300,7 +300,7 @@ func (t *Target) MLinks() []uint64 {
 	if err != nil {
 		return nil
 	}
-	head, err := t.cachedVarAddr("runtime.allm")
+	head, err := t.varAddr("runtime.allm")
 	if err != nil {
 		return nil
 	}

@@ -35,8 +35,8 @@ type Target struct {
 	pcln *pclntab
 	// locs caches Location by PC.
 	locs map[uint64]Frame
-	// syms waits for the executable's symbol table (symtab.go), read in
-	// the background while Delve attaches; nil when not started.
+	// syms waits for the executable's symbol table (symtab.go), read
+	// before the target is stopped; nil when not started.
 	syms func() *symtab
 	// stoppedAt is when the attach stopped the process (after prewarm).
 	stoppedAt time.Time

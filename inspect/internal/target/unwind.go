@@ -1156,10 +1156,6 @@ func (t *Target) delveFrames(g *G, i int) (*proc.G, []proc.Stackframe, error) {
 	return nil, nil, fmt.Errorf("goroutine %d: Delve does not see frame %d (%s)", g.ID, i, g.Frames[i].Func)
 }
 
-// cachedVarAddr is varAddr, which remembers each address for the life of
-// the target: a package variable does not move.
-func (t *Target) cachedVarAddr(name string) (uint64, error) { return t.varAddr(name) }
-
 // ---- goroutine metadata ----
 
 // startFunc is the function a goroutine was started with, unwrapping the
