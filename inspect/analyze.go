@@ -37,6 +37,15 @@ type analysis struct {
 	gs          map[int64]*Goroutine
 	rs          map[string]*Resource
 	next        map[int64][]edge // wait-for edges: goroutine → goroutines it waits for
+	// seen de-duplicates edges (a writer may wait for 10,000 readers).
+	seen map[edgeKey]bool
+	// writers caches pendingWriters per RWMutex.
+	writers map[*Resource][]int64
+}
+
+type edgeKey struct {
+	from, to int64
+	res      string
 }
 
 // edge says that From cannot proceed until To does something with Res.
@@ -57,11 +66,14 @@ func newAnalysis(s *Snapshot) *analysis {
 }
 
 func (a *analysis) addEdge(from, to int64, res string) {
-	for _, e := range a.next[from] {
-		if e.To == to && e.Res == res {
-			return
-		}
+	k := edgeKey{from, to, res}
+	if a.seen[k] {
+		return
 	}
+	if a.seen == nil {
+		a.seen = map[edgeKey]bool{}
+	}
+	a.seen[k] = true
 	a.next[from] = append(a.next[from], edge{To: to, Res: res})
 }
 
@@ -94,10 +106,22 @@ func (a *analysis) lockEdges() {
 // for readers to leave waits for the readers; a writer parked on the inner
 // mutex waits for the writer ahead of it.
 func (a *analysis) rwEdges(g *Goroutine, w Wait, r *Resource) {
+	writers, ok := a.writers[r]
+	if !ok {
+		for _, id := range r.Waiters {
+			if o := a.gs[id]; o != nil && o.WaitReason == "sync.RWMutex.Lock" {
+				writers = append(writers, id)
+			}
+		}
+		if a.writers == nil {
+			a.writers = map[*Resource][]int64{}
+		}
+		a.writers[r] = writers
+	}
 	pendingWriters := func() []int64 {
 		var out []int64
-		for _, id := range r.Waiters {
-			if o := a.gs[id]; o != nil && o.WaitReason == "sync.RWMutex.Lock" && id != g.ID {
+		for _, id := range writers {
+			if id != g.ID {
 				out = append(out, id)
 			}
 		}
@@ -320,15 +344,33 @@ func (a *analysis) cycleKind(c Cycle) string {
 // behindCycles marks goroutines deadlocked that wait for a lock whose every
 // possible releaser is deadlocked, until nothing changes.
 func (a *analysis) behindCycles() {
-	for changed := true; changed; {
-		changed = false
-		for _, g := range a.s.Goroutines {
-			if g.Verdict.Stuck() || len(a.next[g.ID]) == 0 || len(g.Waits) != 1 {
+	// A worklist over the reversed edges: each goroutine is looked at
+	// again only when one it waits for has become deadlocked.
+	waitedBy := map[int64][]int64{}
+	for from, es := range a.next {
+		for _, e := range es {
+			waitedBy[e.To] = append(waitedBy[e.To], from)
+		}
+	}
+	var queue []int64
+	for _, g := range a.s.Goroutines {
+		if g.Verdict == VerdictDeadlocked {
+			queue = append(queue, g.ID)
+		}
+	}
+	for len(queue) > 0 {
+		id := queue[0]
+		queue = queue[1:]
+		froms := waitedBy[id]
+		sortIDs(froms)
+		for _, from := range froms {
+			g := a.gs[from]
+			if g == nil || g.Verdict.Stuck() || len(g.Waits) != 1 {
 				continue
 			}
 			all := true
 			var by []int64
-			for _, e := range a.next[g.ID] {
+			for _, e := range a.next[from] {
 				if a.gs[e.To].Verdict != VerdictDeadlocked {
 					all = false
 					break
@@ -340,7 +382,7 @@ func (a *analysis) behindCycles() {
 			}
 			g.Verdict = VerdictDeadlocked
 			g.Why = fmt.Sprintf("waits for %s, held by deadlocked goroutine(s) %s", g.Waits[0].Resource, joinIDs(by))
-			changed = true
+			queue = append(queue, from)
 		}
 	}
 	// One finding per resource with goroutines queued behind a deadlock.

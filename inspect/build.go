@@ -3,10 +3,13 @@ package inspect
 import (
 	"fmt"
 	"os"
+	"runtime"
+	"runtime/pprof"
 	"slices"
 	"sort"
 	"strings"
 	"time"
+	"unsafe"
 
 	"github.com/hangtui/hangtui/inspect/internal/target"
 )
@@ -30,9 +33,11 @@ type builder struct {
 	queues map[*target.Chan]*queueIndex
 	// resByKey finds resources without formatting their ids.
 	resByKey map[resKey]*Resource
+	// holderSeen de-duplicates holders (addHolder).
+	holderSeen map[holderKey]bool
 }
 
-func build(t *target.Target, info Target, progress func(Progress)) (*Snapshot, error) {
+func build(t *target.Target, info Target, src *sourceIndex, progress func(Progress)) (*Snapshot, error) {
 	b := &builder{
 		t:        t,
 		progress: progress,
@@ -88,10 +93,11 @@ func build(t *target.Target, info Target, progress func(Progress)) (*Snapshot, e
 	b.progress(Progress{Phase: "finding lock holders", Done: n / 3, Total: n})
 	b.holders()
 	phase("defer holders")
-	b.sourceHolders(newSourceIndex())
+	b.sourceHolders(src)
 	phase("source holders")
 	b.finish()
 	b.referenceHolders()
+	b.sortHolds()
 	b.nameResources()
 	phase("resources")
 	b.readFinalizers()
@@ -105,7 +111,23 @@ func build(t *target.Target, info Target, progress func(Progress)) (*Snapshot, e
 	a.finalizerFindings()
 	sortFindings(b.snap.Findings)
 	b.progress(Progress{Phase: "done", Done: n, Total: n})
+	writeMemProfile()
 	return b.snap, nil
+}
+
+// writeMemProfile writes what is in use once a snapshot is built (the
+// snapshot, the caches kept for the next one) to $HANGTUI_MEMPROFILE, for
+// performance work.
+func writeMemProfile() {
+	path := os.Getenv("HANGTUI_MEMPROFILE")
+	if path == "" {
+		return
+	}
+	if f, err := os.Create(path); err == nil {
+		runtime.GC()
+		_ = pprof.Lookup("heap").WriteTo(f, 0)
+		f.Close()
+	}
 }
 
 // phases returns a function that records how long each phase took; with
@@ -146,10 +168,9 @@ func (c stackCache) convert(in []target.Frame) cachedStack {
 	if cs, ok := c[&in[0]]; ok && len(cs.frames) == len(in) {
 		return cs
 	}
-	out := make([]Frame, len(in))
+	out := modelFrames(in)
 	top := -1
-	for i, f := range in {
-		out[i] = Frame{Func: f.Func, File: f.File, Line: f.Line, Inlined: f.Inlined, PC: f.PC}
+	for i, f := range out {
 		if top < 0 && IsUserFunc(f.Func) {
 			top = i
 		}
@@ -167,6 +188,15 @@ func (c stackCache) convert(in []target.Frame) cachedStack {
 	}
 	c[&in[0]] = cs
 	return cs
+}
+
+// modelFrames views the reader's frames as the model's, without a copy: a
+// 100,000-goroutine process with deep, varied stacks has millions of them.
+// The two struct types are identical (the conversion below does not compile
+// otherwise), so the slice can be reinterpreted.
+func modelFrames(in []target.Frame) []Frame {
+	_ = Frame(target.Frame{}) // identical underlying types, checked by the compiler
+	return unsafe.Slice((*Frame)(unsafe.Pointer(unsafe.SliceData(in))), len(in))
 }
 
 func newGoroutine(rg *target.G, t *target.Target, stacks stackCache, slab *[]Goroutine) *Goroutine {
@@ -575,6 +605,28 @@ func (b *builder) finish() {
 		return a.Addr < c.Addr
 	})
 	sort.Strings(b.snap.Warnings)
+}
+
+// sortHolds orders what each goroutine holds and who holds each resource,
+// so that two snapshots of the same state print the same bytes (holders are
+// found by walking maps and stacks).
+func (b *builder) sortHolds() {
+	for _, g := range b.snap.Goroutines {
+		if len(g.Holds) > 1 {
+			sort.Strings(g.Holds)
+		}
+	}
+	for _, r := range b.snap.Resources {
+		if len(r.Holders) > 1 {
+			sort.SliceStable(r.Holders, func(i, j int) bool {
+				hi, hj := r.Holders[i], r.Holders[j]
+				if hi.Goroutine != hj.Goroutine {
+					return hi.Goroutine < hj.Goroutine
+				}
+				return !hi.Read && hj.Read
+			})
+		}
+	}
 }
 
 func decodeRW(w target.RWMutexWord, r *Resource, b *builder) *RWMutexState {

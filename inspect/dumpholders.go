@@ -45,10 +45,9 @@ type dumpHolders struct {
 	root     string
 	onlyRoot bool
 	paths    map[string]string
-	// fns and held cache the source lookups per file:line (100,000
-	// goroutines share a few hundred distinct frames).
-	fns  map[fileLine]*dumpFunc
-	held map[fileLine][]lockCall
+	// fns caches the source lookups per file:line (100,000 goroutines
+	// share a few hundred distinct frames); sourceIndex caches the rest.
+	fns map[fileLine]*dumpFunc
 }
 
 type fileLine struct {
@@ -61,25 +60,21 @@ func (h *dumpHolders) funcAt(file string, line int) *dumpFunc {
 	if fn, ok := h.fns[k]; ok {
 		return fn
 	}
-	fn := h.si.funcAt(file, line)
+	fn := h.si.dumpFuncAt(file, line)
 	h.fns[k] = fn
 	return fn
 }
 
-func (h *dumpHolders) heldAt(fn *dumpFunc, file string, line int) []lockCall {
-	k := fileLine{file, line}
-	if c, ok := h.held[k]; ok {
-		return c
-	}
-	c := h.si.heldInDump(fn, line)
-	h.held[k] = c
-	return c
+// heldAt is what the function at file:line holds there on every path; in a
+// dump a pending deferred Unlock means the lock is still held.
+func (h *dumpHolders) heldAt(file string, line int, fn string) []lockCall {
+	return h.si.heldAt(file, line, fn)
 }
 
 func (db *dumpBuilder) holders(si *sourceIndex, root string, onlyRoot bool) {
 	h := &dumpHolders{db: db, si: si, offs: map[exprKey]uint64{}, bad: map[exprKey]bool{},
 		globals: map[string]uint64{}, names: map[uint64]string{}, root: root, onlyRoot: onlyRoot, paths: map[string]string{},
-		fns: map[fileLine]*dumpFunc{}, held: map[fileLine][]lockCall{}}
+		fns: map[fileLine]*dumpFunc{}}
 	if !db.anyLockWait() {
 		return
 	}
@@ -261,7 +256,7 @@ func (h *dumpHolders) claim() {
 			if fn == nil {
 				continue
 			}
-			for _, c := range h.heldAt(fn, file, f.Line) {
+			for _, c := range h.heldAt(file, f.Line, f.Func) {
 				addr, ok := h.resolve(g, fi, fn, file, c.recv)
 				if !ok {
 					continue

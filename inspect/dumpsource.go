@@ -2,10 +2,8 @@ package inspect
 
 import (
 	"go/ast"
-	"go/parser"
 	"go/token"
 	"go/types"
-	"os"
 	"path/filepath"
 	"strings"
 )
@@ -29,7 +27,7 @@ type dumpParam struct {
 
 // funcAt returns the innermost function enclosing line in path, nil when
 // the file is not on disk or does not parse.
-func (si *sourceIndex) funcAt(path string, line int) *dumpFunc {
+func (si *sourceIndex) dumpFuncAt(path string, line int) *dumpFunc {
 	f := si.file(path)
 	if f == nil {
 		return nil
@@ -134,51 +132,6 @@ func (fn *dumpFunc) param(name string) int {
 	return -1
 }
 
-// heldInDump returns the Lock/RLock calls of the function enclosing line
-// made before line and not unlocked since by a plain (not deferred)
-// Unlock: in a dump a pending deferred Unlock means the lock is still held.
-func (si *sourceIndex) heldInDump(fn *dumpFunc, line int) []lockCall {
-	held := map[string]lockCall{}
-	var order []string
-	ast.Inspect(fn.body, func(n ast.Node) bool {
-		if lit, ok := n.(*ast.FuncLit); ok && lit.Body != fn.body {
-			return false // a nested closure is another function
-		}
-		if _, ok := n.(*ast.DeferStmt); ok {
-			return false
-		}
-		call, ok := n.(*ast.CallExpr)
-		if !ok {
-			return true
-		}
-		l := si.fset.Position(call.Pos()).Line
-		if l >= line {
-			return true
-		}
-		recv, name := lockMethod(call)
-		switch name {
-		case "Lock", "RLock":
-			k := recv + name
-			if _, ok := held[k]; !ok {
-				order = append(order, k)
-			}
-			held[k] = lockCall{recv: recv, line: l, read: name == "RLock"}
-		case "Unlock":
-			delete(held, recv+"Lock")
-		case "RUnlock":
-			delete(held, recv+"RLock")
-		}
-		return true
-	})
-	var out []lockCall
-	for _, k := range order {
-		if c, ok := held[k]; ok {
-			out = append(out, c)
-		}
-	}
-	return out
-}
-
 // locksAt returns the receivers of the Lock/RLock calls on exactly line.
 func (si *sourceIndex) locksAt(fn *dumpFunc, line int) []lockCall {
 	var out []lockCall
@@ -201,19 +154,16 @@ func (si *sourceIndex) locksAt(fn *dumpFunc, line int) []lockCall {
 // packageVar reports whether name is a package-level variable of the
 // package in dir (all its .go files are parsed once).
 func (si *sourceIndex) packageVar(dir, name string) bool {
-	key := "vars:" + dir
-	if _, ok := si.held[key]; !ok {
-		var vars []lockCall
+	vars, ok := si.vars[dir]
+	if !ok {
+		vars = map[string]bool{}
 		files, _ := filepath.Glob(filepath.Join(dir, "*.go"))
 		for _, p := range files {
 			if strings.HasSuffix(p, "_test.go") {
 				continue
 			}
-			if st, err := os.Stat(p); err != nil || st.Size() > 4<<20 {
-				continue
-			}
-			f, err := parser.ParseFile(si.fset, p, nil, parser.SkipObjectResolution)
-			if err != nil {
+			f := si.file(p)
+			if f == nil {
 				continue
 			}
 			for _, d := range f.Decls {
@@ -223,17 +173,12 @@ func (si *sourceIndex) packageVar(dir, name string) bool {
 				}
 				for _, s := range gd.Specs {
 					for _, id := range s.(*ast.ValueSpec).Names {
-						vars = append(vars, lockCall{recv: id.Name})
+						vars[id.Name] = true
 					}
 				}
 			}
 		}
-		si.held[key] = vars
+		si.vars[dir] = vars
 	}
-	for _, v := range si.held[key] {
-		if v.recv == name {
-			return true
-		}
-	}
-	return false
+	return vars[name]
 }

@@ -63,14 +63,25 @@ func (b *builder) holders() {
 	}
 }
 
+// addHolder records h once per (resource, goroutine, mode): the first
+// evidence found is kept (defer before source before reference).
 func (b *builder) addHolder(g *Goroutine, r *Resource, h Holder) {
-	for _, x := range r.Holders {
-		if x.Goroutine == h.Goroutine && x.Read == h.Read {
-			return
-		}
+	k := holderKey{r, h.Goroutine, h.Read}
+	if b.holderSeen[k] {
+		return
 	}
+	if b.holderSeen == nil {
+		b.holderSeen = map[holderKey]bool{}
+	}
+	b.holderSeen[k] = true
 	r.Holders = append(r.Holders, h)
-	g.Holds = append(g.Holds, r.ID)
+	g.Holds = appendUnique(g.Holds, r.ID)
+}
+
+type holderKey struct {
+	r    *Resource
+	g    int64
+	read bool
 }
 
 // DescribeHolder is "goroutine 18 since store.go:41 (deferred Unlock pending)".
@@ -150,6 +161,8 @@ func (b *builder) containerOf(ids []int64, addr uint64) string {
 // object containing it), it is named as the likely holder with "reference"
 // evidence. Such a holder is shown, but never used to prove a deadlock.
 func (b *builder) referenceHolders() {
+	var rs []*Resource
+	var ranges [][2]uint64
 	var heap *target.Heap
 	for _, r := range b.snap.Resources {
 		if len(r.Holders) > 0 || len(r.Waiters) == 0 || !b.lockStateAgrees(r, false) && !b.lockStateAgrees(r, true) {
@@ -166,31 +179,41 @@ func (b *builder) referenceHolders() {
 		if base, size, ok := heap.Object(r.Addr); ok {
 			lo, hi = base, base+size
 		}
-		waiting := map[int64]bool{}
+		if lo < 4096 {
+			continue
+		}
+		rs, ranges = append(rs, r), append(ranges, [2]uint64{lo, hi})
+	}
+	if len(rs) == 0 {
+		return
+	}
+	// One pass over every stack for all the locks (waiters and runtime
+	// goroutines do not count); two hits are as good as many: ambiguous.
+	waiting := map[waitKey]bool{}
+	for ri, r := range rs {
 		for _, id := range r.Waiters {
-			waiting[id] = true
-		}
-		var cands []int64
-		for _, rg := range b.gs {
-			g := b.byAdr[rg.Addr]
-			if waiting[g.ID] || g.System {
-				continue
-			}
-			if b.t.StackPointsInto(rg, lo, hi) {
-				cands = append(cands, g.ID)
-				if len(cands) > 1 {
-					break
-				}
-			}
-		}
-		if len(cands) == 1 {
-			g := b.byID[cands[0]]
-			var fr *Frame
-			if g.TopUser >= 0 {
-				f := g.Frames[g.TopUser]
-				fr = &f
-			}
-			b.addHolder(g, r, Holder{Goroutine: g.ID, Evidence: EvidenceReference, Frame: fr})
+			waiting[waitKey{id, ri}] = true
 		}
 	}
+	hits := b.t.StacksPointingInto(b.gs, ranges, 2, func(gi, ri int) bool {
+		g := b.byAdr[b.gs[gi].Addr]
+		return g.System || waiting[waitKey{g.ID, ri}]
+	})
+	for ri, r := range rs {
+		if len(hits[ri]) != 1 {
+			continue
+		}
+		g := b.byAdr[b.gs[hits[ri][0]].Addr]
+		var fr *Frame
+		if g.TopUser >= 0 {
+			f := g.Frames[g.TopUser]
+			fr = &f
+		}
+		b.addHolder(g, r, Holder{Goroutine: g.ID, Evidence: EvidenceReference, Frame: fr})
+	}
+}
+
+type waitKey struct {
+	g int64
+	r int
 }

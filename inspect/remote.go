@@ -145,7 +145,7 @@ func (r *Remote) Snapshot() (*Snapshot, error) {
 func (r *Remote) needArgs() func(fn, file string, line int) bool {
 	si := newSourceIndex()
 	h := &dumpHolders{db: &dumpBuilder{noSource: map[string]bool{}}, si: si, root: r.opts.SourceRoot,
-		paths: map[string]string{}, fns: map[fileLine]*dumpFunc{}, held: map[fileLine][]lockCall{}}
+		paths: map[string]string{}, fns: map[fileLine]*dumpFunc{}}
 	memo := map[fileLine]bool{}
 	return func(fn, file string, line int) bool {
 		if waitArgFuncs[fn] {
@@ -161,7 +161,7 @@ func (r *Remote) needArgs() func(fn, file string, line int) bool {
 		v := false
 		if local := h.local(file); local != "" {
 			if f := h.funcAt(local, line); f != nil {
-				v = len(h.heldAt(f, local, line)) > 0 || len(si.locksAt(f, line)) > 0
+				v = len(h.heldAt(local, line, fn)) > 0 || len(si.locksAt(f, line)) > 0
 			}
 		}
 		memo[k] = v

@@ -37,6 +37,9 @@ type Session struct {
 	tgt          *target.Target
 	info         Target
 	stoppedSince time.Time
+	// src is the source evidence's parsed files and answers, kept for
+	// the session: refreshes stop at the same code again.
+	src *sourceIndex
 }
 
 // Attach stops the process with the given PID and prepares to read it. The
@@ -216,7 +219,10 @@ func (s *Session) Snapshot() (*Snapshot, error) {
 			}
 		}
 		var err error
-		snap, err = build(s.tgt, s.info, s.report)
+		if s.src == nil {
+			s.src = newSourceIndex()
+		}
+		snap, err = build(s.tgt, s.info, s.src, s.report)
 		if err != nil {
 			if target.Exited(err) || (s.info.Source == SourceLive && processGone(s.info.PID)) {
 				return &Error{Kind: ErrProcessGone, Msg: fmt.Sprintf("process %d exited while it was being read", s.info.PID), Err: err}

@@ -2,8 +2,10 @@ package inspect_test
 
 import (
 	"io"
+	"os"
 	"runtime"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -22,9 +24,39 @@ import (
 func BenchmarkSnapshot10k(b *testing.B)  { benchSnapshot(b, 10_000) }
 func BenchmarkSnapshot100k(b *testing.B) { benchSnapshot(b, 100_000) }
 
+// BenchmarkShapes does the same on every shape of testdata/benchgen, the
+// generator of server-shaped hung processes (deep recursion, varied
+// stacks, locks held deep in stacks, many resources, labels, finalizer
+// queues, a big heap): HANGTUI_BENCH_N goroutines (default 10,000),
+// HANGTUI_BENCH_SHAPES (default all but heap), HANGTUI_BENCH_SKIP_DELVE=1
+// for hangtui alone. bench/shapes.sh gives the end-to-end numbers.
+//
+//	go test ./inspect -run '^$' -bench Shapes -benchtime 3x
+func BenchmarkShapes(b *testing.B) {
+	n := 10_000
+	if v, err := strconv.Atoi(os.Getenv("HANGTUI_BENCH_N")); err == nil && v > 0 {
+		n = v
+	}
+	shapes := strings.Fields(os.Getenv("HANGTUI_BENCH_SHAPES"))
+	if len(shapes) == 0 {
+		shapes = []string{"shards", "varied", "holders", "chans", "labels", "finq", "mixed"}
+	}
+	exe := fixture.BuildBenchgen(b)
+	for _, shape := range shapes {
+		b.Run(shape, func(b *testing.B) {
+			p := fixture.Start(b, exe, "-shape", shape, "-n", strconv.Itoa(n))
+			benchProcess(b, p, n)
+		})
+	}
+}
+
 func benchSnapshot(b *testing.B, n int) {
 	exe := fixture.Build(b, fixture.Default)
 	p := fixture.Start(b, exe, "many", "-n", strconv.Itoa(n), "-timeout", "10m")
+	benchProcess(b, p, n)
+}
+
+func benchProcess(b *testing.B, p *fixture.Process, n int) {
 	live := func(b *testing.B, keep any) {
 		var ms runtime.MemStats
 		runtime.GC()
@@ -93,6 +125,9 @@ func benchSnapshot(b *testing.B, n int) {
 		}
 	})
 	b.Run("delve", func(b *testing.B) {
+		if os.Getenv("HANGTUI_BENCH_SKIP_DELVE") != "" {
+			b.Skip("HANGTUI_BENCH_SKIP_DELVE is set")
+		}
 		t, err := target.Attach(p.PID)
 		if err != nil {
 			b.Fatal(err)

@@ -1,7 +1,6 @@
 package inspect
 
 import (
-	"fmt"
 	"go/ast"
 	"go/parser"
 	"go/token"
@@ -11,116 +10,53 @@ import (
 	"github.com/hangtui/hangtui/inspect/internal/target"
 )
 
-// lockCall is a Lock/RLock call found in source, still in force at a line.
-type lockCall struct {
-	recv string // receiver expression, e.g. "s.mu"
-	line int
-	read bool
-}
-
-// sourceIndex parses each source file once per snapshot.
+// sourceIndex parses each source file once per session and memoises what
+// the holder evidence asks of it per (file, line): a session's snapshots
+// stop at the same few hundred code locations again and again.
 type sourceIndex struct {
 	fset  *token.FileSet
-	files map[string]*ast.File
-	held  map[string][]lockCall
+	files map[string]*srcFile
+	held  map[fileLine][]lockCall
+	// vars lists the package-level variable names of a directory's
+	// package (dump evidence: is this name a package variable?).
+	vars map[string]map[string]bool
 }
 
+// srcFile is a parsed file (nil ast when it is not on disk or does not
+// parse) and its functions, sorted by first line.
+type srcFile struct {
+	ast   *ast.File
+	funcs []*lockFunc
+}
+
+// maxSourceFile bounds the files parsed (generated code can be huge).
+const maxSourceFile = 4 << 20
+
 func newSourceIndex() *sourceIndex {
-	return &sourceIndex{fset: token.NewFileSet(), files: map[string]*ast.File{}, held: map[string][]lockCall{}}
+	return &sourceIndex{fset: token.NewFileSet(), files: map[string]*srcFile{}, held: map[fileLine][]lockCall{},
+		vars: map[string]map[string]bool{}}
+}
+
+// source returns the parsed file at path, nil when it cannot be read.
+func (si *sourceIndex) source(path string) *srcFile {
+	if sf, ok := si.files[path]; ok {
+		return sf
+	}
+	var sf *srcFile
+	if st, err := os.Stat(path); err == nil && st.Size() < maxSourceFile {
+		if f, err := parser.ParseFile(si.fset, path, nil, parser.SkipObjectResolution); err == nil && f != nil {
+			sf = &srcFile{ast: f, funcs: indexFuncs(si.fset, f)}
+		}
+	}
+	si.files[path] = sf
+	return sf
 }
 
 func (si *sourceIndex) file(path string) *ast.File {
-	if f, ok := si.files[path]; ok {
-		return f
+	if sf := si.source(path); sf != nil {
+		return sf.ast
 	}
-	var f *ast.File
-	if st, err := os.Stat(path); err == nil && st.Size() < 4<<20 {
-		f, _ = parser.ParseFile(si.fset, path, nil, parser.SkipObjectResolution)
-	}
-	si.files[path] = f
-	return f
-}
-
-// heldAt returns the Lock/RLock calls of the innermost function enclosing
-// line that are not followed, before line, by an Unlock of the same receiver
-// or a defer of one (deferred unlocks are found from the frame itself).
-func (si *sourceIndex) heldAt(path string, line int) []lockCall {
-	key := fmt.Sprintf("%s:%d", path, line)
-	if c, ok := si.held[key]; ok {
-		return c
-	}
-	c := si.computeHeldAt(path, line)
-	si.held[key] = c
-	return c
-}
-
-func (si *sourceIndex) computeHeldAt(path string, line int) []lockCall {
-	f := si.file(path)
-	if f == nil {
-		return nil
-	}
-	var body *ast.BlockStmt
-	ast.Inspect(f, func(n ast.Node) bool {
-		if n == nil {
-			return false
-		}
-		start, end := si.fset.Position(n.Pos()).Line, si.fset.Position(n.End()).Line
-		if line < start || line > end {
-			return false
-		}
-		switch fn := n.(type) {
-		case *ast.FuncDecl:
-			body = fn.Body
-		case *ast.FuncLit:
-			body = fn.Body
-		}
-		return true
-	})
-	if body == nil {
-		return nil
-	}
-	held := map[string]lockCall{}
-	deferred := map[string]bool{}
-	ast.Inspect(body, func(n ast.Node) bool {
-		if lit, ok := n.(*ast.FuncLit); ok && lit.Body != body {
-			return false // a nested closure is another function
-		}
-		if d, ok := n.(*ast.DeferStmt); ok {
-			if recv, name := lockMethod(d.Call); recv != "" && (name == "Unlock" || name == "RUnlock") {
-				deferred[recv+name] = true
-			}
-			return false
-		}
-		call, ok := n.(*ast.CallExpr)
-		if !ok {
-			return true
-		}
-		l := si.fset.Position(call.Pos()).Line
-		if l >= line {
-			return true
-		}
-		recv, name := lockMethod(call)
-		switch name {
-		case "Lock", "RLock":
-			held[recv+name] = lockCall{recv: recv, line: l, read: name == "RLock"}
-		case "Unlock":
-			delete(held, recv+"Lock")
-		case "RUnlock":
-			delete(held, recv+"RLock")
-		}
-		return true
-	})
-	var out []lockCall
-	for _, c := range held {
-		unlock := "Unlock"
-		if c.read {
-			unlock = "RUnlock"
-		}
-		if !deferred[c.recv+unlock] {
-			out = append(out, c)
-		}
-	}
-	return out
+	return nil
 }
 
 // lockMethod splits "x.y.Lock()" into ("x.y", "Lock").
@@ -163,10 +99,18 @@ func exprString(b *strings.Builder, e ast.Expr) bool {
 }
 
 // sourceHolders finds holders that locked without a deferred unlock: a
-// frame whose function called X.Lock() before its current line with no
-// X.Unlock() since, where X evaluated in that frame is the locked object.
-// Only frames with their source file on disk are considered.
+// frame whose function holds X.Lock() on every path to its current line
+// (lockflow.go), where X evaluated in that frame is a locked lock somebody
+// waits for. Only frames with their source file on disk are considered.
+//
+// The work is keyed by what is distinct: the lock candidates (only locked
+// mutexes with waiters and no holder yet; with none, nothing is done), the
+// stacks (each distinct stack is looked up in the source once), the code
+// locations (each file:line analysed once per session), and the receiver
+// expressions (evaluated by Delve once per PC, then read directly from
+// each goroutine's frame, in one batch).
 func (b *builder) sourceHolders(si *sourceIndex) {
+	cands := map[uint64]*Resource{}
 	for _, r := range b.res {
 		if (r.Kind != KindMutex && r.Kind != KindRWMutex) || len(r.Waiters) == 0 {
 			continue
@@ -175,40 +119,66 @@ func (b *builder) sourceHolders(si *sourceIndex) {
 		for _, h := range r.Holders {
 			hasWriter = hasWriter || !h.Read
 		}
-		if hasWriter {
-			continue
+		if !hasWriter {
+			cands[r.Addr] = r
 		}
-		b.findSourceHolders(si, r)
 	}
-}
-
-func (b *builder) findSourceHolders(si *sourceIndex, r *Resource) {
+	if len(cands) == 0 {
+		return
+	}
+	// The frames of each distinct stack that hold a lock by source.
+	type stackHolds struct {
+		frame int
+		calls []lockCall
+	}
+	perStack := map[*Frame][]stackHolds{}
+	var reqs []target.ExprReq
+	type pending struct {
+		g     *Goroutine
+		frame int
+		call  lockCall
+	}
+	var todo []pending
 	for _, rg := range b.gs {
 		g := b.byAdr[rg.Addr]
-		for i, f := range g.Frames {
-			if !IsUserFunc(f.Func) {
-				continue
+		if len(g.Frames) == 0 {
+			continue
+		}
+		holds, ok := perStack[&g.Frames[0]]
+		if !ok {
+			for i, f := range g.Frames {
+				if !IsUserFunc(f.Func) || f.File == "" {
+					continue
+				}
+				// Locks with a deferred Unlock are still held; the
+				// defer evidence read from memory usually named
+				// their holder already (addHolder keeps the first).
+				if calls := si.heldAt(f.File, f.Line, f.Func); len(calls) > 0 {
+					holds = append(holds, stackHolds{frame: i, calls: calls})
+				}
 			}
-			for _, c := range si.heldAt(f.File, f.Line) {
-				if !b.evaluatesTo(rg, i, c.recv, r.Addr) {
-					continue
-				}
-				if !b.lockStateAgrees(r, c.read) {
-					continue
-				}
-				b.addHolder(g, r, Holder{Goroutine: g.ID, Evidence: EvidenceSource, Read: c.read,
-					Frame: &Frame{Func: f.Func, File: f.File, Line: c.line, PC: f.PC}})
+			perStack[&g.Frames[0]] = holds
+		}
+		for _, h := range holds {
+			for _, c := range h.calls {
+				reqs = append(reqs, target.ExprReq{G: rg, Frame: h.frame, Expr: c.recv})
+				todo = append(todo, pending{g, h.frame, c})
 			}
 		}
 	}
-}
-
-func (b *builder) evaluatesTo(rg *target.G, frame int, expr string, addr uint64) bool {
-	if p, err := b.t.PointerVar(rg, frame, expr); err == nil && p == addr {
-		return true
+	if len(todo) == 0 {
+		return
 	}
-	p, err := b.t.PointerVar(rg, frame, "&"+expr)
-	return err == nil && p == addr
+	addrs := b.t.LockAddrs(reqs)
+	for i, p := range todo {
+		r := cands[addrs[i]]
+		if r == nil || !b.lockStateAgrees(r, p.call.read) {
+			continue
+		}
+		f := p.g.Frames[p.frame]
+		b.addHolder(p.g, r, Holder{Goroutine: p.g.ID, Evidence: EvidenceSource, Read: p.call.read,
+			Frame: &Frame{Func: f.Func, File: f.File, Line: p.call.line, PC: f.PC}})
+	}
 }
 
 func (b *builder) lockStateAgrees(r *Resource, read bool) bool {

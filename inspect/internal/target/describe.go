@@ -15,11 +15,107 @@ import (
 // or "main.mu" style for a variable that is the object itself. It returns ""
 // when no variable of that frame covers addr (or optimized code dropped
 // them).
+//
+// Delve lists a frame's variables once per PC (frameVarsAt); each call then
+// only reads the pointer variables' values from g's frame.
 func (t *Target) ContainerOf(g *G, frame int, addr uint64) string {
+	fv := t.frameVarsAt(g, frame)
+	if fv == nil {
+		return t.containerOfDelve(g, frame, addr)
+	}
+	cfa := int64(g.FrameCFA(frame))
+	for _, v := range fv.vars {
+		loc := v.addr
+		if v.inFrame {
+			loc = uint64(cfa + v.slot)
+		}
+		if v.ptr != nil {
+			base, err := t.readPtr(loc)
+			if err != nil || base == 0 {
+				continue
+			}
+			if name, ok := fieldAt(v.ptr, base, addr); ok {
+				return name
+			}
+			continue
+		}
+		if name, ok := fieldAt(v.typ, loc, addr); ok {
+			return name
+		}
+	}
+	if fv.partial {
+		return t.containerOfDelve(g, frame, addr)
+	}
+	return ""
+}
+
+// frameVars are a frame's variables at one PC, located for every goroutine.
+type frameVars struct {
+	vars []frameVar
+	// partial: some variables could not be located that way (in
+	// registers, escaped): Delve is asked when these ones do not match.
+	partial bool
+}
+
+type frameVar struct {
+	inFrame bool
+	slot    int64  // from the CFA, when inFrame
+	addr    uint64 // otherwise (a package variable)
+	typ     godwarf.Type
+	ptr     godwarf.Type // the pointed-to type of a pointer variable
+}
+
+// frameVarsAt lists the variables of g's frame with Delve once per PC; nil
+// when the frame is not one the fast reader unwound.
+func (t *Target) frameVarsAt(g *G, frame int) *frameVars {
+	key, ok := t.exprKey(g, frame, "", false)
+	if !ok {
+		return nil
+	}
+	u := t.unwinder()
+	if fv, ok := u.frameVars[key]; ok {
+		return fv
+	}
+	fv := &frameVars{}
+	u.frameVars[key] = fv
 	sc, err := t.scope(g, frame)
 	if err != nil {
-		return ""
+		return fv
 	}
+	cfa := int64(g.FrameCFA(frame))
+	for _, v := range t.scopeVars(sc) {
+		if v == nil || v.Unreadable != nil || v.RealType == nil {
+			continue
+		}
+		if v.Addr == 0 || v.Flags&(proc.VariableFakeAddress|proc.VariableCPURegister|proc.VariableEscaped) != 0 {
+			fv.partial = true
+			continue
+		}
+		var loc frameVar
+		switch {
+		case v.Addr >= g.regs.lo && v.Addr < g.regs.hi:
+			loc.inFrame, loc.slot = true, int64(v.Addr)-cfa
+		case t.isGlobalAddr(v.Addr):
+			loc.addr = v.Addr
+		default:
+			fv.partial = true
+			continue
+		}
+		loc.typ = v.RealType
+		if v.Kind == reflect.Ptr {
+			pt, ok := resolve(v.RealType).(*godwarf.PtrType)
+			if !ok {
+				continue
+			}
+			loc.ptr = pt.Type
+		}
+		fv.vars = append(fv.vars, loc)
+	}
+	return fv
+}
+
+// scopeVars are a scope's arguments then locals, values not loaded.
+func (t *Target) scopeVars(sc *proc.EvalScope) []*proc.Variable {
 	cfg := proc.LoadConfig{MaxStringLen: 0, MaxArrayValues: 0, MaxStructFields: -1, MaxVariableRecurse: 0}
 	var vars []*proc.Variable
 	if args, err := sc.FunctionArguments(cfg); err == nil {
@@ -28,7 +124,16 @@ func (t *Target) ContainerOf(g *G, frame int, addr uint64) string {
 	if locals, err := sc.LocalVariables(cfg); err == nil {
 		vars = append(vars, locals...)
 	}
-	for _, v := range vars {
+	return vars
+}
+
+// containerOfDelve is ContainerOf through Delve's evaluation of the frame.
+func (t *Target) containerOfDelve(g *G, frame int, addr uint64) string {
+	sc, err := t.scope(g, frame)
+	if err != nil {
+		return ""
+	}
+	for _, v := range t.scopeVars(sc) {
 		if v == nil || v.Unreadable != nil || v.RealType == nil {
 			continue
 		}

@@ -67,11 +67,17 @@ func (t *Target) PointerVar(g *G, frame int, expr string) (uint64, error) {
 // frame's PC, whether it is the innermost frame (its scope PC differs), the
 // expression. Only plain names in frames the fast reader unwound.
 func (t *Target) varKey(g *G, frame int, expr string) (varKey, bool) {
+	return t.exprKey(g, frame, expr, false)
+}
+
+// exprKey is varKey that also takes selector expressions ("s.mu") when
+// dots is set.
+func (t *Target) exprKey(g *G, frame int, expr string, dots bool) (varKey, bool) {
 	if g.stk == nil || frame < 0 || frame >= len(g.Frames) || g.FrameCFA(frame) == 0 {
 		return varKey{}, false
 	}
 	for _, c := range expr {
-		if !(c == '_' || 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9') {
+		if !(c == '_' || 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || dots && c == '.') {
 			return varKey{}, false
 		}
 	}

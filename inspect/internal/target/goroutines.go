@@ -10,13 +10,15 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// Frame is one call frame, innermost first.
+// Frame is one call frame, innermost first. Its fields are inspect.Frame's,
+// in the same order: the model shares the unwinder's frame slices instead
+// of copying them (inspect/build.go converts them in place).
 type Frame struct {
 	Func    string
 	File    string
 	Line    int
-	PC      uint64
 	Inlined bool
+	PC      uint64
 }
 
 // G is a goroutine as read from runtime.g plus its unwound stack.

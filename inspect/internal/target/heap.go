@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"go/constant"
 	"slices"
+	"sort"
 
 	"github.com/go-delve/delve/pkg/proc"
 )
@@ -794,32 +795,76 @@ func (t *Target) PTimers() (ps, timers []uint64) {
 	return ps, timers
 }
 
-// StackPointsInto reports whether a word on g's live stack points into
-// [lo, hi).
-func (t *Target) StackPointsInto(g *G, lo, hi uint64) bool {
-	if g.wordsOK && lo >= 4096 && (hi <= g.regs.lo || lo >= g.regs.hi) {
-		u := t.unwinder()
-		if hi <= u.minpc || lo >= u.maxpc {
+// StacksPointingInto finds, for each range [lo, hi) (each with lo >= 4096),
+// the goroutines of gs with a word on their live stack pointing into it,
+// in one pass over the stacks: at most limit per range, as indexes into gs.
+// skip(gi, ri) leaves goroutine gi out for range ri.
+func (t *Target) StacksPointingInto(gs []*G, ranges [][2]uint64, limit int, skip func(gi, ri int) bool) [][]int {
+	out := make([][]int, len(ranges))
+	if len(ranges) == 0 {
+		return out
+	}
+	order := make([]int, len(ranges))
+	for i := range order {
+		order[i] = i
+	}
+	sort.Slice(order, func(a, b int) bool { return ranges[order[a]][0] < ranges[order[b]][0] })
+	starts := make([]uint64, len(order))
+	maxLen := uint64(0)
+	for k, i := range order {
+		starts[k] = ranges[i][0]
+		maxLen = max(maxLen, ranges[i][1]-ranges[i][0])
+	}
+	full := 0
+	var hits []int // ranges hit by the current goroutine
+	hit := func(gi int, v uint64) {
+		// Ranges starting in (v-maxLen, v] may contain v.
+		k := sort.Search(len(starts), func(k int) bool { return starts[k] > v })
+		for k--; k >= 0 && v-starts[k] < maxLen; k-- {
+			ri := order[k]
+			if v >= ranges[ri][1] || len(out[ri]) >= limit || skip(gi, ri) {
+				continue
+			}
+			if n := len(out[ri]); n > 0 && out[ri][n-1] == gi {
+				continue
+			}
+			out[ri] = append(out[ri], gi)
+			hits = append(hits, ri)
+			if len(out[ri]) == limit {
+				full++
+			}
+		}
+	}
+	lo, hi := starts[0], uint64(0)
+	for _, r := range ranges {
+		hi = max(hi, r[1])
+	}
+	for gi, g := range gs {
+		if full == len(ranges) {
+			break
+		}
+		hits = hits[:0]
+		if g.wordsOK {
 			for _, v := range g.words {
 				if v >= lo && v < hi {
-					return true
+					hit(gi, v)
 				}
 			}
-			return false
+			continue
+		}
+		slo, shi := t.LiveStack(g)
+		if shi <= slo || shi-slo > 1<<20 {
+			continue
+		}
+		buf, err := t.read(slo&^7, int(shi-slo&^7))
+		if err != nil {
+			continue
+		}
+		for i := 0; i+8 <= len(buf); i += 8 {
+			if v := decodeUint(buf[i : i+8]); v >= lo && v < hi {
+				hit(gi, v)
+			}
 		}
 	}
-	slo, shi := t.LiveStack(g)
-	if shi <= slo || shi-slo > 1<<20 {
-		return false
-	}
-	buf, err := t.read(slo&^7, int(shi-slo&^7))
-	if err != nil {
-		return false
-	}
-	for i := 0; i+8 <= len(buf); i += 8 {
-		if v := decodeUint(buf[i : i+8]); v >= lo && v < hi {
-			return true
-		}
-	}
-	return false
+	return out
 }

@@ -191,6 +191,10 @@ type unwinder struct {
 	// varOffs are frame variables' offsets from the CFA, by PC (PointerVar).
 	varOffs map[varKey]int64
 	varErrs map[varKey]error // variables the debug info does not locate
+	// recipes compute lock receiver expressions by PC (LockAddrs).
+	recipes map[varKey]*exprRecipe
+	// frameVars are frames' variables by PC (ContainerOf).
+	frameVars map[varKey]*frameVars
 	// stackBufs are fastStacks' batch buffers, kept between snapshots.
 	stackBufs [][]byte
 	// readBuf is readEach's buffer, kept between snapshots.
@@ -220,6 +224,9 @@ func (t *Target) unwinder() *unwinder {
 		ranges:   map[string][2]uint64{},
 		varOffs:  map[varKey]int64{},
 		varErrs:  map[varKey]error{},
+		recipes:  map[varKey]*exprRecipe{},
+
+		frameVars: map[varKey]*frameVars{},
 	}
 	t.lay.unw = u
 	if err := u.init(t); err != nil {
