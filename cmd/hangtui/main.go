@@ -10,6 +10,7 @@ import (
 
 	"github.com/hangtui/hangtui/inspect/report"
 	"github.com/hangtui/hangtui/internal/safety"
+	"github.com/hangtui/hangtui/internal/watch"
 )
 
 const usage = `hangtui: see why a Go process hangs.
@@ -70,6 +71,8 @@ func run(args []string) int {
 		return runWatch(args[1:])
 	case demoTargetCommand:
 		return runDemoTarget(args[1:])
+	case watch.SnapshotCommand:
+		return watch.SnapshotMain(args[1:])
 	case "-h", "--help", "help":
 		fmt.Print(usage)
 		return 0

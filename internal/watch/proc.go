@@ -45,21 +45,60 @@ func descendants(root int) []int {
 }
 
 func parentOf(pid int) (int, bool) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0, false
-	}
-	s := string(b)
-	i := strings.LastIndexByte(s, ')')
-	if i < 0 || i+2 >= len(s) {
-		return 0, false
-	}
-	f := strings.Fields(s[i+2:])
+	f := statFields(fmt.Sprintf("/proc/%d/stat", pid))
 	if len(f) < 2 {
 		return 0, false
 	}
 	ppid, err := strconv.Atoi(f[1])
 	return ppid, err == nil
+}
+
+// statFields returns the fields of a /proc stat file after the command
+// name: state, ppid, ...
+func statFields(path string) []string {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil
+	}
+	s := string(b)
+	i := strings.LastIndexByte(s, ')')
+	if i < 0 || i+2 >= len(s) {
+		return nil
+	}
+	return strings.Fields(s[i+2:])
+}
+
+// procState returns the state letter of pid (R, S, T, t, Z, ...).
+func procState(pid int) (string, error) {
+	f := statFields(fmt.Sprintf("/proc/%d/stat", pid))
+	if len(f) < 1 {
+		return "", fmt.Errorf("no process %d", pid)
+	}
+	return f[0], nil
+}
+
+// threadStopped reports whether a thread of pid is stopped (T) or in a
+// tracing stop (t).
+func threadStopped(pid int) bool {
+	tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/stat", pid))
+	for _, task := range tasks {
+		if f := statFields(task); len(f) > 0 && (f[0] == "T" || f[0] == "t") {
+			return true
+		}
+	}
+	return false
+}
+
+// tracerOf returns the PID tracing pid, 0 if none.
+func tracerOf(pid int) int {
+	b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	for _, l := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(l, "TracerPid:"); ok {
+			n, _ := strconv.Atoi(strings.TrimSpace(v))
+			return n
+		}
+	}
+	return 0
 }
 
 // goProcess says whether pid runs a Go program worth reporting, and its

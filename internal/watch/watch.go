@@ -19,7 +19,6 @@ import (
 
 	"github.com/hangtui/hangtui/inspect"
 	"github.com/hangtui/hangtui/inspect/report"
-	"github.com/hangtui/hangtui/internal/safety"
 )
 
 // ExitKilled is the exit code of `hangtui watch --kill` when it reported a
@@ -43,9 +42,23 @@ type Options struct {
 	// reports go to Stderr.
 	Stdin          io.Reader
 	Stdout, Stderr io.Writer
-	// Snapshot reads one process; nil means attach with inspect and
-	// detach at once (tests may replace it).
+	// Snapshot reads one process in this process (tests may set it); nil
+	// means a child hangtui process (SnapshotCommand) attaches, reads and
+	// detaches: the watching process, the parent of the command, never
+	// traces anything.
 	Snapshot func(pid int) (*inspect.Snapshot, error)
+	// AttachTimeout and SnapshotTimeout bound the attach and, once
+	// attached, reading the snapshot (0: DefaultAttachTimeout,
+	// DefaultSnapshotTimeout). When one expires hangtui lets go of the
+	// process, which keeps running, and says so in one line.
+	AttachTimeout, SnapshotTimeout time.Duration
+
+	// snapshotEnv is added to the snapshot child's environment (tests).
+	snapshotEnv []string
+	// onChild is told the PID of every snapshot child; afterSnapshot is
+	// called after each Go process was looked at, before any kill (tests).
+	onChild       func(pid int)
+	afterSnapshot func(pid int, err error)
 }
 
 // Run runs the command and returns the exit code for hangtui: the
@@ -57,8 +70,11 @@ func Run(opts Options) (int, error) {
 	if opts.Stall <= 0 {
 		opts.Stall = 10 * time.Minute
 	}
-	if opts.Snapshot == nil {
-		opts.Snapshot = snapshotPID
+	if opts.AttachTimeout <= 0 {
+		opts.AttachTimeout = DefaultAttachTimeout
+	}
+	if opts.SnapshotTimeout <= 0 {
+		opts.SnapshotTimeout = DefaultSnapshotTimeout
 	}
 	w := &watcher{opts: opts, last: time.Now(), reported: map[int]bool{}}
 	cmd := exec.Command(opts.Command[0], opts.Command[1:]...)
@@ -157,38 +173,73 @@ func (w *watcher) reportHung(root int) int {
 			}
 			continue
 		}
-		snap, err := w.opts.Snapshot(pid)
+		res, err := w.snapshot(pid)
 		if inspect.KindOf(err) == inspect.ErrNoDebugInfo {
 			// `go test` builds its test binaries without debug info.
 			// With --kill the process is about to die anyway: its own
 			// goroutine dump (SIGQUIT) is read instead.
 			if !w.opts.Kill {
 				w.logf("PID %d (%s): no debug info (go test strips test binaries); with --kill, hangtui reads its SIGQUIT goroutine dump instead", pid, exe)
+				w.after(pid, err)
 				continue
 			}
-			snap, err = w.quitDump(pid)
+			var snap *inspect.Snapshot
+			if snap, err = w.quitDump(pid); err == nil {
+				res = render(w.jsonPath(pid), snap)
+			}
 		}
+		w.after(pid, err)
 		if err != nil {
 			w.logf("PID %d (%s): %v", pid, exe, err)
 			continue
 		}
 		n++
-		w.write(pid, exe, snap)
+		w.write(pid, exe, res)
 	}
 	return n
 }
 
-func (w *watcher) write(pid int, exe string, snap *inspect.Snapshot) {
-	path := filepath.Join(w.opts.Out, fmt.Sprintf("hangtui-%d.json", pid))
-	jsonErr := writeJSON(path, snap)
+func (w *watcher) after(pid int, err error) {
+	if w.opts.afterSnapshot != nil {
+		w.opts.afterSnapshot(pid, err)
+	}
+}
+
+func (w *watcher) jsonPath(pid int) string {
+	return filepath.Join(w.opts.Out, fmt.Sprintf("hangtui-%d.json", pid))
+}
+
+// snapshot takes a snapshot of pid and writes its JSON report: in a child
+// process (snapshotChild), or with Options.Snapshot.
+func (w *watcher) snapshot(pid int) (*snapshotResult, error) {
+	if w.opts.Snapshot == nil {
+		return w.snapshotChild(pid, w.jsonPath(pid))
+	}
+	snap, err := w.opts.Snapshot(pid)
+	if err != nil {
+		return nil, err
+	}
+	return render(w.jsonPath(pid), snap), nil
+}
+
+// render writes snap's JSON report to path and returns its text report.
+func render(path string, snap *inspect.Snapshot) *snapshotResult {
+	res := &snapshotResult{path: path, jsonErr: writeJSON(path, snap)}
+	var text bytes.Buffer
+	_ = report.WriteText(&text, snap)
+	res.text = text.Bytes()
+	return res
+}
+
+func (w *watcher) write(pid int, exe string, res *snapshotResult) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	fmt.Fprintf(w.opts.Stderr, "\n===== hangtui watch: report of PID %d (%s) =====\n", pid, exe)
-	_ = report.WriteText(w.opts.Stderr, snap)
-	if jsonErr != nil {
-		fmt.Fprintf(w.opts.Stderr, "hangtui watch: cannot write %s: %v\n", path, jsonErr)
+	_, _ = w.opts.Stderr.Write(res.text)
+	if res.jsonErr != nil {
+		fmt.Fprintf(w.opts.Stderr, "hangtui watch: cannot write %s: %v\n", res.path, res.jsonErr)
 	} else {
-		fmt.Fprintf(w.opts.Stderr, "hangtui watch: JSON report written to %s\n", path)
+		fmt.Fprintf(w.opts.Stderr, "hangtui watch: JSON report written to %s\n", res.path)
 	}
 	fmt.Fprintf(w.opts.Stderr, "===== end of report of PID %d =====\n\n", pid)
 }
@@ -203,19 +254,6 @@ func writeJSON(path string, snap *inspect.Snapshot) error {
 		return err
 	}
 	return f.Close()
-}
-
-// snapshotPID attaches, reads one snapshot and detaches: the process keeps
-// running whatever happens (Close detaches on every path).
-func snapshotPID(pid int) (*inspect.Snapshot, error) {
-	s, err := inspect.Attach(pid)
-	if err != nil {
-		return nil, err
-	}
-	unregister := safety.OnExit(func() { _ = s.Close() })
-	defer unregister()
-	defer s.Close()
-	return s.Snapshot()
 }
 
 // killTree kills root and every process below it, children first so that
