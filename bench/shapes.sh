@@ -26,7 +26,7 @@
 set -eu
 cd "$(dirname "$0")/.."
 SIZES=${N:-"10000 100000"}
-SHAPES=${SHAPES:-"shards varied holders chans labels finq heap mixed"}
+SHAPES=${SHAPES:-"shards varied deep holders chans labels finq heap mixed"}
 DELVE_MAX=${DELVE_MAX:-100000}
 OUT=${OUT:-$(mktemp -d /tmp/hangtui-shapes.XXXXXX)}
 go build -o "$OUT/hangtui" ./cmd/hangtui

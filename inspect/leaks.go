@@ -290,8 +290,8 @@ func (b *builder) reachersAmong(gs []*Goroutine) map[string][]int64 {
 			break
 		}
 		lo, hi := b.t.LiveStack(b.raw[s.ID])
-		if words, ok := b.t.LiveStackWords(b.raw[s.ID]); ok {
-			sub.MarkWords(lo, words)
+		if b.t.HasStackWords(b.raw[s.ID]) {
+			sub.MarkStackWords(lo, b.raw[s.ID])
 		} else {
 			_ = sub.MarkRange(lo, hi)
 		}

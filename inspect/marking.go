@@ -31,7 +31,7 @@ type marking struct {
 // liveRoots is what marking a live goroutine needs, read beforehand.
 type liveRoots struct {
 	lo, hi    uint64
-	words     []uint64
+	g         *target.G // its kept stack words, when wordsOK
 	wordsOK   bool
 	closures  []uint64
 	finalizer []uint64 // finalizer and cleanup roots, for the first such goroutine
@@ -148,7 +148,7 @@ func (m *marking) rootsOf(g *Goroutine) liveRoots {
 	rg := b.raw[g.ID]
 	var r liveRoots
 	r.lo, r.hi = b.t.LiveStack(rg)
-	r.words, r.wordsOK = b.t.LiveStackWords(rg)
+	r.g, r.wordsOK = rg, b.t.HasStackWords(rg)
 	r.closures = b.t.DeferClosures(rg)
 	if (g.Role == RoleFinalizer || g.Role == RoleCleanup) && !m.finalizerRoots {
 		m.finalizerRoots = true
@@ -164,7 +164,7 @@ func (m *marking) rootsOf(g *Goroutine) liveRoots {
 func (m *marking) markLive(g *Goroutine, r liveRoots) {
 	h := m.h
 	if r.wordsOK && h.Parent == nil {
-		h.MarkWords(r.lo, r.words)
+		h.MarkStackWords(r.lo, r.g)
 	} else if r.hi > r.lo && r.hi-r.lo < 1<<30 {
 		_ = h.MarkRange(r.lo, r.hi)
 	}

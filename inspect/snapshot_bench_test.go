@@ -39,7 +39,7 @@ func BenchmarkShapes(b *testing.B) {
 	}
 	shapes := strings.Fields(os.Getenv("HANGTUI_BENCH_SHAPES"))
 	if len(shapes) == 0 {
-		shapes = []string{"shards", "varied", "holders", "chans", "labels", "finq", "mixed"}
+		shapes = []string{"shards", "varied", "deep", "holders", "chans", "labels", "finq", "mixed"}
 	}
 	exe := fixture.BuildBenchgen(b)
 	for _, shape := range shapes {

@@ -80,3 +80,40 @@ func startShards(n int) {
 		recurse(i%33+3, leaf)
 	})
 }
+
+func init() {
+	register("deep", "recursion 100-250 frames deep; a lock held at the bottom of some, waited for at the bottom of others", startDeep)
+}
+
+var deepMu sync.Mutex
+
+// startDeep parks goroutines at the bottom of a deep recursion: one holds
+// deepMu there (plain Unlock after the sleep), a tenth wait for it, the rest
+// sleep or wait on a channel.
+func startDeep(n int) {
+	held := make(chan struct{})
+	spawn(1, func(int) {
+		recurse(240, func() {
+			deepMu.Lock()
+			close(held)
+			parked()
+			time.Sleep(time.Hour)
+			deepMu.Unlock()
+		})
+	})
+	<-held
+	ch := make(chan int)
+	spawn(n-1, func(i int) {
+		recurse(100+i%150, func() {
+			parked()
+			switch i % 10 {
+			case 0:
+				deepMu.Lock()
+			case 1, 2, 3:
+				<-ch
+			default:
+				time.Sleep(time.Hour)
+			}
+		})
+	})
+}

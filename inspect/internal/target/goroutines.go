@@ -54,7 +54,7 @@ type G struct {
 	stk  *stackShape
 	// words are the possible heap pointers on the live stack, kept by the
 	// fast reader when it read all of it (wordsOK).
-	words   []uint64
+	words   stackWords
 	wordsOK bool
 	// openDefers are the pending open-coded defers found while the stack
 	// was read (openDefersOK).

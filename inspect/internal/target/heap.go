@@ -306,14 +306,12 @@ func (h *Heap) MarkPtr(p uint64) {
 	}
 }
 
-// MarkWords marks what each of the words points into, as roots read from
-// memory beforehand (a goroutine's stack kept by the stack reader).
-func (h *Heap) MarkWords(root uint64, words []uint64) {
+// MarkStackWords marks what the kept words of g's live stack point into
+// (HasStackWords): roots read with the stack, never read again.
+func (h *Heap) MarkStackWords(root uint64, g *G) {
 	h.cur = root
-	h.scanned += uint64(len(words)) * 8
-	for _, v := range words {
-		h.MarkPtr(v)
-	}
+	h.scanned += uint64(g.words.len()) * 8
+	g.words.each(h.MarkPtr)
 }
 
 // MarkRange scans memory [lo, hi) as roots.
@@ -527,12 +525,10 @@ func (t *Target) LiveStack(g *G) (lo, hi uint64) {
 	return lo, hi
 }
 
-// LiveStackWords returns the words of g's live stack (LiveStack) that may
-// point into the heap, as read with its stack, ok false when they were not
-// kept (then read LiveStack).
-func (t *Target) LiveStackWords(g *G) (words []uint64, ok bool) {
-	return g.words, g.wordsOK
-}
+// HasStackWords reports whether the words of g's live stack (LiveStack)
+// that may point into the heap were kept when its stack was read; if not,
+// mark from LiveStack instead.
+func (t *Target) HasStackWords(g *G) bool { return g.wordsOK }
 
 // DeferRecords returns the addresses of g's heap-allocated _defer records
 // and their closures (roots when g can run).
@@ -845,11 +841,11 @@ func (t *Target) StacksPointingInto(gs []*G, ranges [][2]uint64, limit int, skip
 		}
 		hits = hits[:0]
 		if g.wordsOK {
-			for _, v := range g.words {
+			g.words.each(func(v uint64) {
 				if v >= lo && v < hi {
 					hit(gi, v)
 				}
-			}
+			})
 			continue
 		}
 		slo, shi := t.LiveStack(g)

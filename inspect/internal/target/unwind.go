@@ -762,6 +762,7 @@ func (t *Target) fastStacks(gs []*G, onThread map[int64]*proc.G) {
 	if len(b.gs) > 0 {
 		batches = append(batches, b)
 	}
+	wf := t.wordFilter()
 	var words wordArena // this goroutine's
 	unwind := func(b *stackBatch) {
 		for i, g := range b.gs {
@@ -771,7 +772,7 @@ func (t *Target) fastStacks(gs []*G, onThread map[int64]*proc.G) {
 				// The batch read missed it: read it through Delve.
 				if m, err := t.mem.ReadMemory(b.bufs[i], b.addrs[i]); err == nil && m == len(b.bufs[i]) {
 					b.ok[i] = true
-					words.keep(u, g, sp, b.bufs[i])
+					words.keep(u, wf, g, sp, b.bufs[i])
 				}
 			}
 			if b.ok[i] {
@@ -820,7 +821,7 @@ func (t *Target) fastStacks(gs []*G, onThread map[int64]*proc.G) {
 			readvBatch(t.pid, b.addrs, b.bufs, b.ok)
 			for i, g := range b.gs {
 				if b.ok[i] {
-					words.keep(u, g, b.addrs[i], b.bufs[i])
+					words.keep(u, wf, g, b.addrs[i], b.bufs[i])
 				}
 			}
 			select {
@@ -874,41 +875,6 @@ func (b *stackBatch) alloc(mem []byte) {
 		b.bufs[i] = b.mem[off : off+n : off+n]
 		off += n
 	}
-}
-
-// wordArena holds kept stack words, a chunk at a time.
-type wordArena struct{ words []uint64 }
-
-// keep keeps the words of g's live stack [sp, hi) that may point into
-// the heap, when buf holds all of it: the reachability proof marks from
-// them without reading the stack again. Words that cannot be heap pointers
-// (small values, code addresses, addresses in g's own stack, such as saved
-// frame pointers) are left out; marking ignores them anyway.
-func (a *wordArena) keep(u *unwinder, g *G, sp uint64, buf []byte) {
-	if g.Status == Gsyscall || sp != g.regs.sp || uint64(len(buf)) != g.regs.hi-sp || sp%8 != 0 {
-		return
-	}
-	n := len(buf) / 8
-	if cap(a.words)-len(a.words) < n {
-		a.words = make([]uint64, 0, max(n, 1<<16))
-	}
-	start := len(a.words)
-	lo, hi := g.regs.lo, g.regs.hi
-	// Stacks repeat values (an argument passed down through every frame):
-	// a small table drops most repeats; marking a value twice is a no-op.
-	var seen [32]uint64
-	for i := 0; i < n; i++ {
-		v := binary.LittleEndian.Uint64(buf[i*8:])
-		if v < 4096 || (v >= lo && v < hi) || (v >= u.minpc && v < u.maxpc) {
-			continue
-		}
-		if k := (v >> 4) % uint64(len(seen)); seen[k] != v {
-			seen[k] = v
-			a.words = append(a.words, v)
-		}
-	}
-	g.words = a.words[start:len(a.words):len(a.words)]
-	g.wordsOK = true
 }
 
 // unwindFP walks g's frame pointer chain from pc, sp, bp, checking each
