@@ -35,6 +35,8 @@ type builder struct {
 	resByKey map[resKey]*Resource
 	// holderSeen de-duplicates holders (addHolder).
 	holderSeen map[holderKey]bool
+	// frames finds functions in stacks, once per distinct stack.
+	frames frameFinder
 }
 
 func build(t *target.Target, info Target, src *sourceIndex, progress func(Progress)) (*Snapshot, error) {
@@ -47,6 +49,7 @@ func build(t *target.Target, info Target, src *sourceIndex, progress func(Progre
 		raw:      map[int64]*target.G{},
 		res:      map[string]*Resource{},
 		chans:    map[uint64]*target.Chan{},
+		frames:   frameFinder{},
 	}
 	t.ClearCaches()
 	phase := b.phases()
@@ -268,6 +271,36 @@ func hasFrame(g *Goroutine, fn string) bool {
 	return false
 }
 
+// frameFinder answers "which frame of this stack runs fn" once per distinct
+// stack: goroutines with identical stacks share one Frames slice.
+type frameFinder map[frameFinderKey]int
+
+type frameFinderKey struct {
+	stack *Frame
+	n     int
+	fn    string
+}
+
+// index is the first frame of frames running fn, or -1.
+func (ff frameFinder) index(frames []Frame, fn string) int {
+	if len(frames) == 0 {
+		return -1
+	}
+	k := frameFinderKey{&frames[0], len(frames), fn}
+	if i, ok := ff[k]; ok {
+		return i
+	}
+	i := -1
+	for j, f := range frames {
+		if f.Func == fn {
+			i = j
+			break
+		}
+	}
+	ff[k] = i
+	return i
+}
+
 // isSystemStart mirrors the runtime's isSystemGoroutine: goroutines started
 // in package runtime, except runtime.main and the signal handler.
 func isSystemStart(start string) bool {
@@ -398,11 +431,11 @@ func (b *builder) classifySema(g *Goroutine, sema uint64) (Kind, uint64, Op) {
 	case g.WaitReason == "sync.RWMutex.Lock" && rwOK:
 		return KindRWMutex, sema - writerSem, OpLock
 	case g.WaitReason == "sync.Mutex.Lock":
-		if rwOK && hasFrame(g, "sync.(*RWMutex).Lock") {
+		if rwOK && b.frames.index(g.Frames, "sync.(*RWMutex).Lock") >= 0 {
 			return KindRWMutex, sema - wSema, OpLock
 		}
 		return KindMutex, sema - b.t.MutexSemaOffset(), OpLock
-	case strings.HasPrefix(g.WaitReason, "sync.WaitGroup.Wait") || hasFrame(g, "sync.(*WaitGroup).Wait"):
+	case strings.HasPrefix(g.WaitReason, "sync.WaitGroup.Wait") || b.frames.index(g.Frames, "sync.(*WaitGroup).Wait") >= 0:
 		if off, ok := b.t.WaitGroupSemaOffset(); ok {
 			return KindWaitGroup, sema - off, OpWait
 		}
@@ -499,7 +532,7 @@ func (b *builder) conds() {
 	for _, rg := range b.gs {
 		if g := b.byAdr[rg.Addr]; g.State == StateWaiting && g.WaitReason == "sync.Cond.Wait" {
 			for _, v := range condVars {
-				if i := rg.FrameIndex(v[0]); i >= 0 {
+				if i := b.frames.index(g.Frames, v[0]); i >= 0 {
 					reqs = append(reqs, target.VarReq{G: rg, Frame: i, Expr: v[1]})
 				}
 			}
@@ -512,12 +545,12 @@ func (b *builder) conds() {
 			continue
 		}
 		var addr uint64
-		if i := rg.FrameIndex("sync.(*Cond).Wait"); i >= 0 {
+		if i := b.frames.index(g.Frames, "sync.(*Cond).Wait"); i >= 0 {
 			addr, _ = b.t.PointerVar(rg, i, "c")
 		}
 		if addr == 0 && ok {
 			for _, fn := range []string{"sync.runtime_notifyListWait", "runtime.notifyListWait"} {
-				if i := rg.FrameIndex(fn); i >= 0 {
+				if i := b.frames.index(g.Frames, fn); i >= 0 {
 					if l, err := b.t.PointerVar(rg, i, "l"); err == nil && l != 0 {
 						addr = l - condOff
 						break
