@@ -112,7 +112,9 @@ func build(t *target.Target, info Target, src *sourceIndex, progress func(Progre
 	phase("reachability")
 	b.linkFinalizers()
 	a.finalizerFindings()
+	explainOrphans(b.snap, src, localFile)
 	sortFindings(b.snap.Findings)
+	groupFindings(b.snap)
 	b.progress(Progress{Phase: "done", Done: n, Total: n})
 	writeMemProfile()
 	return b.snap, nil
@@ -131,6 +133,15 @@ func writeMemProfile() {
 		_ = pprof.Lookup("heap").WriteTo(f, 0)
 		f.Close()
 	}
+}
+
+// localFile is path when it exists on this machine (a live target's
+// source, recorded at build time), "" otherwise.
+func localFile(path string) string {
+	if _, err := os.Stat(path); err != nil {
+		return ""
+	}
+	return path
 }
 
 // phases returns a function that records how long each phase took; with

@@ -71,14 +71,14 @@ func (h *dumpHolders) heldAt(file string, line int, fn string) []lockCall {
 	return h.si.heldAt(file, line, fn)
 }
 
-func (db *dumpBuilder) holders(si *sourceIndex, root string, onlyRoot bool) {
+func (db *dumpBuilder) holders(si *sourceIndex, root string, onlyRoot bool) *dumpHolders {
 	h := &dumpHolders{db: db, si: si, offs: map[exprKey]uint64{}, bad: map[exprKey]bool{},
 		globals: map[string]uint64{}, names: map[uint64]string{}, root: root, onlyRoot: onlyRoot, paths: map[string]string{},
 		fns: map[fileLine]*dumpFunc{}}
-	if !db.anyLockWait() {
-		return
-	}
 	db.noSource = map[string]bool{}
+	if !db.anyLockWait() {
+		return h
+	}
 	h.learn()
 	h.claim()
 	for _, r := range db.res {
@@ -86,6 +86,7 @@ func (db *dumpBuilder) holders(si *sourceIndex, root string, onlyRoot bool) {
 			r.Type = n // finish prefixes nothing: the kind is in the id
 		}
 	}
+	return h
 }
 
 func (db *dumpBuilder) anyLockWait() bool {

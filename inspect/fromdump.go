@@ -83,14 +83,17 @@ func fromDump(d *dump.Dump, opts DumpOptions, kind SourceKind) *Snapshot {
 	}
 	sortGoroutines(s.Goroutines)
 	db.waits()
-	db.holders(newSourceIndex(), opts.SourceRoot, opts.OnlyUnderRoot)
+	si := newSourceIndex()
+	h := db.holders(si, opts.SourceRoot, opts.OnlyUnderRoot)
 	db.finish()
 	a := analyze(s)
 	db.runtimeVerdicts(a)
 	s.Finalizers = finalizersFromStacks(s)
 	a.finalizerFindings()
+	explainOrphans(s, si, h.local)
 	db.notes()
 	sortFindings(s.Findings)
+	groupFindings(s)
 	return s
 }
 

@@ -220,6 +220,16 @@ func (b *builder) explainStuck(a *analysis, h *target.Heap, stuck []*Goroutine, 
 			for _, id := range reachers[w.Resource] {
 				a.addEdge(g.ID, id, w.Resource)
 			}
+			// A holder named only by reference evidence proves nothing
+			// by itself, but both ends are proven stuck here: the
+			// edge explains the proof, so cycles through it are shown.
+			if r := a.rs[w.Resource]; r != nil && (r.Kind == KindMutex || r.Kind == KindRWMutex) {
+				for _, h := range r.Holders {
+					if h.Evidence == EvidenceReference && inStuck[h.Goroutine] && h.Goroutine != g.ID {
+						a.addEdge(g.ID, h.Goroutine, r.ID)
+					}
+				}
+			}
 		}
 	}
 	// Cycles among the stuck goroutines only.
@@ -386,7 +396,15 @@ func (b *builder) leakWhy(g *Goroutine, reachers map[string][]int64) string {
 		if ids := reachers[r.ID]; len(ids) > 0 {
 			parts = append(parts, fmt.Sprintf("%s is reachable only from goroutines that are themselves stuck (%s)", what, joinIDs(ids)))
 		} else if r.Kind == KindMutex || r.Kind == KindRWMutex {
-			parts = append(parts, fmt.Sprintf("%s is held by goroutines that can never run", what))
+			var holders []int64
+			for _, h := range r.Holders {
+				holders = appendUniqueID(holders, h.Goroutine)
+			}
+			if len(holders) > 0 {
+				parts = append(parts, fmt.Sprintf("%s is held by goroutine(s) %s, which can never run", what, joinIDs(holders)))
+			} else {
+				parts = append(parts, fmt.Sprintf("%s is locked and nothing that can still run can unlock it", what))
+			}
 		} else {
 			parts = append(parts, fmt.Sprintf("nothing that can still run references %s", what))
 		}

@@ -42,9 +42,10 @@ type lockCall struct {
 // lockFunc is one analysed function (declaration or literal).
 type lockFunc struct {
 	// name is the declared name ("" for a literal), recvType the
-	// receiver's type name for a method, used to check that the source
-	// matches the frame's function.
+	// receiver's type name for a method (recvPtr: a pointer receiver),
+	// used to check that the source matches the frame's function.
 	name, recvType string
+	recvPtr        bool
 	// enclosing is the name of the FuncDecl a literal is in.
 	enclosing  string
 	start, end int // lines
@@ -56,6 +57,48 @@ type lockFunc struct {
 	at       map[int]uint64
 	deferred map[string]bool // recv+"Unlock"/"RUnlock" deferred somewhere
 	analysed bool
+	// The graph and each node's lock operations, kept for exitPaths.
+	cfg     *cfg.CFG
+	ops     [][][]op
+	rootsOf map[string]uint64 // root variable → facts rooted at it
+}
+
+// op is one lock operation of a CFG node, in source order.
+type op struct {
+	line   int
+	fact   int  // index in facts, -1 for none
+	lock   bool // Lock (else Unlock)
+	kill   string
+	branch bool // a break, continue or goto (markBranches)
+}
+
+// apply is op o's effect on the set of held facts.
+func (lf *lockFunc) apply(set uint64, o op) uint64 {
+	switch {
+	case o.fact >= 0 && o.lock:
+		return set | 1<<o.fact
+	case o.fact >= 0:
+		return set &^ (1 << o.fact)
+	case o.kill != "":
+		return set &^ lf.rootsOf[o.kill]
+	}
+	return set
+}
+
+// rangeKill: range loops assign their key and value at the top of each
+// iteration.
+func (lf *lockFunc) rangeKill(b *cfg.Block, set uint64) uint64 {
+	if b.Kind != cfg.KindRangeBody {
+		return set
+	}
+	if rs, ok := b.Stmt.(*ast.RangeStmt); ok {
+		for _, e := range []ast.Expr{rs.Key, rs.Value} {
+			if id, ok := e.(*ast.Ident); ok {
+				set &^= lf.rootsOf[id.Name]
+			}
+		}
+	}
+	return set
 }
 
 type lockFact struct {
@@ -119,6 +162,7 @@ func indexFuncs(fset *token.FileSet, f *ast.File) []*lockFunc {
 			lf := &lockFunc{name: x.Name.Name, body: x.Body}
 			if x.Recv != nil && len(x.Recv.List) == 1 {
 				lf.recvType = recvTypeName(x.Recv.List[0].Type)
+				_, lf.recvPtr = x.Recv.List[0].Type.(*ast.StarExpr)
 			}
 			lf.start, lf.end = fset.Position(x.Pos()).Line, fset.Position(x.End()).Line
 			outer = x.Name.Name
@@ -220,14 +264,9 @@ func (lf *lockFunc) heldAt(line int) []lockCall {
 func (lf *lockFunc) analyse(fset *token.FileSet) {
 	lf.analysed = true
 	lf.deferred = map[string]bool{}
+	markBranches(lf.body)
 	g := cfg.New(lf.body, mayReturn)
-	// The transfer of each node: its lock operations in source order.
-	type op struct {
-		line int
-		fact int  // index in facts
-		lock bool // Lock (else Unlock)
-		kill string
-	}
+	lf.cfg = g
 	factIndex := map[string]int{}
 	fact := func(recv string, read bool, line int) int {
 		k := recv
@@ -252,6 +291,10 @@ func (lf *lockFunc) analyse(fset *token.FileSet) {
 		for ni, n := range b.Nodes {
 			var ops []op
 			visitCalls(n, func(call *ast.CallExpr, deferred bool) {
+				if line, ok := branchMarker(fset, call); ok {
+					ops = append(ops, op{line: line, fact: -1, branch: true})
+					return
+				}
 				recv, name := lockMethod(call)
 				if recv == "" {
 					return
@@ -302,32 +345,9 @@ func (lf *lockFunc) analyse(fset *token.FileSet) {
 			}
 		}
 	}
-	apply := func(set uint64, o op) uint64 {
-		switch {
-		case o.fact >= 0 && o.lock:
-			return set | 1<<o.fact
-		case o.fact >= 0:
-			return set &^ (1 << o.fact)
-		case o.kill != "":
-			return set &^ rootsOf[o.kill]
-		}
-		return set
-	}
-	// Range loops assign their key and value at the top of each
-	// iteration.
-	rangeKill := func(b *cfg.Block, set uint64) uint64 {
-		if b.Kind != cfg.KindRangeBody {
-			return set
-		}
-		if rs, ok := b.Stmt.(*ast.RangeStmt); ok {
-			for _, e := range []ast.Expr{rs.Key, rs.Value} {
-				if id, ok := e.(*ast.Ident); ok {
-					set &^= rootsOf[id.Name]
-				}
-			}
-		}
-		return set
-	}
+	lf.ops, lf.rootsOf = nodeOps, rootsOf
+	apply := lf.apply
+	rangeKill := lf.rangeKill
 	// Iterate to the fixpoint: in-states start at "everything" (the
 	// identity of intersection) except the entry.
 	const all = ^uint64(0)

@@ -69,3 +69,49 @@ func TestLockFuncMatches(t *testing.T) {
 		}
 	}
 }
+
+// TestExitPaths checks the paths that leave a lock held, on
+// testdata/lockflow/exits.go: each Lock line marked "// exits: ..." lists
+// them as "kind@line via line,line" ("-" for none).
+func TestExitPaths(t *testing.T) {
+	t.Parallel()
+	path, _ := filepath.Abs("testdata/lockflow/exits.go")
+	src, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	si := newSourceIndex()
+	for i, text := range strings.Split(string(src), "\n") {
+		line := i + 1
+		_, want, ok := strings.Cut(text, "// exits: ")
+		if !ok {
+			continue
+		}
+		lf := si.lockFuncAt(path, line)
+		if lf == nil {
+			t.Fatalf("line %d: no function", line)
+		}
+		var got []string
+		for _, p := range lf.exitPaths(si.fset) {
+			if p.lockLine != line {
+				continue
+			}
+			s := fmt.Sprintf("%s@%d", p.exitKind, p.exitLine)
+			if len(p.via) > 0 {
+				var v []string
+				for _, l := range p.via {
+					v = append(v, fmt.Sprint(l))
+				}
+				s += " via " + strings.Join(v, ",")
+			}
+			got = append(got, s)
+		}
+		g := strings.Join(got, "; ")
+		if g == "" {
+			g = "-"
+		}
+		if g != want {
+			t.Errorf("line %d: exits %q, want %q", line, g, want)
+		}
+	}
+}

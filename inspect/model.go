@@ -377,7 +377,22 @@ type Finding struct {
 	Title string
 	// Details are the steps of the argument, one line each.
 	Details []string
-	// Goroutines and Resources involved.
+	// Goroutines and Resources involved, in every instance.
+	Goroutines []int64
+	Resources  []string
+	// Sites are places in the source the finding points at: for a lock
+	// nobody holds, the Lock calls with a way out of their function
+	// that leaves it locked.
+	Sites []SourceSite
+	// Instances are the other occurrences of the same pattern (the same
+	// kind of finding, with goroutines parked at the same code locations
+	// on the same kinds of resource): Title and Details describe the
+	// first one. Empty when the pattern occurred once.
+	Instances []FindingInstance
+}
+
+// FindingInstance is one more occurrence of a finding's pattern.
+type FindingInstance struct {
 	Goroutines []int64
 	Resources  []string
 }

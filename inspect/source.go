@@ -20,6 +20,8 @@ type sourceIndex struct {
 	// vars lists the package-level variable names of a directory's
 	// package (dump evidence: is this name a package variable?).
 	vars map[string]map[string]bool
+	// pkgNames caches the package name of a directory's files.
+	pkgNames map[string]string
 }
 
 // srcFile is a parsed file (nil ast when it is not on disk or does not
@@ -34,7 +36,7 @@ const maxSourceFile = 4 << 20
 
 func newSourceIndex() *sourceIndex {
 	return &sourceIndex{fset: token.NewFileSet(), files: map[string]*srcFile{}, held: map[fileLine][]lockCall{},
-		vars: map[string]map[string]bool{}}
+		vars: map[string]map[string]bool{}, pkgNames: map[string]string{}}
 }
 
 // source returns the parsed file at path, nil when it cannot be read.

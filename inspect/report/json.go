@@ -128,6 +128,32 @@ type Finding struct {
 	Details    []string `json:"details"`
 	Goroutines []int64  `json:"goroutines"`
 	Resources  []string `json:"resources"`
+	// Instances is how many times the pattern occurred, when more than
+	// once: title and details describe the first occurrence, goroutines
+	// and resources cover all of them, OtherInstances lists the others.
+	Instances      int        `json:"instances,omitempty"`
+	OtherInstances []Instance `json:"other_instances,omitempty"`
+	// Sites are the source lines the finding points at (for a lock
+	// nobody holds: the Lock calls with a way out that keeps it locked).
+	Sites []Site `json:"sites,omitempty"`
+}
+
+// Site is a place in the source: a Lock call (func, file, line) and how
+// its function can be left with the lock held (exit "return", "end" or
+// "panic" at exit_line, through the break/continue/goto lines in via).
+type Site struct {
+	Func     string `json:"func"`
+	File     string `json:"file"`
+	Line     int    `json:"line"`
+	Exit     string `json:"exit"`
+	ExitLine int    `json:"exit_line"`
+	Via      []int  `json:"via,omitempty"`
+}
+
+// Instance is one more occurrence of a finding's pattern.
+type Instance struct {
+	Goroutines []int64  `json:"goroutines"`
+	Resources  []string `json:"resources"`
 }
 
 // ToDoc converts a snapshot into the JSON document.
@@ -161,8 +187,18 @@ func toDoc(s *inspect.Snapshot, goroutines bool) *Doc {
 		d.Cycles = append(d.Cycles, Cycle{Goroutines: c.Goroutines, Resources: c.Resources, Kind: c.Kind})
 	}
 	for _, f := range s.Findings {
-		d.Findings = append(d.Findings, Finding{Severity: severityName(f.Severity), Kind: f.Kind, Title: f.Title,
-			Details: append([]string{}, f.Details...), Goroutines: nonNilIDs(f.Goroutines), Resources: nonNil(f.Resources)})
+		fd := Finding{Severity: severityName(f.Severity), Kind: f.Kind, Title: f.Title,
+			Details: append([]string{}, f.Details...), Goroutines: nonNilIDs(f.Goroutines), Resources: nonNil(f.Resources)}
+		for _, st := range f.Sites {
+			fd.Sites = append(fd.Sites, Site{Func: st.Func, File: st.File, Line: st.Line, Exit: st.Exit, ExitLine: st.ExitLine, Via: st.Via})
+		}
+		if len(f.Instances) > 0 {
+			fd.Instances = 1 + len(f.Instances)
+			for _, in := range f.Instances {
+				fd.OtherInstances = append(fd.OtherInstances, Instance{Goroutines: nonNilIDs(in.Goroutines), Resources: nonNil(in.Resources)})
+			}
+		}
+		d.Findings = append(d.Findings, fd)
 	}
 	return d
 }
