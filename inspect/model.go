@@ -158,7 +158,8 @@ type Goroutine struct {
 	// ParentID is the id of the goroutine that executed that go statement,
 	// 0 when the runtime did not record it.
 	ParentID int64
-	// Labels are the pprof labels set on the goroutine.
+	// Labels are the pprof labels set on the goroutine. Goroutines under
+	// the same label context share one map: treat it as read-only.
 	Labels map[string]string
 	// System is true for goroutines internal to the runtime.
 	System bool

@@ -36,8 +36,8 @@ type G struct {
 	GoPC       uint64
 	StartPC    uint64
 	StartFunc  string
-	Labels     map[string]string
-	Frames     []Frame // may be shared by goroutines with identical stacks: read only
+	Labels     map[string]string // pprof labels, nil if none; shared by goroutines with the same labels pointer: read only
+	Frames     []Frame           // may be shared by goroutines with identical stacks: read only
 	Truncated  bool
 	OnThread   bool
 	StackError string
@@ -107,8 +107,12 @@ func (t *Target) Goroutines() ([]*G, []string, error) {
 			}
 			t.delveStack(g, dg)
 		}
-		g.Labels = t.labels(g)
 		out = append(out, g)
+	}
+	// Labels for all at once: goroutines share label maps, and the
+	// reads are batched.
+	if w := t.readLabels(out); w != "" {
+		warnings = append(warnings, w)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
 	return out, warnings, nil

@@ -107,25 +107,9 @@ func (s *structLayout) Field(path string) field {
 }
 
 func (s *structLayout) field(path string) field {
-	var off int64
-	var t godwarf.Type = s.typ
-	for _, part := range strings.Split(path, ".") {
-		st, ok := resolve(t).(*godwarf.StructType)
-		if !ok {
-			return field{Name: path}
-		}
-		var found *godwarf.StructField
-		for _, f := range st.Field {
-			if f.Name == part {
-				found = f
-				break
-			}
-		}
-		if found == nil {
-			return field{Name: path}
-		}
-		off += found.ByteOffset
-		t = found.Type
+	off, t, ok := s.walk(path)
+	if !ok {
+		return field{Name: path}
 	}
 	// Look through wrappers down to a scalar.
 	for {
@@ -141,6 +125,57 @@ func (s *structLayout) field(path string) field {
 		t = inner.Type
 	}
 	return field{Off: off, Size: resolve(t).Size(), Name: path, OK: true}
+}
+
+// walk finds the offset and DWARF type of a dotted field path.
+func (s *structLayout) walk(path string) (int64, godwarf.Type, bool) {
+	var off int64
+	var t godwarf.Type = s.typ
+	for _, part := range strings.Split(path, ".") {
+		st, ok := resolve(t).(*godwarf.StructType)
+		if !ok {
+			return 0, nil, false
+		}
+		var found *godwarf.StructField
+		for _, f := range st.Field {
+			if f.Name == part {
+				found = f
+				break
+			}
+		}
+		if found == nil {
+			return 0, nil, false
+		}
+		off += found.ByteOffset
+		t = found.Type
+	}
+	return off, t, true
+}
+
+// FieldType is the DWARF type of a dotted field path (typedefs kept), nil
+// when there is no such field.
+func (s *structLayout) FieldType(path string) godwarf.Type {
+	if s == nil {
+		return nil
+	}
+	_, t, ok := s.walk(path)
+	if !ok {
+		return nil
+	}
+	return t
+}
+
+// layoutOf is the layout of a struct type found inside another type (a
+// slice's element, a map's buckets), not cached: nil if t is not a struct.
+func layoutOf(t godwarf.Type) *structLayout {
+	if t == nil {
+		return nil
+	}
+	st, ok := resolve(t).(*godwarf.StructType)
+	if !ok {
+		return nil
+	}
+	return &structLayout{Name: st.StructName, Size: st.Size(), typ: st}
 }
 
 // wrappedValue picks the field that carries the value of a wrapper struct:

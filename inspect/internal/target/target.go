@@ -62,6 +62,10 @@ type Target struct {
 	// varVals are frame variable words read ahead by PrefetchVars, by
 	// address; reset with every snapshot.
 	varVals map[uint64]uint64
+	// labelMaps are the pprof label maps read, by g.labels pointer
+	// (labels.go); shared by goroutines, read only; reset with every
+	// snapshot.
+	labelMaps labelCache
 }
 
 // Attach stops the process and reads its binary. Call Detach when done, on
@@ -171,6 +175,7 @@ func (t *Target) ClearCaches() {
 	t.chunks.reset()
 	t.closures = nil
 	t.varVals = nil
+	t.labelMaps = labelCache{}
 }
 
 // Exited reports whether an error means the process has gone away.

@@ -20,9 +20,10 @@ package target
 // not understand (non-amd64, unknown pclntab layout).
 
 import (
+	"cmp"
 	"encoding/binary"
 	"fmt"
-	"sort"
+	"slices"
 	"strings"
 
 	"github.com/go-delve/delve/pkg/dwarf/op"
@@ -634,28 +635,42 @@ func (t *Target) readMany(addrs []uint64, bufs [][]byte, ok []bool) {
 // lie close together in memory (runtime.g structs come from the same spans)
 // are read as one range; buf is only valid during the call.
 func (t *Target) readEach(addrs []uint64, size int, f func(i int, buf []byte)) {
+	t.readEachSized(addrs, nil, size, f)
+}
+
+// readEachSized is readEach for objects of different sizes: sizes[i] bytes
+// at addrs[i] (size for all when sizes is nil). Overlapping objects are
+// read once.
+func (t *Target) readEachSized(addrs []uint64, sizes []int, size int, f func(i int, buf []byte)) {
 	const (
 		maxGap   = 512     // bytes between objects still read as one range
 		maxRange = 1 << 20 // bytes in one range, at most
 	)
+	sizeOf := func(i int) int {
+		if sizes != nil {
+			return sizes[i]
+		}
+		return size
+	}
 	order := make([]int, len(addrs))
 	for i := range order {
 		order[i] = i
 	}
-	sort.Slice(order, func(a, b int) bool { return addrs[order[a]] < addrs[order[b]] })
+	// pdqsort: linear when the addresses come sorted.
+	slices.SortFunc(order, func(a, b int) int { return cmp.Compare(addrs[a], addrs[b]) })
 	type rng struct {
 		start, end  uint64
 		first, last int // in order
 	}
 	var rngs []rng
 	for k, i := range order {
-		a := addrs[i]
-		if n := len(rngs); n > 0 && a <= rngs[n-1].end+maxGap && a+uint64(size)-rngs[n-1].start <= maxRange {
-			rngs[n-1].end = max(rngs[n-1].end, a+uint64(size))
+		a, sz := addrs[i], uint64(sizeOf(i))
+		if n := len(rngs); n > 0 && a <= rngs[n-1].end+maxGap && a+sz-rngs[n-1].start <= maxRange {
+			rngs[n-1].end = max(rngs[n-1].end, a+sz)
 			rngs[n-1].last = k
 			continue
 		}
-		rngs = append(rngs, rng{start: a, end: a + uint64(size), first: k, last: k})
+		rngs = append(rngs, rng{start: a, end: a + sz, first: k, last: k})
 	}
 	var (
 		raddrs []uint64
@@ -688,14 +703,14 @@ func (t *Target) readEach(addrs []uint64, size int, f func(i int, buf []byte)) {
 		for j, r := range rngs[:n] {
 			for k := r.first; k <= r.last; k++ {
 				i := order[k]
-				a := addrs[i]
+				a, sz := addrs[i], sizeOf(i)
 				if ok[j] {
-					f(i, bufs[j][a-r.start:a-r.start+uint64(size)])
+					f(i, bufs[j][a-r.start:a-r.start+uint64(sz)])
 					continue
 				}
 				// Part of the range is unreadable: try the object alone.
-				one := make([]byte, size)
-				if m, err := t.mem.ReadMemory(one, a); err == nil && m == size {
+				one := make([]byte, sz)
+				if m, err := t.mem.ReadMemory(one, a); err == nil && m == sz {
 					f(i, one)
 				}
 			}
@@ -1159,99 +1174,4 @@ func (t *Target) startFunc(pc uint64) string {
 func privateRuntime(name string) bool {
 	const n = len("runtime.")
 	return len(name) > n && name[:n] == "runtime." && !('A' <= name[n] && name[n] <= 'Z')
-}
-
-// labelsLayout is how runtime/pprof keeps a goroutine's labels (Go 1.21+:
-// a labelMap struct wrapping a LabelSet whose list is a []label).
-type labelsLayout struct {
-	ok               bool
-	listPtr, listLen field
-	size             int64
-	key, keyLen      field
-	val, valLen      field
-}
-
-func (t *Target) loadLabelsLayout() *labelsLayout {
-	ll := &labelsLayout{}
-	lm, err := loadStruct(t.bi, "runtime/pprof.labelMap")
-	if err != nil {
-		return ll
-	}
-	lbl, err := loadStruct(t.bi, "runtime/pprof.label")
-	if err != nil {
-		return ll
-	}
-	ll.listPtr = firstOK(lm.Field("LabelSet.list.array"), lm.Field("list.array"))
-	ll.listLen = firstOK(lm.Field("LabelSet.list.len"), lm.Field("list.len"))
-	ll.key, ll.keyLen = lbl.Field("key.str"), lbl.Field("key.len")
-	ll.val, ll.valLen = lbl.Field("value.str"), lbl.Field("value.len")
-	ll.size = lbl.Size
-	ll.ok = ll.listPtr.OK && ll.listLen.OK && ll.key.OK && ll.keyLen.OK && ll.val.OK && ll.valLen.OK && ll.size > 0
-	return ll
-}
-
-// labels reads g's pprof labels. nil when it has none.
-func (t *Target) labels(g *G) map[string]string {
-	if !t.lay.gLabels.OK {
-		if g.dg != nil {
-			return g.dg.Labels()
-		}
-		return nil
-	}
-	if g.regs.labels == 0 {
-		return nil
-	}
-	u := t.unwinder()
-	if u.labelsLay == nil {
-		u.labelsLay = t.loadLabelsLayout()
-	}
-	ll := u.labelsLay
-	if ll.ok {
-		if m, ok := t.readLabels(ll, g.regs.labels); ok {
-			return m
-		}
-	}
-	dg, err := t.delveG(g)
-	if err != nil {
-		return nil
-	}
-	return dg.Labels()
-}
-
-func (t *Target) readLabels(ll *labelsLayout, addr uint64) (map[string]string, bool) {
-	hdr, err := t.read(addr, int(max(ll.listPtr.Off+ll.listPtr.Size, ll.listLen.Off+ll.listLen.Size)))
-	if err != nil {
-		return nil, false
-	}
-	ptr, n := get(hdr, ll.listPtr), get(hdr, ll.listLen)
-	const maxLabels = 1_000 // Delve's maxGoroutinesLabelEntries
-	n = min(n, maxLabels)
-	m := map[string]string{}
-	if n == 0 {
-		return m, true
-	}
-	list, err := t.read(ptr, int(n)*int(ll.size))
-	if err != nil {
-		return nil, false
-	}
-	str := func(p, n uint64) (string, bool) {
-		if n == 0 {
-			return "", true
-		}
-		if n > 1<<20 {
-			return "", false
-		}
-		b, err := t.read(p, int(n))
-		return string(b), err == nil
-	}
-	for i := uint64(0); i < n; i++ {
-		e := list[i*uint64(ll.size) : (i+1)*uint64(ll.size)]
-		k, ok1 := str(get(e, ll.key), get(e, ll.keyLen))
-		v, ok2 := str(get(e, ll.val), get(e, ll.valLen))
-		if !ok1 || !ok2 {
-			return nil, false
-		}
-		m[k] = v
-	}
-	return m, true
 }
