@@ -24,6 +24,7 @@ func analyze(s *Snapshot) *analysis {
 	a.behindCycles()
 	a.foreverParked()
 	a.orphanedLocks()
+	a.waitChains()
 	return a
 }
 
@@ -231,7 +232,8 @@ func (a *analysis) reportCycle(comp []int64) {
 	}
 	c := Cycle{}
 	seen := map[int64]bool{}
-	for cur := comp[0]; !seen[cur]; {
+	cur := comp[0]
+	for !seen[cur] {
 		seen[cur] = true
 		var next *edge
 		for i := range a.next[cur] {
@@ -246,6 +248,23 @@ func (a *analysis) reportCycle(comp []int64) {
 		c.Goroutines = append(c.Goroutines, cur)
 		c.Resources = append(c.Resources, next.Res)
 		cur = next.To
+	}
+	// The walk may close on a member other than where it started (a
+	// component can hold several cycles): keep the cycle it closed.
+	for i, id := range c.Goroutines {
+		if id == cur && i > 0 {
+			c.Goroutines, c.Resources = c.Goroutines[i:], c.Resources[i:]
+			// Start it, as every cycle, at its lowest id.
+			low := 0
+			for j, g := range c.Goroutines {
+				if g < c.Goroutines[low] {
+					low = j
+				}
+			}
+			c.Goroutines = append(append([]int64{}, c.Goroutines[low:]...), c.Goroutines[:low]...)
+			c.Resources = append(append([]string{}, c.Resources[low:]...), c.Resources[:low]...)
+			break
+		}
 	}
 	if a.kind != nil {
 		c.Kind = a.kind(c)

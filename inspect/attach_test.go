@@ -280,6 +280,7 @@ var provenScenarios = map[string]bool{
 	"abba": true, "double-lock": true, "rwmutex": true, "nil-chan": true, "mutex": true,
 	"chan-leak": true, "waitgroup": true, "cond-cycle": true, "finalizer-cycle": true,
 	"select": true, "cond": true, "context": true, "chan-no-peer": true,
+	"abba-many": true, "double-lock-helper": true, "leaks-many": true,
 }
 
 // checkVerdicts: no goroutine is called stuck unless the fixture intends it

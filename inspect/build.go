@@ -112,6 +112,8 @@ func build(t *target.Target, info Target, src *sourceIndex, progress func(Progre
 	phase("reachability")
 	b.linkFinalizers()
 	a.finalizerFindings()
+	a.chainFindings()
+	dropCoveredOrphans(b.snap)
 	explainOrphans(b.snap, src, localFile)
 	sortFindings(b.snap.Findings)
 	groupFindings(b.snap)

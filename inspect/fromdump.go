@@ -90,6 +90,7 @@ func fromDump(d *dump.Dump, opts DumpOptions, kind SourceKind) *Snapshot {
 	db.runtimeVerdicts(a)
 	s.Finalizers = finalizersFromStacks(s)
 	a.finalizerFindings()
+	a.chainFindings()
 	explainOrphans(s, si, h.local)
 	db.notes()
 	sortFindings(s.Findings)

@@ -7,7 +7,10 @@
 // render snapshots without importing a debugger.
 package inspect
 
-import "time"
+import (
+	"fmt"
+	"time"
+)
 
 // Snapshot is everything read from a target at one moment.
 type Snapshot struct {
@@ -26,6 +29,9 @@ type Snapshot struct {
 	Resources []*Resource
 	// Cycles are wait-for cycles found by the analysis, sorted.
 	Cycles []Cycle
+	// Chains are the lock wait chains outside cycles, largest first: who
+	// waits, through which locks, for which head goroutine.
+	Chains []WaitChain
 	// Findings are the problems found, most severe first.
 	Findings []Finding
 	// Finalizers is the finalizer goroutine, its queue and the cleanup
@@ -364,10 +370,28 @@ type Cycle struct {
 type Severity int
 
 const (
+	// SeverityInfo: worth knowing, nothing is wrong for sure (a wait
+	// chain, a queue).
 	SeverityInfo Severity = iota
+	// SeverityWarning: likely a problem, not proven (a lock nobody can be
+	// shown to hold, a possible deadlock).
 	SeverityWarning
+	// SeverityError: proven: goroutines that can never run again.
 	SeverityError
 )
+
+// String is "info", "warning" or "error", as in the JSON report.
+func (s Severity) String() string {
+	switch s {
+	case SeverityError:
+		return "error"
+	case SeverityWarning:
+		return "warning"
+	case SeverityInfo:
+		return "info"
+	}
+	return fmt.Sprintf("severity(%d)", int(s))
+}
 
 // Finding is a problem found by the analysis, with the evidence for it.
 type Finding struct {

@@ -344,3 +344,28 @@ func (si *sourceIndex) dirPackage(dir string) string {
 	si.pkgNames[dir] = name
 	return name
 }
+
+// dropCoveredOrphans removes the orphaned-lock warning of a lock whose
+// waiters are all proven stuck: the error findings about them say more.
+func dropCoveredOrphans(s *Snapshot) {
+	stuck := map[int64]bool{}
+	for _, g := range s.Goroutines {
+		if g.Verdict.Stuck() {
+			stuck[g.ID] = true
+		}
+	}
+	out := s.Findings[:0]
+	for _, f := range s.Findings {
+		if f.Kind == "orphaned-lock" && len(f.Goroutines) > 0 {
+			all := true
+			for _, id := range f.Goroutines {
+				all = all && stuck[id]
+			}
+			if all {
+				continue
+			}
+		}
+		out = append(out, f)
+	}
+	s.Findings = out
+}

@@ -37,6 +37,9 @@ type Doc struct {
 	Resources  []Resource  `json:"resources"`
 	Cycles     []Cycle     `json:"cycles"`
 	Findings   []Finding   `json:"findings"`
+	// Chains are the lock wait chains outside cycles (added in
+	// hangtui.report/v1 as an extension).
+	Chains     []Chain     `json:"chains,omitempty"`
 	Finalizers *Finalizers `json:"finalizers"`
 	Warnings   []string    `json:"warnings"`
 }
@@ -120,6 +123,16 @@ type Cycle struct {
 	Kind       string   `json:"kind"`
 }
 
+// Chain is a lock wait chain: waiters wait, through resources, for head;
+// longest is the longest path (via[i] is what longest[i] waits for).
+type Chain struct {
+	Head      int64    `json:"head"`
+	Waiters   []int64  `json:"waiters"`
+	Resources []string `json:"resources"`
+	Longest   []int64  `json:"longest"`
+	Via       []string `json:"via"`
+}
+
 // Finding is a problem with its evidence.
 type Finding struct {
 	Severity   string   `json:"severity"`
@@ -185,6 +198,9 @@ func toDoc(s *inspect.Snapshot, goroutines bool) *Doc {
 	}
 	for _, c := range s.Cycles {
 		d.Cycles = append(d.Cycles, Cycle{Goroutines: c.Goroutines, Resources: c.Resources, Kind: c.Kind})
+	}
+	for _, c := range s.Chains {
+		d.Chains = append(d.Chains, Chain{Head: c.Head, Waiters: c.Waiters, Resources: c.Resources, Longest: c.Longest, Via: c.Via})
 	}
 	for _, f := range s.Findings {
 		fd := Finding{Severity: severityName(f.Severity), Kind: f.Kind, Title: f.Title,

@@ -118,14 +118,19 @@ func (t *Target) Goroutines() ([]*G, []string, error) {
 	return out, warnings, nil
 }
 
-// delveStack unwinds g with Delve.
+// delveStack unwinds g with Delve. Compiler wrappers are left out, as the
+// fast reader leaves them out (compilerWrapper); g.frames stays index for
+// index with g.Frames.
 func (t *Target) delveStack(g *G, dg *proc.G) {
 	g.dg = dg
 	frames, err := proc.GoroutineStacktrace(t.t, dg, MaxFrames, 0)
 	if err != nil {
 		g.StackError = err.Error()
 	}
-	g.frames = frames
+	if n := len(frames); n > MaxFrames && !frames[n-1].Bottom {
+		g.Truncated = true
+	}
+	kept := frames[:0:0]
 	for _, f := range frames {
 		fr := Frame{File: f.Call.File, Line: f.Call.Line, PC: f.Call.PC, Inlined: f.Inlined}
 		if f.Call.Fn != nil {
@@ -133,11 +138,13 @@ func (t *Target) delveStack(g *G, dg *proc.G) {
 		} else {
 			fr.Func = fmt.Sprintf("?%#x", f.Call.PC)
 		}
+		if !f.Inlined && f.Call.Fn != nil && compilerWrapper(fr.Func, fr.File) {
+			continue
+		}
 		g.Frames = append(g.Frames, fr)
+		kept = append(kept, f)
 	}
-	if n := len(frames); n > MaxFrames && !frames[n-1].Bottom {
-		g.Truncated = true
-	}
+	g.frames = kept
 }
 
 // readAllG decodes every runtime.g in runtime.allgs from raw memory.
