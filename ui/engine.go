@@ -75,10 +75,27 @@ type Engine struct {
 	done     chan struct{}
 	stopOnce sync.Once
 	log      *slog.Logger
+	clock    Clock
+	// trace, when set (tests), is told each step of the loop as it is
+	// taken: see engineEvent.
+	trace func(engineEvent)
+}
+
+// engineEvent is a step of the engine's loop, for tests.
+type engineEvent struct {
+	// What happened: "wait" (waiting for the timer, a request or the
+	// end; Timer is how long the timer runs, 0 for none), "tick" (the
+	// timer fired), "refresh", "pause", "resume" (a request was taken).
+	What  string
+	Timer time.Duration
 }
 
 // StartEngine starts reading snapshots from src every interval.
 func StartEngine(src Source, interval time.Duration, log *slog.Logger) *Engine {
+	return startEngine(src, interval, log, realClock{}, nil)
+}
+
+func startEngine(src Source, interval time.Duration, log *slog.Logger, clock Clock, trace func(engineEvent)) *Engine {
 	if interval <= 0 {
 		interval = 2 * time.Second
 	}
@@ -86,7 +103,7 @@ func StartEngine(src Source, interval time.Duration, log *slog.Logger) *Engine {
 		log = slog.New(slog.DiscardHandler)
 	}
 	e := &Engine{
-		src: src, interval: interval, log: log,
+		src: src, interval: interval, log: log, clock: clock, trace: trace,
 		out:  make(chan tea.Msg),
 		ctl:  make(chan control, 8),
 		stop: make(chan struct{}),
@@ -94,6 +111,12 @@ func StartEngine(src Source, interval time.Duration, log *slog.Logger) *Engine {
 	}
 	go e.run()
 	return e
+}
+
+func (e *Engine) event(what string, timer time.Duration) {
+	if e.trace != nil {
+		e.trace(engineEvent{What: what, Timer: timer})
+	}
 }
 
 // Next is the command that waits for the engine's next message.
@@ -128,9 +151,10 @@ func (e *Engine) control(c control) {
 	}
 }
 
-// Stop ends the engine and waits (at most timeout) for a snapshot in
-// progress to finish, so that the source can be closed without racing a
-// Resume. It never touches the source itself.
+// Stop ends the engine and waits (at most timeout, on the real clock: it
+// bounds a real read) for a snapshot in progress to finish, so that the
+// source can be closed without racing a Resume. It never touches the
+// source itself.
 func (e *Engine) Stop(timeout time.Duration) {
 	e.stopOnce.Do(func() { close(e.stop) })
 	select {
@@ -178,7 +202,7 @@ func (e *Engine) run() {
 		if !e.send(readingMsg{}) {
 			return
 		}
-		start := time.Now()
+		start := e.clock.Now()
 		snap, err := e.src.Snapshot()
 		if e.stopped() {
 			return // leave the target stopped: Close detaches it
@@ -190,7 +214,7 @@ func (e *Engine) run() {
 				e.log.Error("resume", "err", rerr)
 			}
 		}
-		msg := snapshotMsg{err: err, at: time.Now(), next: e.interval}
+		msg := snapshotMsg{err: err, at: e.clock.Now(), next: e.interval}
 		if err == nil {
 			msg.next = max(e.interval, (maxDuty-1)*snap.Pause)
 		}
@@ -203,7 +227,7 @@ func (e *Engine) run() {
 			}
 			prev = msg.data
 			e.log.Info("snapshot", "goroutines", len(snap.Goroutines), "resources", len(snap.Resources),
-				"pause", snap.Pause, "took", time.Since(start), "seq", msg.data.Seq)
+				"pause", snap.Pause, "took", e.clock.Now().Sub(start), "seq", msg.data.Seq)
 		case inspect.KindOf(err) == inspect.ErrProcessGone:
 			msg.gone = true
 			e.log.Info("target gone", "err", err)
@@ -218,26 +242,35 @@ func (e *Engine) run() {
 		auto := refreshes || (err != nil && prev != nil && Refreshes(prev.Snap.Target.Source))
 		var tick <-chan time.Time
 		wait := msg.next
+		armed := time.Duration(0)
+		arm := func() {
+			tick, armed = e.clock.After(wait), wait
+		}
 		if auto && !paused {
-			tick = time.After(wait)
+			arm()
 		}
 	wait:
 		for {
+			e.event("wait", armed)
 			select {
 			case <-e.stop:
 				return
 			case <-tick:
+				e.event("tick", 0)
 				break wait
 			case c := <-e.ctl:
 				switch c {
 				case ctlRefresh:
+					e.event("refresh", 0)
 					break wait
 				case ctlPause:
-					paused, tick = true, nil
+					e.event("pause", 0)
+					paused, tick, armed = true, nil, 0
 				case ctlResume:
+					e.event("resume", 0)
 					paused = false
 					if auto && tick == nil {
-						tick = time.After(wait)
+						arm()
 					}
 				}
 			}
