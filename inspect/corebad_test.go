@@ -15,6 +15,12 @@ import (
 // the core it wrote.
 func makeCore(t *testing.T, exe, scenario string) string {
 	t.Helper()
+	return makeCoreIn(t, exe, scenario, t.TempDir())
+}
+
+// makeCoreIn is makeCore writing the core into a directory of dir.
+func makeCoreIn(t testing.TB, exe, scenario, dir string) string {
+	t.Helper()
 	var lim syscall.Rlimit
 	if err := syscall.Getrlimit(syscall.RLIMIT_CORE, &lim); err != nil {
 		t.Fatal(err)
@@ -29,7 +35,10 @@ func makeCore(t *testing.T, exe, scenario string) string {
 	if strings.HasPrefix(string(pattern), "|") {
 		t.Fatalf("core_pattern pipes cores to %q; set it to 'core' to run this test", strings.TrimSpace(string(pattern)))
 	}
-	dir := t.TempDir()
+	dir, err := os.MkdirTemp(dir, scenario+"-")
+	if err != nil {
+		t.Fatal(err)
+	}
 	p := fixture.StartIn(t, exe, dir, []string{"GOTRACEBACK=crash"}, scenario)
 	p.Crash(t)
 	cores, _ := filepath.Glob(filepath.Join(dir, "core*"))
