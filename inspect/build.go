@@ -464,7 +464,11 @@ func (b *builder) channels() {
 		if g.State != StateWaiting || rg.Waiting == 0 || !isChanReason(g.WaitReason) {
 			continue
 		}
-		for _, cw := range b.t.ChanWaits(rg) {
+		cws, err := b.t.ChanWaits(rg)
+		if err != nil {
+			b.warn("channel waits: %v", err)
+		}
+		for _, cw := range cws {
 			b.sudogs = append(b.sudogs, cw.Sudog)
 			if cw.Chan == 0 {
 				continue

@@ -40,8 +40,14 @@ func sharedCore(t testing.TB, scenario string) (core, exe string) {
 	return c, exe
 }
 
+// cleanups run when the test binary ends.
+var cleanups []func()
+
 func TestMain(m *testing.M) {
 	code := m.Run()
+	for _, f := range cleanups {
+		f()
+	}
 	if coreDir != "" {
 		os.RemoveAll(coreDir)
 	}

@@ -33,6 +33,10 @@ const (
 	ErrBadCore ErrorKind = "bad-core"
 	// ErrUnsupported: the target's runtime could not be understood.
 	ErrUnsupported ErrorKind = "unsupported"
+	// ErrCorrupt: the runtime structures read from the target do not hold
+	// together (a corrupt or truncated core, or memory that changed
+	// under a live read).
+	ErrCorrupt ErrorKind = "corrupt"
 )
 
 // Error is an error with a one-line explanation and what to do about it.

@@ -17,6 +17,7 @@ import (
 // holder.
 func (b *builder) holders() {
 	n := len(b.gs)
+	corrupt := false // said once: the runtime's tables are the same for all
 	for i, rg := range b.gs {
 		if i%5000 == 4999 {
 			b.progress(Progress{Phase: "finding lock holders", Done: n/3 + i/3, Total: n})
@@ -24,7 +25,12 @@ func (b *builder) holders() {
 		g := b.byAdr[rg.Addr]
 		defers, err := b.t.PendingDefers(rg)
 		if err != nil {
-			b.warn("defers of goroutine %d: %v", g.ID, err)
+			if !target.IsCorrupt(err) {
+				b.warn("defers of goroutine %d: %v", g.ID, err)
+			} else if !corrupt {
+				corrupt = true
+				b.warn("deferred calls: %v", err)
+			}
 			continue
 		}
 		for _, d := range defers {

@@ -88,6 +88,7 @@ func OpenCore(corePath, exePath string) (*Session, error) {
 		if err != nil {
 			return coreError(corePath, exePath, err)
 		}
+		tgt.SetCoreFiles(corePath, exePath) // bounds what its memory can hold
 		s.tgt = tgt
 		s.info = Target{PID: tgt.PID(), Exe: exePath, GoVersion: tgt.GoVersion(), Source: SourceCore}
 		return nil
@@ -227,8 +228,9 @@ func (s *Session) Snapshot() (*Snapshot, error) {
 			if target.Exited(err) || (s.info.Source == SourceLive && processGone(s.info.PID)) {
 				return &Error{Kind: ErrProcessGone, Msg: fmt.Sprintf("process %d exited while it was being read", s.info.PID), Err: err}
 			}
-			return err
+			return readError(err, s.info.Source)
 		}
+		plainWarnings(snap.Warnings)
 		if s.info.Source == SourceLive && processGone(s.info.PID) {
 			// Reads after the death fail one by one and end up as
 			// warnings: a report made of them would be wrong.
@@ -254,6 +256,7 @@ func (s *Session) Close() error {
 				return nil
 			}
 			err := s.tgt.Detach()
+			s.tgt.ForgetBounds()
 			s.tgt = nil
 			return err
 		})

@@ -87,9 +87,10 @@ func (t *Target) loadPclntab() (*pclntab, error) {
 	ptr := decodeUint(buf[ftab.Off : ftab.Off+8])
 	n := decodeUint(buf[ftab.Off+8 : ftab.Off+16])
 	if n > 10_000_000 {
-		return nil, fmt.Errorf("implausible ftab length %d", n)
+		addr, _ := t.varAddr("runtime.firstmoduledata")
+		return nil, corrupt(addr+uint64(ftab.Off)+8, "runtime.firstmoduledata.ftab", fmt.Sprintf("length %d", n), nil)
 	}
-	raw, err := t.read(ptr, int(n*8))
+	raw, err := t.readArray(ptr, n, 8, "runtime.firstmoduledata.ftab")
 	if err != nil {
 		return nil, err
 	}

@@ -134,13 +134,19 @@ func (t *Target) walkFinBlocks(fingRunning bool, visit func(finEntry) bool) (run
 	if err != nil {
 		return 0, err
 	}
+	// Every block is a distinct finBlock of the target's memory: a repeat
+	// is a cycle.
+	maxBlocks := int(min(100_000, t.memTotal()/uint64(max(fb.Size, 1))))
+	typ := fb.Name
 	onFinq := map[uint64]bool{}
 	if a, err := t.varAddr("runtime.finq"); err == nil {
+		w := newChainWalk(maxBlocks)
 		blk, _ := t.readPtr(a)
-		for n := 0; blk != 0 && n < 100_000 && !onFinq[blk]; n++ {
+		for blk != 0 && w.next(blk) {
 			onFinq[blk] = true
 			blk, _ = t.readPtr(blk + uint64(fb.Field("next").Off))
 		}
+		// A loop of finq is harmless here: only membership is asked.
 	}
 	type block struct {
 		buf []byte
@@ -148,22 +154,29 @@ func (t *Target) walkFinBlocks(fingRunning bool, visit func(finEntry) bool) (run
 		run bool
 	}
 	var blocks []block
+	w := newChainWalk(maxBlocks)
+	from, field := allfin, "runtime.allfin"
 	blk, _ := t.readPtr(allfin)
-	for n := 0; blk != 0 && n < 100_000; n++ {
+	for blk != 0 {
+		if !w.next(blk) {
+			return 0, corrupt(from, field, "a cycle, or too long", nil).withRead("%d finalizer blocks", len(blocks))
+		}
 		buf, err := t.read(blk, int(fb.Size))
 		if err != nil {
-			return 0, fmt.Errorf("finalizer block %#x: %w", blk, err)
+			return 0, corrupt(blk, typ, "unreadable", err).withRead("%d finalizer blocks", len(blocks))
 		}
 		cnt := get(buf, fb.Field("cnt"))
 		capacity := uint64((int64(len(buf)) - fb.Field("fin").Off) / fr.Size)
 		if cnt > capacity {
-			return 0, fmt.Errorf("finalizer block %#x: count %d over capacity %d", blk, cnt, capacity)
+			return 0, corrupt(blk+uint64(fb.Field("cnt").Off), typ+".cnt", fmt.Sprintf("count %d over capacity %d", cnt, capacity), nil).
+				withRead("%d finalizer blocks", len(blocks))
 		}
 		b := block{buf: buf, cnt: cnt, run: fingRunning && !onFinq[blk] && cnt > 0}
 		if b.run {
 			runningCandidates++
 		}
 		blocks = append(blocks, b)
+		from, field = blk+uint64(fb.Field("alllink").Off), typ+".alllink"
 		blk = get(buf, fb.Field("alllink"))
 	}
 	finOff := fb.Field("fin").Off
@@ -350,15 +363,21 @@ func (t *Target) walkCleanupBlocks(blk uint64, visit func(fn, arg uint64) bool) 
 	if !nField.OK || !allField.OK || !arr.OK || stride <= 0 {
 		return includesRunning, fmt.Errorf("runtime.cleanupBlock has an unknown layout")
 	}
-	for n := 0; blk != 0 && n < 100_000; n++ {
+	w := newChainWalk(int(min(100_000, t.memTotal()/uint64(max(cb.Size, 1)))))
+	from, field := uint64(0), "runtime.gcCleanups.all"
+	for blk != 0 {
+		if !w.next(blk) {
+			return includesRunning, corrupt(from, field, "a cycle, or too long", nil).withRead("%d cleanup blocks", w.n())
+		}
 		b, err := t.read(blk, int(cb.Size))
 		if err != nil {
-			return includesRunning, fmt.Errorf("cleanup block %#x: %w", blk, err)
+			return includesRunning, corrupt(blk, "runtime.cleanupBlock", "unreadable", err).withRead("%d cleanup blocks", w.n()-1)
 		}
 		cnt := get(b, nField)
 		capacity := uint64((int64(len(b)) - arr.Off) / stride)
 		if cnt > capacity {
-			return includesRunning, fmt.Errorf("cleanup block %#x: count %d over capacity %d", blk, cnt, capacity)
+			return includesRunning, corrupt(blk+uint64(nField.Off), "runtime.cleanupBlock.n", fmt.Sprintf("count %d over capacity %d", cnt, capacity), nil).
+				withRead("%d cleanup blocks", w.n()-1)
 		}
 		for i := uint64(0); i < cnt; i++ {
 			e := arr.Off + int64(i)*stride
@@ -374,6 +393,7 @@ func (t *Target) walkCleanupBlocks(blk uint64, visit func(fn, arg uint64) bool) 
 				return includesRunning, nil
 			}
 		}
+		from, field = blk+uint64(allField.Off), "runtime.cleanupBlock.alllink"
 		blk = get(b, allField)
 	}
 	return includesRunning, nil
@@ -401,14 +421,17 @@ func (t *Target) allP() ([]uint64, error) {
 	if err != nil {
 		return nil, err
 	}
-	ptr, err1 := t.readPtr(sliceAddr)
-	n, err2 := t.readPtr(sliceAddr + 8)
-	if err1 != nil || err2 != nil || n > 100_000 {
-		return nil, fmt.Errorf("runtime.allp unreadable")
+	n, err := t.readPtr(sliceAddr + 8)
+	if err == nil && n > 100_000 { // GOMAXPROCS is at most 2^20, and never near it
+		return nil, corrupt(sliceAddr+8, "runtime.allp", fmt.Sprintf("length %d", n), nil)
+	}
+	raw, n, err := t.readSliceOf(sliceAddr, 1, "runtime.allp")
+	if err != nil {
+		return nil, err
 	}
 	var out []uint64
 	for i := uint64(0); i < n; i++ {
-		if p, err := t.readPtr(ptr + i*8); err == nil && p != 0 {
+		if p := decodeUint(raw[i*8 : i*8+8]); p != 0 {
 			out = append(out, p)
 		}
 	}

@@ -82,8 +82,7 @@ const MaxFrames = 256
 // not running are unwound by the fast reader (unwind.go); Delve unwinds the
 // others.
 func (t *Target) Goroutines() ([]*G, []string, error) {
-	var warnings []string
-	raws, err := t.readAllG()
+	raws, warnings, err := t.readAllGWarn()
 	if err != nil {
 		return nil, nil, err
 	}
@@ -149,27 +148,34 @@ func (t *Target) delveStack(g *G, dg *proc.G) {
 
 // readAllG decodes every runtime.g in runtime.allgs from raw memory.
 func (t *Target) readAllG() ([]*G, error) {
+	gs, _, err := t.readAllGWarn()
+	return gs, err
+}
+
+// readAllGWarn is readAllG, with a warning about the goroutines left out.
+// The slice's length is the target's word: it is checked against the
+// memory the target has before anything is sized by it, and a g that
+// cannot be read is left out with a warning.
+func (t *Target) readAllGWarn() ([]*G, []string, error) {
 	sliceAddr, err := t.varAddr("runtime.allgs")
 	if err != nil {
-		return nil, fmt.Errorf("reading runtime.allgs: %w", err)
-	}
-	ptr, err := t.readPtr(sliceAddr)
-	if err != nil {
-		return nil, err
-	}
-	n, err := t.readPtr(sliceAddr + uint64(t.bi.Arch.PtrSize()))
-	if err != nil {
-		return nil, err
-	}
-	if n > 50_000_000 {
-		return nil, fmt.Errorf("runtime.allgs has implausible length %d", n)
+		return nil, nil, fmt.Errorf("reading runtime.allgs: %w", err)
 	}
 	ps := uint64(t.bi.Arch.PtrSize())
-	ptrs, err := t.read(ptr, int(n*ps))
-	if err != nil && n > 0 {
-		return nil, err
+	hdr, err := t.read(sliceAddr, int(2*ps))
+	if err != nil {
+		return nil, nil, corrupt(sliceAddr, "runtime.allgs", "unreadable slice header", err)
 	}
+	ptr, n := decodeUint(hdr[:ps]), decodeUint(hdr[ps:])
 	l := t.lay
+	// Each g is a runtime.g somewhere in the target's memory.
+	if n > 50_000_000 || !t.plausibleCount(n, uint64(l.g.Size)) {
+		return nil, nil, corrupt(sliceAddr+ps, "runtime.allgs", fmt.Sprintf("length %d", n), nil)
+	}
+	ptrs, err := t.readArray(ptr, n, ps, "runtime.allgs")
+	if err != nil {
+		return nil, nil, err
+	}
 	out := make([]*G, 0, n)
 	addrs, idxs := make([]uint64, 0, n), make([]int, 0, n)
 	for i := uint64(0); i < n; i++ {
@@ -177,9 +183,11 @@ func (t *Target) readAllG() ([]*G, error) {
 			addrs, idxs = append(addrs, addr), append(idxs, int(i))
 		}
 	}
+	read := make([]bool, len(addrs))
 	var slab []G // Gs are allocated a chunk at a time
 	t.readEach(addrs, int(l.g.Size), func(k int, buf []byte) {
 		addr := addrs[k]
+		read[k] = true
 		if len(slab) == 0 {
 			slab = make([]G, 128)
 		}
@@ -203,7 +211,17 @@ func (t *Target) readAllG() ([]*G, error) {
 		}
 		out = append(out, g)
 	})
-	return out, nil
+	var warnings []string
+	if len(out) < len(addrs) {
+		for k, ok := range read {
+			if !ok {
+				e := corrupt(addrs[k], "runtime.g", "unreadable", nil).withRead("%d of %d goroutines", len(out), len(addrs))
+				warnings = append(warnings, fmt.Sprintf("%d goroutines of runtime.allgs left out: %v", len(addrs)-len(out), e))
+				break
+			}
+		}
+	}
+	return out, warnings, nil
 }
 
 // waitReason turns a waitReason code into the runtime's own text.

@@ -219,6 +219,9 @@ func (h *heapMeta) lookupSpan(sp uint64) *span {
 				specials: get(buf, h.fSpecials),
 			}
 			h.nspans++
+			if !h.t.plausibleSpan(s.start, s.end, s.elem) {
+				s = nil // corrupt: no objects in it
+			}
 		}
 		h.spans[sp] = s
 	}
@@ -542,7 +545,8 @@ func (t *Target) DeferClosures(g *G) []uint64 {
 	}
 	head := g.regs.deferHead
 	var out []uint64
-	for d, n := head, 0; d != 0 && n < 10_000; n++ {
+	w := newChainWalk(10_000)
+	for d := head; d != 0 && w.next(d); {
 		buf, err := t.read(d, int(dl.Size))
 		if err != nil {
 			break
@@ -608,12 +612,7 @@ func (h *Heap) FinalizerRoots() ([]uint64, error) {
 		return out, err
 	}
 	all := mh.Field("allspans")
-	ptr, _ := t.readPtr(base + uint64(all.Off))
-	n, _ := t.readPtr(base + uint64(all.Off) + 8)
-	if n > 50_000_000 {
-		return out, fmt.Errorf("implausible allspans length %d", n)
-	}
-	raw, err := t.read(ptr, int(n*8))
+	raw, n, err := t.readSliceOf(base+uint64(all.Off), uint64(h.m.span.Size), "runtime.mheap_.allspans")
 	if err != nil {
 		return out, err
 	}
@@ -642,7 +641,8 @@ func (h *Heap) FinalizerRoots() ([]uint64, error) {
 	kindFinalizer, kindCleanup := t.constant("runtime._KindSpecialFinalizer", 1), t.constant("runtime._KindSpecialCleanup", -1)
 	for _, sp := range todo {
 		start := sp.start
-		for rec, k := sp.specials, 0; rec != 0 && k < 1_000_000; k++ {
+		w := newChainWalk(1_000_000)
+		for rec := sp.specials; rec != 0 && w.next(rec); {
 			rb, err := t.read(rec, 64)
 			if err != nil {
 				break
@@ -729,12 +729,7 @@ func (t *Target) AllGAddrs() []uint64 {
 	if err != nil {
 		return nil
 	}
-	ptr, err1 := t.readPtr(sliceAddr)
-	n, err2 := t.readPtr(sliceAddr + 8)
-	if err1 != nil || err2 != nil || n > 50_000_000 {
-		return nil
-	}
-	raw, err := t.read(ptr, int(n*8))
+	raw, n, err := t.readSliceOf(sliceAddr, uint64(t.lay.g.Size), "runtime.allgs")
 	if err != nil {
 		return nil
 	}
@@ -775,10 +770,10 @@ func (t *Target) PTimers() (ps, timers []uint64) {
 		ps = append(ps, p)
 		arr, _ := t.readPtr(p + uint64(heapF.Off))
 		cnt, _ := t.readPtr(p + uint64(heapF.Off) + 8)
-		if cnt > 10_000_000 || cnt == 0 {
+		if cnt == 0 {
 			continue
 		}
-		raw, err := t.read(arr, int(cnt*stride))
+		raw, err := t.readArray(arr, cnt, stride, "runtime.p.timers")
 		if err != nil {
 			continue
 		}

@@ -1,6 +1,7 @@
 package target
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 
@@ -26,45 +27,65 @@ func (t *Target) SemaWaiters() ([]SemaWaiter, error) {
 	}
 	l := t.lay
 	var out []SemaWaiter
+	// Every node and waiter is a distinct sudog: a repeat is a cycle.
 	seen := map[uint64]bool{}
-	const maxNodes = 10_000_000
-	var walk func(node uint64, depth int) error
-	walk = func(node uint64, depth int) error {
-		if node == 0 || seen[node] || len(seen) > maxNodes || depth > 200 {
+	maxNodes := int(min(10_000_000, t.memTotal()/uint64(max(l.sudog.Size, 1))))
+	bad := func(addr uint64, field, why string, err error) error {
+		return corrupt(addr, "runtime.sudog"+field, why, err).withRead("%d semaphore waiters", len(out))
+	}
+	var walk func(node, from uint64, field string, depth int) error
+	walk = func(node, from uint64, field string, depth int) error {
+		if node == 0 {
 			return nil
+		}
+		if seen[node] || depth > 200 {
+			return bad(from, field, "a cycle, or a treap too deep", nil)
+		}
+		if len(seen) > maxNodes {
+			return bad(from, field, "more sudogs than memory", nil)
 		}
 		seen[node] = true
 		buf, err := t.readSmall(node, int(l.sudog.Size))
 		if err != nil {
-			return err
+			return bad(node, "", "unreadable", err)
 		}
 		sema := get(buf, l.sgElem)
 		// The treap node itself, then the others waiting on the same address.
 		for s, b := node, buf; s != 0; {
 			out = append(out, SemaWaiter{Sema: sema, G: get(b, l.sgG), Sudog: s})
 			next := get(b, l.sgWaitlink)
-			if next == 0 || seen[next] {
+			if next == 0 {
 				break
+			}
+			if seen[next] {
+				return bad(s+uint64(l.sgWaitlink.Off), ".waitlink", "a cycle", nil)
+			}
+			if len(seen) > maxNodes {
+				return bad(s+uint64(l.sgWaitlink.Off), ".waitlink", "more sudogs than memory", nil)
 			}
 			seen[next] = true
 			s = next
 			if b, err = t.readSmall(s, int(l.sudog.Size)); err != nil {
-				return err
+				return bad(s, "", "unreadable", err)
 			}
 		}
-		if err := walk(get(buf, l.sgPrev), depth+1); err != nil {
+		if err := walk(get(buf, l.sgPrev), node+uint64(l.sgPrev.Off), ".prev", depth+1); err != nil {
 			return err
 		}
-		return walk(get(buf, l.sgNext), depth+1)
+		return walk(get(buf, l.sgNext), node+uint64(l.sgNext.Off), ".next", depth+1)
 	}
 	table, err := t.read(base, int(l.semTableSize*l.semStride))
 	if err != nil {
-		return nil, err
+		return nil, corrupt(base, "runtime.semtable", "unreadable", err)
 	}
 	for i := int64(0); i < l.semTableSize; i++ {
 		off := i*l.semStride + l.semTreap.Off
 		treap := decodeUint(table[off : off+8])
-		if err := walk(treap, 0); err != nil {
+		if err := walk(treap, base+uint64(off), "", 0); err != nil {
+			var ce *CorruptError
+			if errors.As(err, &ce) && ce.Type == "runtime.sudog" && ce.Addr == base+uint64(off) {
+				ce.Type = "runtime.semtable" // the root's treap pointer
+			}
 			return out, err
 		}
 	}
@@ -81,18 +102,25 @@ type ChanWait struct {
 
 // ChanWaits follows g.waiting (the sudogs of a goroutine parked in a channel
 // operation or select, in lock order).
-func (t *Target) ChanWaits(g *G) []ChanWait {
+func (t *Target) ChanWaits(g *G) ([]ChanWait, error) {
 	var out []ChanWait
 	l := t.lay
-	for s, n := g.Waiting, 0; s != 0 && n < 10_000; n++ {
+	// A select has a sudog per case (at most 65536 cases).
+	w := newChainWalk(1 << 16)
+	from, field := g.Addr+uint64(l.gWaiting.Off), "runtime.g.waiting"
+	for s := g.Waiting; s != 0; {
+		if !w.next(s) {
+			return out, corrupt(from, field, "a cycle, or too long", nil).withRead("%d channels of goroutine %d", len(out), g.ID)
+		}
 		buf, err := t.readSmall(s, int(l.sudog.Size))
 		if err != nil {
-			break
+			return out, corrupt(s, "runtime.sudog", "unreadable", err).withRead("%d channels of goroutine %d", len(out), g.ID)
 		}
 		out = append(out, ChanWait{Chan: get(buf, l.sgC), Sudog: s, IsSelect: get(buf, l.sgIsSelect) != 0})
+		from, field = s+uint64(l.sgWaitlink.Off), "runtime.sudog.waitlink"
 		s = get(buf, l.sgWaitlink)
 	}
-	return out
+	return out, nil
 }
 
 // Chan is a channel header with its wait queues.
@@ -118,7 +146,7 @@ func (t *Target) ReadChan(addr uint64) (*Chan, error) {
 	l := t.lay
 	buf, err := t.readSmall(addr, int(l.hchan.Size))
 	if err != nil {
-		return nil, err
+		return nil, corrupt(addr, "runtime.hchan", "unreadable", err)
 	}
 	c := &Chan{
 		Addr:   addr,
@@ -128,23 +156,36 @@ func (t *Target) ReadChan(addr uint64) (*Chan, error) {
 	}
 	c.ElemType = t.typeName(get(buf, l.chElemtype))
 	c.Timer = get(buf, l.hchan.Field("timer"))
-	c.RecvQ = t.queue(get(buf, l.chRecvqFirst))
-	c.SendQ = t.queue(get(buf, l.chSendqFirst))
+	if c.RecvQ, err = t.queue(get(buf, l.chRecvqFirst), addr+uint64(l.chRecvqFirst.Off), "runtime.hchan.recvq"); err != nil {
+		return c, err
+	}
+	if c.SendQ, err = t.queue(get(buf, l.chSendqFirst), addr+uint64(l.chSendqFirst.Off), "runtime.hchan.sendq"); err != nil {
+		return c, err
+	}
 	return c, nil
 }
 
-func (t *Target) queue(first uint64) []QueueEntry {
+// queue reads a wait queue (a channel's, a notify list's) from its first
+// sudog, found at from (a field of type typ). A queue that loops or that
+// leads to memory the target does not have is an error, with the entries
+// read before it.
+func (t *Target) queue(first, from uint64, typ string) ([]QueueEntry, error) {
 	var out []QueueEntry
 	l := t.lay
-	for s, n := first, 0; s != 0 && n < 10_000_000; n++ {
+	w := newChainWalk(int(min(10_000_000, t.memTotal()/uint64(max(l.sudog.Size, 1)))))
+	for s := first; s != 0; {
+		if !w.next(s) {
+			return out, corrupt(from, typ, "a cycle, or too long", nil).withRead("%d queued goroutines", len(out))
+		}
 		buf, err := t.readSmall(s, int(l.sudog.Size))
 		if err != nil {
-			break
+			return out, corrupt(s, "runtime.sudog", "unreadable", err).withRead("%d queued goroutines", len(out))
 		}
 		out = append(out, QueueEntry{Sudog: s, G: get(buf, l.sgG)})
+		from, typ = s+uint64(l.sgNext.Off), "runtime.sudog.next"
 		s = get(buf, l.sgNext)
 	}
-	return out
+	return out, nil
 }
 
 // typeName names a runtime *_type, e.g. "int" or "main.Job". Cached.
@@ -269,15 +310,17 @@ func (t *Target) ReadCondWaiters(addr uint64) ([]uint64, error) {
 	if !l.condNotify.OK || !l.nlHead.OK {
 		return nil, fmt.Errorf("sync.Cond layout unknown")
 	}
-	head, err := t.readPtr(addr + uint64(l.condNotify.Off+l.nlHead.Off))
+	at := addr + uint64(l.condNotify.Off+l.nlHead.Off)
+	head, err := t.readPtr(at)
 	if err != nil {
-		return nil, err
+		return nil, corrupt(at, "runtime.notifyList.head", "unreadable", err)
 	}
+	q, err := t.queue(head, at, "runtime.notifyList.head")
 	var out []uint64
-	for _, e := range t.queue(head) {
+	for _, e := range q {
 		out = append(out, e.G)
 	}
-	return out, nil
+	return out, err
 }
 
 // goTypeName turns a DWARF type name as Delve prints it into Go syntax:
@@ -305,8 +348,9 @@ func (t *Target) MLinks() []uint64 {
 		return nil
 	}
 	var out []uint64
+	w := newChainWalk(100_000)
 	m, _ := t.readPtr(head)
-	for n := 0; m != 0 && n < 100_000; n++ {
+	for m != 0 && w.next(m) {
 		out = append(out, m)
 		m, _ = t.readPtr(m + uint64(ml.Field("alllink").Off))
 	}
