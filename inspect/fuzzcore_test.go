@@ -144,12 +144,27 @@ func (h *coreFuzz) load1() error {
 	if h.sess, err = inspect.OpenCore(h.wcore, h.wexe); err != nil {
 		return fmt.Errorf("the unmutated core: %v", err)
 	}
-	if p := os.Getenv("HANGTUI_FUZZ_STATS"); p != "" {
-		if h.statsFile, err = os.OpenFile(p, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644); err != nil {
-			return err
-		}
-	}
 	return nil
+}
+
+var statsMu sync.Mutex
+
+// writeFuzzStats appends a JSON line to $HANGTUI_FUZZ_STATS, if set (from
+// every fuzzing process: each line is one write).
+func writeFuzzStats(v map[string]any) {
+	p := os.Getenv("HANGTUI_FUZZ_STATS")
+	if p == "" {
+		return
+	}
+	statsMu.Lock()
+	defer statsMu.Unlock()
+	f, err := os.OpenFile(p, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
+	if err != nil {
+		return
+	}
+	defer f.Close()
+	line, _ := json.Marshal(v)
+	_, _ = f.Write(append(line, '\n'))
 }
 
 // fuzzDirs are removed when the test binary ends.
@@ -279,15 +294,8 @@ func (h *coreFuzz) run(t *testing.T, in []byte) {
 		h.messages[normalizeMessage(m)]++
 	}
 	h.mu.Unlock()
-	if h.statsFile != nil {
-		e := ""
-		if r.err != nil {
-			e = r.err.Error()
-		}
-		line, _ := json.Marshal(map[string]any{"ms": r.took.Milliseconds(), "alloc_mib": alloc >> 20, "peak_mib": peakHeap >> 20,
-			"fresh": fresh, "err": e, "warnings": r.warnings, "patches": desc})
-		_, _ = h.statsFile.Write(append(line, '\n'))
-	}
+	writeFuzzStats(map[string]any{"kind": "core", "ms": r.took.Milliseconds(), "alloc_mib": alloc >> 20, "peak_mib": peakHeap >> 20,
+		"fresh": fresh, "err": errString(r.err), "warnings": r.warnings, "patches": desc})
 
 	if alloc > fuzzAllocBudget {
 		t.Errorf("%d MiB allocated (budget %d MiB) with %q", alloc>>20, fuzzAllocBudget>>20, desc)

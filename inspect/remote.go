@@ -28,6 +28,13 @@ type RemoteOptions struct {
 	SourceRoot string
 	// MaxDepth bounds each stack (default 128 frames).
 	MaxDepth int
+	// ReadTimeout bounds one whole read (default 10 minutes); each call
+	// to the server has its own deadline too (Timeout, or 6 × Timeout for
+	// the reads).
+	ReadTimeout time.Duration
+	// MaxBytes bounds what the server may send for one read (default
+	// 1 GiB): its answers are untrusted.
+	MaxBytes int64
 }
 
 // Remote reads snapshots from a Delve server. Each Snapshot connects,
@@ -84,7 +91,8 @@ func (r *Remote) Snapshot() (*Snapshot, error) {
 		r.mu.Unlock()
 	}()
 	start := time.Now()
-	info, gs, err := target.ReadRemote(r.addr, r.opts.Timeout, r.opts.MaxDepth, r.continued, r.needArgs(), r.stop)
+	lim := target.RemoteLimits{MaxDepth: r.opts.MaxDepth, ReadTimeout: r.opts.ReadTimeout, MaxBytes: r.opts.MaxBytes}
+	info, gs, err := target.ReadRemote(r.addr, r.opts.Timeout, lim, r.continued, r.needArgs(), r.stop)
 	r.continued = err == nil && info.WasRunning
 	if err != nil {
 		hint := "start it with: dlv attach PID --headless --accept-multiclient --listen 127.0.0.1:4040 --continue (over SSH: ssh -L 4040:localhost:4040 HOST)"
@@ -93,6 +101,8 @@ func (r *Remote) Snapshot() (*Snapshot, error) {
 			hint = "the target may be left stopped: dlv connect " + r.addr + ", then continue"
 		case errors.Is(err, target.ErrNoAnswer):
 			hint = "the server may be busy or wedged: try dlv connect " + r.addr + ", or restart it (dlv attach PID --headless --accept-multiclient --continue)"
+		case errors.Is(err, target.ErrTooMuch):
+			hint = "for a program this large, read a goroutine dump instead (kill -QUIT, or hangtui report --dump)"
 		}
 		return nil, &Error{Kind: ErrRemote, Msg: fmt.Sprintf("cannot read from the Delve server at %s: %v", r.addr, err), Hint: hint, Err: err}
 	}

@@ -256,7 +256,7 @@ func (s *Session) Close() error {
 				return nil
 			}
 			err := s.tgt.Detach()
-			s.tgt.ForgetBounds()
+			s.tgt.Forget()
 			s.tgt = nil
 			return err
 		})

@@ -116,12 +116,23 @@ func (t *Target) SetCoreFiles(corePath, exePath string) {
 	}
 }
 
-// ForgetBounds drops what is kept about t outside it; call it once t is
-// detached or closed.
-func (t *Target) ForgetBounds() {
+// Forget drops what is kept about t outside it (its memory bounds, the
+// struct layouts of its binary, which hold the binary's DWARF); call it
+// once t is detached or closed.
+func (t *Target) Forget() {
 	boundsOf.Lock()
 	delete(boundsOf.m, t)
 	boundsOf.Unlock()
+	if t.bi == nil {
+		return
+	}
+	layoutCache.Lock()
+	for k := range layoutCache.m {
+		if k.bi == t.bi {
+			delete(layoutCache.m, k)
+		}
+	}
+	layoutCache.Unlock()
 }
 
 // memTotal is the total size of the target's readable memory: no table

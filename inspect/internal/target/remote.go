@@ -1,16 +1,18 @@
 package target
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net"
+	"net/rpc"
 	"reflect"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/go-delve/delve/service/api"
-	"github.com/go-delve/delve/service/rpc2"
 )
 
 // A remote Delve server (dlv --headless --accept-multiclient) speaks the
@@ -77,24 +79,38 @@ type RemoteInfo struct {
 //
 // Closing stop abandons the read: the call in progress is dropped and a
 // target the read halted is continued before ReadRemote returns.
-func ReadRemote(addr string, timeout time.Duration, maxDepth int, expectRunning bool, need func(fn, file string, line int) bool, stop <-chan struct{}) (info RemoteInfo, gs []RemoteGoroutine, err error) {
-	s := &remoteSession{addr: addr, timeout: timeout, dataTimeout: 6 * timeout, stop: stop}
+func ReadRemote(addr string, timeout time.Duration, lim RemoteLimits, expectRunning bool, need func(fn, file string, line int) bool, stop <-chan struct{}) (info RemoteInfo, gs []RemoteGoroutine, err error) {
+	lim = lim.withDefaults()
+	s := &remoteSession{addr: addr, timeout: timeout, dataTimeout: 6 * timeout, stop: stop, lim: lim,
+		deadline: time.Now().Add(lim.ReadTimeout), budget: &remoteBudget{left: lim.MaxBytes}}
 	if err := s.dial(); err != nil {
+		var hs *errHandshake
+		if errors.As(err, &hs) {
+			return info, nil, fmt.Errorf("not a Delve API v2 server (%w)", s.dialError(err))
+		}
 		return info, nil, err
 	}
 	defer func() {
 		if s.halted {
-			if rerr := s.resume(); rerr != nil && err == nil {
+			// Said first: a target left stopped matters more than why
+			// the read failed.
+			if rerr := s.resume(); rerr != nil {
+				if err != nil {
+					rerr = fmt.Errorf("%v, after: %v", rerr, err)
+				}
 				err = fmt.Errorf("%w: %v", ErrNotResumed, rerr)
 			}
 		}
 		s.close()
 	}()
 	var st *api.DebuggerState
-	if err := s.call("State", timeout, func(c *rpc2.RPCClient) (err error) {
-		st, err = c.GetStateNonBlocking()
+	if err := s.call("State", timeout, func(c *dlvClient) (err error) {
+		st, err = c.state()
 		return err
 	}); err != nil {
+		if errors.Is(err, ErrNoAnswer) || errors.Is(err, ErrStopped) {
+			return info, nil, err
+		}
 		return info, nil, fmt.Errorf("not a Delve API v2 server (%w)", err)
 	}
 	if st.Exited {
@@ -106,8 +122,8 @@ func ReadRemote(addr string, timeout time.Duration, maxDepth int, expectRunning 
 		// stopped.
 		for end := time.Now().Add(2 * time.Second); !st.Running && time.Now().Before(end); {
 			time.Sleep(20 * time.Millisecond)
-			if err := s.call("State", timeout, func(c *rpc2.RPCClient) (err error) {
-				st, err = c.GetStateNonBlocking()
+			if err := s.call("State", timeout, func(c *dlvClient) (err error) {
+				st, err = c.state()
 				return err
 			}); err != nil {
 				return info, nil, err
@@ -117,13 +133,15 @@ func ReadRemote(addr string, timeout time.Duration, maxDepth int, expectRunning 
 	info.PID = st.Pid
 	if st.Running {
 		s.halted = true // from here on, continue it whatever happens
-		if err := halt(s.c, timeout, s.stop); err != nil {
+		if err := halt(s.c, s.bound(timeout), s.stop); err != nil {
+			err = s.explain("Command(halt)", err)
+			s.broken = true // the continue goes on a new connection
 			return info, nil, err
 		}
 	}
 	for attempt := 0; ; attempt++ {
 		s.interrupted = false
-		gs, err = s.readAll(maxDepth, need)
+		gs, err = s.readAll(need)
 		if err != nil || !s.interrupted || attempt == 2 {
 			break
 		}
@@ -132,37 +150,70 @@ func ReadRemote(addr string, timeout time.Duration, maxDepth int, expectRunning 
 	}
 	info.WasRunning = s.halted
 	if pid := info.PID; pid == 0 && err == nil {
-		_ = s.call("ProcessPid", timeout, func(c *rpc2.RPCClient) error { info.PID = c.ProcessPid(); return nil })
+		_ = s.call("ProcessPid", timeout, func(c *dlvClient) (err error) { info.PID, err = c.processPid(); return err })
 	}
 	return info, gs, err
 }
 
+// RemoteLimits bound what one read takes from a Delve server, which is
+// untrusted: its answers are checked, and their size and the time it
+// takes are bounded.
+type RemoteLimits struct {
+	// MaxDepth bounds each stack (frames after the first).
+	MaxDepth int
+	// ReadTimeout bounds the whole read (default 10 minutes).
+	ReadTimeout time.Duration
+	// MaxBytes bounds the bytes of all the server's answers (default 1 GiB).
+	MaxBytes int64
+	// MaxGoroutines bounds the goroutines read (default 1,000,000).
+	MaxGoroutines int
+}
+
+func (l RemoteLimits) withDefaults() RemoteLimits {
+	if l.MaxDepth <= 0 {
+		l.MaxDepth = 128
+	}
+	if l.ReadTimeout <= 0 {
+		l.ReadTimeout = 10 * time.Minute
+	}
+	if l.MaxBytes <= 0 {
+		l.MaxBytes = 1 << 30
+	}
+	if l.MaxGoroutines <= 0 {
+		l.MaxGoroutines = 1_000_000
+	}
+	return l
+}
+
 // readAll reads every goroutine and its stack from a stopped target.
-func (s *remoteSession) readAll(maxDepth int, need func(fn, file string, line int) bool) ([]RemoteGoroutine, error) {
+func (s *remoteSession) readAll(need func(fn, file string, line int) bool) ([]RemoteGoroutine, error) {
 	var reasons []string
-	if err := s.call("EvalVariable(runtime.waitReasonStrings)", s.dataTimeout, func(c *rpc2.RPCClient) error {
+	if err := s.call("Eval(runtime.waitReasonStrings)", s.dataTimeout, func(c *dlvClient) error {
 		reasons = waitReasonTable(c)
 		return nil
 	}); err != nil {
 		return nil, err
 	}
-	var raw []*api.Goroutine
-	if err := s.call("ListGoroutines", s.dataTimeout, func(c *rpc2.RPCClient) (err error) {
-		raw, _, err = c.ListGoroutines(0, 0)
-		return err
-	}); err != nil {
-		return nil, fmt.Errorf("list goroutines: %w", err)
+	raw, err := s.listGoroutines()
+	if err != nil {
+		return nil, err
 	}
+	maxDepth := s.lim.MaxDepth
 	cfg := &api.LoadConfig{MaxStructFields: 0}
 	var gs []RemoteGoroutine
+	seen := make(map[int64]bool, len(raw))
 	for _, g := range raw {
+		if g == nil || seen[g.ID] {
+			continue // a goroutine listed twice is read once
+		}
+		seen[g.ID] = true
 		rg, ok := convertGoroutine(g, reasons)
 		if !ok {
 			continue
 		}
 		var frames []api.Stackframe
-		err := s.call("Stacktrace", s.dataTimeout, func(c *rpc2.RPCClient) (err error) {
-			frames, err = c.Stacktrace(g.ID, maxDepth, 0, 0, nil)
+		err := s.call("Stacktrace", s.dataTimeout, func(c *dlvClient) (err error) {
+			frames, err = c.stacktrace(g.ID, maxDepth, nil)
 			return err
 		})
 		if s.broken {
@@ -171,6 +222,7 @@ func (s *remoteSession) readAll(maxDepth int, need func(fn, file string, line in
 		if err != nil {
 			continue // exited since it was listed
 		}
+		frames = frames[:min(len(frames), maxDepth+1)] // no more than asked for
 		deepest := -1
 		for i, f := range frames {
 			fn := ""
@@ -184,8 +236,8 @@ func (s *remoteSession) readAll(maxDepth int, need func(fn, file string, line in
 		if deepest >= 0 {
 			// Delve's depth counts the frames after the first.
 			var withArgs []api.Stackframe
-			err := s.call("Stacktrace", s.dataTimeout, func(c *rpc2.RPCClient) (err error) {
-				withArgs, err = c.Stacktrace(g.ID, deepest, 0, 0, cfg)
+			err := s.call("Stacktrace", s.dataTimeout, func(c *dlvClient) (err error) {
+				withArgs, err = c.stacktrace(g.ID, deepest, cfg)
 				return err
 			})
 			if s.broken {
@@ -199,6 +251,36 @@ func (s *remoteSession) readAll(maxDepth int, need func(fn, file string, line in
 		gs = append(gs, rg)
 	}
 	return gs, nil
+}
+
+// listGoroutines lists the goroutines a page at a time (each answer stays
+// small), at most MaxGoroutines; the pages must move forward.
+func (s *remoteSession) listGoroutines() ([]*api.Goroutine, error) {
+	var all []*api.Goroutine
+	for start := 0; ; {
+		var page []*api.Goroutine
+		next := -1
+		if err := s.call("ListGoroutines", s.dataTimeout, func(c *dlvClient) (err error) {
+			page, next, err = c.listGoroutines(start, remotePage)
+			return err
+		}); err != nil {
+			return nil, fmt.Errorf("list goroutines: %w", err)
+		}
+		if len(page) > remotePage {
+			return nil, s.explain("ListGoroutines", &errMalformed{"ListGoroutines", fmt.Sprintf("%d goroutines for a page of %d", len(page), remotePage)})
+		}
+		all = append(all, page...)
+		if len(all) > s.lim.MaxGoroutines {
+			return nil, fmt.Errorf("the server lists more than %d goroutines", s.lim.MaxGoroutines)
+		}
+		if next < 0 || len(page) == 0 {
+			return all, nil
+		}
+		if next <= start {
+			return nil, s.explain("ListGoroutines", &errMalformed{"ListGoroutines", fmt.Sprintf("the page after %d starts at %d", start, next)})
+		}
+		start = next
+	}
 }
 
 // ErrNoAnswer: the Delve server did not answer a call before its deadline.
@@ -215,13 +297,18 @@ var ErrStopped = errors.New("the read was abandoned")
 type remoteSession struct {
 	addr                 string
 	timeout, dataTimeout time.Duration
-	conn                 net.Conn
-	c                    *rpc2.RPCClient
+	lim                  RemoteLimits
+	// deadline ends the whole read; budget is what the server may still
+	// send.
+	deadline time.Time
+	budget   *remoteBudget
+	conn     net.Conn
+	c        *dlvClient
 	// watch is a second connection, opened when a call is slow: the server
 	// reads a connection's next request only once the current synchronous
 	// one is answered.
 	watchConn net.Conn
-	watch     *rpc2.RPCClient
+	watch     *dlvClient
 	// halted: hangtui stopped the target, which must run again when the
 	// read ends.
 	halted bool
@@ -238,22 +325,74 @@ type remoteSession struct {
 // runs (which would keep the call from being answered).
 const slowCall = 500 * time.Millisecond
 
-func dialRPC(addr string, timeout time.Duration) (net.Conn, *rpc2.RPCClient, error) {
-	conn, err := net.DialTimeout("tcp", addr, timeout)
-	if err != nil {
-		return nil, nil, err
-	}
-	// The API version handshake happens in NewClientFromConn.
-	_ = conn.SetDeadline(time.Now().Add(timeout))
-	c := rpc2.NewClientFromConn(conn)
-	_ = conn.SetDeadline(time.Time{})
-	return conn, c, nil
-}
-
 func (s *remoteSession) dial() (err error) {
-	s.conn, s.c, err = dialRPC(s.addr, s.timeout)
+	s.conn, s.c, err = dialDelve(s.addr, s.bound(s.timeout), s.budget)
 	return err
 }
+
+// bound shortens d to what is left of the read's deadline (a moment at
+// least, so that a call can still say so).
+func (s *remoteSession) bound(d time.Duration) time.Duration {
+	return max(min(d, time.Until(s.deadline)), time.Millisecond)
+}
+
+// explain says what went wrong with a call in hangtui's words: the
+// server's own message (one line, cut short), or what was wrong with its
+// answer; a connection whose answer could not be read is broken.
+func (s *remoteSession) explain(what string, err error) error {
+	var se rpc.ServerError
+	var mal *errMalformed
+	switch {
+	case err == nil, errors.Is(err, ErrNoAnswer), errors.Is(err, ErrStopped):
+		return err
+	case errors.As(err, &se):
+		msg := string(se)
+		if i := strings.IndexAny(msg, "\r\n"); i >= 0 {
+			msg = msg[:i]
+		}
+		if len(msg) > 200 {
+			msg = msg[:200] + "..."
+		}
+		return fmt.Errorf("%s failed on the server: %s", what, msg)
+	case errors.As(err, &mal):
+		return err
+	}
+	s.broken = true
+	if errors.Is(err, errTooLarge) {
+		if s.budget.exceeded() {
+			return fmt.Errorf("%w: the server sent more than %d MiB for one read", ErrTooMuch, s.lim.MaxBytes>>20)
+		}
+		return fmt.Errorf("%w: the answer to %s was larger than %d MiB", ErrTooMuch, what, maxAnswer>>20)
+	}
+	var syn *json.SyntaxError
+	var typ *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &syn), errors.As(err, &typ),
+		// net/rpc's words for an answer it could not decode
+		strings.Contains(err.Error(), "reading body "), strings.Contains(err.Error(), "invalid error "):
+		return &errMalformed{what, "not the JSON of Delve's API v2"}
+	case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF), errors.Is(err, rpc.ErrShutdown):
+		return fmt.Errorf("the server closed the connection in the middle of the answer to %s", what)
+	}
+	return fmt.Errorf("%s: the connection failed", what)
+}
+
+// dialError says why connecting failed: a handshake whose answer could not
+// be read, in hangtui's words.
+func (s *remoteSession) dialError(err error) error {
+	var hs *errHandshake
+	if errors.As(err, &hs) {
+		return s.explain("SetApiVersion", hs.err)
+	}
+	return err
+}
+
+func (s *remoteSession) tooLong() error {
+	return fmt.Errorf("%w: the read did not end within %s", ErrNoAnswer, s.lim.ReadTimeout)
+}
+
+// ErrTooMuch: the server sent more than hangtui reads.
+var ErrTooMuch = errors.New("too much data")
 
 func (s *remoteSession) close() {
 	for _, conn := range []net.Conn{s.conn, s.watchConn} {
@@ -268,10 +407,16 @@ func (s *remoteSession) close() {
 // (somebody continued it), it is halted so that f can be answered. When
 // the deadline passes, the connection is closed (f then returns) and the
 // session is broken.
-func (s *remoteSession) call(what string, d time.Duration, f func(*rpc2.RPCClient) error) error {
+func (s *remoteSession) call(what string, d time.Duration, f func(*dlvClient) error) error {
 	if s.broken {
 		return errors.New("connection closed")
 	}
+	if time.Until(s.deadline) <= 0 {
+		s.broken = true
+		return s.tooLong()
+	}
+	full := d
+	d = s.bound(d)
 	done := make(chan error, 1)
 	go func() {
 		defer func() {
@@ -288,7 +433,7 @@ func (s *remoteSession) call(what string, d time.Duration, f func(*rpc2.RPCClien
 	for {
 		select {
 		case err := <-done:
-			return err
+			return s.explain(what, err)
 		case <-slow.C:
 			if s.checkRunning() {
 				s.interrupted = true
@@ -296,6 +441,9 @@ func (s *remoteSession) call(what string, d time.Duration, f func(*rpc2.RPCClien
 		case <-deadline.C:
 			s.broken = true
 			_ = s.conn.Close()
+			if d < full {
+				return s.tooLong() // the read's deadline, not the call's
+			}
 			return fmt.Errorf("%w to %s in %s", ErrNoAnswer, what, d)
 		case <-s.stop:
 			s.broken = true
@@ -313,7 +461,7 @@ func (s *remoteSession) checkRunning() bool {
 	default:
 	}
 	if s.watch == nil {
-		conn, c, err := dialRPC(s.addr, s.timeout)
+		conn, c, err := dialDelve(s.addr, s.bound(s.timeout), s.budget)
 		if err != nil {
 			return false
 		}
@@ -326,15 +474,15 @@ func (s *remoteSession) checkRunning() bool {
 		return false
 	}
 	s.halted = true
-	return halt(s.watch, s.timeout, s.stop) == nil
+	return halt(s.watch, s.bound(s.timeout), s.stop) == nil
 }
 
 // stateWithin asks for the state without blocking the caller longer than d.
-func stateWithin(c *rpc2.RPCClient, d time.Duration) (*api.DebuggerState, bool) {
+func stateWithin(c *dlvClient, d time.Duration) (*api.DebuggerState, bool) {
 	ch := make(chan *api.DebuggerState, 1)
 	go func() {
 		defer func() { _ = recover() }()
-		if st, err := c.GetStateNonBlocking(); err == nil {
+		if st, err := c.state(); err == nil {
 			ch <- st
 		}
 	}()
@@ -353,7 +501,7 @@ func stateWithin(c *rpc2.RPCClient, d time.Duration) (*api.DebuggerState, bool) 
 // says the target runs, the halt is sent again. Extra halts are harmless:
 // their request is cleared by the next continue and a stray SIGTRAP is
 // ignored.
-func halt(c *rpc2.RPCClient, d time.Duration, stop <-chan struct{}) error {
+func halt(c *dlvClient, d time.Duration, stop <-chan struct{}) error {
 	done := make(chan error, 8)
 	send := func() {
 		go func() {
@@ -362,8 +510,7 @@ func halt(c *rpc2.RPCClient, d time.Duration, stop <-chan struct{}) error {
 					done <- fmt.Errorf("delve server: %v", r)
 				}
 			}()
-			_, err := c.Halt()
-			done <- err
+			done <- c.halt()
 		}()
 	}
 	send()
@@ -399,9 +546,11 @@ func halt(c *rpc2.RPCClient, d time.Duration, stop <-chan struct{}) error {
 func (s *remoteSession) resume() error {
 	c := s.c
 	if s.broken || c == nil {
-		conn, nc, err := dialRPC(s.addr, s.timeout)
+		// A fresh budget: continuing the target matters more than the
+		// answers a broken read was refused.
+		conn, nc, err := dialDelve(s.addr, s.timeout, &remoteBudget{left: maxAnswer})
 		if err != nil {
-			return err
+			return s.dialError(err)
 		}
 		defer conn.Close()
 		c = nc
@@ -446,15 +595,10 @@ func (s *remoteSession) resume() error {
 
 // continueAndWait continues the target and waits until the server says it
 // runs, so that closing the connection cannot overtake the continue.
-func continueAndWait(c *rpc2.RPCClient, timeout time.Duration) error {
+func continueAndWait(c *dlvClient, timeout time.Duration) error {
 	// Delve answers a continue only when the target stops again; the
-	// answer (or the error when we disconnect) is drained so that the
-	// client's goroutine ends.
-	ch := c.Continue()
-	go func() {
-		for range ch {
-		}
-	}()
+	// answer (or the error when we disconnect) is dropped.
+	c.continueAsync()
 	// The server reads the next request on this connection only once the
 	// target has resumed, so a state that says running is after it.
 	for end := time.Now().Add(timeout); time.Now().Before(end); {
@@ -469,16 +613,33 @@ func continueAndWait(c *rpc2.RPCClient, timeout time.Duration) error {
 
 // waitReasonTable reads runtime.waitReasonStrings from the target: the
 // texts of its own release, as the local reader does.
-func waitReasonTable(c *rpc2.RPCClient) []string {
-	v, err := c.EvalVariable(api.EvalScope{GoroutineID: -1}, "runtime.waitReasonStrings", api.LoadConfig{MaxArrayValues: 256, MaxStringLen: 128})
+func waitReasonTable(c *dlvClient) []string {
+	v, err := c.eval("runtime.waitReasonStrings", api.LoadConfig{MaxArrayValues: 256, MaxStringLen: 128})
 	if err != nil || v == nil {
 		return nil
 	}
-	out := make([]string, len(v.Children))
-	for i, ch := range v.Children {
-		out[i] = ch.Value
+	out := make([]string, min(len(v.Children), 256))
+	for i := range out {
+		out[i] = clip(v.Children[i].Value, 128)
 	}
 	return out
+}
+
+// maxRemoteArgs bounds the arguments kept of a frame (the analysis uses
+// the first few).
+const maxRemoteArgs = 32
+
+// maxRemoteString bounds each string kept from the server's answers
+// (function names, file paths, label keys and values).
+const maxRemoteString = 4 << 10
+
+// clip keeps at most n bytes of s, in a string of its own (not holding
+// the answer's memory).
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return strings.Clone(s[:n])
 }
 
 // Goroutine statuses of the runtime (runtime2.go), stable since Go 1.x.
@@ -491,10 +652,19 @@ func convertGoroutine(g *api.Goroutine, reasons []string) (RemoteGoroutine, bool
 	if !ok || g.Unreadable != "" {
 		return RemoteGoroutine{}, false // idle, dead
 	}
-	rg := RemoteGoroutine{ID: g.ID, Status: st, Leaked: g.Status&^0x1000 == 10, Labels: g.Labels,
-		GoFile: g.GoStatementLoc.File, GoLine: g.GoStatementLoc.Line}
+	rg := RemoteGoroutine{ID: g.ID, Status: st, Leaked: g.Status&^0x1000 == 10,
+		GoFile: clip(g.GoStatementLoc.File, maxRemoteString), GoLine: g.GoStatementLoc.Line}
 	if g.GoStatementLoc.Function != nil {
-		rg.GoFunc = g.GoStatementLoc.Function.Name()
+		rg.GoFunc = clip(g.GoStatementLoc.Function.Name(), maxRemoteString)
+	}
+	if len(g.Labels) > 0 {
+		rg.Labels = make(map[string]string, min(len(g.Labels), maxLabels))
+		for k, v := range g.Labels {
+			if len(rg.Labels) == maxLabels {
+				break
+			}
+			rg.Labels[clip(k, maxRemoteString)] = clip(v, maxRemoteString)
+		}
 	}
 	if st == "waiting" && g.WaitReason > 0 && int(g.WaitReason) < len(reasons) {
 		rg.WaitReason = reasons[g.WaitReason]
@@ -505,9 +675,9 @@ func convertGoroutine(g *api.Goroutine, reasons []string) (RemoteGoroutine, bool
 func convertFrames(frames []api.Stackframe) []RemoteFrame {
 	out := make([]RemoteFrame, 0, len(frames))
 	for i, f := range frames {
-		rf := RemoteFrame{File: f.File, Line: f.Line}
+		rf := RemoteFrame{File: clip(f.File, maxRemoteString), Line: f.Line}
 		if f.Function != nil {
-			rf.Func = f.Function.Name()
+			rf.Func = clip(f.Function.Name(), maxRemoteString)
 		}
 		// An inlined frame shares its physical frame (the same CFA) with
 		// the caller listed after it.
@@ -515,6 +685,9 @@ func convertFrames(frames []api.Stackframe) []RemoteFrame {
 		for _, a := range f.Arguments {
 			if a.Flags&api.VariableReturnArgument != 0 {
 				continue
+			}
+			if len(rf.Args) == maxRemoteArgs {
+				break
 			}
 			rf.Args = append(rf.Args, argWord(a))
 		}
