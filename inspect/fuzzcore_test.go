@@ -224,6 +224,11 @@ type fuzzResult struct {
 
 func (h *coreFuzz) run(t *testing.T, in []byte) {
 	patches, fresh := h.model.Mutations(in)
+	if fresh && testing.Short() {
+		// Opening a core again takes seconds (minutes under -race):
+		// the full run covers these.
+		t.Skip("needs a fresh session; not with -short")
+	}
 	restore, err := h.apply(patches)
 	defer func() {
 		if err := restore(); err != nil {

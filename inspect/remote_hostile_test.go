@@ -252,6 +252,9 @@ type hostileMode struct {
 	goroutines int
 	answer     func(c *hostileConn, method string, id uint64) bool
 	want       string
+	// slow modes take seconds (their deadlines, or a lot of data): not
+	// with -short.
+	slow bool
 	// maxBytes and readTimeout are the read's budget and deadline when not
 	// the test's.
 	maxBytes    int64
@@ -263,8 +266,8 @@ type hostileMode struct {
 func bigString(n int) string { return strings.Repeat("x", n) }
 
 var hostileModes = []hostileMode{
-	{name: "millions-of-goroutines", goroutines: 5_000_000, want: "more than 32 MiB for one read", readTimeout: 5 * time.Minute},
-	{name: "huge-answer", goroutines: 3, want: "larger than 64 MiB", maxBytes: 256 << 20, readTimeout: 5 * time.Minute, timeout: 10 * time.Second, answer: func(c *hostileConn, method string, id uint64) bool {
+	{name: "millions-of-goroutines", slow: true, goroutines: 5_000_000, want: "more than 32 MiB for one read", readTimeout: 5 * time.Minute},
+	{name: "huge-answer", slow: true, goroutines: 3, want: "larger than 64 MiB", maxBytes: 256 << 20, readTimeout: 5 * time.Minute, timeout: 10 * time.Second, answer: func(c *hostileConn, method string, id uint64) bool {
 		if method != "ListGoroutines" {
 			return false
 		}
@@ -276,7 +279,7 @@ var hostileModes = []hostileMode{
 		c.raw([]byte(`"}}],"Nextg":-1},"error":null}` + "\n"))
 		return true
 	}},
-	{name: "deep-stacks-long-names", goroutines: 20, readTimeout: 5 * time.Minute, answer: func(c *hostileConn, method string, id uint64) bool {
+	{name: "deep-stacks-long-names", slow: true, goroutines: 20, readTimeout: 5 * time.Minute, answer: func(c *hostileConn, method string, id uint64) bool {
 		if method != "Stacktrace" {
 			return false
 		}
@@ -351,7 +354,7 @@ var hostileModes = []hostileMode{
 		c.fail(id, "could not find\nsomething "+bigString(1<<20))
 		return true
 	}},
-	{name: "slow-answer", goroutines: 3, want: "no answer to Stacktrace", answer: func(c *hostileConn, method string, id uint64) bool {
+	{name: "slow-answer", slow: true, goroutines: 3, want: "no answer to Stacktrace", answer: func(c *hostileConn, method string, id uint64) bool {
 		if method != "Stacktrace" {
 			return false
 		}
@@ -359,7 +362,7 @@ var hostileModes = []hostileMode{
 		c.reply(id, rpc2.StacktraceOut{})
 		return true
 	}},
-	{name: "never-answers", goroutines: 3, want: "no answer to ListGoroutines", answer: func(c *hostileConn, method string, id uint64) bool {
+	{name: "never-answers", slow: true, goroutines: 3, want: "no answer to ListGoroutines", answer: func(c *hostileConn, method string, id uint64) bool {
 		return method == "ListGoroutines" // and nothing is written
 	}},
 	{name: "closes-mid-answer", goroutines: 3, want: "closed the connection in the middle of the answer to ListGoroutines", answer: func(c *hostileConn, method string, id uint64) bool {
@@ -370,7 +373,7 @@ var hostileModes = []hostileMode{
 		c.Close()
 		return true
 	}},
-	{name: "slow-drip", goroutines: 200, want: "did not end within", readTimeout: 6 * time.Second, answer: func(c *hostileConn, method string, id uint64) bool {
+	{name: "slow-drip", slow: true, goroutines: 200, want: "did not end within", readTimeout: 6 * time.Second, answer: func(c *hostileConn, method string, id uint64) bool {
 		if method != "Stacktrace" {
 			return false
 		}
@@ -394,6 +397,9 @@ func TestConnectHostile(t *testing.T) {
 	total := 0
 	for _, m := range hostileModes {
 		t.Run(m.name, func(t *testing.T) {
+			if m.slow && testing.Short() {
+				t.Skip("slow; not with -short")
+			}
 			s := startHostile(t, m.goroutines, m.answer)
 			defer s.close()
 			budget := int64(maxBytes)
