@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"regexp"
 	"strconv"
+	"strings"
 
 	"github.com/hangtui/hangtui/inspect/internal/target"
 )
@@ -70,4 +71,28 @@ func plainWarnings(ws []string) {
 	for i, w := range ws {
 		ws[i] = plainReadError(w)
 	}
+}
+
+// panicError is a panic recovered on the session goroutine as one line:
+// the value and where it happened (the frame that panicked), for a report.
+func panicError(r any, stack []byte) error {
+	site := ""
+	lines := strings.Split(string(stack), "\n")
+	for i, l := range lines {
+		// The frame after the runtime's panic function is the one that
+		// panicked; its file:line is on the next line.
+		if strings.HasPrefix(l, "panic(") && i+3 < len(lines) {
+			fn := lines[i+2]
+			if j := strings.LastIndex(fn, "("); j > 0 {
+				fn = fn[:j]
+			}
+			file := strings.TrimSpace(lines[i+3])
+			if j := strings.LastIndex(file, " +0x"); j > 0 {
+				file = file[:j]
+			}
+			site = fmt.Sprintf(" in %s at %s", fn, ShortFile(file))
+			break
+		}
+	}
+	return fmt.Errorf("internal error: %v%s; please report it with the target's Go version", r, site)
 }

@@ -1,6 +1,7 @@
 package inspect_test
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -9,6 +10,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"runtime"
+	"runtime/debug"
 	"runtime/metrics"
 	"sort"
 	"strings"
@@ -219,8 +221,13 @@ type fuzzResult struct {
 	err      error
 	warnings []string
 	took     time.Duration
-	panicked any
+	panicked string
+	// leaked is a phrase of Delve's read errors found in the report.
+	leaked string
 }
+
+// delveReadErrors are Delve's words for memory it could not read.
+var delveReadErrors = []string{"did not match any regions", "spliced memory", "hit unmapped area"}
 
 func (h *coreFuzz) run(t *testing.T, in []byte) {
 	patches, fresh := h.model.Mutations(in)
@@ -248,7 +255,14 @@ func (h *coreFuzz) run(t *testing.T, in []byte) {
 	start := time.Now()
 	go func() {
 		var r fuzzResult
-		defer func() { done <- r }()
+		defer func() {
+			// A panic outside the session (rendering) would end the
+			// fuzzing process without a word: report it.
+			if p := recover(); p != nil {
+				r.panicked = fmt.Sprintf("%v\n%s", p, debug.Stack())
+			}
+			done <- r
+		}()
 		sess := h.sess
 		if fresh {
 			s, err := inspect.OpenCore(h.wcore, h.wexe)
@@ -265,11 +279,18 @@ func (h *coreFuzz) run(t *testing.T, in []byte) {
 			return
 		}
 		r.warnings = snap.Warnings
-		// What was read must render, whatever it is.
+		// What was read must render, whatever it is, and say nothing of
+		// Delve's read errors anywhere.
+		var out bytes.Buffer
 		for _, write := range []func(io.Writer, *inspect.Snapshot) error{report.WriteJSON, report.WriteText, report.WriteDOT, report.WriteMermaid} {
-			if err := write(io.Discard, snap); err != nil {
+			if err := write(&out, snap); err != nil {
 				r.err = fmt.Errorf("rendering: %w", err)
 				return
+			}
+		}
+		for _, p := range delveReadErrors {
+			if bytes.Contains(out.Bytes(), []byte(p)) {
+				r.leaked = p
 			}
 		}
 	}()
@@ -307,6 +328,12 @@ func (h *coreFuzz) run(t *testing.T, in []byte) {
 	}
 	if r.err != nil {
 		checkFuzzError(t, r.err, desc)
+	}
+	if r.panicked != "" {
+		t.Errorf("panic with %q: %s", desc, r.panicked)
+	}
+	if r.leaked != "" {
+		t.Errorf("the report has Delve's %q, with %q", r.leaked, desc)
 	}
 	for _, w := range r.warnings {
 		if bad := badMessage(w); bad != "" {

@@ -121,7 +121,7 @@ func (s *Session) do(f func() error) (err error) {
 	call := func() {
 		defer func() {
 			if r := recover(); r != nil {
-				res <- fmt.Errorf("internal error: %v\n%s", r, debug.Stack())
+				res <- panicError(r, debug.Stack())
 			}
 		}()
 		res <- f()

@@ -397,7 +397,8 @@ func plausible(addr, n uint64) bool {
 // readLabelMaps reads the labelMaps at ptrs: one map per pointer, never
 // nil. over reports that labelBudget left some labels out.
 func (t *Target) readLabelMaps(ll *labelsLayout, ptrs []uint64) (maps []map[string]string, over bool) {
-	r := &labelReader{t: t, ll: ll, budget: labelBudget}
+	// No more than the target has memory.
+	r := &labelReader{t: t, ll: ll, budget: min(labelBudget, int64(min(t.memTotal(), 1<<62)))}
 	if ll.kind == labelsList {
 		r.lists(ptrs)
 	} else {

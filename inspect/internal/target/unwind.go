@@ -311,7 +311,7 @@ func (u *unwinder) init(t *Target) error {
 	if n == 0 || n > 10_000_000 || u.gofunc == 0 || u.pctab == 0 {
 		return fmt.Errorf("runtime.firstmoduledata looks wrong")
 	}
-	raw, err := t.read(ftab, int(n*8))
+	raw, err := t.readArray(ftab, n, 8, "runtime.firstmoduledata.ftab")
 	if err != nil {
 		return err
 	}
