@@ -277,3 +277,24 @@ func (t *Target) readSliceOf(hdr, elemSize uint64, typ string) ([]byte, uint64, 
 func (t *Target) plausibleSpan(start, end, elem uint64) bool {
 	return end > start && end-start <= t.memTotal() && elem <= end-start
 }
+
+// checkGlobals checks the data and bss ranges of the module data (Globals)
+// before they are scanned: in order, no larger than the target's memory,
+// and readable at both ends.
+func (t *Target) checkGlobals(md *structLayout, ranges [][2]uint64) error {
+	base, _ := t.varAddr("runtime.firstmoduledata")
+	for i, r := range ranges {
+		field := []string{"data", "bss"}[i]
+		lo, hi := r[0], r[1]
+		ok := lo <= hi && hi-lo <= t.memTotal()
+		if ok && hi > lo {
+			_, err1 := t.read(lo&^7, 8)
+			_, err2 := t.read((hi-1)&^7, 8)
+			ok = err1 == nil && err2 == nil
+		}
+		if !ok {
+			return corrupt(base+uint64(md.Field(field).Off), "runtime.firstmoduledata."+field, fmt.Sprintf("[%#x, %#x)", lo, hi), nil)
+		}
+	}
+	return nil
+}

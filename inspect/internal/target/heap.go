@@ -505,10 +505,11 @@ func (t *Target) Globals() ([][2]uint64, error) {
 	if err != nil {
 		return nil, err
 	}
-	return [][2]uint64{
+	ranges := [][2]uint64{
 		{get(buf, md.Field("data")), get(buf, md.Field("edata"))},
 		{get(buf, md.Field("bss")), get(buf, md.Field("ebss"))},
-	}, nil
+	}
+	return ranges, t.checkGlobals(md, ranges)
 }
 
 // StackBounds returns g's stack [lo, hi), as read with the g.
