@@ -27,6 +27,7 @@ func snapshotOf(t *testing.T, p *fixture.Process) *inspect.Snapshot {
 		t.Fatalf("snapshot: %v", err)
 	}
 	fixture.AssertRunning(t, p.PID)
+	s.Explain(snap)
 	return snap
 }
 
