@@ -257,7 +257,7 @@ func checkHolders(t *testing.T, snap *inspect.Snapshot, m *fixture.Manifest) {
 
 func hasFinding(snap *inspect.Snapshot, kind, res string) bool {
 	for _, f := range snap.Findings {
-		if f.Kind == kind && contains(f.Resources, res) {
+		if string(f.Kind) == kind && contains(f.Resources, res) {
 			return true
 		}
 	}
@@ -335,7 +335,7 @@ func checkCycleKind(t *testing.T, snap *inspect.Snapshot, m *fixture.Manifest) {
 		return
 	}
 	for _, c := range snap.Cycles {
-		if c.Kind == want {
+		if string(c.Kind) == want {
 			return
 		}
 	}

@@ -103,7 +103,7 @@ func explainOrphans(s *Snapshot, si *sourceIndex, local func(string) string) {
 // orphanOf is the lock an orphaned-lock finding, or a leak finding on a
 // lock without holders, is about; nil for other findings.
 func orphanOf(f *Finding, rs map[string]*Resource) *Resource {
-	if f.Kind != "orphaned-lock" && f.Kind != "leak" {
+	if f.Kind != FindingOrphanedLock && f.Kind != FindingLeak {
 		return nil
 	}
 	for _, id := range f.Resources {
@@ -358,7 +358,7 @@ func dropCoveredOrphans(s *Snapshot) {
 	}
 	out := s.Findings[:0]
 	for _, f := range s.Findings {
-		if f.Kind == "orphaned-lock" && len(f.Goroutines) > 0 {
+		if f.Kind == FindingOrphanedLock && len(f.Goroutines) > 0 {
 			all := true
 			for _, id := range f.Goroutines {
 				all = all && stuck[id]
