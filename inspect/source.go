@@ -157,8 +157,8 @@ func (b *builder) sourceHolders(si *sourceIndex) {
 		call  lockCall
 	}
 	var todo []pending
-	for _, rg := range b.gs {
-		g := b.byAdr[rg.Addr]
+	for i, rg := range b.gs {
+		g := b.model(i)
 		if len(g.Frames) == 0 {
 			continue
 		}
