@@ -257,7 +257,7 @@ func (t *Target) Location(pc uint64) (Frame, bool) {
 			}
 		}
 		if !ok {
-			file, line, _ = t.bi.PCToLine(pc)
+			file, line, _ = t.pcToLine(pc)
 		}
 		f = Frame{Func: fn.Name, File: file, Line: line, PC: pc}
 	}

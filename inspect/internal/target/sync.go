@@ -159,6 +159,9 @@ func (t *Target) typeName(rtype uint64) string {
 		return n
 	}
 	name := "?"
+	if t.t == nil {
+		return name // not cached: the attached target's copy may know it later
+	}
 	if t.mds == nil {
 		t.mds, _ = proc.LoadModuleData(t.bi, t.mem)
 	}

@@ -169,7 +169,9 @@ func (t *Target) Exe() string {
 // ClearCaches drops what Delve cached about the stopped process, before a new
 // snapshot of a process that ran in between.
 func (t *Target) ClearCaches() {
-	t.t.ClearCaches()
+	if t.t != nil {
+		t.t.ClearCaches()
+	}
 	t.globalVals = nil
 	t.heap = nil
 	t.chunks.reset()
@@ -269,6 +271,9 @@ func (t *Target) evalVarAddr(name string) (uint64, error) {
 	}
 	if t.knownMissing(name) {
 		return 0, fmt.Errorf("no variable %s in this binary", name)
+	}
+	if t.t == nil {
+		return 0, errNoDelve
 	}
 	scope, err := proc.ThreadScope(t.t, t.t.CurrentThread())
 	if err != nil {

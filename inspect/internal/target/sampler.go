@@ -1,0 +1,766 @@
+package target
+
+// Sampling the waits of a running process (hangtui top).
+//
+// A Sampler reads, with process_vm_readv on a raw target (raw.go), only
+// what contention needs: the goroutines (runtime.allgs), the semaphore
+// table (Mutex, RWMutex and WaitGroup waiters), each channel waiter's
+// g.waiting sudogs, the notify lists of the sync.Conds it knows, and the top
+// of each waiter's stack. The process keeps running, so every read may be
+// torn; what is read is checked before it counts:
+//
+//   - every sudog and channel is a heap object of an in-use span, at the
+//     object's start, and every sudog's goroutine is one of runtime.allgs;
+//   - a waiter counts only when its goroutine, read in the same sample, is
+//     parked with a wait reason of that kind of wait (else it is stale: it
+//     was woken while the sample was read);
+//   - a stack is read between two reads of its goroutine, and used only
+//     when the goroutine's status, wait reason and saved registers are the
+//     same in both (else the wait counts, without a code site);
+//   - every walk is bounded (nodes, chain lengths, stack depth).
+//
+// A structure that does not check out (a treap node that is no sudog, a
+// sudog pointing at no goroutine, a loop) drops the whole sample.
+
+import (
+	"encoding/binary"
+	"fmt"
+	"strings"
+)
+
+// WaitKind is what a sampled goroutine waits on.
+type WaitKind uint8
+
+const (
+	// WaitSema: a runtime semaphore (sync.Mutex, RWMutex, WaitGroup).
+	WaitSema WaitKind = iota + 1
+	// WaitChan: a channel send, receive or select case.
+	WaitChan
+	// WaitCond: a sync.Cond's notify list.
+	WaitCond
+)
+
+// SampleWait is one goroutine parked on one object in a sample.
+type SampleWait struct {
+	Kind WaitKind
+	// Addr is the semaphore (WaitSema), the hchan (WaitChan) or the
+	// sync.Cond (WaitCond).
+	Addr uint64
+	// Select is set for a select case, Send for a channel send.
+	Select, Send bool
+	GoID         int64
+	// Reason is the runtime's wait reason.
+	Reason string
+	// Frames is the top of the stack, innermost first (shared between
+	// waits with the same stack: read only); nil when the stack could not
+	// be read consistently.
+	Frames    []Frame
+	Truncated bool
+	g         int32 // index in the sampler's goroutines
+}
+
+// Sample is what one pass over the process found.
+type Sample struct {
+	// Goroutines is the number of live goroutines.
+	Goroutines int
+	Waits      []SampleWait
+	// Stale counts waits seen while they ended (not counted); Torn counts
+	// stacks that changed while read (their waits count, without a site).
+	Stale, Torn int
+	// Drop says why the sample did not validate ("" when it did); a
+	// dropped sample has no waits.
+	Drop string
+	// Bytes is how much target memory was read.
+	Bytes int64
+}
+
+// Sampler samples a running process's waits. Use it from one goroutine.
+type Sampler struct {
+	t *Target
+	// gaddrs are runtime.allgs (append-only: entries never change) and
+	// gidx their indexes.
+	gaddrs []uint64
+	gidx   map[uint64]int32
+	// conds are the sync.Conds known (from snapshots and discovered).
+	conds map[uint64]bool
+	// system caches, by g.startpc, whether a goroutine is the runtime's.
+	system map[uint64]bool
+	// stacks caches symbolized stack tops by the hash of their PCs.
+	stacks map[uint64]*sampledStack
+	// reasons classifies wait reason codes.
+	reasons []reasonClass
+	globLo  uint64
+	globHi  uint64
+	// per-sample state
+	gs   []sg
+	heap *heapMeta
+}
+
+type sampledStack struct {
+	pcs       []uint64
+	frames    []Frame
+	truncated bool
+	next      *sampledStack
+}
+
+type reasonClass uint8
+
+const (
+	reasonOther reasonClass = iota
+	reasonSema
+	reasonChan
+	reasonCond
+)
+
+// sg is the part of a runtime.g a sample uses.
+type sg struct {
+	addr                 uint64
+	goid                 int64
+	status               uint32
+	reason               int
+	waiting              uint64
+	pc, sp, bp, lo, hi   uint64
+	startpc              uint64
+	ok                   bool // read
+	waits                bool // has a wait in this sample
+	condFound            bool
+	frames               []Frame
+	truncated, stackRead bool
+	window               []byte
+}
+
+// Bounds of a sample's walks.
+const (
+	maxSampleFrames = 48
+	sampleWindow    = 2 << 10 // stack bytes read per waiter first
+	sampleWindowMax = 16 << 10
+	maxChainLen     = 1 << 16 // a select's cases, a notify list
+	maxCondProbes   = 32      // stack words tried per undiscovered Cond waiter
+)
+
+// NewSampler prepares sampling on a raw target (RawClone). conds are the
+// addresses of sync.Conds known to be waited on.
+func (t *Target) NewSampler(conds []uint64) (*Sampler, error) {
+	if t.t != nil {
+		return nil, fmt.Errorf("sampling needs a raw target")
+	}
+	if u := t.unwinder(); !u.ok {
+		return nil, fmt.Errorf("cannot read stacks of this target: %s", u.reason)
+	}
+	s := &Sampler{t: t, gidx: map[uint64]int32{}, conds: map[uint64]bool{}, system: map[uint64]bool{},
+		stacks: map[uint64]*sampledStack{}}
+	s.AddConds(conds...)
+	s.reasons = make([]reasonClass, len(t.reasons))
+	for i, r := range t.reasons {
+		switch {
+		case strings.HasPrefix(r, "sync.Cond.Wait"):
+			s.reasons[i] = reasonCond
+		case strings.HasPrefix(r, "sync.") || strings.HasPrefix(r, "semacquire"):
+			s.reasons[i] = reasonSema
+		case strings.Contains(r, "nil chan") || r == "select (no cases)":
+			s.reasons[i] = reasonOther
+		case strings.HasPrefix(r, "chan ") || strings.HasPrefix(r, "select"):
+			s.reasons[i] = reasonChan
+		}
+	}
+	if gl := t.userGlobals(); len(gl) > 0 {
+		s.globLo, s.globHi = gl[0].addr, gl[len(gl)-1].addr+gl[len(gl)-1].size
+	}
+	return s, nil
+}
+
+// AddConds makes the sampler watch these sync.Conds' notify lists.
+func (s *Sampler) AddConds(addrs ...uint64) {
+	for _, a := range addrs {
+		if a != 0 {
+			s.conds[a] = true
+		}
+	}
+}
+
+// Conds lists the sync.Conds watched.
+func (s *Sampler) Conds() []uint64 {
+	out := make([]uint64, 0, len(s.conds))
+	for a := range s.conds {
+		out = append(out, a)
+	}
+	return out
+}
+
+// Target is the raw target sampled (for reads between samples on the same
+// goroutine).
+func (s *Sampler) Target() *Target { return s.t }
+
+type dropError string
+
+func (e dropError) Error() string { return string(e) }
+
+func drop(format string, a ...any) { panic(dropError(fmt.Sprintf(format, a...))) }
+
+// Sample reads the process's waits once. It never stops the process.
+func (s *Sampler) Sample() (out *Sample) {
+	out = &Sample{}
+	t := s.t
+	t.ClearCaches()
+	defer func() {
+		if r := recover(); r != nil {
+			if d, ok := r.(dropError); ok {
+				out.Drop = string(d)
+			} else {
+				out.Drop = fmt.Sprintf("internal error: %v", r)
+			}
+			out.Waits = nil
+		}
+	}()
+	m, err := t.newHeapMeta()
+	if err != nil {
+		drop("heap metadata: %v", err)
+	}
+	s.heap = m
+	s.readGoroutines(out)
+	var waits []SampleWait
+	waits = s.semaWaits(out, waits)
+	waits = s.chanWaits(out, waits)
+	waits = s.condWaits(out, waits)
+	s.readStacks(out)
+	waits = s.discoverConds(out, waits)
+	for i := range waits {
+		w := &waits[i]
+		g := &s.gs[w.g]
+		w.GoID, w.Reason = g.goid, t.waitReason(g.reason)
+		w.Frames, w.Truncated = g.frames, g.truncated
+	}
+	out.Waits = waits
+	return out
+}
+
+// object reports whether p is the start of an allocated heap object of at
+// least size bytes.
+func (s *Sampler) object(p, size uint64) bool {
+	if p == 0 || p%8 != 0 {
+		return false
+	}
+	sp := s.heap.spanOf(p)
+	return sp != nil && sp.inUse && sp.elem >= size && (p-sp.start)%sp.elem == 0
+}
+
+// inHeapOrGlobals reports whether p lies in an allocated heap object or in
+// the program's package variables: where a sync object can live.
+func (s *Sampler) inHeapOrGlobals(p uint64) bool {
+	if p == 0 {
+		return false
+	}
+	if p >= s.globLo && p < s.globHi {
+		return true
+	}
+	sp := s.heap.spanOf(p)
+	return sp != nil && sp.inUse && sp.elem > 0
+}
+
+// readGoroutines reads runtime.allgs and every goroutine's g.
+func (s *Sampler) readGoroutines(out *Sample) {
+	t, l := s.t, s.t.lay
+	base, err := t.varAddr("runtime.allgs")
+	if err != nil {
+		drop("runtime.allgs: %v", err)
+	}
+	hdr, err := t.read(base, 16)
+	if err != nil {
+		drop("runtime.allgs: %v", err)
+	}
+	ptr, n := decodeUint(hdr[:8]), decodeUint(hdr[8:16])
+	if n > 50_000_000 || n < uint64(len(s.gaddrs)) || ptr == 0 {
+		drop("runtime.allgs has implausible length %d", n)
+	}
+	if k := uint64(len(s.gaddrs)); n > k {
+		// allgs only grows, and its entries never change: read the new
+		// ones.
+		raw, err := t.read(ptr+8*k, int(8*(n-k)))
+		if err != nil {
+			drop("runtime.allgs: %v", err)
+		}
+		out.Bytes += int64(len(raw))
+		for i := uint64(0); i < n-k; i++ {
+			a := decodeUint(raw[8*i : 8*i+8])
+			if a == 0 || a%8 != 0 {
+				drop("runtime.allgs[%d] is %#x", k+i, a)
+			}
+			s.gidx[a] = int32(len(s.gaddrs))
+			s.gaddrs = append(s.gaddrs, a)
+		}
+	}
+	if cap(s.gs) < len(s.gaddrs) {
+		s.gs = make([]sg, len(s.gaddrs), len(s.gaddrs)+len(s.gaddrs)/4)
+	}
+	s.gs = s.gs[:len(s.gaddrs)]
+	clear(s.gs)
+	size := int(l.g.Size)
+	t.readEach(s.gaddrs, size, func(i int, buf []byte) {
+		g := &s.gs[i]
+		s.decodeG(g, buf)
+		g.addr = s.gaddrs[i]
+		g.ok = true
+	})
+	out.Bytes += int64(len(s.gaddrs) * size)
+	for i := range s.gs {
+		if g := &s.gs[i]; g.ok && g.status != Gdead && g.status != Gidle {
+			out.Goroutines++
+		}
+	}
+}
+
+func (s *Sampler) decodeG(g *sg, buf []byte) {
+	l := s.t.lay
+	g.goid = int64(get(buf, l.gGoid))
+	g.status = uint32(get(buf, l.gStatus)) &^ gscan
+	g.reason = int(get(buf, l.gWaitReason))
+	g.waiting = get(buf, l.gWaiting)
+	g.pc, g.sp, g.bp = get(buf, l.gSchedPC), get(buf, l.gSchedSP), get(buf, l.gSchedBP)
+	g.lo, g.hi = get(buf, l.gStackLo), get(buf, l.gStackHi)
+	g.startpc = get(buf, l.gStartPC)
+}
+
+// parked reports whether g is parked with a wait reason of class c.
+func (s *Sampler) parked(g *sg, c reasonClass) bool {
+	if !g.ok || g.status != Gwaiting || g.reason < 0 || g.reason >= len(s.reasons) {
+		return false
+	}
+	return s.reasons[g.reason] == c
+}
+
+// userG reports whether g is a user goroutine (the runtime's own are left
+// out, as in the snapshot's model).
+func (s *Sampler) userG(g *sg) bool {
+	sys, ok := s.system[g.startpc]
+	if !ok {
+		if fn := s.t.bi.PCToFunc(g.startpc); fn != nil {
+			sys = isSystemStartFunc(fn.Name)
+		}
+		s.system[g.startpc] = sys
+	}
+	return !sys
+}
+
+// isSystemStartFunc mirrors the runtime's isSystemGoroutine: goroutines
+// started in package runtime, except runtime.main and the signal handler.
+func isSystemStartFunc(start string) bool {
+	switch start {
+	case "", "runtime.main", "runtime.handleAsyncEvent":
+		return false
+	}
+	return strings.HasPrefix(start, "runtime.")
+}
+
+// sudog reads a sudog, checking that it is one.
+func (s *Sampler) sudog(p uint64) []byte {
+	l := s.t.lay
+	if !s.object(p, uint64(l.sudog.Size)) {
+		drop("%#x is not a sudog", p)
+	}
+	b, err := s.t.readSmall(p, int(l.sudog.Size))
+	if err != nil {
+		drop("sudog %#x: %v", p, err)
+	}
+	return b
+}
+
+// gOf returns the index of the goroutine at address a, dropping the sample
+// when a is none.
+func (s *Sampler) gOf(a uint64) int32 {
+	i, ok := s.gidx[a]
+	if !ok {
+		drop("%#x is not a goroutine", a)
+	}
+	return i
+}
+
+// semaWaits walks the semaphore table's treaps.
+func (s *Sampler) semaWaits(out *Sample, waits []SampleWait) []SampleWait {
+	t, l := s.t, s.t.lay
+	base, err := t.varAddr("runtime.semtable")
+	if err != nil {
+		drop("runtime.semtable: %v", err)
+	}
+	table, err := t.read(base, int(l.semTableSize*l.semStride))
+	if err != nil {
+		drop("runtime.semtable: %v", err)
+	}
+	out.Bytes += int64(len(table))
+	seen := map[uint64]bool{}
+	budget := 2*len(s.gaddrs) + 1024
+	type item struct {
+		node  uint64
+		depth int
+	}
+	var todo []item
+	for i := int64(0); i < l.semTableSize; i++ {
+		off := i*l.semStride + l.semTreap.Off
+		if root := decodeUint(table[off : off+8]); root != 0 {
+			todo = append(todo, item{root, 0})
+		}
+	}
+	for len(todo) > 0 {
+		it := todo[len(todo)-1]
+		todo = todo[:len(todo)-1]
+		if seen[it.node] {
+			drop("semaphore treap loops at %#x", it.node)
+		}
+		if it.depth > 200 {
+			drop("semaphore treap deeper than 200")
+		}
+		seen[it.node] = true
+		buf := s.sudog(it.node)
+		sema := get(buf, l.sgElem)
+		if sema == 0 {
+			drop("semaphore treap node %#x has no semaphore", it.node)
+		}
+		for sd, b, n := it.node, buf, 0; ; n++ {
+			if budget--; budget < 0 || n > maxChainLen {
+				drop("semaphore table larger than its goroutines")
+			}
+			if ga := get(b, l.sgG); ga != 0 {
+				gi := s.gOf(ga)
+				g := &s.gs[gi]
+				if s.parked(g, reasonSema) && s.userG(g) && !g.waits {
+					g.waits = true
+					waits = append(waits, SampleWait{Kind: WaitSema, Addr: sema, g: gi})
+				} else if !s.parked(g, reasonSema) {
+					out.Stale++
+				}
+			}
+			next := get(b, l.sgWaitlink)
+			if next == 0 {
+				break
+			}
+			if seen[next] {
+				drop("semaphore wait list loops at %#x", next)
+			}
+			seen[next] = true
+			sd, b = next, s.sudog(next)
+			_ = sd
+		}
+		for _, c := range []uint64{get(buf, l.sgPrev), get(buf, l.sgNext)} {
+			if c != 0 {
+				todo = append(todo, item{c, it.depth + 1})
+			}
+		}
+	}
+	return waits
+}
+
+// chanWaits follows g.waiting of every goroutine parked in a channel
+// operation or a select.
+func (s *Sampler) chanWaits(out *Sample, waits []SampleWait) []SampleWait {
+	l := s.t.lay
+	for i := range s.gs {
+		g := &s.gs[i]
+		if g.waiting == 0 || !s.parked(g, reasonChan) || !s.userG(g) {
+			continue
+		}
+		send := strings.HasPrefix(s.t.waitReason(g.reason), "chan send")
+		start := len(waits)
+		stale := false
+		for sd, n := g.waiting, 0; sd != 0; n++ {
+			if n > maxChainLen {
+				drop("g.waiting of goroutine %d longer than %d", g.goid, maxChainLen)
+			}
+			b := s.sudog(sd)
+			if get(b, l.sgG) != g.addr {
+				// Woken and its sudogs released since g was read.
+				stale = true
+				break
+			}
+			c := get(b, l.sgC)
+			if c == 0 {
+				stale = true
+				break
+			}
+			if !s.object(c, uint64(l.hchan.Size)) {
+				drop("sudog %#x: %#x is not a channel", sd, c)
+			}
+			waits = append(waits, SampleWait{Kind: WaitChan, Addr: c, Select: get(b, l.sgIsSelect) != 0, Send: send, g: int32(i)})
+			sd = get(b, l.sgWaitlink)
+		}
+		if stale {
+			waits = waits[:start]
+			out.Stale++
+			continue
+		}
+		if len(waits) > start {
+			g.waits = true
+		}
+	}
+	return waits
+}
+
+// condWaits walks the notify lists of the known sync.Conds.
+func (s *Sampler) condWaits(out *Sample, waits []SampleWait) []SampleWait {
+	l := s.t.lay
+	if !l.condNotify.OK || !l.nlHead.OK {
+		return waits
+	}
+	for c := range s.conds {
+		if !s.inHeapOrGlobals(c) {
+			delete(s.conds, c) // freed
+			continue
+		}
+		var ok bool
+		if waits, ok = s.walkCond(out, waits, c, 0, false); !ok {
+			delete(s.conds, c)
+		}
+	}
+	return waits
+}
+
+// walkCond adds the waiters on the notify list of the sync.Cond at c. With
+// soft set (c is a guess), a list that does not check out is not a
+// reason to drop the sample: it returns false instead, adding nothing;
+// want, when not 0, is a goroutine that must be on the list.
+func (s *Sampler) walkCond(out *Sample, waits []SampleWait, c, want uint64, soft bool) ([]SampleWait, bool) {
+	l := s.t.lay
+	hb, err := s.t.readSmall(c+uint64(l.condNotify.Off+l.nlHead.Off), 8)
+	if err != nil {
+		return waits, false
+	}
+	type found struct {
+		gi    int32
+		stale bool
+	}
+	var list []found
+	has := want == 0
+	for sd, n := decodeUint(hb), 0; sd != 0; n++ {
+		if n > maxChainLen {
+			if soft {
+				return waits, false
+			}
+			drop("notify list of sync.Cond %#x longer than %d", c, maxChainLen)
+		}
+		if soft && !s.object(sd, uint64(l.sudog.Size)) {
+			return waits, false
+		}
+		b := s.sudog(sd)
+		if ga := get(b, l.sgG); ga != 0 {
+			gi, ok := s.gidx[ga]
+			if !ok {
+				if soft {
+					return waits, false
+				}
+				drop("%#x is not a goroutine", ga)
+			}
+			has = has || ga == want
+			list = append(list, found{gi, !s.parked(&s.gs[gi], reasonCond)})
+		}
+		sd = get(b, l.nlSgNext)
+	}
+	if !has {
+		return waits, false
+	}
+	for _, f := range list {
+		g := &s.gs[f.gi]
+		switch {
+		case f.stale:
+			out.Stale++
+		case !g.condFound && s.userG(g):
+			g.condFound, g.waits = true, true
+			waits = append(waits, SampleWait{Kind: WaitCond, Addr: c, g: f.gi})
+		}
+	}
+	return waits, true
+}
+
+// readStacks reads the top of the stack of every goroutine with a wait
+// (and of Cond waiters whose Cond is not known yet), between two reads of
+// the goroutine: a stack whose goroutine changed meanwhile is not used.
+func (s *Sampler) readStacks(out *Sample) {
+	var todo []int32
+	for i := range s.gs {
+		g := &s.gs[i]
+		if g.waits || (s.parked(g, reasonCond) && s.userG(g)) {
+			if g.sp >= g.lo && g.sp < g.hi && g.hi-g.lo <= 1<<30 && g.pc != 0 {
+				todo = append(todo, int32(i))
+			}
+		}
+	}
+	if len(todo) == 0 {
+		return
+	}
+	more := s.readWindows(out, todo, sampleWindow)
+	if len(more) > 0 {
+		s.readWindows(out, more, sampleWindowMax)
+	}
+	// The second read of each goroutine.
+	l := s.t.lay
+	addrs := make([]uint64, len(todo))
+	for k, i := range todo {
+		addrs[k] = s.gs[i].addr
+	}
+	same := make([]bool, len(todo))
+	s.t.readEach(addrs, int(l.g.Size), func(k int, buf []byte) {
+		var g2 sg
+		s.decodeG(&g2, buf)
+		g := &s.gs[todo[k]]
+		same[k] = g2.goid == g.goid && g2.status == g.status && g2.reason == g.reason &&
+			g2.pc == g.pc && g2.sp == g.sp && g2.bp == g.bp && g2.waiting == g.waiting
+	})
+	out.Bytes += int64(len(addrs)) * l.g.Size
+	for k, i := range todo {
+		g := &s.gs[i]
+		if !same[k] {
+			g.frames, g.truncated, g.stackRead, g.window = nil, false, false, nil
+			if g.waits {
+				out.Torn++
+			}
+		}
+	}
+}
+
+// readWindows reads n bytes of stack above each goroutine's saved SP and
+// unwinds it; it returns the goroutines whose stack goes on past the
+// window.
+func (s *Sampler) readWindows(out *Sample, todo []int32, n uint64) (more []int32) {
+	addrs := make([]uint64, len(todo))
+	bufs := make([][]byte, len(todo))
+	ok := make([]bool, len(todo))
+	total := uint64(0)
+	for _, i := range todo {
+		g := &s.gs[i]
+		total += min(n, g.hi-g.sp)
+	}
+	mem := make([]byte, total)
+	off := uint64(0)
+	for k, i := range todo {
+		g := &s.gs[i]
+		m := min(n, g.hi-g.sp)
+		addrs[k], bufs[k] = g.sp, mem[off:off+m:off+m]
+		off += m
+	}
+	s.t.readMany(addrs, bufs, ok)
+	out.Bytes += int64(total)
+	for k, i := range todo {
+		g := &s.gs[i]
+		if !ok[k] {
+			continue
+		}
+		frames, truncated, short := s.unwind(g, bufs[k])
+		if short && n < sampleWindowMax && uint64(len(bufs[k])) < g.hi-g.sp {
+			more = append(more, i)
+			continue
+		}
+		g.frames, g.truncated, g.stackRead, g.window = frames, truncated || short, true, bufs[k]
+	}
+	return more
+}
+
+// unwind follows g's frame pointers through its stack window, up to
+// maxSampleFrames physical frames. short is set when the window ended
+// before the stack did.
+func (s *Sampler) unwind(g *sg, win []byte) (frames []Frame, truncated, short bool) {
+	t := s.t
+	u := t.unwinder()
+	word := func(a uint64) (uint64, bool) {
+		if a < g.sp || a+8 > g.sp+uint64(len(win)) {
+			return 0, false
+		}
+		return binary.LittleEndian.Uint64(win[a-g.sp:]), true
+	}
+	pc, sp, bp := g.pc, g.sp, g.bp
+	var pcs [maxSampleFrames]uint64
+	var syms [maxSampleFrames]*pcSym
+	n := 0
+	h := uint64(14695981039346656037)
+	bottom := false
+	for top := true; n < maxSampleFrames; top = false {
+		sym := u.symbolize(t, pc, top)
+		if sym.bad {
+			break
+		}
+		pcs[n], syms[n] = pc, sym
+		n++
+		h = (h ^ pc) * 1099511628211
+		if sym.bottom {
+			bottom = true
+			break
+		}
+		cfa := sp + uint64(sym.spdelta) + 8
+		if cfa > g.hi || cfa <= sp || bp+16 != cfa {
+			break
+		}
+		ret, ok1 := word(cfa - 8)
+		nbp, ok2 := word(bp)
+		if !ok1 || !ok2 {
+			short = true
+			break
+		}
+		if ret == 0 {
+			break
+		}
+		pc, sp, bp = ret, cfa, nbp
+	}
+	truncated = !bottom
+	if bottom {
+		h ^= 1
+	}
+	for st := s.stacks[h]; st != nil; st = st.next {
+		if st.truncated == truncated && len(st.pcs) == n && equalPCs(st.pcs, pcs[:n]) {
+			return st.frames, truncated, short
+		}
+	}
+	st := &sampledStack{pcs: append([]uint64(nil), pcs[:n]...), truncated: truncated, next: s.stacks[h]}
+	for _, sym := range syms[:n] {
+		st.frames = append(st.frames, sym.frames...)
+	}
+	if len(s.stacks) < 1<<16 {
+		s.stacks[h] = st
+	}
+	return st.frames, truncated, short
+}
+
+func equalPCs(a, b []uint64) bool {
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// discoverConds finds the sync.Cond of goroutines parked in Cond.Wait on a
+// Cond the sampler does not know: a word of the waiter's stack that points
+// at the Cond (the receiver of Wait) or its notify list, confirmed by
+// finding the waiter on that list. Found Conds are watched from then on.
+func (s *Sampler) discoverConds(out *Sample, waits []SampleWait) []SampleWait {
+	l := s.t.lay
+	if !l.condNotify.OK || !l.nlHead.OK {
+		return waits
+	}
+	off := uint64(l.condNotify.Off)
+	tried := 0
+	for i := range s.gs {
+		g := &s.gs[i]
+		if g.condFound || !g.stackRead || !s.parked(g, reasonCond) || !s.userG(g) {
+			continue
+		}
+		if tried++; tried > 64 {
+			break // the rest in later samples
+		}
+		probes := 0
+		for a := 0; a+8 <= len(g.window) && probes < maxCondProbes && !g.condFound; a += 8 {
+			w := binary.LittleEndian.Uint64(g.window[a:])
+			if !s.inHeapOrGlobals(w) {
+				continue
+			}
+			probes++
+			for _, c := range []uint64{w, w - off} {
+				if s.conds[c] || !s.inHeapOrGlobals(c) {
+					continue
+				}
+				var ok bool
+				if waits, ok = s.walkCond(out, waits, c, g.addr, true); ok {
+					s.conds[c] = true
+					break
+				}
+			}
+		}
+	}
+	return waits
+}
