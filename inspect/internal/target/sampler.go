@@ -217,11 +217,18 @@ func (s *Sampler) Sample() (out *Sample) {
 		drop("heap metadata: %v", err)
 	}
 	s.heap = m
+	// The wait structures first, then the goroutines: a waiter found in
+	// a structure is checked against its goroutine read after it, so one
+	// that parked while the sample was read still counts (reading the
+	// goroutines first would call it stale, undercounting busy locks).
+	s.readAllgs(out)
+	sema := s.semaEntries()
+	conds := s.condEntries()
 	s.readGoroutines(out)
 	var waits []SampleWait
-	waits = s.semaWaits(out, waits)
+	waits = s.semaWaits(out, waits, sema)
+	waits = s.condWaits(out, waits, conds)
 	waits = s.chanWaits(out, waits)
-	waits = s.condWaits(out, waits)
 	s.readStacks(out)
 	waits = s.discoverConds(out, waits)
 	for i := range waits {
@@ -257,9 +264,9 @@ func (s *Sampler) inHeapOrGlobals(p uint64) bool {
 	return sp != nil && sp.inUse && sp.elem > 0
 }
 
-// readGoroutines reads runtime.allgs and every goroutine's g.
-func (s *Sampler) readGoroutines(out *Sample) {
-	t, l := s.t, s.t.lay
+// readAllgs brings the list of goroutines (runtime.allgs) up to date.
+func (s *Sampler) readAllgs(out *Sample) {
+	t := s.t
 	base, err := t.varAddr("runtime.allgs")
 	if err != nil {
 		drop("runtime.allgs: %v", err)
@@ -289,6 +296,11 @@ func (s *Sampler) readGoroutines(out *Sample) {
 			s.gaddrs = append(s.gaddrs, a)
 		}
 	}
+}
+
+// readGoroutines reads every goroutine's g.
+func (s *Sampler) readGoroutines(out *Sample) {
+	t, l := s.t, s.t.lay
 	if cap(s.gs) < len(s.gaddrs) {
 		s.gs = make([]sg, len(s.gaddrs), len(s.gaddrs)+len(s.gaddrs)/4)
 	}
@@ -354,12 +366,12 @@ func isSystemStartFunc(start string) bool {
 // sudog reads a sudog, checking that it is one.
 func (s *Sampler) sudog(p uint64) []byte {
 	l := s.t.lay
-	if !s.object(p, uint64(l.sudog.Size)) {
-		drop("%#x is not a sudog", p)
-	}
 	b, err := s.t.readSmall(p, int(l.sudog.Size))
 	if err != nil {
 		drop("sudog %#x: %v", p, err)
+	}
+	if !s.object(p, uint64(l.sudog.Size)) {
+		drop("%#x is not a sudog", p)
 	}
 	return b
 }
@@ -374,8 +386,17 @@ func (s *Sampler) gOf(a uint64) int32 {
 	return i
 }
 
-// semaWaits walks the semaphore table's treaps.
-func (s *Sampler) semaWaits(out *Sample, waits []SampleWait) []SampleWait {
+// entry is a goroutine found queued on an object.
+type entry struct {
+	obj uint64
+	g   int32
+}
+
+// semaEntries walks the semaphore table's treaps. Each root is walked
+// again (from fresh memory) when it changed meanwhile or holds fewer
+// waiters than its own count says: a busy lock's treap changes every few
+// microseconds, and one torn read would drop all but one of its waiters.
+func (s *Sampler) semaEntries() []entry {
 	t, l := s.t, s.t.lay
 	base, err := t.varAddr("runtime.semtable")
 	if err != nil {
@@ -385,64 +406,135 @@ func (s *Sampler) semaWaits(out *Sample, waits []SampleWait) []SampleWait {
 	if err != nil {
 		drop("runtime.semtable: %v", err)
 	}
-	out.Bytes += int64(len(table))
-	seen := map[uint64]bool{}
+	nwaitF := l.semaRoot.Field("nwait")
+	rootSize := int(l.semTreap.Off + 8)
+	if nwaitF.OK {
+		rootSize = int(max(l.semTreap.Off+8, nwaitF.Off+nwaitF.Size))
+	}
+	var out []entry
 	budget := 2*len(s.gaddrs) + 1024
+	for i := int64(0); i < l.semTableSize; i++ {
+		root := table[i*l.semStride : i*l.semStride+int64(rootSize)]
+		if get(root, l.semTreap) == 0 {
+			continue
+		}
+		var es []entry
+		var why string
+		for attempt := 0; attempt < 4; attempt++ {
+			if attempt > 0 {
+				if root, err = t.read(base+uint64(i*l.semStride), rootSize); err != nil {
+					drop("runtime.semtable: %v", err)
+				}
+			}
+			treap := get(root, l.semTreap)
+			var chunks []uint64
+			es, chunks, why = s.walkTreap(treap, &budget)
+			if why == "" && treap != 0 {
+				after, err := t.read(base+uint64(i*l.semStride)+uint64(l.semTreap.Off), 8)
+				switch {
+				case err != nil:
+					why = err.Error()
+				case decodeUint(after) != treap:
+					why = "the treap changed while read"
+				case nwaitF.OK && len(es)+1 < int(get(root, nwaitF)):
+					why = "fewer waiters than the semaphore root counts"
+				}
+			}
+			if why == "" {
+				break
+			}
+			for _, c := range chunks {
+				t.chunks.forget(c)
+			}
+		}
+		if why != "" && len(es) == 0 {
+			drop("semaphore table: %s", why)
+		}
+		out = append(out, es...)
+	}
+	return out
+}
+
+// walkTreap lists the waiters of one semaphore root's treap; why is set
+// when what was read does not check out. chunks are the cache chunks it
+// read sudogs from.
+func (s *Sampler) walkTreap(treap uint64, budget *int) (out []entry, chunks []uint64, why string) {
+	l := s.t.lay
+	seen := map[uint64]bool{}
 	type item struct {
 		node  uint64
 		depth int
 	}
-	var todo []item
-	for i := int64(0); i < l.semTableSize; i++ {
-		off := i*l.semStride + l.semTreap.Off
-		if root := decodeUint(table[off : off+8]); root != 0 {
-			todo = append(todo, item{root, 0})
+	todo := []item{{treap, 0}}
+	read := func(p uint64) ([]byte, string) {
+		b, err := s.t.readSmall(p, int(l.sudog.Size))
+		chunks = append(chunks, p&^(chunkSize-1))
+		if err != nil {
+			return nil, err.Error()
 		}
+		if !s.object(p, uint64(l.sudog.Size)) {
+			return nil, fmt.Sprintf("%#x is not a sudog", p)
+		}
+		return b, ""
 	}
-	for len(todo) > 0 {
+	for len(todo) > 0 && treap != 0 {
 		it := todo[len(todo)-1]
 		todo = todo[:len(todo)-1]
-		if seen[it.node] {
-			drop("semaphore treap loops at %#x", it.node)
-		}
-		if it.depth > 200 {
-			drop("semaphore treap deeper than 200")
+		if seen[it.node] || it.depth > 200 {
+			return out, chunks, "the treap loops"
 		}
 		seen[it.node] = true
-		buf := s.sudog(it.node)
+		buf, why := read(it.node)
+		if why != "" {
+			return out, chunks, why
+		}
 		sema := get(buf, l.sgElem)
 		if sema == 0 {
-			drop("semaphore treap node %#x has no semaphore", it.node)
+			return out, chunks, "a treap node has no semaphore"
 		}
-		for sd, b, n := it.node, buf, 0; ; n++ {
-			if budget--; budget < 0 || n > maxChainLen {
+		for b, n := buf, 0; ; n++ {
+			if *budget--; *budget < 0 || n > maxChainLen {
 				drop("semaphore table larger than its goroutines")
 			}
 			if ga := get(b, l.sgG); ga != 0 {
-				gi := s.gOf(ga)
-				g := &s.gs[gi]
-				if s.parked(g, reasonSema) && s.userG(g) && !g.waits {
-					g.waits = true
-					waits = append(waits, SampleWait{Kind: WaitSema, Addr: sema, g: gi})
-				} else if !s.parked(g, reasonSema) {
-					out.Stale++
+				gi, ok := s.gidx[ga]
+				if !ok {
+					return out, chunks, fmt.Sprintf("%#x is not a goroutine", ga)
 				}
+				out = append(out, entry{sema, gi})
 			}
 			next := get(b, l.sgWaitlink)
 			if next == 0 {
 				break
 			}
 			if seen[next] {
-				drop("semaphore wait list loops at %#x", next)
+				return out, chunks, "a wait list loops"
 			}
 			seen[next] = true
-			sd, b = next, s.sudog(next)
-			_ = sd
+			if b, why = read(next); why != "" {
+				return out, chunks, why
+			}
 		}
 		for _, c := range []uint64{get(buf, l.sgPrev), get(buf, l.sgNext)} {
 			if c != 0 {
 				todo = append(todo, item{c, it.depth + 1})
 			}
+		}
+	}
+	return out, chunks, ""
+}
+
+// semaWaits keeps the semaphore waiters whose goroutine is parked on a
+// semaphore.
+func (s *Sampler) semaWaits(out *Sample, waits []SampleWait, es []entry) []SampleWait {
+	for _, e := range es {
+		g := &s.gs[e.g]
+		switch {
+		case !s.parked(g, reasonSema):
+			out.Stale++
+		case s.userG(g) && !g.waits:
+			g.waits = true
+			waits = append(waits, SampleWait{Kind: WaitSema, Addr: e.obj, g: e.g})
 		}
 	}
 	return waits
@@ -493,79 +585,83 @@ func (s *Sampler) chanWaits(out *Sample, waits []SampleWait) []SampleWait {
 	return waits
 }
 
-// condWaits walks the notify lists of the known sync.Conds.
-func (s *Sampler) condWaits(out *Sample, waits []SampleWait) []SampleWait {
+// condEntries walks the notify lists of the known sync.Conds.
+func (s *Sampler) condEntries() []entry {
 	l := s.t.lay
 	if !l.condNotify.OK || !l.nlHead.OK {
-		return waits
+		return nil
 	}
+	var out []entry
 	for c := range s.conds {
 		if !s.inHeapOrGlobals(c) {
 			delete(s.conds, c) // freed
 			continue
 		}
-		var ok bool
-		if waits, ok = s.walkCond(out, waits, c, 0, false); !ok {
+		es, ok := s.walkCond(c, 0, false)
+		if !ok {
 			delete(s.conds, c)
+			continue
+		}
+		out = append(out, es...)
+	}
+	return out
+}
+
+// condWaits keeps the Cond waiters whose goroutine is parked in Cond.Wait.
+func (s *Sampler) condWaits(out *Sample, waits []SampleWait, es []entry) []SampleWait {
+	for _, e := range es {
+		g := &s.gs[e.g]
+		switch {
+		case !s.parked(g, reasonCond):
+			out.Stale++
+		case !g.condFound && s.userG(g):
+			g.condFound, g.waits = true, true
+			waits = append(waits, SampleWait{Kind: WaitCond, Addr: e.obj, g: e.g})
 		}
 	}
 	return waits
 }
 
-// walkCond adds the waiters on the notify list of the sync.Cond at c. With
-// soft set (c is a guess), a list that does not check out is not a
-// reason to drop the sample: it returns false instead, adding nothing;
-// want, when not 0, is a goroutine that must be on the list.
-func (s *Sampler) walkCond(out *Sample, waits []SampleWait, c, want uint64, soft bool) ([]SampleWait, bool) {
+// walkCond lists the goroutines on the notify list of the sync.Cond at c.
+// With soft set (c is a guess), a list that does not check out is not a
+// reason to drop the sample: it returns false instead; want, when not 0,
+// is a goroutine that must be on the list.
+func (s *Sampler) walkCond(c, want uint64, soft bool) ([]entry, bool) {
 	l := s.t.lay
 	hb, err := s.t.readSmall(c+uint64(l.condNotify.Off+l.nlHead.Off), 8)
 	if err != nil {
-		return waits, false
+		return nil, false
 	}
-	type found struct {
-		gi    int32
-		stale bool
-	}
-	var list []found
+	var out []entry
 	has := want == 0
 	for sd, n := decodeUint(hb), 0; sd != 0; n++ {
 		if n > maxChainLen {
 			if soft {
-				return waits, false
+				return nil, false
 			}
 			drop("notify list of sync.Cond %#x longer than %d", c, maxChainLen)
 		}
 		if soft && !s.object(sd, uint64(l.sudog.Size)) {
-			return waits, false
+			return nil, false
 		}
 		b := s.sudog(sd)
 		if ga := get(b, l.sgG); ga != 0 {
 			gi, ok := s.gidx[ga]
 			if !ok {
 				if soft {
-					return waits, false
+					return nil, false
 				}
 				drop("%#x is not a goroutine", ga)
 			}
 			has = has || ga == want
-			list = append(list, found{gi, !s.parked(&s.gs[gi], reasonCond)})
+			out = append(out, entry{c, gi})
 		}
 		sd = get(b, l.nlSgNext)
 	}
 	if !has {
-		return waits, false
+		return nil, false
 	}
-	for _, f := range list {
-		g := &s.gs[f.gi]
-		switch {
-		case f.stale:
-			out.Stale++
-		case !g.condFound && s.userG(g):
-			g.condFound, g.waits = true, true
-			waits = append(waits, SampleWait{Kind: WaitCond, Addr: c, g: f.gi})
-		}
-	}
-	return waits, true
+	return out, true
 }
 
 // readStacks reads the top of the stack of every goroutine with a wait
@@ -754,9 +850,9 @@ func (s *Sampler) discoverConds(out *Sample, waits []SampleWait) []SampleWait {
 				if s.conds[c] || !s.inHeapOrGlobals(c) {
 					continue
 				}
-				var ok bool
-				if waits, ok = s.walkCond(out, waits, c, g.addr, true); ok {
+				if es, ok := s.walkCond(c, g.addr, true); ok {
 					s.conds[c] = true
+					waits = s.condWaits(out, waits, es)
 					break
 				}
 			}

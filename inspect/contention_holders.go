@@ -1,0 +1,98 @@
+package inspect
+
+import (
+	"time"
+
+	"github.com/hangtui/hangtui/inspect/internal/target"
+)
+
+// holderPass finds who holds the locks goroutines waited on in the last
+// sample, without stopping the target: every goroutine's stack is read
+// (those running on a thread have no stack to read, and hold nothing as
+// far as this pass can tell), and the snapshot's own evidence is applied
+// to them: a pending deferred Unlock of the lock, or a Lock earlier in the
+// frame's function with no Unlock since (receivers evaluated only where the
+// attached snapshot learnt how at that code location). As in snapshots, a
+// holder is only claimed when the lock's own state agrees.
+func (cs *ContentionSampler) holderPass() {
+	defer func() { _ = recover() }() // a torn read is a pass without answers
+	t := cs.raw
+	t.ClearCaches()
+	gs, _, err := t.Goroutines()
+	if err != nil {
+		return
+	}
+	b := &builder{
+		t:        t,
+		progress: func(Progress) {},
+		snap:     &Snapshot{Target: cs.prof.Target, TakenAt: time.Now()},
+		byAdr:    make(map[uint64]*Goroutine, len(gs)),
+		byID:     make(map[int64]*Goroutine, len(gs)),
+		raw:      make(map[int64]*target.G, len(gs)),
+		res:      map[string]*Resource{},
+		chans:    map[uint64]*target.Chan{},
+		frames:   frameFinder{},
+		gs:       gs,
+	}
+	stacks := stackCache{}
+	var slab []Goroutine
+	for _, rg := range gs {
+		g := newGoroutine(rg, t, stacks, &slab)
+		b.byAdr[rg.Addr], b.byID[g.ID], b.raw[g.ID] = g, g, rg
+		b.snap.Goroutines = append(b.snap.Goroutines, g)
+	}
+	byID := map[string]*ContendedResource{}
+	for cr, ids := range cs.lastWaits {
+		r := b.resource(cr.Kind, cr.Addr)
+		for _, id := range ids {
+			if g := b.byID[id]; g != nil {
+				b.addWait(g, r, OpLock)
+			}
+		}
+		if len(r.Waiters) > 0 {
+			byID[r.ID] = cr
+		}
+	}
+	if len(byID) == 0 {
+		return
+	}
+	b.holders()
+	b.sourceHolders(cs.src)
+	cs.prof.HolderSamples++
+	for id, cr := range byID {
+		r := b.res[id]
+		cr.HolderSamples++
+		cr.LastHolders = append([]Holder(nil), r.Holders...)
+		seen := map[siteKey]bool{}
+		for _, h := range r.Holders {
+			fn, file, line := holderSite(b.byID[h.Goroutine], h)
+			k := siteKey{fn, file, line}
+			if seen[k] {
+				continue
+			}
+			seen[k] = true
+			s := cr.holdSites[k]
+			if s == nil {
+				s = &ContentionSite{Func: fn, File: file, Line: line, Evidence: h.Evidence}
+				cr.holdSites[k] = s
+			}
+			s.Samples++
+		}
+	}
+}
+
+// holderSite is where a holder is now in the frame that holds the lock:
+// the line that frame is executing (the slow call made with the lock held).
+func holderSite(g *Goroutine, h Holder) (fn, file string, line int) {
+	if h.Frame == nil {
+		return "?", "", 0
+	}
+	if g != nil {
+		for _, f := range g.Frames {
+			if f.PC == h.Frame.PC && f.Func == h.Frame.Func {
+				return f.Func, f.File, f.Line
+			}
+		}
+	}
+	return h.Frame.Func, h.Frame.File, h.Frame.Line
+}
