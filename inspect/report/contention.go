@@ -314,4 +314,3 @@ func WriteContentionPprof(w io.Writer, p *inspect.ContentionProfile) error {
 	}
 	return prof.Write(w)
 }
-
