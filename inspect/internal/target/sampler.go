@@ -25,6 +25,8 @@ package target
 import (
 	"encoding/binary"
 	"fmt"
+	"os"
+	"time"
 	"strings"
 )
 
@@ -91,9 +93,31 @@ type Sampler struct {
 	reasons []reasonClass
 	globLo  uint64
 	globHi  uint64
+	// sites caches each waiting goroutine's stack top while it stays
+	// parked the same way (see readStacks).
+	sites map[uint64]cachedStack
 	// per-sample state
 	gs   []sg
 	heap *heapMeta
+}
+
+// cachedStack is a goroutine's stack top as read in an earlier sample,
+// with what identified its park then.
+type cachedStack struct {
+	park      parkKey
+	frames    []Frame
+	truncated bool
+	seen      bool // in the last sample
+}
+
+// parkKey identifies one park of a goroutine: what it waits on and where
+// its stack stood.
+type parkKey struct {
+	goid                int64
+	status              uint32
+	reason              int
+	pc, sp, bp, waiting uint64
+	obj                 uint64
 }
 
 type sampledStack struct {
@@ -123,6 +147,7 @@ type sg struct {
 	startpc              uint64
 	ok                   bool // read
 	waits                bool // has a wait in this sample
+	obj                  uint64 // the first object it waits on
 	condFound            bool
 	frames               []Frame
 	truncated, stackRead bool
@@ -148,7 +173,7 @@ func (t *Target) NewSampler(conds []uint64) (*Sampler, error) {
 		return nil, fmt.Errorf("cannot read stacks of this target: %s", u.reason)
 	}
 	s := &Sampler{t: t, gidx: map[uint64]int32{}, conds: map[uint64]bool{}, system: map[uint64]bool{},
-		stacks: map[uint64]*sampledStack{}}
+		stacks: map[uint64]*sampledStack{}, sites: map[uint64]cachedStack{}}
 	s.AddConds(conds...)
 	s.reasons = make([]reasonClass, len(t.reasons))
 	for i, r := range t.reasons {
@@ -221,16 +246,24 @@ func (s *Sampler) Sample() (out *Sample) {
 	// a structure is checked against its goroutine read after it, so one
 	// that parked while the sample was read still counts (reading the
 	// goroutines first would call it stale, undercounting busy locks).
+	ph := phaseTimer()
 	s.readAllgs(out)
+	ph("allgs")
 	sema := s.semaEntries()
+	ph("semtable")
 	conds := s.condEntries()
+	ph("conds")
 	s.readGoroutines(out)
+	ph("goroutines")
 	var waits []SampleWait
 	waits = s.semaWaits(out, waits, sema)
 	waits = s.condWaits(out, waits, conds)
 	waits = s.chanWaits(out, waits)
+	ph("chans")
 	s.readStacks(out)
+	ph("stacks")
 	waits = s.discoverConds(out, waits)
+	ph("discover")
 	for i := range waits {
 		w := &waits[i]
 		g := &s.gs[w.g]
@@ -533,7 +566,7 @@ func (s *Sampler) semaWaits(out *Sample, waits []SampleWait, es []entry) []Sampl
 		case !s.parked(g, reasonSema):
 			out.Stale++
 		case s.userG(g) && !g.waits:
-			g.waits = true
+			g.waits, g.obj = true, e.obj
 			waits = append(waits, SampleWait{Kind: WaitSema, Addr: e.obj, g: e.g})
 		}
 	}
@@ -579,7 +612,7 @@ func (s *Sampler) chanWaits(out *Sample, waits []SampleWait) []SampleWait {
 			continue
 		}
 		if len(waits) > start {
-			g.waits = true
+			g.waits, g.obj = true, waits[start].Addr
 		}
 	}
 	return waits
@@ -615,7 +648,7 @@ func (s *Sampler) condWaits(out *Sample, waits []SampleWait, es []entry) []Sampl
 		case !s.parked(g, reasonCond):
 			out.Stale++
 		case !g.condFound && s.userG(g):
-			g.condFound, g.waits = true, true
+			g.condFound, g.waits, g.obj = true, true, e.obj
 			waits = append(waits, SampleWait{Kind: WaitCond, Addr: e.obj, g: e.g})
 		}
 	}
@@ -667,19 +700,54 @@ func (s *Sampler) walkCond(c, want uint64, soft bool) ([]entry, bool) {
 // readStacks reads the top of the stack of every goroutine with a wait
 // (and of Cond waiters whose Cond is not known yet), between two reads of
 // the goroutine: a stack whose goroutine changed meanwhile is not used.
+//
+// A goroutine still parked exactly as in the previous sample (same id,
+// status, wait reason, saved registers, g.waiting and object waited on)
+// keeps the stack top read then, without a read: most parked goroutines
+// stay parked, and reading 10,000 stacks ten times a second would cost
+// more than everything else. (A goroutine that woke and parked again in
+// between on the same object with its stack at the same place keeps its
+// earlier stack top: the same function at the same depth, perhaps another
+// line.)
 func (s *Sampler) readStacks(out *Sample) {
 	var todo []int32
+	for a, c := range s.sites {
+		c.seen = false
+		s.sites[a] = c
+	}
 	for i := range s.gs {
 		g := &s.gs[i]
-		if g.waits || (s.parked(g, reasonCond) && s.userG(g)) {
-			if g.sp >= g.lo && g.sp < g.hi && g.hi-g.lo <= 1<<30 && g.pc != 0 {
-				todo = append(todo, int32(i))
-			}
+		if !g.waits && !(s.parked(g, reasonCond) && s.userG(g)) {
+			continue
+		}
+		if g.sp < g.lo || g.sp >= g.hi || g.hi-g.lo > 1<<30 || g.pc == 0 {
+			continue
+		}
+		if c, ok := s.sites[g.addr]; ok && g.waits && c.park == s.parkOf(g) {
+			g.frames, g.truncated, g.stackRead = c.frames, c.truncated, true
+			c.seen = true
+			s.sites[g.addr] = c
+			continue
+		}
+		todo = append(todo, int32(i))
+	}
+	if len(todo) > 0 {
+		s.readTodo(out, todo)
+	}
+	for a, c := range s.sites {
+		if !c.seen {
+			delete(s.sites, a)
 		}
 	}
-	if len(todo) == 0 {
-		return
-	}
+}
+
+func (s *Sampler) parkOf(g *sg) parkKey {
+	return parkKey{goid: g.goid, status: g.status, reason: g.reason, pc: g.pc, sp: g.sp, bp: g.bp, waiting: g.waiting, obj: g.obj}
+}
+
+// readTodo reads and unwinds the stacks of todo, then reads their
+// goroutines again.
+func (s *Sampler) readTodo(out *Sample, todo []int32) {
 	more := s.readWindows(out, todo, sampleWindow)
 	if len(more) > 0 {
 		s.readWindows(out, more, sampleWindowMax)
@@ -706,6 +774,10 @@ func (s *Sampler) readStacks(out *Sample) {
 			if g.waits {
 				out.Torn++
 			}
+			continue
+		}
+		if g.waits && g.stackRead && len(s.sites) < 1<<20 {
+			s.sites[g.addr] = cachedStack{park: s.parkOf(g), frames: g.frames, truncated: g.truncated, seen: true}
 		}
 	}
 }
@@ -859,4 +931,17 @@ func (s *Sampler) discoverConds(out *Sample, waits []SampleWait) []SampleWait {
 		}
 	}
 	return waits
+}
+
+// phaseTimer prints each phase's wall time with HANGTUI_DEBUG_SAMPLES set.
+func phaseTimer() func(string) {
+	if os.Getenv("HANGTUI_DEBUG_SAMPLES") == "" {
+		return func(string) {}
+	}
+	last := time.Now()
+	return func(name string) {
+		now := time.Now()
+		fmt.Fprintf(os.Stderr, "  %s %v", name, now.Sub(last).Round(10*time.Microsecond))
+		last = now
+	}
 }

@@ -1,0 +1,109 @@
+package inspect_test
+
+import (
+	"encoding/binary"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/hangtui/hangtui/inspect"
+	"github.com/hangtui/hangtui/internal/fixture"
+)
+
+// TestTopThroughput measures what watching costs the watched program
+// (HANGTUI_BENCH_TOP=1; HANGTUI_BENCH_TOP_N=1000,10000,100000 by default):
+// the throughput fixture's operations per second without hangtui, while
+// hangtui top samples it every 100ms, and without again; the samples per
+// second, the time the target was stopped per second of watching, and the
+// drops. It logs numbers and asserts none (timing assertions are flaky on
+// shared machines).
+func TestTopThroughput(t *testing.T) {
+	if os.Getenv("HANGTUI_BENCH_TOP") == "" {
+		t.Skip("set HANGTUI_BENCH_TOP=1 to measure")
+	}
+	ns := []int{1000, 10000, 100000}
+	if s := os.Getenv("HANGTUI_BENCH_TOP_N"); s != "" {
+		ns = nil
+		for _, f := range strings.Split(s, ",") {
+			n, err := strconv.Atoi(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ns = append(ns, n)
+		}
+	}
+	window := 4 * time.Second
+	exe := fixture.Build(t, fixture.Default)
+	for _, n := range ns {
+		t.Run(strconv.Itoa(n), func(t *testing.T) {
+			p := fixture.Start(t, exe, "throughput", "-n", strconv.Itoa(n), "-timeout", "120s")
+			ops := p.Manifest.Addr(t, "ops")
+			read := func() uint64 {
+				buf := make([]byte, 8)
+				local := []unix.Iovec{{Base: &buf[0], Len: 8}}
+				remote := []unix.RemoteIovec{{Base: uintptr(ops), Len: 8}}
+				if _, err := unix.ProcessVMReadv(p.PID, local, remote, 0); err != nil {
+					t.Fatalf("reading the counter: %v", err)
+				}
+				return binary.LittleEndian.Uint64(buf)
+			}
+			rate := func(f func()) float64 {
+				a, t0 := read(), time.Now()
+				f()
+				return float64(read()-a) / time.Since(t0).Seconds()
+			}
+			idle := func() { time.Sleep(window) }
+			time.Sleep(time.Second) // warm up
+			base1 := rate(idle)
+
+			s, err := inspect.Attach(p.PID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			snap, err := s.Snapshot()
+			if err != nil {
+				s.Close()
+				t.Fatal(err)
+			}
+			cs, err := s.NewSampler(snap, inspect.SamplerOptions{Interval: 100 * time.Millisecond})
+			t0 := time.Now()
+			s.Close()
+			if err != nil {
+				t.Fatal(err)
+			}
+			cs.Start(snap.Pause + time.Since(t0))
+			time.Sleep(500 * time.Millisecond) // the attach's after-effects
+			var ru0, ru1 unix.Rusage
+			_ = unix.Getrusage(unix.RUSAGE_SELF, &ru0)
+			watched := rate(func() {
+				tick := time.NewTicker(100 * time.Millisecond)
+				defer tick.Stop()
+				for end := time.Now().Add(window); time.Now().Before(end); <-tick.C {
+					if err := cs.Sample(); err != nil {
+						t.Fatal(err)
+					}
+				}
+			})
+			_ = unix.Getrusage(unix.RUSAGE_SELF, &ru1)
+			cpu := time.Duration(ru1.Utime.Nano()+ru1.Stime.Nano()-ru0.Utime.Nano()-ru0.Stime.Nano())
+			base2 := rate(idle)
+			prof := cs.Profile()
+			base := (base1 + base2) / 2
+			secs := prof.Duration.Seconds()
+			sampleMS := float64(prof.SampleTime) / float64(time.Millisecond) / float64(max(prof.Samples+prof.Dropped, 1))
+			cpuPer := float64(cpu) / float64(time.Millisecond) / float64(max(prof.Samples+prof.Dropped, 1))
+			msg := fmt.Sprintf("n=%d goroutines=%d: %.1f samples/s (%d, %d dropped; %.1f ms wall, %.1f ms CPU each incl. holder passes, %d holder passes %.0f ms in all); "+
+				"paused %.0f ms at the start (names), 0 ms/s while sampling; throughput %.0f ops/s watched vs %.0f/%.0f unwatched: %.1f%% kept",
+				n, prof.Goroutines, float64(prof.Samples)/secs, prof.Samples, prof.Dropped, sampleMS, cpuPer, prof.HolderSamples,
+				float64(prof.HolderTime)/float64(time.Millisecond), float64(prof.Paused)/float64(time.Millisecond),
+				watched, base1, base2, 100*watched/base)
+			t.Log(msg)
+			fmt.Fprintln(os.Stderr, msg)
+		})
+	}
+}
