@@ -416,7 +416,7 @@ func (cs *ContentionSampler) Sample() error {
 		for _, w := range smp.Waits {
 			counts[w.Addr]++
 		}
-		fmt.Fprintf(os.Stderr, " sample: %v drop=%q stale=%d torn=%d waits=%d objects=%d\n", now.Sub(t0), smp.Drop, smp.Stale, smp.Torn, len(smp.Waits), len(counts))
+		fmt.Fprintf(os.Stderr, " %s sample: %v drop=%q stale=%d torn=%d waits=%d objects=%d\n", time.Now().Format("15:04:05.000"), now.Sub(t0), smp.Drop, smp.Stale, smp.Torn, len(smp.Waits), len(counts))
 	}
 	if smp.Drop != "" {
 		if processGone(cs.prof.Target.PID) {

@@ -90,7 +90,7 @@ func TestTopThroughput(t *testing.T) {
 				}
 			})
 			_ = unix.Getrusage(unix.RUSAGE_SELF, &ru1)
-			cpu := time.Duration(ru1.Utime.Nano()+ru1.Stime.Nano()-ru0.Utime.Nano()-ru0.Stime.Nano())
+			cpu := time.Duration(ru1.Utime.Nano() + ru1.Stime.Nano() - ru0.Utime.Nano() - ru0.Stime.Nano())
 			base2 := rate(idle)
 			prof := cs.Profile()
 			base := (base1 + base2) / 2

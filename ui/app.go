@@ -12,8 +12,8 @@ import (
 	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
 
-	uictx "github.com/hangtui/hangtui/ui/context"
 	"github.com/hangtui/hangtui/ui/contention"
+	uictx "github.com/hangtui/hangtui/ui/context"
 	"github.com/hangtui/hangtui/ui/detail"
 	"github.com/hangtui/hangtui/ui/finalizers"
 	"github.com/hangtui/hangtui/ui/goroutines"

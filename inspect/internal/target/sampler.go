@@ -26,8 +26,8 @@ import (
 	"encoding/binary"
 	"fmt"
 	"os"
-	"time"
 	"strings"
+	"time"
 )
 
 // WaitKind is what a sampled goroutine waits on.
@@ -145,8 +145,8 @@ type sg struct {
 	waiting              uint64
 	pc, sp, bp, lo, hi   uint64
 	startpc              uint64
-	ok                   bool // read
-	waits                bool // has a wait in this sample
+	ok                   bool   // read
+	waits                bool   // has a wait in this sample
 	obj                  uint64 // the first object it waits on
 	condFound            bool
 	frames               []Frame
