@@ -195,13 +195,7 @@ type ContentionSampler struct {
 // then reads with process_vm_readv alone, so it may be used after Close,
 // and beside further snapshots on another goroutine.
 func (s *Session) NewSampler(snap *Snapshot, opts SamplerOptions) (*ContentionSampler, error) {
-	if opts.Interval <= 0 {
-		opts.Interval = 100 * time.Millisecond
-	}
-	if opts.HolderDuty == 0 {
-		opts.HolderDuty = 0.05
-	}
-	cs := &ContentionSampler{opts: opts, res: map[string]*ContendedResource{}, names: map[string]string{}, src: newSourceIndex()}
+	cs := newContentionSampler(opts)
 	err := s.do(func() error {
 		if s.tgt == nil {
 			return errors.New("session is closed")
@@ -215,7 +209,7 @@ func (s *Session) NewSampler(snap *Snapshot, opts SamplerOptions) (*ContentionSa
 			return err
 		}
 		cs.raw = raw
-		cs.prof = &ContentionProfile{Target: s.info, Interval: opts.Interval}
+		cs.prof = &ContentionProfile{Target: s.info, Interval: cs.opts.Interval}
 		var conds []uint64
 		if snap != nil {
 			for _, r := range snap.Resources {
@@ -232,6 +226,51 @@ func (s *Session) NewSampler(snap *Snapshot, opts SamplerOptions) (*ContentionSa
 	}
 	cs.Learn(snap)
 	cs.classify = semaClassifier(cs.raw)
+	return cs, nil
+}
+
+func newContentionSampler(opts SamplerOptions) *ContentionSampler {
+	if opts.Interval <= 0 {
+		opts.Interval = 100 * time.Millisecond
+	}
+	if opts.HolderDuty == 0 {
+		opts.HolderDuty = 0.05
+	}
+	return &ContentionSampler{opts: opts, res: map[string]*ContendedResource{}, names: map[string]string{}, src: newSourceIndex()}
+}
+
+// OpenSampler prepares sampling process pid's waits without ever stopping
+// it, not even at the start: no ptrace, no Delve attach (the debug
+// information is read from the executable). What only an attached snapshot
+// can tell is missing: a lock in a heap object is named by its type and
+// address only (package variables are still named), and a holder is found
+// only by a pending deferred Unlock, not from the source. A process
+// traced by another debugger can be sampled.
+func OpenSampler(pid int, opts SamplerOptions) (*ContentionSampler, error) {
+	pre, err := precheckTraced(pid, true)
+	if err != nil {
+		return nil, err
+	}
+	raw, err := target.OpenRaw(pid)
+	if err != nil {
+		return nil, &Error{Kind: ErrUnsupported, Msg: fmt.Sprintf("cannot read process %d without stopping it: %v", pid, err),
+			Hint: "hangtui top without --no-stop attaches once, briefly", Err: err}
+	}
+	cs := newContentionSampler(opts)
+	cs.raw = raw
+	info := Target{PID: pid, Exe: pre.exe, GoVersion: pre.goVersion, Source: SourceLive}
+	if v := raw.GoVersion(); v != "" {
+		info.GoVersion = v
+	}
+	cs.prof = &ContentionProfile{Target: info, Interval: cs.opts.Interval}
+	if cs.smp, err = raw.NewSampler(nil); err != nil {
+		return nil, &Error{Kind: ErrUnsupported, Msg: fmt.Sprintf("cannot sample process %d: %v", pid, err), Err: err}
+	}
+	cs.classify = semaClassifier(raw)
+	// A first read tells a process whose memory may not be read.
+	if smp := cs.smp.Sample(); smp.Drop != "" && strings.Contains(smp.Drop, "could not read") {
+		return nil, ptraceDenied(pid, errors.New(smp.Drop))
+	}
 	return cs, nil
 }
 

@@ -58,6 +58,7 @@ func (cs *ContentionSampler) holderPass() {
 	}
 	b.holders()
 	b.sourceHolders(cs.src)
+	cs.frameHolders(b, byID)
 	cs.prof.HolderSamples++
 	for id, cr := range byID {
 		r := b.res[id]
@@ -95,4 +96,65 @@ func holderSite(g *Goroutine, h Holder) (fn, file string, line int) {
 		}
 	}
 	return h.Frame.Func, h.Frame.File, h.Frame.Line
+}
+
+// frameHolders names the holder of a lock that neither a deferred Unlock
+// nor a receiver evaluated in the frame tied to a goroutine (a raw target
+// cannot evaluate receivers at code locations the attached snapshot did not
+// see): a frame whose source holds a lock at its current line and whose
+// stack words point into the object containing this lock. Only when exactly
+// one goroutine has such a frame, as "reference" evidence.
+func (cs *ContentionSampler) frameHolders(b *builder, byID map[string]*ContendedResource) {
+	var heap *target.Heap
+	for id := range byID {
+		r := b.res[id]
+		if len(r.Holders) > 0 || !b.lockStateAgrees(r, false) && !b.lockStateAgrees(r, true) {
+			continue
+		}
+		lo, hi := r.Addr, r.Addr+8
+		if heap == nil {
+			heap, _ = b.t.NewHeap()
+		}
+		if heap != nil {
+			if base, size, ok := heap.Object(r.Addr); ok {
+				lo, hi = base, base+size
+			}
+		}
+		waiting := map[int64]bool{}
+		for _, w := range r.Waiters {
+			waiting[w] = true
+		}
+		var found []Holder
+		for _, rg := range b.gs {
+			g := b.byAdr[rg.Addr]
+			if g == nil || waiting[g.ID] || g.System {
+				continue
+			}
+		frames:
+			for i, f := range g.Frames {
+				if !IsUserFunc(f.Func) || f.File == "" {
+					continue
+				}
+				for _, c := range cs.src.heldAt(f.File, f.Line, f.Func) {
+					if c.read && r.Kind == KindMutex {
+						continue
+					}
+					words, err := b.t.FrameWords(rg, i, 64)
+					if err != nil {
+						continue frames
+					}
+					for _, w := range words {
+						if w >= lo && w < hi {
+							found = append(found, Holder{Goroutine: g.ID, Evidence: EvidenceReference, Read: c.read,
+								Frame: &Frame{Func: f.Func, File: f.File, Line: c.line, PC: f.PC}})
+							break frames
+						}
+					}
+				}
+			}
+		}
+		if len(found) == 1 {
+			b.addHolder(b.byID[found[0].Goroutine], r, found[0])
+		}
+	}
 }

@@ -191,3 +191,43 @@ func TestContentionAgreesWithRuntime(t *testing.T) {
 		}
 	}
 }
+
+// TestContentionNoStop samples the hot lock without ever tracing the
+// process (hangtui top --no-stop): the waiters and the holder are found,
+// the process is never traced nor stopped.
+func TestContentionNoStop(t *testing.T) {
+	exe := fixture.Build(t, fixture.Default)
+	p := fixture.Start(t, exe, "contention-hot")
+	cs, err := inspect.OpenSampler(p.PID, inspect.SamplerOptions{Interval: 100 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cs.Start(0)
+	for i := 0; i < 15; i++ {
+		if err := cs.Sample(); err != nil {
+			t.Fatal(err)
+		}
+		if tr := fixture.Tracer(p.PID); tr != 0 {
+			t.Fatalf("the target is traced by %d", tr)
+		}
+		fixture.AssertNotStopped(t, p.PID)
+		time.Sleep(100 * time.Millisecond)
+	}
+	prof := cs.Profile()
+	if prof.Paused != 0 || prof.Samples < 10 {
+		t.Fatalf("paused %v, %d samples (%d dropped)", prof.Paused, prof.Samples, prof.Dropped)
+	}
+	if len(prof.Resources) == 0 {
+		t.Fatal("nothing waited")
+	}
+	r := prof.Resources[0]
+	if r.Kind != inspect.KindMutex || r.Addr != p.Manifest.Addr(t, "hot.mu") || r.MaxWaiters < 20 {
+		t.Fatalf("first: %s (%d waiters at most), want the hot lock %s", r.ID, r.MaxWaiters, p.Manifest.Objects["hot.mu"])
+	}
+	if len(r.Waiters) == 0 || r.Waiters[0].Func != "main.(*hotStore).put" {
+		t.Errorf("waiting sites %+v", r.Waiters)
+	}
+	if len(r.Holders) == 0 || r.Holders[0].Func != "main.(*hotStore).put" {
+		t.Errorf("holding sites %+v (%d passes)", r.Holders, r.HolderSamples)
+	}
+}

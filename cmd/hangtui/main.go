@@ -26,7 +26,7 @@ Usage:
   hangtui [flags] --connect HOST:PORT         ... through a Delve server (dlv --headless --accept-multiclient)
   hangtui report [--json] --connect HOST:PORT ... the same, as a report
   hangtui [flags] --dump FILE                 view a goroutine dump (SIGQUIT, go test -timeout, pprof debug=2)
-  hangtui top [--duration 10s] [--interval 100ms] [--json | --format pprof] [-o FILE] PID
+  hangtui top [--duration 10s] [--interval 100ms] [--json | --format pprof] [-o FILE] [--no-stop] PID
                                               sample a running process's waits without stopping it:
                                               locks, channels, WaitGroups and Conds ranked by
                                               waiter-seconds, with waiting and holding code sites

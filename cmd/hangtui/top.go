@@ -25,6 +25,7 @@ func runTop(args []string) int {
 	format := fs.String("format", "text", "text, json or pprof (a contention profile for go tool pprof)")
 	out := fs.String("o", "", "write to this file instead of standard output")
 	top := fs.Int("top", 20, "text: show this many resources (0: all)")
+	noStop := fs.Bool("no-stop", false, "never stop the target, not even once to name its locks (heap locks unnamed, holders only from deferred unlocks)")
 	// Flags may come after the PID too.
 	var pos []string
 	for rest := args; ; {
@@ -69,7 +70,15 @@ func runTop(args []string) int {
 		return usageError("top: a pprof profile is binary: use -o FILE or redirect it (> top.pb.gz)")
 	}
 
-	cs, err := startSampler(pid, *interval)
+	var cs *inspect.ContentionSampler
+	if *noStop {
+		cs, err = inspect.OpenSampler(pid, inspect.SamplerOptions{Interval: *interval})
+		if cs != nil {
+			cs.Start(0)
+		}
+	} else {
+		cs, err = startSampler(pid, *interval)
+	}
 	if err != nil {
 		return fail(err)
 	}

@@ -4,9 +4,11 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"os"
 	"runtime"
 
 	"github.com/go-delve/delve/pkg/proc"
+	"github.com/go-delve/delve/pkg/proc/linutil"
 )
 
 // A raw target reads a running process with process_vm_readv alone: no
@@ -138,4 +140,64 @@ func (t *Target) pcToLine(pc uint64) (string, int, *proc.Function) {
 		}
 	}
 	return "", 0, fn
+}
+
+// OpenRaw prepares reading a running process without ever stopping it:
+// the executable's debug information is read from /proc/PID/exe (its load
+// address from /proc/PID/auxv), the runtime's own tables through
+// process_vm_readv. No ptrace at all: the process does not notice. What
+// only Delve can answer (a frame's variables, types of package variables)
+// is not available; see RawClone for a raw target that learnt those from
+// an attached one.
+func OpenRaw(pid int) (*Target, error) {
+	if runtime.GOOS != "linux" {
+		return nil, errors.New("reading a process without stopping it needs Linux")
+	}
+	exe := fmt.Sprintf("/proc/%d/exe", pid)
+	syms := startSymtab(exe)
+	auxv, err := os.ReadFile(fmt.Sprintf("/proc/%d/auxv", pid))
+	if err != nil {
+		return nil, fmt.Errorf("reading the auxiliary vector: %w", err)
+	}
+	bi := proc.NewBinaryInfo(runtime.GOOS, runtime.GOARCH, true)
+	if err := bi.LoadBinaryInfo(exe, linutil.EntryPointFromAuxv(auxv, bi.Arch.PtrSize()), nil); err != nil {
+		return nil, err
+	}
+	t := &Target{bi: bi, mem: vmMem{pid: pid}, live: true, pid: pid, syms: syms}
+	if t.lay, err = loadLayouts(bi); err != nil {
+		return nil, err
+	}
+	t.reasons = t.readWaitReasonsRaw()
+	for _, name := range []string{"runtime.mheap", "runtime.heapArena", "runtime.mspan", "runtime._defer",
+		"runtime.moduledata", "runtime._func", "runtime.inlinedCall", "runtime.m"} {
+		_, _ = loadStruct(t.bi, name)
+	}
+	return t, nil
+}
+
+// readWaitReasonsRaw reads runtime.waitReasonStrings ([...]string) from
+// memory; the table of the Go release hangtui was built with when it
+// cannot.
+func (t *Target) readWaitReasonsRaw() []string {
+	addr, size, ok := t.lookupSym("runtime.waitReasonStrings")
+	if !ok || size%16 != 0 || size > 16*1024 {
+		return fallbackWaitReasons
+	}
+	hdr, err := t.read(addr, int(size))
+	if err != nil {
+		return fallbackWaitReasons
+	}
+	out := make([]string, size/16)
+	for i := range out {
+		p, n := decodeUint(hdr[16*i:16*i+8]), decodeUint(hdr[16*i+8:16*i+16])
+		if p == 0 || n == 0 || n > 256 {
+			continue
+		}
+		b, err := t.read(p, int(n))
+		if err != nil {
+			return fallbackWaitReasons
+		}
+		out[i] = string(b)
+	}
+	return out
 }
