@@ -174,6 +174,10 @@ type ContentionSampler struct {
 	opts SamplerOptions
 	prof *ContentionProfile
 	res  map[string]*ContendedResource
+	// byKey finds resources without formatting ids; sites caches each
+	// distinct stack's waiting site (stacks are shared slices).
+	byKey map[resKey]*ContendedResource
+	sites map[*target.Frame]siteKey
 	// names are resource names from snapshots, by id.
 	names map[string]string
 	// src is the source index of the holder passes (its own).
@@ -236,7 +240,8 @@ func newContentionSampler(opts SamplerOptions) *ContentionSampler {
 	if opts.HolderDuty == 0 {
 		opts.HolderDuty = 0.05
 	}
-	return &ContentionSampler{opts: opts, res: map[string]*ContendedResource{}, names: map[string]string{}, src: newSourceIndex()}
+	return &ContentionSampler{opts: opts, res: map[string]*ContendedResource{}, names: map[string]string{}, src: newSourceIndex(),
+		byKey: map[resKey]*ContendedResource{}, sites: map[*target.Frame]siteKey{}}
 }
 
 // OpenSampler prepares sampling process pid's waits without ever stopping
@@ -521,11 +526,20 @@ func (cs *ContentionSampler) add(smp *target.Sample, dt float64) {
 		rw.ids = append(rw.ids, w.GoID)
 		r.WaitSeconds += dt
 		r.Ops[op] += dt
-		fn, file, line := waitSite(w.Frames)
-		k := siteKey{fn, file, line}
+		k, ok := siteKey{}, false
+		if len(w.Frames) > 0 {
+			k, ok = cs.sites[&w.Frames[0]]
+		}
+		if !ok {
+			fn, file, line := waitSite(w.Frames)
+			k = siteKey{fn, file, line}
+			if len(w.Frames) > 0 && len(cs.sites) < 1<<16 {
+				cs.sites[&w.Frames[0]] = k
+			}
+		}
 		site := r.waitSites[k]
 		if site == nil {
-			site = &ContentionSite{Func: fn, File: file, Line: line}
+			site = &ContentionSite{Func: k.fn, File: k.file, Line: k.line}
 			r.waitSites[k] = site
 		}
 		site.WaitSeconds += dt
@@ -568,10 +582,10 @@ func (cs *ContentionSampler) add(smp *target.Sample, dt float64) {
 
 // resource returns the accumulated resource, creating it.
 func (cs *ContentionSampler) resource(kind Kind, addr uint64) *ContendedResource {
-	id := ResourceID(kind, addr)
-	if r := cs.res[id]; r != nil {
+	if r := cs.byKey[resKey{kind, addr}]; r != nil {
 		return r
 	}
+	id := ResourceID(kind, addr)
 	r := &ContendedResource{ID: id, Kind: kind, Addr: addr, Ops: map[Op]float64{},
 		waitSites: map[siteKey]*ContentionSite{}, holdSites: map[siteKey]*ContentionSite{}, stacks: map[stackKey]*ContentionStack{}}
 	r.Type = syncType(kind)
@@ -591,6 +605,7 @@ func (cs *ContentionSampler) resource(kind Kind, addr uint64) *ContendedResource
 	// Pad the series: the resource had no waiters in the earlier samples.
 	r.Series = make([]int, min(cs.prof.Samples-1, SeriesLen-1))
 	cs.res[id] = r
+	cs.byKey[resKey{kind, addr}] = r
 	return r
 }
 

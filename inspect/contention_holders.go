@@ -103,58 +103,84 @@ func holderSite(g *Goroutine, h Holder) (fn, file string, line int) {
 // cannot evaluate receivers at code locations the attached snapshot did not
 // see): a frame whose source holds a lock at its current line and whose
 // stack words point into the object containing this lock. Only when exactly
-// one goroutine has such a frame, as "reference" evidence.
+// one goroutine has such a frame, as "reference" evidence. The frames are
+// found and read once for all the locks.
 func (cs *ContentionSampler) frameHolders(b *builder, byID map[string]*ContendedResource) {
+	type span struct {
+		lo, hi  uint64
+		r       *Resource
+		waiting map[int64]bool
+		found   []Holder
+	}
+	var spans []*span
 	var heap *target.Heap
 	for id := range byID {
 		r := b.res[id]
 		if len(r.Holders) > 0 || !b.lockStateAgrees(r, false) && !b.lockStateAgrees(r, true) {
 			continue
 		}
-		lo, hi := r.Addr, r.Addr+8
+		sp := &span{lo: r.Addr, hi: r.Addr + 8, r: r, waiting: map[int64]bool{}}
 		if heap == nil {
 			heap, _ = b.t.NewHeap()
 		}
 		if heap != nil {
 			if base, size, ok := heap.Object(r.Addr); ok {
-				lo, hi = base, base+size
+				sp.lo, sp.hi = base, base+size
 			}
 		}
-		waiting := map[int64]bool{}
 		for _, w := range r.Waiters {
-			waiting[w] = true
+			sp.waiting[w] = true
 		}
-		var found []Holder
-		for _, rg := range b.gs {
-			g := b.byAdr[rg.Addr]
-			if g == nil || waiting[g.ID] || g.System {
+		spans = append(spans, sp)
+	}
+	if len(spans) == 0 {
+		return
+	}
+	const maxFrames = 4096 // frames read per pass, at most
+	read := 0
+	for _, rg := range b.gs {
+		g := b.byAdr[rg.Addr]
+		if g == nil || g.System {
+			continue
+		}
+	frames:
+		for i, f := range g.Frames {
+			if !IsUserFunc(f.Func) || f.File == "" {
 				continue
 			}
-		frames:
-			for i, f := range g.Frames {
-				if !IsUserFunc(f.Func) || f.File == "" {
+			calls := cs.src.heldAt(f.File, f.Line, f.Func)
+			if len(calls) == 0 {
+				continue
+			}
+			if read++; read > maxFrames {
+				return
+			}
+			words, err := b.t.FrameWords(rg, i, 64)
+			if err != nil {
+				continue
+			}
+			for _, sp := range spans {
+				if sp.waiting[g.ID] {
 					continue
 				}
-				for _, c := range cs.src.heldAt(f.File, f.Line, f.Func) {
-					if c.read && r.Kind == KindMutex {
+				for _, c := range calls {
+					if c.read && sp.r.Kind == KindMutex {
 						continue
 					}
-					words, err := b.t.FrameWords(rg, i, 64)
-					if err != nil {
-						continue frames
-					}
 					for _, w := range words {
-						if w >= lo && w < hi {
-							found = append(found, Holder{Goroutine: g.ID, Evidence: EvidenceReference, Read: c.read,
+						if w >= sp.lo && w < sp.hi {
+							sp.found = append(sp.found, Holder{Goroutine: g.ID, Evidence: EvidenceReference, Read: c.read,
 								Frame: &Frame{Func: f.Func, File: f.File, Line: c.line, PC: f.PC}})
-							break frames
+							continue frames
 						}
 					}
 				}
 			}
 		}
-		if len(found) == 1 {
-			b.addHolder(b.byID[found[0].Goroutine], r, found[0])
+	}
+	for _, sp := range spans {
+		if len(sp.found) == 1 {
+			b.addHolder(b.byID[sp.found[0].Goroutine], sp.r, sp.found[0])
 		}
 	}
 }
