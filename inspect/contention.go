@@ -162,7 +162,7 @@ type SamplerOptions struct {
 	// Interval is the time between samples (default 100ms).
 	Interval time.Duration
 	// HolderDuty bounds the share of wall time spent finding lock holders
-	// (default 0.05); a negative value turns holder passes off.
+	// (default 0.03); a negative value turns holder passes off.
 	HolderDuty float64
 }
 
@@ -213,6 +213,7 @@ func (s *Session) NewSampler(snap *Snapshot, opts SamplerOptions) (*ContentionSa
 			return err
 		}
 		cs.raw = raw
+		raw.StacksOnly = true
 		cs.prof = &ContentionProfile{Target: s.info, Interval: cs.opts.Interval}
 		var conds []uint64
 		if snap != nil {
@@ -238,7 +239,7 @@ func newContentionSampler(opts SamplerOptions) *ContentionSampler {
 		opts.Interval = 100 * time.Millisecond
 	}
 	if opts.HolderDuty == 0 {
-		opts.HolderDuty = 0.05
+		opts.HolderDuty = 0.03
 	}
 	return &ContentionSampler{opts: opts, res: map[string]*ContendedResource{}, names: map[string]string{}, src: newSourceIndex(),
 		byKey: map[resKey]*ContendedResource{}, sites: map[*target.Frame]siteKey{}}
@@ -263,6 +264,7 @@ func OpenSampler(pid int, opts SamplerOptions) (*ContentionSampler, error) {
 	}
 	cs := newContentionSampler(opts)
 	cs.raw = raw
+	raw.StacksOnly = true
 	info := Target{PID: pid, Exe: pre.exe, GoVersion: pre.goVersion, Source: SourceLive}
 	if v := raw.GoVersion(); v != "" {
 		info.GoVersion = v

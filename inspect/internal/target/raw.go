@@ -66,7 +66,7 @@ func (t *Target) RawClone() (*Target, error) {
 	// the first time walks Delve's DWARF type cache, which is not safe
 	// beside Delve: load every one the raw target uses now.
 	for _, name := range []string{"runtime.mheap", "runtime.heapArena", "runtime.mspan", "runtime._defer",
-		"runtime.moduledata", "runtime._func", "runtime.inlinedCall", "runtime.m"} {
+		"runtime.moduledata", "runtime._func", "runtime.inlinedCall", "runtime.m", "internal/abi.Type"} {
 		_, _ = loadStruct(t.bi, name)
 	}
 	t.unwinder() // reads the function table; copied below
@@ -169,7 +169,7 @@ func OpenRaw(pid int) (*Target, error) {
 	}
 	t.reasons = t.readWaitReasonsRaw()
 	for _, name := range []string{"runtime.mheap", "runtime.heapArena", "runtime.mspan", "runtime._defer",
-		"runtime.moduledata", "runtime._func", "runtime.inlinedCall", "runtime.m"} {
+		"runtime.moduledata", "runtime._func", "runtime.inlinedCall", "runtime.m", "internal/abi.Type"} {
 		_, _ = loadStruct(t.bi, name)
 	}
 	return t, nil

@@ -409,16 +409,6 @@ func (s *Sampler) sudog(p uint64) []byte {
 	return b
 }
 
-// gOf returns the index of the goroutine at address a, dropping the sample
-// when a is none.
-func (s *Sampler) gOf(a uint64) int32 {
-	i, ok := s.gidx[a]
-	if !ok {
-		drop("%#x is not a goroutine", a)
-	}
-	return i
-}
-
 // entry is a goroutine found queued on an object.
 type entry struct {
 	obj uint64

@@ -62,6 +62,9 @@ type Target struct {
 	// varVals are frame variable words read ahead by PrefetchVars, by
 	// address; reset with every snapshot.
 	varVals map[uint64]uint64
+	// StacksOnly makes Goroutines read stacks only: no pprof labels, no
+	// stack words kept for reachability (holder passes of hangtui top).
+	StacksOnly bool
 	// labelMaps are the pprof label maps read, by g.labels pointer
 	// (labels.go); shared by goroutines, read only; reset with every
 	// snapshot.

@@ -813,7 +813,10 @@ func (t *Target) fastStacks(gs []*G, onThread map[int64]*proc.G) {
 	if len(b.gs) > 0 {
 		batches = append(batches, b)
 	}
-	wf := t.wordFilter()
+	var wf *wordFilter
+	if !t.StacksOnly {
+		wf = t.wordFilter()
+	}
 	var words wordArena // this goroutine's
 	unwind := func(b *stackBatch) {
 		for i, g := range b.gs {
