@@ -178,7 +178,9 @@ func TestContentionAgreesWithRuntime(t *testing.T) {
 		if g == "" {
 			continue
 		}
-		if r.Name != names[g] {
+		// The lukewarm RWMutex is named only if the snapshot taken at
+		// the start saw somebody wait on it (names come from snapshots).
+		if r.Name != names[g] && (g != "lukewarm rwmutex" || r.Name != "") {
 			t.Errorf("%s: named %q, want %q", g, r.Name, names[g])
 		}
 		if g == "hot lock" {

@@ -96,6 +96,8 @@ type Sampler struct {
 	// sites caches each waiting goroutine's stack top while it stays
 	// parked the same way (see readStacks).
 	sites map[uint64]cachedStack
+	// gen counts samples (sites' age).
+	gen int
 	// per-sample state
 	gs   []sg
 	heap *heapMeta
@@ -107,7 +109,7 @@ type cachedStack struct {
 	park      parkKey
 	frames    []Frame
 	truncated bool
-	seen      bool // in the last sample
+	gen       int // the last sample that used it
 }
 
 // parkKey identifies one park of a goroutine: what it waits on and where
@@ -483,7 +485,9 @@ func (s *Sampler) semaEntries() []entry {
 // read sudogs from.
 func (s *Sampler) walkTreap(treap uint64, budget *int) (out []entry, chunks []uint64, why string) {
 	l := s.t.lay
-	seen := map[uint64]bool{}
+	// A treap or wait list that loops runs out of nodes: more nodes than
+	// goroutines.
+	nodes := len(s.gaddrs) + 1
 	type item struct {
 		node  uint64
 		depth int
@@ -503,10 +507,9 @@ func (s *Sampler) walkTreap(treap uint64, budget *int) (out []entry, chunks []ui
 	for len(todo) > 0 && treap != 0 {
 		it := todo[len(todo)-1]
 		todo = todo[:len(todo)-1]
-		if seen[it.node] || it.depth > 200 {
+		if nodes--; nodes < 0 || it.depth > 200 {
 			return out, chunks, "the treap loops"
 		}
-		seen[it.node] = true
 		buf, why := read(it.node)
 		if why != "" {
 			return out, chunks, why
@@ -530,10 +533,9 @@ func (s *Sampler) walkTreap(treap uint64, budget *int) (out []entry, chunks []ui
 			if next == 0 {
 				break
 			}
-			if seen[next] {
+			if nodes--; nodes < 0 {
 				return out, chunks, "a wait list loops"
 			}
-			seen[next] = true
 			if b, why = read(next); why != "" {
 				return out, chunks, why
 			}
@@ -701,10 +703,7 @@ func (s *Sampler) walkCond(c, want uint64, soft bool) ([]entry, bool) {
 // line.)
 func (s *Sampler) readStacks(out *Sample) {
 	var todo []int32
-	for a, c := range s.sites {
-		c.seen = false
-		s.sites[a] = c
-	}
+	s.gen++
 	for i := range s.gs {
 		g := &s.gs[i]
 		if !g.waits && !(s.parked(g, reasonCond) && s.userG(g)) {
@@ -715,7 +714,7 @@ func (s *Sampler) readStacks(out *Sample) {
 		}
 		if c, ok := s.sites[g.addr]; ok && g.waits && c.park == s.parkOf(g) {
 			g.frames, g.truncated, g.stackRead = c.frames, c.truncated, true
-			c.seen = true
+			c.gen = s.gen
 			s.sites[g.addr] = c
 			continue
 		}
@@ -724,9 +723,12 @@ func (s *Sampler) readStacks(out *Sample) {
 	if len(todo) > 0 {
 		s.readTodo(out, todo)
 	}
-	for a, c := range s.sites {
-		if !c.seen {
-			delete(s.sites, a)
+	if s.gen%32 == 0 {
+		// Forget the goroutines no longer parked as they were.
+		for a, c := range s.sites {
+			if c.gen != s.gen {
+				delete(s.sites, a)
+			}
 		}
 	}
 }
@@ -767,7 +769,7 @@ func (s *Sampler) readTodo(out *Sample, todo []int32) {
 			continue
 		}
 		if g.waits && g.stackRead && len(s.sites) < 1<<20 {
-			s.sites[g.addr] = cachedStack{park: s.parkOf(g), frames: g.frames, truncated: g.truncated, seen: true}
+			s.sites[g.addr] = cachedStack{park: s.parkOf(g), frames: g.frames, truncated: g.truncated, gen: s.gen}
 		}
 	}
 }
