@@ -185,6 +185,12 @@ type ContentionSampler struct {
 	// last is when the last validated sample was read.
 	last       time.Time
 	nextHolder time.Time
+	// holderRaw is the holder passes' own raw target: a pass runs on a
+	// goroutine of its own beside the samples (holderBusy), its result
+	// comes back on holderDone.
+	holderRaw  *target.Target
+	holderBusy bool
+	holderDone chan *holderOut
 	// lastWaits are the lock waiters of the last sample, for the holder
 	// pass: resource → goroutine ids.
 	lastWaits map[*ContendedResource][]int64
@@ -213,7 +219,10 @@ func (s *Session) NewSampler(snap *Snapshot, opts SamplerOptions) (*ContentionSa
 			return err
 		}
 		cs.raw = raw
-		raw.StacksOnly = true
+		if cs.holderRaw, err = s.tgt.RawClone(); err != nil {
+			return err
+		}
+		cs.holderRaw.StacksOnly = true
 		cs.prof = &ContentionProfile{Target: s.info, Interval: cs.opts.Interval}
 		var conds []uint64
 		if snap != nil {
@@ -242,7 +251,7 @@ func newContentionSampler(opts SamplerOptions) *ContentionSampler {
 		opts.HolderDuty = 0.03
 	}
 	return &ContentionSampler{opts: opts, res: map[string]*ContendedResource{}, names: map[string]string{}, src: newSourceIndex(),
-		byKey: map[resKey]*ContendedResource{}, sites: map[*target.Frame]siteKey{}}
+		byKey: map[resKey]*ContendedResource{}, sites: map[*target.Frame]siteKey{}, holderDone: make(chan *holderOut, 1)}
 }
 
 // OpenSampler prepares sampling process pid's waits without ever stopping
@@ -264,7 +273,10 @@ func OpenSampler(pid int, opts SamplerOptions) (*ContentionSampler, error) {
 	}
 	cs := newContentionSampler(opts)
 	cs.raw = raw
-	raw.StacksOnly = true
+	if cs.holderRaw, err = raw.RawClone(); err != nil {
+		return nil, err
+	}
+	cs.holderRaw.StacksOnly = true
 	info := Target{PID: pid, Exe: pre.exe, GoVersion: pre.goVersion, Source: SourceLive}
 	if v := raw.GoVersion(); v != "" {
 		info.GoVersion = v
@@ -478,15 +490,14 @@ func (cs *ContentionSampler) Sample() error {
 	cs.prof.Torn += smp.Torn
 	cs.prof.Goroutines = smp.Goroutines
 	cs.add(smp, dt)
-	if cs.opts.HolderDuty > 0 && len(cs.lastWaits) > 0 && !now.Before(cs.nextHolder) {
-		h0 := time.Now()
-		cs.holderPass()
-		took := time.Since(h0)
-		cs.prof.HolderTime += took
-		cs.nextHolder = time.Now().Add(max(250*time.Millisecond, time.Duration(float64(took)/cs.opts.HolderDuty)))
-	}
+	cs.applyHolders(false)
+	cs.startHolders(now)
 	return nil
 }
+
+// Finish waits for a holder pass still running and takes its result, for
+// a last Profile.
+func (cs *ContentionSampler) Finish() { cs.applyHolders(true) }
 
 // add counts one sample's waits.
 func (cs *ContentionSampler) add(smp *target.Sample, dt float64) {

@@ -12,20 +12,29 @@ import (
 // far as this pass can tell), and the snapshot's own evidence is applied
 // to them: a pending deferred Unlock of the lock, or a Lock earlier in the
 // frame's function with no Unlock since (receivers evaluated only where the
-// attached snapshot learnt how at that code location). As in snapshots, a
-// holder is only claimed when the lock's own state agrees.
-func (cs *ContentionSampler) holderPass() {
-	defer func() { _ = recover() }() // a torn read is a pass without answers
-	t := cs.raw
+// attached snapshot learnt how at that code location), else frameHolders.
+// As in snapshots, a holder is only claimed when the lock's own state
+// agrees. It runs on a goroutine of its own with a raw target of its own
+// (t) beside the samples, and touches nothing of the sampler's: waits are
+// the last sample's lock waiters; the result is applied by applyHolders.
+func holderPass(t *target.Target, src *sourceIndex, info Target, waits map[*ContendedResource][]int64) (out *holderOut) {
+	t0 := time.Now()
+	out = &holderOut{found: map[*ContendedResource]*holderFound{}}
+	defer func() {
+		if recover() != nil { // a torn read is a pass without answers
+			out.found = nil
+		}
+		out.took = time.Since(t0)
+	}()
 	t.ClearCaches()
 	gs, _, err := t.Goroutines()
 	if err != nil {
-		return
+		return out
 	}
 	b := &builder{
 		t:        t,
 		progress: func(Progress) {},
-		snap:     &Snapshot{Target: cs.prof.Target, TakenAt: time.Now()},
+		snap:     &Snapshot{Target: info, TakenAt: time.Now()},
 		byAdr:    make(map[uint64]*Goroutine, len(gs)),
 		byID:     make(map[int64]*Goroutine, len(gs)),
 		raw:      make(map[int64]*target.G, len(gs)),
@@ -42,7 +51,7 @@ func (cs *ContentionSampler) holderPass() {
 		b.snap.Goroutines = append(b.snap.Goroutines, g)
 	}
 	byID := map[string]*ContendedResource{}
-	for cr, ids := range cs.lastWaits {
+	for cr, ids := range waits {
 		r := b.resource(cr.Kind, cr.Addr)
 		for _, id := range ids {
 			if g := b.byID[id]; g != nil {
@@ -54,27 +63,85 @@ func (cs *ContentionSampler) holderPass() {
 		}
 	}
 	if len(byID) == 0 {
-		return
+		return out
 	}
 	b.holders()
-	b.sourceHolders(cs.src)
-	cs.frameHolders(b, byID)
-	cs.prof.HolderSamples++
+	b.sourceHolders(src)
+	frameHolders(b, src, byID)
 	for id, cr := range byID {
 		r := b.res[id]
-		cr.HolderSamples++
-		cr.LastHolders = append([]Holder(nil), r.Holders...)
+		f := &holderFound{holders: append([]Holder(nil), r.Holders...)}
 		seen := map[siteKey]bool{}
 		for _, h := range r.Holders {
 			fn, file, line := holderSite(b.byID[h.Goroutine], h)
 			k := siteKey{fn, file, line}
-			if seen[k] {
-				continue
+			if !seen[k] {
+				seen[k] = true
+				f.sites = append(f.sites, ContentionSite{Func: fn, File: file, Line: line, Evidence: h.Evidence})
 			}
-			seen[k] = true
+		}
+		out.found[cr] = f
+	}
+	return out
+}
+
+// holderOut is what a holder pass found, by resource.
+type holderOut struct {
+	took  time.Duration
+	found map[*ContendedResource]*holderFound // nil: the pass failed
+}
+
+type holderFound struct {
+	holders []Holder
+	sites   []ContentionSite
+}
+
+// startHolders starts a holder pass when one is due and none runs.
+func (cs *ContentionSampler) startHolders(now time.Time) {
+	if cs.opts.HolderDuty <= 0 || cs.holderRaw == nil || cs.holderBusy || len(cs.lastWaits) == 0 || now.Before(cs.nextHolder) {
+		return
+	}
+	cs.holderBusy = true
+	waits := make(map[*ContendedResource][]int64, len(cs.lastWaits))
+	for r, ids := range cs.lastWaits {
+		waits[r] = ids // not modified after the sample
+	}
+	t, src, info := cs.holderRaw, cs.src, cs.prof.Target
+	go func() { cs.holderDone <- holderPass(t, src, info, waits) }()
+}
+
+// applyHolders takes the result of a finished holder pass, if any (wait:
+// until it finishes).
+func (cs *ContentionSampler) applyHolders(wait bool) {
+	if !cs.holderBusy {
+		return
+	}
+	var out *holderOut
+	if wait {
+		out = <-cs.holderDone
+	} else {
+		select {
+		case out = <-cs.holderDone:
+		default:
+			return
+		}
+	}
+	cs.holderBusy = false
+	cs.prof.HolderTime += out.took
+	cs.nextHolder = time.Now().Add(max(250*time.Millisecond, time.Duration(float64(out.took)/cs.opts.HolderDuty)))
+	if out.found == nil {
+		return
+	}
+	cs.prof.HolderSamples++
+	for cr, f := range out.found {
+		cr.HolderSamples++
+		cr.LastHolders = f.holders
+		for _, site := range f.sites {
+			k := siteKey{site.Func, site.File, site.Line}
 			s := cr.holdSites[k]
 			if s == nil {
-				s = &ContentionSite{Func: fn, File: file, Line: line, Evidence: h.Evidence}
+				c := site
+				s = &c
 				cr.holdSites[k] = s
 			}
 			s.Samples++
@@ -105,7 +172,7 @@ func holderSite(g *Goroutine, h Holder) (fn, file string, line int) {
 // stack words point into the object containing this lock. Only when exactly
 // one goroutine has such a frame, as "reference" evidence. The frames are
 // found and read once for all the locks.
-func (cs *ContentionSampler) frameHolders(b *builder, byID map[string]*ContendedResource) {
+func frameHolders(b *builder, src *sourceIndex, byID map[string]*ContendedResource) {
 	type span struct {
 		lo, hi  uint64
 		r       *Resource
@@ -148,7 +215,7 @@ func (cs *ContentionSampler) frameHolders(b *builder, byID map[string]*Contended
 			if !IsUserFunc(f.Func) || f.File == "" {
 				continue
 			}
-			calls := cs.src.heldAt(f.File, f.Line, f.Func)
+			calls := src.heldAt(f.File, f.Line, f.Func)
 			if len(calls) == 0 {
 				continue
 			}

@@ -63,6 +63,7 @@ func sampleFor(t *testing.T, p *fixture.Process, d time.Duration) *inspect.Conte
 		}
 	}
 	fixture.AssertRunning(t, p.PID)
+	cs.Finish()
 	return cs.Profile()
 }
 
@@ -215,6 +216,7 @@ func TestContentionNoStop(t *testing.T) {
 		fixture.AssertNotStopped(t, p.PID)
 		time.Sleep(100 * time.Millisecond)
 	}
+	cs.Finish()
 	prof := cs.Profile()
 	if prof.Paused != 0 || prof.Samples < 10 {
 		t.Fatalf("paused %v, %d samples (%d dropped)", prof.Paused, prof.Samples, prof.Dropped)

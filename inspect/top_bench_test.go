@@ -109,6 +109,7 @@ func TestTopThroughput(t *testing.T) {
 				cpu += time.Duration(ru1.Utime.Nano() + ru1.Stime.Nano() - ru0.Utime.Nano() - ru0.Stime.Nano())
 			}
 			base = append(base, rate(idle))
+			cs.Finish()
 			prof := cs.Profile()
 			samples := prof.Samples + prof.Dropped - first.Samples - first.Dropped
 			sum := func(v []float64) (s float64) {

@@ -96,6 +96,7 @@ func runTop(args []string) int {
 	})
 	defer unregister()
 	sampleErr := sampleLoop(cs, *duration, *interval, stop)
+	cs.Finish()
 	prof := cs.Profile()
 	code := report.ExitOK
 	switch *format {

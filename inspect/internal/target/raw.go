@@ -52,15 +52,13 @@ var errNoDelve = errors.New("not available without stopping the target")
 func (t *Target) Raw() bool { return t.t == nil }
 
 // RawClone returns a raw target for the same live process: a copy that
-// reads with process_vm_readv alone and shares nothing mutable with t. Call
-// it on t's goroutine (it reads t's caches); the clone may then be used on
-// any one goroutine, also after t has detached. Linux only.
+// reads with process_vm_readv alone and shares nothing mutable with t (t
+// may itself be raw). Call it on t's goroutine (it reads t's caches); the
+// clone may then be used on any one goroutine, also after t has detached.
+// Linux only.
 func (t *Target) RawClone() (*Target, error) {
 	if !t.live || runtime.GOOS != "linux" {
 		return nil, errors.New("sampling a running process needs Linux and a live process")
-	}
-	if t.t == nil {
-		return nil, errors.New("already a raw target")
 	}
 	// Struct layouts are cached per binary behind a lock, but reading one
 	// the first time walks Delve's DWARF type cache, which is not safe
