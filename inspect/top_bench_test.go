@@ -131,3 +131,37 @@ func TestTopThroughput(t *testing.T) {
 		})
 	}
 }
+
+// BenchmarkSample measures one sample of the throughput fixture's
+// goroutines (HANGTUI_BENCH_TOP_N, default 10000), holder passes off,
+// with the CPU time per sample as a metric (wall time on a shared machine
+// is mostly waiting for a core).
+func BenchmarkSample(b *testing.B) {
+	n := 10000
+	if s := os.Getenv("HANGTUI_BENCH_TOP_N"); s != "" {
+		n, _ = strconv.Atoi(strings.Split(s, ",")[0])
+	}
+	exe := fixture.Build(b, fixture.Default)
+	p := fixture.Start(b, exe, "throughput", "-n", strconv.Itoa(n), "-timeout", "120s")
+	cs, err := inspect.OpenSampler(p.PID, inspect.SamplerOptions{Interval: 100 * time.Millisecond, HolderDuty: -1})
+	if err != nil {
+		b.Fatal(err)
+	}
+	for i := 0; i < 3; i++ {
+		_ = cs.Sample()
+	}
+	var ru0, ru1 unix.Rusage
+	b.ResetTimer()
+	_ = unix.Getrusage(unix.RUSAGE_SELF, &ru0)
+	for i := 0; i < b.N; i++ {
+		if err := cs.Sample(); err != nil {
+			b.Fatal(err)
+		}
+	}
+	_ = unix.Getrusage(unix.RUSAGE_SELF, &ru1)
+	cpu := ru1.Utime.Nano() + ru1.Stime.Nano() - ru0.Utime.Nano() - ru0.Stime.Nano()
+	b.ReportMetric(float64(cpu)/float64(b.N)/1e6, "cpu-ms/sample")
+	if prof := cs.Profile(); prof.Dropped > 0 {
+		b.Logf("%d of %d samples dropped", prof.Dropped, prof.Samples+prof.Dropped)
+	}
+}
