@@ -23,9 +23,11 @@ package target
 // sudog pointing at no goroutine, a loop) drops the whole sample.
 
 import (
+	"cmp"
 	"encoding/binary"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"time"
 )
@@ -95,9 +97,16 @@ type Sampler struct {
 	globHi  uint64
 	// sites caches each waiting goroutine's stack top while it stays
 	// parked the same way (see readStacks).
-	sites map[uint64]cachedStack
+	// sites is indexed like gaddrs (a goroutine's runtime.g never moves).
+	sites []cachedStack
 	// gen counts samples (sites' age).
 	gen int
+	// gplan is how the goroutines are read: the ranges of memory that hold
+	// them, made again when allgs grows.
+	gplan *rangePlan
+	// lastWaits is the number of waits of the last sample (to size the
+	// next one's).
+	lastWaits int
 	// per-sample state
 	gs   []sg
 	heap *heapMeta
@@ -175,7 +184,7 @@ func (t *Target) NewSampler(conds []uint64) (*Sampler, error) {
 		return nil, fmt.Errorf("cannot read stacks of this target: %s", u.reason)
 	}
 	s := &Sampler{t: t, gidx: map[uint64]int32{}, conds: map[uint64]bool{}, system: map[uint64]bool{},
-		stacks: map[uint64]*sampledStack{}, sites: map[uint64]cachedStack{}}
+		stacks: map[uint64]*sampledStack{}}
 	s.AddConds(conds...)
 	s.reasons = make([]reasonClass, len(t.reasons))
 	for i, r := range t.reasons {
@@ -257,7 +266,7 @@ func (s *Sampler) Sample() (out *Sample) {
 	ph("conds")
 	s.readGoroutines(out)
 	ph("goroutines")
-	var waits []SampleWait
+	waits := make([]SampleWait, 0, s.lastWaits+s.lastWaits/8+16)
 	waits = s.semaWaits(out, waits, sema)
 	waits = s.condWaits(out, waits, conds)
 	waits = s.chanWaits(out, waits)
@@ -273,6 +282,7 @@ func (s *Sampler) Sample() (out *Sample) {
 		w.Frames, w.Truncated = g.frames, g.truncated
 	}
 	out.Waits = waits
+	s.lastWaits = len(waits)
 	return out
 }
 
@@ -341,14 +351,31 @@ func (s *Sampler) readGoroutines(out *Sample) {
 	}
 	s.gs = s.gs[:len(s.gaddrs)]
 	clear(s.gs)
-	size := int(l.g.Size)
-	t.readEach(s.gaddrs, size, func(i int, buf []byte) {
-		g := &s.gs[i]
-		s.decodeG(g, buf)
-		g.addr = s.gaddrs[i]
-		g.ok = true
-	})
-	out.Bytes += int64(len(s.gaddrs) * size)
+	size := uint64(l.g.Size)
+	if s.gplan == nil || s.gplan.n != len(s.gaddrs) {
+		s.gplan = planRanges(s.gaddrs, size)
+	}
+	p := s.gplan
+	clear(p.ok)
+	readvBatch(t.pid, p.addrs, p.bufs, p.ok)
+	for j, r := range p.ranges {
+		for _, i := range r.objs {
+			a := s.gaddrs[i]
+			var buf []byte
+			if p.ok[j] {
+				buf = p.bufs[j][a-p.addrs[j] : a-p.addrs[j]+size]
+			} else if b, err := t.read(a, int(size)); err == nil {
+				buf = b // part of the range is unmapped: this one alone
+			} else {
+				continue
+			}
+			g := &s.gs[i]
+			s.decodeG(g, buf)
+			g.addr = a
+			g.ok = true
+		}
+	}
+	out.Bytes += int64(len(s.gaddrs)) * int64(size)
 	for i := range s.gs {
 		if g := &s.gs[i]; g.ok && g.status != Gdead && g.status != Gidle {
 			out.Goroutines++
@@ -438,24 +465,61 @@ func (s *Sampler) semaEntries() []entry {
 	}
 	var out []entry
 	budget := 2*len(s.gaddrs) + 1024
+	// Every root once, then the table again in one read: the roots that
+	// did not change while they were walked (most) are done.
+	type walked struct {
+		i      int64
+		treap  uint64
+		es     []entry
+		chunks []uint64
+		why    string
+		nwait  int
+	}
+	var ws []walked
 	for i := int64(0); i < l.semTableSize; i++ {
 		root := table[i*l.semStride : i*l.semStride+int64(rootSize)]
-		if get(root, l.semTreap) == 0 {
+		treap := get(root, l.semTreap)
+		if treap == 0 {
 			continue
 		}
-		var es []entry
-		var why string
-		for attempt := 0; attempt < 4; attempt++ {
-			if attempt > 0 {
-				if root, err = t.read(base+uint64(i*l.semStride), rootSize); err != nil {
-					drop("runtime.semtable: %v", err)
-				}
+		w := walked{i: i, treap: treap, nwait: int(get(root, nwaitF))}
+		w.es, w.chunks, w.why = s.walkTreap(treap, &budget)
+		ws = append(ws, w)
+	}
+	if len(ws) == 0 {
+		return nil
+	}
+	again, err := t.read(base, int(l.semTableSize*l.semStride))
+	if err != nil {
+		drop("runtime.semtable: %v", err)
+	}
+	for _, w := range ws {
+		root := again[w.i*l.semStride : w.i*l.semStride+int64(rootSize)]
+		switch {
+		case w.why != "":
+		case get(root, l.semTreap) != w.treap:
+			w.why = "the treap changed while read"
+		case nwaitF.OK && len(w.es)+1 < w.nwait:
+			w.why = "fewer waiters than the semaphore root counts"
+		}
+		if w.why == "" {
+			out = append(out, w.es...)
+			continue
+		}
+		es, why := w.es, w.why
+		chunks := w.chunks
+		for attempt := 1; attempt < 4 && why != ""; attempt++ {
+			for _, c := range chunks {
+				t.chunks.forget(c)
+			}
+			root, err := t.read(base+uint64(w.i*l.semStride), rootSize)
+			if err != nil {
+				drop("runtime.semtable: %v", err)
 			}
 			treap := get(root, l.semTreap)
-			var chunks []uint64
 			es, chunks, why = s.walkTreap(treap, &budget)
 			if why == "" && treap != 0 {
-				after, err := t.read(base+uint64(i*l.semStride)+uint64(l.semTreap.Off), 8)
+				after, err := t.read(base+uint64(w.i*l.semStride)+uint64(l.semTreap.Off), 8)
 				switch {
 				case err != nil:
 					why = err.Error()
@@ -464,12 +528,6 @@ func (s *Sampler) semaEntries() []entry {
 				case nwaitF.OK && len(es)+1 < int(get(root, nwaitF)):
 					why = "fewer waiters than the semaphore root counts"
 				}
-			}
-			if why == "" {
-				break
-			}
-			for _, c := range chunks {
-				t.chunks.forget(c)
 			}
 		}
 		if why != "" && len(es) == 0 {
@@ -712,11 +770,12 @@ func (s *Sampler) readStacks(out *Sample) {
 		if g.sp < g.lo || g.sp >= g.hi || g.hi-g.lo > 1<<30 || g.pc == 0 {
 			continue
 		}
-		if c, ok := s.sites[g.addr]; ok && g.waits && c.park == s.parkOf(g) {
-			g.frames, g.truncated, g.stackRead = c.frames, c.truncated, true
-			c.gen = s.gen
-			s.sites[g.addr] = c
-			continue
+		if i < len(s.sites) {
+			if c := &s.sites[i]; c.gen != 0 && g.waits && c.park == s.parkOf(g) {
+				g.frames, g.truncated, g.stackRead = c.frames, c.truncated, true
+				c.gen = s.gen
+				continue
+			}
 		}
 		todo = append(todo, int32(i))
 	}
@@ -725,9 +784,9 @@ func (s *Sampler) readStacks(out *Sample) {
 	}
 	if s.gen%32 == 0 {
 		// Forget the goroutines no longer parked as they were.
-		for a, c := range s.sites {
-			if c.gen != s.gen {
-				delete(s.sites, a)
+		for i := range s.sites {
+			if c := &s.sites[i]; c.gen != s.gen {
+				*c = cachedStack{}
 			}
 		}
 	}
@@ -768,8 +827,11 @@ func (s *Sampler) readTodo(out *Sample, todo []int32) {
 			}
 			continue
 		}
-		if g.waits && g.stackRead && len(s.sites) < 1<<20 {
-			s.sites[g.addr] = cachedStack{park: s.parkOf(g), frames: g.frames, truncated: g.truncated, gen: s.gen}
+		if g.waits && g.stackRead {
+			if len(s.sites) < len(s.gs) {
+				s.sites = append(s.sites, make([]cachedStack, len(s.gs)-len(s.sites))...)
+			}
+			s.sites[i] = cachedStack{park: s.parkOf(g), frames: g.frames, truncated: g.truncated, gen: s.gen}
 		}
 	}
 }
@@ -936,4 +998,50 @@ func phaseTimer() func(string) {
 		fmt.Fprintf(os.Stderr, "  %s %v", name, now.Sub(last).Round(10*time.Microsecond))
 		last = now
 	}
+}
+
+// rangePlan reads many objects of one size as few ranges of memory, into
+// buffers kept from one sample to the next.
+type rangePlan struct {
+	n      int // objects planned
+	addrs  []uint64
+	bufs   [][]byte
+	ok     []bool
+	ranges []planRange
+}
+
+type planRange struct{ objs []int32 }
+
+// planRanges groups objects at addrs (size bytes each) that lie close
+// together into ranges of at most 1 MiB.
+func planRanges(addrs []uint64, size uint64) *rangePlan {
+	order := make([]int32, len(addrs))
+	for i := range order {
+		order[i] = int32(i)
+	}
+	slices.SortFunc(order, func(a, b int32) int { return cmp.Compare(addrs[a], addrs[b]) })
+	p := &rangePlan{n: len(addrs)}
+	var start, end uint64
+	var cur []int32
+	flush := func() {
+		if len(cur) > 0 {
+			p.addrs = append(p.addrs, start)
+			p.bufs = append(p.bufs, make([]byte, end-start))
+			p.ranges = append(p.ranges, planRange{objs: cur})
+			cur = nil
+		}
+	}
+	for _, i := range order {
+		a := addrs[i]
+		if len(cur) > 0 && a <= end+512 && a+size-start <= 1<<20 {
+			end = max(end, a+size)
+			cur = append(cur, i)
+			continue
+		}
+		flush()
+		start, end, cur = a, a+size, []int32{i}
+	}
+	flush()
+	p.ok = make([]bool, len(p.addrs))
+	return p
 }
