@@ -1,6 +1,8 @@
 package inspect_test
 
 import (
+	"bytes"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"slices"
@@ -12,6 +14,7 @@ import (
 	"github.com/google/pprof/profile"
 
 	"github.com/hangtui/hangtui/inspect"
+	"github.com/hangtui/hangtui/inspect/report"
 	"github.com/hangtui/hangtui/internal/fixture"
 )
 
@@ -165,6 +168,8 @@ func TestContentionAgreesWithRuntime(t *testing.T) {
 		t.Errorf("waits ranked %v by the runtime's block profile, %v by hangtui", rt, ht)
 	}
 
+	checkContentionExports(t, got)
+
 	// Each resource is named, and the hot lock's holder is seen where it
 	// sleeps with the lock held.
 	names := map[string]string{
@@ -233,5 +238,72 @@ func TestContentionNoStop(t *testing.T) {
 	}
 	if len(r.Holders) == 0 || r.Holders[0].Func != "main.(*hotStore).put" {
 		t.Errorf("holding sites %+v (%d passes)", r.Holders, r.HolderSamples)
+	}
+}
+
+// checkContentionExports writes the profile as JSON and as pprof and reads
+// both back: the JSON has the schema's fields and the ranking; the pprof
+// profile's delay by resource label adds up to each resource's
+// waiter-seconds (the waits with a stack).
+func checkContentionExports(t *testing.T, p *inspect.ContentionProfile) {
+	t.Helper()
+	var jb bytes.Buffer
+	if err := report.WriteContentionJSON(&jb, p, false); err != nil {
+		t.Fatal(err)
+	}
+	var doc map[string]any
+	if err := json.Unmarshal(jb.Bytes(), &doc); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{"schema", "target", "started_at", "duration_s", "interval_s", "samples", "dropped_samples",
+		"stale_waits", "torn_stacks", "holder_samples", "paused_ms", "sampling_ms", "holder_ms", "goroutines", "resources"} {
+		if _, ok := doc[f]; !ok {
+			t.Errorf("JSON lacks %q", f)
+		}
+	}
+	if doc["schema"] != "hangtui.contention/v1" {
+		t.Errorf("schema %v", doc["schema"])
+	}
+	rs, _ := doc["resources"].([]any)
+	if len(rs) != len(p.Resources) {
+		t.Fatalf("JSON has %d resources, want %d", len(rs), len(p.Resources))
+	}
+	for i, r := range rs {
+		m := r.(map[string]any)
+		if m["id"] != p.Resources[i].ID {
+			t.Errorf("JSON resource %d is %v, want %s", i, m["id"], p.Resources[i].ID)
+		}
+		for _, f := range []string{"id", "kind", "addr", "name", "type", "wait_seconds", "max_waiters", "mean_waiters", "ops", "waiters", "holders", "holder_samples"} {
+			if _, ok := m[f]; !ok {
+				t.Errorf("JSON resource %d lacks %q", i, f)
+			}
+		}
+	}
+
+	var pb bytes.Buffer
+	if err := report.WriteContentionPprof(&pb, p); err != nil {
+		t.Fatal(err)
+	}
+	prof, err := profile.Parse(&pb)
+	if err != nil {
+		t.Fatalf("pprof: %v", err)
+	}
+	if err := prof.CheckValid(); err != nil {
+		t.Fatalf("pprof: %v", err)
+	}
+	byRes := map[string]float64{}
+	for _, s := range prof.Sample {
+		byRes[s.Label["resource"][0]] += float64(s.Value[1]) / 1e9
+	}
+	for _, r := range p.Resources {
+		withSite := r.WaitSeconds
+		for _, w := range r.Waiters {
+			if w.Func == "?" {
+				withSite -= w.WaitSeconds
+			}
+		}
+		if d := byRes[r.ID] - withSite; d > 0.01 || d < -0.01 {
+			t.Errorf("pprof: %s has %.3f s of delay, the profile %.3f waiter-seconds with a stack", r.ID, byRes[r.ID], withSite)
+		}
 	}
 }
