@@ -206,7 +206,10 @@ func (e *Engine) run() {
 		}
 		live := err == nil && snap.Target.Source == inspect.SourceLive
 		refreshes := err == nil && Refreshes(snap.Target.Source)
-		if live && learn == nil {
+		if err == nil && !live && learn == nil {
+			learn = make(chan *inspect.Snapshot, 1) // never used
+			go e.send(contentionMsg{note: "contention is sampled only for a live process attached by PID: a core file, a dump or a process behind a Delve server is not"})
+		} else if live && learn == nil {
 			// Before Resume: the session makes the sampler while the
 			// target is stopped.
 			learn = make(chan *inspect.Snapshot, 1)
