@@ -41,6 +41,10 @@ type ContentionProfile struct {
 	BytesRead              int64
 	// Goroutines is the number of goroutines in the last sample.
 	Goroutines int
+	// Forgotten counts resources dropped from a long run's ranking: not
+	// waited on for SeriesLen samples, outside the 1,000 largest, once
+	// more than 5,000 were tracked.
+	Forgotten int
 	// Resources are ranked by WaitSeconds, largest first.
 	Resources []*ContendedResource
 }
@@ -579,6 +583,9 @@ func (cs *ContentionSampler) add(smp *target.Sample, dt float64) {
 			cs.lastWaits[r] = rw.ids
 		}
 	}
+	if n%100 == 0 && len(cs.res) > maxTracked {
+		cs.prune(n)
+	}
 	for _, r := range cs.res {
 		k := 0
 		if r.lastSeen == n {
@@ -589,6 +596,29 @@ func (cs *ContentionSampler) add(smp *target.Sample, dt float64) {
 		r.Series = append(r.Series, k)
 		if len(r.Series) > SeriesLen {
 			r.Series = r.Series[len(r.Series)-SeriesLen:]
+		}
+	}
+}
+
+// maxTracked bounds the resources a long run keeps: a program that makes
+// short-lived channels would otherwise grow the ranking (and the work per
+// sample) forever.
+const maxTracked = 5000
+
+// prune forgets the resources nobody waited on in the last SeriesLen
+// samples, except the 1,000 with the most waiter-seconds.
+func (cs *ContentionSampler) prune(n int) {
+	all := make([]*ContendedResource, 0, len(cs.res))
+	for _, r := range cs.res {
+		all = append(all, r)
+	}
+	sort.Slice(all, func(i, j int) bool { return all[i].WaitSeconds > all[j].WaitSeconds })
+	for _, r := range all[min(len(all), 1000):] {
+		if n-r.lastSeen > SeriesLen {
+			delete(cs.res, r.ID)
+			delete(cs.byKey, resKey{r.Kind, r.Addr})
+			delete(cs.lastWaits, r)
+			cs.prof.Forgotten++
 		}
 	}
 }

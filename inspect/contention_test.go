@@ -256,7 +256,7 @@ func checkContentionExports(t *testing.T, p *inspect.ContentionProfile) {
 		t.Fatal(err)
 	}
 	for _, f := range []string{"schema", "target", "started_at", "duration_s", "interval_s", "samples", "dropped_samples",
-		"stale_waits", "torn_stacks", "holder_samples", "paused_ms", "sampling_ms", "holder_ms", "goroutines", "resources"} {
+		"stale_waits", "torn_stacks", "holder_samples", "paused_ms", "sampling_ms", "holder_ms", "goroutines", "forgotten_resources", "resources"} {
 		if _, ok := doc[f]; !ok {
 			t.Errorf("JSON lacks %q", f)
 		}

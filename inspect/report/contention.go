@@ -41,8 +41,11 @@ type ContentionDoc struct {
 	SamplingMS float64 `json:"sampling_ms"`
 	HolderMS   float64 `json:"holder_ms"`
 	// Goroutines in the last sample.
-	Goroutines int                 `json:"goroutines"`
-	Resources  []ContendedResource `json:"resources"`
+	Goroutines int `json:"goroutines"`
+	// ForgottenResources were dropped from a long run's ranking (see
+	// inspect.ContentionProfile.Forgotten).
+	ForgottenResources int                 `json:"forgotten_resources"`
+	Resources          []ContendedResource `json:"resources"`
 }
 
 // ContendedResource is one object waited on, in ranking order.
@@ -86,21 +89,22 @@ func round(v float64, digits int) float64 {
 // ContentionToDoc converts a profile to its JSON document.
 func ContentionToDoc(p *inspect.ContentionProfile) *ContentionDoc {
 	d := &ContentionDoc{
-		Schema:         ContentionSchema,
-		Target:         Target{PID: p.Target.PID, Exe: p.Target.Exe, GoVersion: p.Target.GoVersion, Source: string(p.Target.Source)},
-		StartedAt:      p.Start.UTC().Format(time.RFC3339Nano),
-		DurationS:      round(p.Duration.Seconds(), 3),
-		IntervalS:      p.Interval.Seconds(),
-		Samples:        p.Samples,
-		DroppedSamples: p.Dropped,
-		StaleWaits:     p.Stale,
-		TornStacks:     p.Torn,
-		HolderSamples:  p.HolderSamples,
-		PausedMS:       round(float64(p.Paused)/1e6, 1),
-		SamplingMS:     round(float64(p.SampleTime)/1e6, 1),
-		HolderMS:       round(float64(p.HolderTime)/1e6, 1),
-		Goroutines:     p.Goroutines,
-		Resources:      []ContendedResource{},
+		Schema:             ContentionSchema,
+		Target:             Target{PID: p.Target.PID, Exe: p.Target.Exe, GoVersion: p.Target.GoVersion, Source: string(p.Target.Source)},
+		StartedAt:          p.Start.UTC().Format(time.RFC3339Nano),
+		DurationS:          round(p.Duration.Seconds(), 3),
+		IntervalS:          p.Interval.Seconds(),
+		Samples:            p.Samples,
+		DroppedSamples:     p.Dropped,
+		StaleWaits:         p.Stale,
+		TornStacks:         p.Torn,
+		HolderSamples:      p.HolderSamples,
+		PausedMS:           round(float64(p.Paused)/1e6, 1),
+		SamplingMS:         round(float64(p.SampleTime)/1e6, 1),
+		HolderMS:           round(float64(p.HolderTime)/1e6, 1),
+		Goroutines:         p.Goroutines,
+		ForgottenResources: p.Forgotten,
+		Resources:          []ContendedResource{},
 	}
 	for _, r := range p.Resources {
 		cr := ContendedResource{
