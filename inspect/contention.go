@@ -198,8 +198,7 @@ type ContentionSampler struct {
 	// lastWaits are the lock waiters of the last sample, for the holder
 	// pass: resource → goroutine ids.
 	lastWaits map[*ContendedResource][]int64
-	// lastGoroutines maps the last sample's goroutine ids to their
-	// addresses (holder passes).
+	// classify tells which sync object a semaphore wait is on.
 	classify func(w *target.SampleWait) (Kind, uint64, Op)
 }
 
