@@ -126,9 +126,14 @@ func Pprof(s *inspect.Snapshot) (*profile.Profile, error) {
 
 type funcKey struct{ name, file string }
 
+// locKey identifies a location: its outermost frame's PC and the frames
+// in it (the innermost one's function, file and line; the inlined ones
+// between, rarely any, as text).
 type locKey struct {
-	pc    uint64
-	lines string // func, file, line of each frame in the location
+	pc        uint64
+	fn, file  string
+	line      int
+	inlinedBy string
 }
 
 type pprofBuilder struct {
@@ -195,15 +200,19 @@ func (b *pprofBuilder) noStack() []*profile.Location {
 // location is one physical frame and the frames inlined into it
 // (innermost first); its address is the outermost frame's PC.
 func (b *pprofBuilder) location(frames []inspect.Frame) *profile.Location {
-	var k strings.Builder
-	for _, f := range frames {
-		k.WriteString(f.Func)
-		k.WriteByte(0)
-		k.WriteString(f.File)
-		k.WriteByte(0)
-		k.WriteString(uint64Key(uint64(f.Line)))
+	f0 := frames[0]
+	key := locKey{pc: frames[len(frames)-1].PC, fn: f0.Func, file: f0.File, line: f0.Line}
+	if len(frames) > 1 {
+		var k strings.Builder
+		for _, f := range frames[1:] {
+			k.WriteString(f.Func)
+			k.WriteByte(0)
+			k.WriteString(f.File)
+			k.WriteByte(0)
+			k.WriteString(uint64Key(uint64(f.Line)))
+		}
+		key.inlinedBy = k.String()
 	}
-	key := locKey{pc: frames[len(frames)-1].PC, lines: k.String()}
 	if l := b.locs[key]; l != nil {
 		return l
 	}
