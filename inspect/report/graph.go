@@ -329,6 +329,9 @@ func graphResState(r *inspect.Resource) string {
 		default:
 			parts = append(parts, fmt.Sprintf("len %d/%d", r.Chan.Len, r.Chan.Cap))
 		}
+	case r.Cond == nil && r.Sema == nil:
+		// A dump or a Delve server shows no memory.
+		parts = append(parts, "state unknown")
 	}
 	parts = append(parts, strconv.Itoa(len(r.Waiters))+" waiting")
 	return strings.Join(parts, ", ")
