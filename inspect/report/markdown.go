@@ -511,22 +511,51 @@ func severityIcon(s inspect.Severity) string {
 }
 
 // findingWhere lists a finding's source lines: where its goroutines are
-// (grouped by stack) and where its locks were taken.
+// (grouped by verdict and innermost frame of the program) and where its
+// locks were taken.
 func (m *md) findingWhere(f inspect.Finding) []string {
 	var out []string
-	var gs []*inspect.Goroutine
-	for _, id := range uniqueIDs(f.Goroutines) {
-		if g := m.t.byID[id]; g != nil {
-			gs = append(gs, g)
-		}
+	type at struct {
+		v        inspect.Verdict
+		fn, file string
+		line     int
+		noStack  bool
 	}
-	for _, grp := range GroupGoroutines(gs) {
+	var order []at
+	ids := map[at][]int64{}
+	rep := map[at]*inspect.Goroutine{}
+	for _, id := range uniqueIDs(f.Goroutines) {
+		g := m.t.byID[id]
+		if g == nil {
+			continue
+		}
+		k := at{v: g.Verdict, noStack: true}
+		if fr := topFrame(g); fr != nil {
+			k = at{v: g.Verdict, fn: fr.Func, file: fr.File, line: fr.Line}
+		}
+		if _, ok := ids[k]; !ok {
+			order = append(order, k)
+			rep[k] = g
+		}
+		ids[k] = append(ids[k], id)
+	}
+	sort.SliceStable(order, func(i, j int) bool {
+		a, b := order[i], order[j]
+		if verdictRank(a.v) != verdictRank(b.v) {
+			return verdictRank(a.v) < verdictRank(b.v)
+		}
+		return len(ids[a]) > len(ids[b])
+	})
+	for _, k := range order {
 		if len(out) == mdMaxWhere {
 			out = append(out, "… more goroutines in the full report")
 			return out
 		}
-		v := verdictName(grp.Key.Verdict)
-		out = append(out, "**"+mdEscape(idsHead(grp))+"** "+v+": "+m.where(grp.Representative))
+		head := "goroutine " + strconv.FormatInt(ids[k][0], 10)
+		if n := len(ids[k]); n > 1 {
+			head = "×" + strconv.Itoa(n) + " goroutines " + idList("", ids[k], maxGroupIDs)
+		}
+		out = append(out, "**"+mdEscape(head)+"** "+verdictName(k.v)+": "+m.where(rep[k]))
 	}
 	for _, rid := range f.Resources {
 		r := m.t.res[rid]
