@@ -262,3 +262,28 @@ func BenchmarkPprof100k(b *testing.B) {
 		}
 	}
 }
+
+// TestReadmeMarkdownExample: the README's rendered example graph is the
+// deadlock golden's, and Mermaid's parser accepts every diagram in the
+// README.
+func TestReadmeMarkdownExample(t *testing.T) {
+	t.Parallel()
+	readme := filepath.Join("..", "..", "README.md")
+	b, err := os.ReadFile(readme)
+	if err != nil {
+		t.Fatal(err)
+	}
+	golden, err := os.ReadFile(filepath.Join("testdata", "deadlock.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := mdcheck.Parse(t, golden).Mermaid()
+	var found bool
+	for _, m := range mdcheck.Parse(t, b).Mermaid() {
+		found = found || len(want) == 1 && m == want[0]
+	}
+	if !found {
+		t.Errorf("README.md does not show the wait-for graph of testdata/deadlock.md; paste it from there:\n%s", want)
+	}
+	mdcheck.Mermaid(t, readme)
+}
