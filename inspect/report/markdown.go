@@ -151,17 +151,17 @@ func Markdown(s *inspect.Snapshot, opt MarkdownOptions) (string, error) {
 	if s == nil {
 		return "", errors.New("report: nil snapshot")
 	}
-	max := opt.MaxBytes
-	if max <= 0 {
-		max = DefaultMarkdownMax
+	limit := opt.MaxBytes
+	if limit <= 0 {
+		limit = DefaultMarkdownMax
 	}
 	m := &md{s: s, opt: opt, t: newText(s)}
 	m.x = &chainIndex{g: m.t.byID, r: m.t.res}
 
 	head := m.header()
-	if len(head)+len(m.truncNote(0, 0)) > max || max < minMarkdownMax {
+	if len(head)+len(m.truncNote(0, 0)) > limit || limit < minMarkdownMax {
 		// Only the headline, when even that fits.
-		if h := m.headline() + "\n"; len(h) <= max {
+		if h := m.headline() + "\n"; len(h) <= limit {
 			return h, nil
 		}
 		return "", nil
@@ -181,11 +181,11 @@ func Markdown(s *inspect.Snapshot, opt MarkdownOptions) (string, error) {
 		return n
 	}
 	cut := false
-	for i := len(sections) - 1; i >= 0 && used() > max; i-- {
+	for i := len(sections) - 1; i >= 0 && used() > limit; i-- {
 		sections[i][0] = sections[i][1]
 		cut = true
 	}
-	if used() > max {
+	if used() > limit {
 		// Pathological: even the short forms do not fit.
 		for _, sec := range sections {
 			sec[0] = ""
@@ -193,7 +193,7 @@ func Markdown(s *inspect.Snapshot, opt MarkdownOptions) (string, error) {
 		footer = ""
 		cut = true
 	}
-	room := max - used()
+	room := limit - used()
 	goroutines, shown, total := m.goroutines(room)
 	var b strings.Builder
 	b.Grow(used() + len(goroutines))
