@@ -174,7 +174,7 @@ func Markdown(s *inspect.Snapshot, opt MarkdownOptions) (string, error) {
 	footer := m.footer()
 	sections := []*[2]string{{findings, findingsShort}, {graph, graphShort}, {warnings, warningsShort}}
 	used := func() int {
-		n := len(head) + len(footer) + len(m.truncNote(1, 1))
+		n := len(head) + len(footer) + len(m.truncNote(1e9, 1e9)) // room for the longest note
 		for _, sec := range sections {
 			n += len(sec[0])
 		}
