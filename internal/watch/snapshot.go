@@ -190,7 +190,7 @@ func (w *watcher) snapshotChild(pid int, path string) (*snapshotResult, error) {
 	cmd.ExtraFiles = []*os.File{statusW}
 	// The child is killed with hangtui (SIGKILL on a dead tracer: the
 	// kernel detaches and the target runs).
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	cmd.SysProcAttr = childAttr()
 	exited, err := startOwnThread(cmd)
 	statusW.Close()
 	if err != nil {
