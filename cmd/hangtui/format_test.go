@@ -75,7 +75,11 @@ func TestReportFormatsEverySource(t *testing.T) {
 	md, pb = run("dump", "--dump", abbaDump(t))
 	srcs = append(srcs, src{"dump", md, pb, []string{"**PID unknown**", "Go version unknown", "Unknown from a goroutine dump: memory"}})
 
-	addr, _ := fixture.StartDlv(t, p.PID, true)
+	// A process of its own behind the Delve server (the first one was
+	// read by gdb), continued by the server before hangtui connects.
+	p2 := fixture.Start(t, exe, "abba")
+	addr, _ := fixture.StartDlv(t, p2.PID, true)
+	fixture.WaitDlvRunning(t, addr)
 	md, pb = run("connect", "--connect", addr)
 	srcs = append(srcs, src{"connect", md, pb, []string{"through a Delve server", "memory (lock holders only from source lines"}})
 
