@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -136,4 +137,63 @@ func pprofRaw(t *testing.T, path string) string {
 		t.Fatalf("go tool pprof -raw: %v\n%s", err, out)
 	}
 	return string(out)
+}
+
+// TestWatchGitHubStepSummary: `hangtui watch` in a GitHub Actions job
+// (GITHUB_STEP_SUMMARY set) on the hung AB-BA fixture: the job's summary
+// file gets the report with the deadlock drawn (a Mermaid graph of the
+// two deadlocked transfers and their cycle, accepted by Mermaid's parser,
+// source lines linked into the repository), hangtui-PID.md and .pb.gz are
+// next to the JSON, and one line says where they are.
+func TestWatchGitHubStepSummary(t *testing.T) {
+	t.Parallel()
+	bin := binary(t)
+	exe := fixture.Build(t, fixture.Default)
+	out := t.TempDir()
+	summary := filepath.Join(t.TempDir(), "step_summary.md")
+	fixtureDir := filepath.Join(fixture.SourceDir(), "..", "..", "testdata", "fixture")
+	cmd := exec.Command(bin, "watch", "--stall", "2s", "--kill", "--out", out, "--", exe, "abba", "-timeout", "1h")
+	cmd.Env = append(withoutStepSummary(os.Environ()), "GITHUB_STEP_SUMMARY="+summary,
+		"GITHUB_SERVER_URL=https://github.example", "GITHUB_REPOSITORY=acme/hung", "GITHUB_SHA=0123456789abcdef",
+		"GITHUB_WORKSPACE="+filepath.Dir(fixtureDir))
+	var stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = io.Discard, &stderr
+	err := cmd.Run()
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 4 {
+		t.Fatalf("hangtui watch --kill: %v (want exit 4)\n%s", err, stderr.String())
+	}
+	b, err := os.ReadFile(summary)
+	if err != nil {
+		t.Fatalf("no step summary: %v\n%s", err, stderr.String())
+	}
+	d := mdcheck.Parse(t, b)
+	if len(d.Headings) == 0 || !strings.HasPrefix(d.Headings[0].Text, "🔴 hangtui: 2 goroutines deadlocked in 1 cycle") {
+		t.Errorf("headline %+v", d.Headings)
+	}
+	mm := d.Mermaid()
+	if len(mm) != 1 || strings.Count(mm[0], " DEADLOCKED<br/>main.transfer<br/>") != 2 || !strings.Contains(mm[0], "linkStyle 0,1,2,3 stroke:#d00") {
+		t.Errorf("the deadlock is not drawn in the summary:\n%s", b)
+	}
+	if !strings.Contains(strings.Join(d.Links, " "), "https://github.example/acme/hung/blob/0123456789abcdef/fixture/mutex.go#L") {
+		t.Errorf("no link to the fixture's source: %q", d.Links)
+	}
+	mdcheck.Mermaid(t, summary)
+
+	jsons, _ := filepath.Glob(filepath.Join(out, "hangtui-*.json"))
+	if len(jsons) != 1 {
+		t.Fatalf("JSON reports %v\n%s", jsons, stderr.String())
+	}
+	base := strings.TrimSuffix(jsons[0], ".json")
+	for _, f := range []string{base + ".md", base + ".pb.gz"} {
+		if st, err := os.Stat(f); err != nil || st.Size() == 0 {
+			t.Errorf("%s: %v", f, err)
+		}
+	}
+	if raw := pprofRaw(t, base+".pb.gz"); strings.Count(raw, "verdict:[deadlocked]") != 2 {
+		t.Errorf("pprof -raw:\n%s", raw)
+	}
+	line := "hangtui watch: JSON report written to " + jsons[0] + ", Markdown " + base + ".md, pprof " + base + ".pb.gz; the Markdown is in the step summary\n"
+	if strings.Count(stderr.String(), line) != 1 {
+		t.Errorf("stderr lacks %q:\n%s", line, stderr.String())
+	}
 }
