@@ -461,7 +461,7 @@ func (m *md) findings() (full, short string) {
 		ind := strings.Repeat(" ", len(num))
 		title := f.Title
 		if title == "" {
-			title = f.Kind
+			title = string(f.Kind)
 		}
 		head := num + severityIcon(f.Severity) + " **" + severityName(f.Severity) + "** · " + mdEscape(title) + "\n"
 		b.WriteString(head)
