@@ -156,7 +156,6 @@ func Markdown(s *inspect.Snapshot, opt MarkdownOptions) (string, error) {
 		limit = DefaultMarkdownMax
 	}
 	m := &md{s: s, opt: opt, t: newText(s)}
-	m.x = &chainIndex{g: m.t.byID, r: m.t.res}
 
 	head := m.header()
 	if len(head)+len(m.truncNote(0, 0)) > limit || limit < minMarkdownMax {
@@ -213,7 +212,6 @@ type md struct {
 	s   *inspect.Snapshot
 	opt MarkdownOptions
 	t   *text
-	x   *chainIndex
 }
 
 // ---- text helpers ----
@@ -654,13 +652,13 @@ func (m *md) focusGraph(max int) (*waitGraph, int) {
 			}
 		}
 	}
-	for _, c := range cycles {
-		for _, bs := range m.x.behindCycle(c, seen) {
+	for _, behind := range inspect.BehindCycles(m.s, cycles, seen) {
+		for _, bs := range behind {
 			f.addGroup(bs.IDs)
 			f.addR(bs.Resource)
 		}
 	}
-	for _, ch := range m.x.chains(m.s, seen, mdMaxChains) {
+	for _, ch := range inspect.ChainPaths(m.s, seen, mdMaxChains) {
 		f.addGroup(ch.Starters)
 		for i, r := range ch.Resources {
 			f.addR(r)
