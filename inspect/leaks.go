@@ -303,8 +303,9 @@ func (b *builder) reachersAmong(gs []*Goroutine) map[string][]int64 {
 		if b.t.HasStackWords(b.raw[s.ID]) {
 			sub.MarkStackWords(lo, b.raw[s.ID])
 		} else {
-			_ = sub.MarkRange(lo, hi)
+			_ = sub.MarkStack(b.raw[s.ID])
 		}
+		sub.MarkPtr(b.t.SchedCtxt(b.raw[s.ID]))
 		sub.Budget = 256 << 20
 		if sub.Drain() != nil {
 			continue

@@ -150,6 +150,9 @@ func (m *marking) rootsOf(g *Goroutine) liveRoots {
 	r.lo, r.hi = b.t.LiveStack(rg)
 	r.g, r.wordsOK = rg, b.t.HasStackWords(rg)
 	r.closures = b.t.DeferClosures(rg)
+	if c := b.t.SchedCtxt(rg); c != 0 {
+		r.closures = append(r.closures, c)
+	}
 	if (g.Role == RoleFinalizer || g.Role == RoleCleanup) && !m.finalizerRoots {
 		m.finalizerRoots = true
 		var err error
@@ -165,8 +168,8 @@ func (m *marking) markLive(g *Goroutine, r liveRoots) {
 	h := m.h
 	if r.wordsOK && h.Parent == nil {
 		h.MarkStackWords(r.lo, r.g)
-	} else if r.hi > r.lo && r.hi-r.lo < 1<<30 {
-		_ = h.MarkRange(r.lo, r.hi)
+	} else {
+		_ = h.MarkStack(r.g)
 	}
 	for _, p := range r.closures {
 		h.MarkPtr(p)

@@ -2,6 +2,7 @@ package target
 
 import (
 	"encoding/binary"
+	"os"
 	"errors"
 	"fmt"
 	"go/constant"
@@ -26,8 +27,12 @@ type Heap struct {
 	r reader // how marking reads (the Target, or a private reader)
 
 	marks, excl [][]uint64 // by span id: a bit per object
-	seen        [4096]uint64
-	nmarked     int
+	// precise: objects are scanned by their pointer bits (heapbits.go)
+	// where the span's layout is known, stacks by their stack maps.
+	precise bool
+	walker  rootWalker
+	seen    [4096]uint64
+	nmarked int
 	// Parent, when non-nil, records for each marked object the object (or
 	// root address) it was reached from: for explaining and debugging.
 	Parent  map[uint64]uint64
@@ -60,6 +65,8 @@ type heapMeta struct {
 	nspans                                            int
 	span                                              *structLayout
 	fStart, fNpages, fElem, fClass, fState, fSpecials field
+	// Pointer layout of objects (heapbits.go).
+	bits heapLayout
 }
 
 type recentArena struct {
@@ -80,6 +87,12 @@ type span struct {
 	start, end, elem uint64
 	noscan, inUse    bool
 	specials         uint64
+	// Where its objects' pointer bits are (heapbits.go).
+	layout    uint8
+	class     uint8  // mspan.spanclass
+	hstate    uint8  // heap bits: unread, being read, read, unusable
+	largeType uint64 // mspan.largeType (layoutLarge)
+	hbits     []uint64
 }
 
 // ErrBudget means reachability was not computed completely.
@@ -95,7 +108,7 @@ func (t *Target) NewHeap() (*Heap, error) {
 		}
 		t.heap = m
 	}
-	return &Heap{t: t, m: t.heap, r: t, Budget: 4 << 30}, nil
+	return &Heap{t: t, m: t.heap, r: t, Budget: 4 << 30, precise: preciseScanning()}, nil
 }
 
 func (t *Target) newHeapMeta() (*heapMeta, error) {
@@ -142,6 +155,7 @@ func (t *Target) newHeapMeta() (*heapMeta, error) {
 	if l2, err := t.readPtr(h.l1Addr); err == nil {
 		h.l2 = l2
 	}
+	h.bits = t.heapLayout(ha, ms)
 	return h, nil
 }
 
@@ -217,7 +231,9 @@ func (h *heapMeta) lookupSpan(sp uint64) *span {
 				noscan:   get(buf, h.fClass)&1 != 0,
 				inUse:    get(buf, h.fState) == 1,
 				specials: get(buf, h.fSpecials),
+				class:    uint8(get(buf, h.fClass)),
 			}
+			h.bits.classify(s, buf)
 			h.nspans++
 		}
 		h.spans[sp] = s
@@ -314,6 +330,30 @@ func (h *Heap) MarkStackWords(root uint64, g *G) {
 	g.words.each(h.MarkPtr)
 }
 
+// MarkStack marks from g's live stack (LiveStack), read now: the slots its
+// stack maps say hold live pointers when its shape has a precise mask,
+// every word otherwise.
+func (h *Heap) MarkStack(g *G) error {
+	lo, hi := h.t.LiveStack(g)
+	if hi <= lo || hi-lo >= 1<<30 {
+		return nil
+	}
+	if debugStackMaps {
+		fmt.Fprintf(os.Stderr, "markstack g%d [%#x, %#x) status %d mask %v\n", g.ID, lo, hi, g.Status, g.maskFor(lo) != nil)
+	}
+	if !h.precise || g.maskFor(lo) == nil {
+		return h.MarkRange(lo, hi)
+	}
+	buf, err := h.r.read(lo, int(hi-lo))
+	if err != nil {
+		return err
+	}
+	h.scanned += uint64(len(buf))
+	h.cur = lo
+	h.walker.walk(g, lo, buf, h.MarkPtr)
+	return nil
+}
+
 // MarkRange scans memory [lo, hi) as roots.
 func (h *Heap) MarkRange(lo, hi uint64) error {
 	lo &^= 7
@@ -372,8 +412,7 @@ func (h *Heap) Drain() error {
 					break // after this batch
 				}
 				h.work = h.work[:len(h.work)-1]
-				// An unreadable object: treat as scanned (nothing to follow).
-				_ = h.MarkRange(base, base+size)
+				h.scanLarge(s, base, s.elem)
 				continue
 			}
 			h.work = h.work[:len(h.work)-1]
@@ -391,7 +430,8 @@ func (h *Heap) Drain() error {
 // objReads is Drain's read buffers, reused from batch to batch.
 type objReads struct {
 	starts []uint64
-	elems  []uint64 // each object's size, in addrs order
+	spans  []*span // each object's span, in addrs order
+	bits   []*span // spans whose heap bits are read with the batch
 	bufs   [][]byte
 	ok     []bool
 	mem    []byte
@@ -404,14 +444,18 @@ type objReads struct {
 func (h *Heap) readObjects(addrs []uint64, total int, rb *objReads) {
 	const maxGap = 256
 	slices.Sort(addrs)
-	rb.starts, rb.bufs, rb.elems = rb.starts[:0], rb.bufs[:0], rb.elems[:0]
+	rb.starts, rb.bufs, rb.spans, rb.bits = rb.starts[:0], rb.bufs[:0], rb.spans[:0], rb.bits[:0]
 	// Ranges [start, end) of neighbouring objects.
 	type rng struct{ start, end uint64 }
 	var rngs []rng
 	for _, base := range addrs {
-		elem := h.m.spanOf(base).elem
-		rb.elems = append(rb.elems, elem)
-		end := base + elem
+		s := h.m.spanOf(base)
+		rb.spans = append(rb.spans, s)
+		if h.precise && s.layout == layoutHeapBits && s.hstate == hbUnread {
+			s.hstate = hbReading
+			rb.bits = append(rb.bits, s)
+		}
+		end := base + s.elem
 		if n := len(rngs); n > 0 && base <= rngs[n-1].end+maxGap {
 			rngs[n-1].end = max(rngs[n-1].end, end)
 			continue
@@ -421,6 +465,13 @@ func (h *Heap) readObjects(addrs []uint64, total int, rb *objReads) {
 	size := 0
 	for _, r := range rngs {
 		size += int(r.end - r.start)
+	}
+	// The heap bits of spans seen for the first time, after the objects.
+	nobj := len(rngs)
+	for _, s := range rb.bits {
+		at, n := h.m.bits.bitsRange(s)
+		rngs = append(rngs, rng{at, at + uint64(n)})
+		size += n
 	}
 	if cap(rb.mem) < size {
 		rb.mem = make([]byte, max(size, total))
@@ -433,20 +484,27 @@ func (h *Heap) readObjects(addrs []uint64, total int, rb *objReads) {
 	}
 	rb.ok = slices.Grow(rb.ok[:0], len(rngs))[:len(rngs)]
 	h.r.readMany(rb.starts, rb.bufs, rb.ok)
+	for k, s := range rb.bits {
+		if j := nobj + k; rb.ok[j] {
+			h.m.bits.setBits(s, rb.bufs[j])
+		} else {
+			s.hstate = hbBad
+		}
+	}
 	j := 0
 	for k, base := range addrs {
 		for rngs[j].end <= base {
 			j++
 		}
-		elem := rb.elems[k]
+		s := rb.spans[k]
 		if rb.ok[j] {
 			o := base - rngs[j].start
-			h.scanBuf(base, rb.bufs[j][o:o+elem])
+			h.scanObject(s, base, rb.bufs[j][o:o+s.elem])
 			continue
 		}
 		// Part of the range is unreadable: the object alone.
-		if one, err := h.r.read(base, int(elem)); err == nil {
-			h.scanBuf(base, one)
+		if one, err := h.r.read(base, int(s.elem)); err == nil {
+			h.scanObject(s, base, one)
 		}
 	}
 }
@@ -524,6 +582,10 @@ func (t *Target) LiveStack(g *G) (lo, hi uint64) {
 	}
 	return lo, hi
 }
+
+// SchedCtxt is g.sched.ctxt, a closure context saved with g's registers
+// (the runtime's scanstack scans it): a root when g can run.
+func (t *Target) SchedCtxt(g *G) uint64 { return g.regs.ctxt }
 
 // HasStackWords reports whether the words of g's live stack (LiveStack)
 // that may point into the heap were kept when its stack was read; if not,
