@@ -2,10 +2,10 @@ package target
 
 import (
 	"encoding/binary"
-	"os"
 	"errors"
 	"fmt"
 	"go/constant"
+	"os"
 	"slices"
 	"sort"
 
