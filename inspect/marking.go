@@ -81,6 +81,7 @@ func (b *builder) startMarking() *marking {
 	}
 	m.globals = globals
 	rootRanges := b.rootGlobals(globals)
+	masks := b.t.GlobalMasks()
 
 	anyRunning := false
 	for _, g := range b.snap.Goroutines {
@@ -115,7 +116,13 @@ func (b *builder) startMarking() *marking {
 			h.Exclude(p)
 		}
 		for _, r := range rootRanges {
-			if err := h.MarkRange(r[0], r[1]); err != nil {
+			seg, mask := r[0], []byte(nil)
+			for i, g := range globals {
+				if i < len(masks) && g[0] <= r[0] && r[1] <= g[1] {
+					seg, mask = g[0], masks[i]
+				}
+			}
+			if err := h.MarkGlobals(r[0], r[1], seg, mask); err != nil {
 				m.err = fmt.Errorf("leak analysis skipped: globals: %v", err)
 				return
 			}

@@ -325,3 +325,64 @@ func (h *Heap) scanLarge(s *span, base, size uint64) {
 		h.scanTyped(base+off, buf, ti, off)
 	}
 }
+
+// GlobalMasks returns, for each range of Globals (data, then bss), the
+// runtime's pointer mask of it (moduledata.gcdatamask, gcbssmask: a bit
+// per word, what the GC's markrootBlock scans), nil where it cannot be
+// read or precise scanning is off: scan that range conservatively.
+func (t *Target) GlobalMasks() [][]byte {
+	out := make([][]byte, 2)
+	if !preciseScanning() {
+		return out
+	}
+	if minor, ok := releaseMinor(t.GoVersion()); !ok || minor < 22 || minor > 27 {
+		return out
+	}
+	md, buf, err := t.firstModuledata()
+	if err != nil {
+		return out
+	}
+	for i, seg := range [][3]string{{"data", "edata", "gcdatamask"}, {"bss", "ebss", "gcbssmask"}} {
+		lo, hi := get(buf, md.Field(seg[0])), get(buf, md.Field(seg[1]))
+		nf, pf := md.Field(seg[2]+".n"), md.Field(seg[2]+".bytedata")
+		if !nf.OK || !pf.OK || hi <= lo {
+			continue
+		}
+		n, p := uint64(int32(get(buf, nf))), get(buf, pf)
+		words := (hi - lo) / 8
+		if p == 0 || n < words || n > words+64 {
+			continue
+		}
+		if mask, err := t.read(p, int((words+7)/8)); err == nil {
+			out[i] = mask
+		}
+	}
+	return out
+}
+
+// MarkGlobals marks from the package variables in [lo, hi), part of the
+// segment starting at seg whose pointer mask is mask (GlobalMasks): only
+// the words the mask says hold pointers, every word when mask is nil.
+func (h *Heap) MarkGlobals(lo, hi, seg uint64, mask []byte) error {
+	if mask == nil || !h.precise {
+		return h.MarkRange(lo, hi)
+	}
+	lo &^= 7
+	for lo < hi {
+		n := min(hi-lo, 1<<20)
+		buf, err := h.r.read(lo, int(n))
+		if err != nil {
+			return err
+		}
+		h.scanned += n
+		for i := uint64(0); i+8 <= n; i += 8 {
+			w := (lo + i - seg) / 8
+			if w/8 < uint64(len(mask)) && mask[w/8]&(1<<(w%8)) != 0 {
+				h.cur = lo + i
+				h.MarkPtr(binary.LittleEndian.Uint64(buf[i:]))
+			}
+		}
+		lo += n
+	}
+	return nil
+}
