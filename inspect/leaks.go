@@ -67,6 +67,17 @@ func (b *builder) leaks(a *analysis, m *marking) {
 		}
 	}
 
+	if os.Getenv("HANGTUI_TIMINGS") != "" {
+		p := b.t.StackPrecision(b.gs)
+		fmt.Fprintf(os.Stderr, "hangtui: marked %d objects, %.1f MB scanned; stack frames %d precise, %d conservative; %d goroutines scanned conservatively\n",
+			h.Marked(), float64(h.Scanned())/(1<<20), p.PreciseFrames, p.ConservativeFrames, p.ConservativeGoroutines)
+		if os.Getenv("HANGTUI_DEBUG_STACKMAPS") != "" {
+			for _, name := range sortedKeys(p.ConservativeFuncs) {
+				fmt.Fprintf(os.Stderr, "hangtui:   conservative frame %s (%d goroutines)\n", name, p.ConservativeFuncs[name])
+			}
+		}
+	}
+
 	var stuck, blocked []*Goroutine
 	for _, g := range candidates {
 		if !live[g.ID] {

@@ -429,49 +429,69 @@ func (h *Heap) Drain() error {
 
 // objReads is Drain's read buffers, reused from batch to batch.
 type objReads struct {
-	starts []uint64
-	spans  []*span // each object's span, in addrs order
-	bits   []*span // spans whose heap bits are read with the batch
-	bufs   [][]byte
-	ok     []bool
-	mem    []byte
+	rngs    []objRange
+	starts  []uint64
+	spans   []*span // each object's span, in addrs order
+	bits    []*span // spans whose heap bits are read with the batch
+	bitsRng []int   // the range each of bits is read in
+	bufs    [][]byte
+	ok      []bool
+	mem     []byte
 }
+
+// objRange is memory read as one range: neighbouring objects, and the heap
+// bits at the end of their spans.
+type objRange struct{ start, end uint64 }
 
 // readObjects reads and scans the objects at addrs (total bytes). Objects
 // that lie close together (marking reaches neighbours from the same span)
 // are read as one range: the kernel pins and walks pages per range, so a
-// range per object cost more than the bytes between them.
+// range per object cost more than the bytes between them. The heap bits
+// of spans seen for the first time (heapbits.go) are read in the same
+// batch, usually in the same range as the span's last objects.
 func (h *Heap) readObjects(addrs []uint64, total int, rb *objReads) {
 	const maxGap = 256
 	slices.Sort(addrs)
-	rb.starts, rb.bufs, rb.spans, rb.bits = rb.starts[:0], rb.bufs[:0], rb.spans[:0], rb.bits[:0]
-	// Ranges [start, end) of neighbouring objects.
-	type rng struct{ start, end uint64 }
-	var rngs []rng
+	rb.starts, rb.bufs, rb.spans, rb.bits, rb.bitsRng = rb.starts[:0], rb.bufs[:0], rb.spans[:0], rb.bits[:0], rb.bitsRng[:0]
+	rngs := rb.rngs[:0]
+	add := func(start, end uint64) int {
+		if n := len(rngs); n > 0 && start <= rngs[n-1].end+maxGap {
+			rngs[n-1].end = max(rngs[n-1].end, end)
+			return n - 1
+		}
+		rngs = append(rngs, objRange{start, end})
+		return len(rngs) - 1
+	}
+	// Objects in address order; a span's heap bits (at its end) go in
+	// once the objects before them are in.
+	var bitsAt uint64
+	var bitsLen, pending int
 	for _, base := range addrs {
 		s := h.m.spanOf(base)
 		rb.spans = append(rb.spans, s)
+		for pending < len(rb.bits) && bitsAt <= base {
+			rb.bitsRng = append(rb.bitsRng, add(bitsAt, bitsAt+uint64(bitsLen)))
+			if pending++; pending < len(rb.bits) {
+				bitsAt, bitsLen = h.m.bits.bitsRange(rb.bits[pending])
+			}
+		}
 		if h.precise && s.layout == layoutHeapBits && s.hstate == hbUnread {
 			s.hstate = hbReading
 			rb.bits = append(rb.bits, s)
+			if len(rb.bits) == pending+1 {
+				bitsAt, bitsLen = h.m.bits.bitsRange(s)
+			}
 		}
-		end := base + s.elem
-		if n := len(rngs); n > 0 && base <= rngs[n-1].end+maxGap {
-			rngs[n-1].end = max(rngs[n-1].end, end)
-			continue
-		}
-		rngs = append(rngs, rng{base, end})
+		add(base, base+s.elem)
 	}
+	for ; pending < len(rb.bits); pending++ {
+		bitsAt, bitsLen = h.m.bits.bitsRange(rb.bits[pending])
+		rb.bitsRng = append(rb.bitsRng, add(bitsAt, bitsAt+uint64(bitsLen)))
+	}
+	rb.rngs = rngs
 	size := 0
 	for _, r := range rngs {
 		size += int(r.end - r.start)
-	}
-	// The heap bits of spans seen for the first time, after the objects.
-	nobj := len(rngs)
-	for _, s := range rb.bits {
-		at, n := h.m.bits.bitsRange(s)
-		rngs = append(rngs, rng{at, at + uint64(n)})
-		size += n
 	}
 	if cap(rb.mem) < size {
 		rb.mem = make([]byte, max(size, total))
@@ -485,11 +505,14 @@ func (h *Heap) readObjects(addrs []uint64, total int, rb *objReads) {
 	rb.ok = slices.Grow(rb.ok[:0], len(rngs))[:len(rngs)]
 	h.r.readMany(rb.starts, rb.bufs, rb.ok)
 	for k, s := range rb.bits {
-		if j := nobj + k; rb.ok[j] {
-			h.m.bits.setBits(s, rb.bufs[j])
-		} else {
+		j := rb.bitsRng[k]
+		if !rb.ok[j] {
 			s.hstate = hbBad
+			continue
 		}
+		at, n := h.m.bits.bitsRange(s)
+		o := at - rngs[j].start
+		h.m.bits.setBits(s, rb.bufs[j][o:o+uint64(n)])
 	}
 	j := 0
 	for k, base := range addrs {

@@ -66,6 +66,7 @@ type heapLayout struct {
 	// slot holding it is being built.
 	inProgress uint64
 	types      map[uint64]*typeInfo
+	slab       []uint64 // spans' decoded heap bits are cut from it
 }
 
 // typeInfo is a type's pointer mask, nil in the cache when it cannot be
@@ -158,7 +159,12 @@ func (l *heapLayout) setBits(s *span, raw []byte) {
 		return
 	}
 	raw = raw[:uint64(len(raw))-l.tail]
-	s.hbits = make([]uint64, len(raw)/8+1) // +1: objBits reads a word ahead
+	n := len(raw)/8 + 1 // +1: objBits reads a word ahead
+	if cap(l.slab)-len(l.slab) < n {
+		l.slab = make([]uint64, 0, max(n, 1<<16))
+	}
+	s.hbits = l.slab[len(l.slab) : len(l.slab)+n : len(l.slab)+n]
+	l.slab = l.slab[:len(l.slab)+n]
 	for i := range len(raw) / 8 {
 		s.hbits[i] = binary.LittleEndian.Uint64(raw[i*8:])
 	}
@@ -279,7 +285,17 @@ func (h *Heap) scanObject(s *span, base uint64, buf []byte) {
 // array of ti starting phase bytes into its first element.
 func (h *Heap) scanTyped(addr uint64, buf []byte, ti *typeInfo, phase uint64) {
 	h.scanned += uint64(len(buf))
-	n := uint64(len(buf)) &^ 7
+	ti.eachPointer(uint64(len(buf)), phase, func(i uint64) {
+		h.cur = addr + i
+		h.MarkPtr(binary.LittleEndian.Uint64(buf[i:]))
+	})
+}
+
+// eachPointer calls fn with the offset of every pointer word in n bytes of
+// an array of ti, starting phase bytes into an element (the runtime's
+// tiling: the mask covers ptrBytes, the rest of each element has none).
+func (ti *typeInfo) eachPointer(n, phase uint64, fn func(off uint64)) {
+	n &^= 7
 	off := phase % ti.size
 	for i := uint64(0); i < n; {
 		if off >= ti.ptrBytes {
@@ -289,8 +305,7 @@ func (h *Heap) scanTyped(addr uint64, buf []byte, ti *typeInfo, phase uint64) {
 			continue
 		}
 		if w := off / 8; ti.mask[w/8]&(1<<(w%8)) != 0 {
-			h.cur = addr + i
-			h.MarkPtr(binary.LittleEndian.Uint64(buf[i:]))
+			fn(i)
 		}
 		i += 8
 		if off += 8; off == ti.size {

@@ -142,6 +142,15 @@ func (u *unwinder) frameMap1(t *Target, s *pcSym, pc uint64, top bool) *frameMap
 	if top && !u.afterCall(t, pc) {
 		return conservative()
 	}
+	varp := int32(-1) // below the return address
+	if varp > spOff {
+		varp-- // and the saved frame pointer
+	}
+	if varp <= spOff && m.args == 0 && m.funcdata[funcdataStackObjects] == 0 {
+		// No locals, no arguments (runtime.goexit and other frameless
+		// functions): nothing in the frame to scan, map or not.
+		return &frameMap{precise: true}
+	}
 	idx := int64(-1)
 	if pc != s.entry {
 		idx = u.pcvalue(t, m, m.stackMapIdx, pc-1)
@@ -150,10 +159,6 @@ func (u *unwinder) frameMap1(t *Target, s *pcSym, pc uint64, top bool) *frameMap
 		return conservative()
 	}
 	fm := &frameMap{precise: true}
-	varp := int32(-1) // below the return address
-	if varp > spOff {
-		varp-- // and the saved frame pointer
-	}
 	if size := varp - spOff; size > 0 {
 		nbit, bits, ok := u.stackMapBits(t, m.funcdata[funcdataLocalsPointerMaps], idx)
 		if !ok || nbit > size {
