@@ -23,9 +23,11 @@ const maxStuckEdges = 200
 // waits for. Among those, wait-for cycles (through locks and through who
 // can reach which channel) are deadlocks; the rest are leaks.
 //
-// Marking is conservative, so reachability is over-approximated: errors in
-// it can only hide a leak, never invent one. If the heap cannot be walked,
-// nothing is claimed.
+// Marking follows only live pointers, as the target's GC does (its stack
+// maps and heap pointer bits), and every word where that metadata is
+// missing, so reachability is over-approximated: errors in it can only
+// hide a leak, never invent one. If the heap cannot be walked, nothing is
+// claimed.
 func (b *builder) leaks(a *analysis, m *marking) {
 	if err := m.wait(); err != nil {
 		b.warn("%v", err)

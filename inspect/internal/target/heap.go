@@ -14,10 +14,12 @@ import (
 
 // Heap finds heap objects from arbitrary addresses using the runtime's own
 // metadata (mheap_.arenas → heapArena.spans → mspan), and marks what is
-// reachable from a set of roots. Scanning is conservative — every aligned
-// word that points into an allocated span counts as a reference — so
-// reachability is over-approximated: an object is only ever called
-// unreachable when no word anywhere on the marked path points at it.
+// reachable from a set of roots. Objects are scanned by their pointer bits
+// (heapbits.go) and stacks by their stack maps (stackmaps.go), as the
+// runtime's GC scans them; where that metadata is missing, every aligned
+// word that points into an allocated span counts as a reference. Either
+// way reachability is over-approximated: an object is only ever called
+// unreachable when no live pointer on any marked path points at it.
 //
 // Span metadata is read once per snapshot and shared by every Heap of that
 // snapshot (heapMeta); marks are per Heap, one bit per object of a span.
