@@ -679,7 +679,7 @@ func (t *Target) constant(name string, fallback int64) int64 {
 }
 
 func (t *Target) constant1(name string, fallback int64) int64 {
-	scope, err := proc.ThreadScope(t.t, t.t.CurrentThread())
+	scope, err := t.globalScope()
 	if err != nil {
 		return fallback
 	}
@@ -712,7 +712,7 @@ func (t *Target) varRange(name string) (lo, hi uint64, ok bool) {
 	if t.knownMissing(name) {
 		return 0, 0, false
 	}
-	scope, err := proc.ThreadScope(t.t, t.t.CurrentThread())
+	scope, err := t.globalScope()
 	if err != nil {
 		return 0, 0, false
 	}
