@@ -314,10 +314,10 @@ func (p *liveProc) close() error {
 
 // ---- proc.Process ----
 
-func (p *liveProc) BinInfo() *proc.BinaryInfo           { return p.bi }
-func (p *liveProc) EntryPoint() (uint64, error)         { return p.entry, nil }
-func (p *liveProc) Breakpoints() *proc.BreakpointMap    { return &p.bps }
-func (p *liveProc) Memory() proc.MemoryReadWriter       { return p }
+func (p *liveProc) BinInfo() *proc.BinaryInfo        { return p.bi }
+func (p *liveProc) EntryPoint() (uint64, error)      { return p.entry, nil }
+func (p *liveProc) Breakpoints() *proc.BreakpointMap { return &p.bps }
+func (p *liveProc) Memory() proc.MemoryReadWriter    { return p }
 func (p *liveProc) FindThread(tid int) (proc.Thread, bool) {
 	th, ok := p.threads[tid]
 	return th, ok
@@ -381,7 +381,7 @@ func (p *liveProc) Valid() (bool, error) {
 }
 
 func (p *liveProc) RequestManualStop(*proc.ContinueOnceContext) error { return nil }
-func (p *liveProc) WriteBreakpoint(*proc.Breakpoint) error           { return errReadOnly }
+func (p *liveProc) WriteBreakpoint(*proc.Breakpoint) error            { return errReadOnly }
 func (p *liveProc) EraseBreakpoint(bp *proc.Breakpoint) error {
 	return proc.NoBreakpointError{Addr: bp.Addr}
 }
@@ -406,8 +406,8 @@ func (p *liveProc) ContinueOnce(*proc.ContinueOnceContext) (proc.Thread, proc.St
 	return nil, proc.StopUnknown, errCannotControl
 }
 func (p *liveProc) StepInstruction(int) error { return errCannotControl }
-func (p *liveProc) Detach(int, bool) error     { return p.close() }
-func (p *liveProc) Close() error               { return p.close() }
+func (p *liveProc) Detach(int, bool) error    { return p.close() }
+func (p *liveProc) Close() error              { return p.close() }
 
 // ---- proc.Thread ----
 
@@ -419,10 +419,10 @@ func (t *liveThread) Registers() (proc.Registers, error) {
 	}
 	return t.regs, nil
 }
-func (t *liveThread) RestoreRegisters(proc.Registers) error   { return errReadOnly }
-func (t *liveThread) BinInfo() *proc.BinaryInfo               { return t.p.bi }
-func (t *liveThread) ProcessMemory() proc.MemoryReadWriter    { return t.p }
-func (t *liveThread) SetCurrentBreakpoint(bool) error         { return nil }
-func (t *liveThread) SoftExc() bool                           { return false }
-func (t *liveThread) Common() *proc.CommonThread              { return &t.common }
+func (t *liveThread) RestoreRegisters(proc.Registers) error  { return errReadOnly }
+func (t *liveThread) BinInfo() *proc.BinaryInfo              { return t.p.bi }
+func (t *liveThread) ProcessMemory() proc.MemoryReadWriter   { return t.p }
+func (t *liveThread) SetCurrentBreakpoint(bool) error        { return nil }
+func (t *liveThread) SoftExc() bool                          { return false }
+func (t *liveThread) Common() *proc.CommonThread             { return &t.common }
 func (t *liveThread) SetReg(uint64, *op.DwarfRegister) error { return errReadOnly }
