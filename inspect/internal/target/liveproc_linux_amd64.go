@@ -84,6 +84,8 @@ type liveProc struct {
 	// gen counts stops and resumes: registers belong to one stop.
 	gen       int
 	stoppedAt time.Time
+	// stats is what the last stop met.
+	stats stopStats
 	exited    bool
 	detached  bool
 
@@ -172,7 +174,8 @@ func (p *liveProc) stop() error {
 	var at time.Time
 	if e := p.pt.do(func() {
 		var ts map[int]*tracee
-		ts, at, err = stopProcess(p.pid, p.tracees, time.Now().Add(stopDeadline))
+		p.stats = stopStats{}
+		ts, at, err = stopProcess(p.pid, p.tracees, time.Now().Add(stopDeadline), &p.stats)
 		if err != nil {
 			return
 		}

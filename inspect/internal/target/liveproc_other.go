@@ -12,7 +12,10 @@ import (
 
 // liveProc is hangtui's own stop (liveproc_linux_amd64.go); elsewhere every
 // attach goes through the platform's Delve backend.
-type liveProc struct{ stoppedAt time.Time }
+type liveProc struct {
+	stoppedAt time.Time
+	stats     struct{ listings, gone int }
+}
 
 func openLive(pid int) (*liveProc, *proc.TargetGroup, error) {
 	return nil, nil, fmt.Errorf("%w on %s/%s", errSeizeUnsupported, runtime.GOOS, runtime.GOARCH)

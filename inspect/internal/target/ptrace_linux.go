@@ -98,6 +98,13 @@ type tracee struct {
 	sig int
 }
 
+// stopStats tells what a stop met: listings of the threads (more than two
+// mean threads were created while it stopped the others) and threads that
+// ended before they could be stopped.
+type stopStats struct {
+	listings, gone int
+}
+
 // stopTimeout says which threads did not stop in time.
 type stopTimeout struct {
 	pid  int
@@ -118,7 +125,7 @@ func (e *stopTimeout) Error() string {
 // failed), nil normally. at is when the first thread was asked to stop
 // (before it, nothing was stopped). On error every thread seized is
 // detached again.
-func stopProcess(pid int, left map[int]*tracee, deadline time.Time) (ts map[int]*tracee, at time.Time, err error) {
+func stopProcess(pid int, left map[int]*tracee, deadline time.Time, st *stopStats) (ts map[int]*tracee, at time.Time, err error) {
 	ts = map[int]*tracee{}
 	var pending []*tracee
 	for tid, tr := range left {
@@ -138,6 +145,7 @@ func stopProcess(pid int, left map[int]*tracee, deadline time.Time) (ts map[int]
 		if err != nil {
 			return nil, at, err
 		}
+		st.listings++
 		fresh := pending
 		pending = nil
 		for _, tid := range tids {
@@ -148,7 +156,8 @@ func stopProcess(pid int, left map[int]*tracee, deadline time.Time) (ts map[int]
 			// so that the threads stop as close together as possible.
 			if err := unix.PtraceSeize(tid); err != nil {
 				if err == unix.ESRCH || taskGone(pid, tid) {
-					continue // exited meanwhile
+					st.gone++ // exited meanwhile
+					continue
 				}
 				return nil, at, fmt.Errorf("seizing thread %d: %w", tid, err)
 			}
@@ -173,7 +182,7 @@ func stopProcess(pid int, left map[int]*tracee, deadline time.Time) (ts map[int]
 				return nil, at, fmt.Errorf("interrupting thread %d: %w", tr.tid, err)
 			}
 		}
-		if err := waitStopped(pid, ts, deadline); err != nil {
+		if err := waitStopped(pid, ts, deadline, st); err != nil {
 			return nil, at, err
 		}
 	}
@@ -182,7 +191,7 @@ func stopProcess(pid int, left map[int]*tracee, deadline time.Time) (ts map[int]
 // waitStopped waits until every tracee in ts has stopped, removing those
 // that exit. It polls (WNOHANG) so that a thread that never stops cannot
 // hold the tracer thread past deadline.
-func waitStopped(pid int, ts map[int]*tracee, deadline time.Time) error {
+func waitStopped(pid int, ts map[int]*tracee, deadline time.Time, st *stopStats) error {
 	pause := 20 * time.Microsecond
 	for {
 		pending, progressed := 0, false
@@ -198,6 +207,7 @@ func waitStopped(pid int, ts map[int]*tracee, deadline time.Time) error {
 				continue
 			case err == unix.ECHILD:
 				delete(ts, tid) // not ours any more: exited and reaped
+				st.gone++
 				progressed = true
 				continue
 			case err != nil:
@@ -210,6 +220,7 @@ func waitStopped(pid int, ts map[int]*tracee, deadline time.Time) error {
 			switch {
 			case ws.Exited() || ws.Signaled():
 				delete(ts, tid)
+				st.gone++
 			case ws.Stopped():
 				tr.stopped = true
 				if uint32(ws)>>16 == 0 {

@@ -117,7 +117,8 @@ func attachLive(pid int, syms func() *symtab, start time.Time) (*Target, error) 
 		return nil, err
 	}
 	if timings() {
-		fmt.Fprintf(os.Stderr, "hangtui: %-15s %v (%d threads)\n", "stop", time.Since(stopStart).Round(time.Microsecond), len(t.t.ThreadList()))
+		fmt.Fprintf(os.Stderr, "hangtui: %-15s %v (%d threads, %d listings, %d ended meanwhile)\n", "stop",
+			time.Since(stopStart).Round(time.Microsecond), len(t.t.ThreadList()), lp.stats.listings, lp.stats.gone)
 	}
 	return t, nil
 }
