@@ -108,6 +108,9 @@ func attachLive(pid int, syms func() *symtab, start time.Time) (*Target, error) 
 		_ = lp.close()
 		return nil, err
 	}
+	// The stack reader's tables (runtime.firstmoduledata, the function
+	// table) are written once at the target's start: read them now too.
+	t.unwinder()
 	if timings() {
 		fmt.Fprintf(os.Stderr, "hangtui: %-15s %v (target running)\n", "load", time.Since(start).Round(time.Millisecond))
 	}
@@ -140,6 +143,13 @@ func (t *Target) stopLive() error {
 		return t.t.SwitchThread(ths[0].ThreadID())
 	}
 	return nil
+}
+
+// AttachDelve attaches with Delve's native backend alone, as a Delve user
+// would (the binary loaded with the process stopped): for benchmarks that
+// compare with Delve's plain path.
+func AttachDelve(pid int) (*Target, error) {
+	return attachDelve(pid, startSymtab(fmt.Sprintf("/proc/%d/exe", pid)), time.Now())
 }
 
 // attachDelve attaches with Delve's native backend (lldb's on macOS).
