@@ -85,9 +85,9 @@ type liveProc struct {
 	gen       int
 	stoppedAt time.Time
 	// stats is what the last stop met.
-	stats stopStats
-	exited    bool
-	detached  bool
+	stats    stopStats
+	exited   bool
+	detached bool
 
 	stopMu sync.Mutex
 	stopCh chan struct{} // closed by requestStop while run waits
