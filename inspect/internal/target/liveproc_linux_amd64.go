@@ -71,6 +71,10 @@ type liveProc struct {
 	entry uint64
 	// memf is /proc/PID/mem, for the pages process_vm_readv refuses.
 	memf *os.File
+	// pidfd refers to the process itself (-1 when the kernel has no
+	// pidfd_open): a PID reused after the process exited between two
+	// snapshots of a live view is never taken for it.
+	pidfd int
 
 	pt *ptracer
 	// tracees are the threads seized now; only touched on the tracer thread.
@@ -123,7 +127,11 @@ func openLive(pid int) (*liveProc, *proc.TargetGroup, error) {
 		bps:   proc.NewBreakpointMap(),
 		memf:  memf,
 		known: map[int]*liveThread{},
+		pidfd: -1,
 		pt:    newPtracer(),
+	}
+	if fd, err := unix.PidfdOpen(pid, 0); err == nil {
+		lp.pidfd = fd
 	}
 	lp.entry = linutil.EntryPointFromAuxv(auxv, lp.bi.Arch.PtrSize())
 	grp, addTarget := proc.NewGroup(lp, proc.NewTargetGroupConfig{StopReason: proc.StopAttached})
@@ -186,8 +194,10 @@ func (p *liveProc) stop() error {
 				regs[tid] = &r
 			} // else killed in the stop: no thread for Delve
 		}
-		if len(regs) == 0 {
-			err = fmt.Errorf("process %d: no thread left: %w", p.pid, unix.ESRCH)
+		if len(regs) == 0 || p.pidExited() {
+			// Every thread died in the stop, or the PID is now another
+			// process's (the target exited while it ran untraced).
+			err = fmt.Errorf("process %d has exited: %w", p.pid, unix.ESRCH)
 			_ = detachTracees(p.pid, p.tracees, time.Now().Add(detachDeadline))
 		}
 	}); e != nil {
@@ -218,6 +228,17 @@ func (p *liveProc) stop() error {
 		}
 	}
 	return nil
+}
+
+// pidExited reports whether the process the pidfd refers to has exited
+// (the pidfd polls readable).
+func (p *liveProc) pidExited() bool {
+	if p.pidfd < 0 {
+		return false
+	}
+	fds := []unix.PollFd{{Fd: int32(p.pidfd), Events: unix.POLLIN}}
+	n, err := unix.Poll(fds, 0)
+	return err == nil && n > 0 && fds[0].Revents&(unix.POLLIN|unix.POLLHUP) != 0
 }
 
 // fpRegisters reads a stopped thread's floating point registers (x87 and
@@ -311,6 +332,10 @@ func (p *liveProc) close() error {
 	p.pt.close()
 	if p.memf != nil {
 		_ = p.memf.Close()
+	}
+	if p.pidfd >= 0 {
+		_ = unix.Close(p.pidfd)
+		p.pidfd = -1
 	}
 	return err
 }
