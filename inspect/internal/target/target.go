@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"os"
 	"sort"
+	"syscall"
 	"time"
 
 	"github.com/go-delve/delve/pkg/proc"
@@ -117,6 +118,10 @@ func attachLive(pid int, syms func() *symtab, start time.Time) (*Target, error) 
 	stopStart := time.Now()
 	if err := t.stopLive(); err != nil {
 		_ = lp.close()
+		if errors.Is(err, syscall.EIO) || errors.Is(err, syscall.ENOSYS) || errors.Is(err, syscall.EINVAL) {
+			// A kernel without PTRACE_SEIZE/PTRACE_INTERRUPT (before 3.4).
+			return nil, fmt.Errorf("%w: %v", errSeizeUnsupported, err)
+		}
 		return nil, err
 	}
 	if timings() {
