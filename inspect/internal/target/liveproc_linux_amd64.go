@@ -454,3 +454,9 @@ func (t *liveThread) SetCurrentBreakpoint(bool) error        { return nil }
 func (t *liveThread) SoftExc() bool                          { return false }
 func (t *liveThread) Common() *proc.CommonThread             { return &t.common }
 func (t *liveThread) SetReg(uint64, *op.DwarfRegister) error { return errReadOnly }
+
+var (
+	_ proc.ProcessInternal = (*liveProc)(nil)
+	_ proc.ProcessGroup    = (*liveProc)(nil)
+	_ proc.Thread          = (*liveThread)(nil)
+)

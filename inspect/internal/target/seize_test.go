@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strconv"
 	"strings"
 	"testing"
@@ -286,5 +287,27 @@ func TestStopProcessGone(t *testing.T) {
 	}
 	if ok, verr := tg.t.Valid(); ok || !errors.As(verr, new(proc.ErrProcessExited)) {
 		t.Errorf("Valid after the death: %v %v", ok, verr)
+	}
+}
+
+// TestLiveProcMethods: liveProc embeds a nil proc.ProcessInternal for the
+// two methods whose types it cannot name (a call would panic). A Delve
+// release that adds a method to ProcessInternal would be satisfied by the
+// embedding too, silently: this list makes such a change fail here, to be
+// implemented (or refused) in liveproc_linux_amd64.go.
+func TestLiveProcMethods(t *testing.T) {
+	implemented := map[string]bool{}
+	for _, m := range strings.Fields(`BinInfo EntryPoint FindThread ThreadList Breakpoints Memory
+		Valid RequestManualStop WriteBreakpoint EraseBreakpoint SupportsBPF DumpProcessNotes
+		MemoryMap StartCallInjection FollowExec`) {
+		implemented[m] = true
+	}
+	embedded := map[string]bool{"SetUProbe": true, "GetBufferedTracepoints": true}
+	it := reflect.TypeOf((*proc.ProcessInternal)(nil)).Elem()
+	for i := 0; i < it.NumMethod(); i++ {
+		name := it.Method(i).Name
+		if !implemented[name] && !embedded[name] {
+			t.Errorf("proc.ProcessInternal.%s is new in this Delve: implement it on liveProc", name)
+		}
 	}
 }
