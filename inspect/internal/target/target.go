@@ -137,11 +137,14 @@ func (t *Target) stopLive() error {
 	if err := t.lp.stop(); err != nil {
 		return err
 	}
+	return t.stopped()
+}
+
+// stopped is what follows every stop of a process hangtui stops itself.
+func (t *Target) stopped() error {
 	t.stoppedAt = t.lp.stoppedAt
-	if cur := t.t.CurrentThread(); cur != nil {
-		if _, ok := t.t.FindThread(cur.ThreadID()); ok {
-			return nil
-		}
+	if cur := t.t.CurrentThread(); cur != nil && t.hasThread(cur.ThreadID()) {
+		return nil
 	}
 	// The thread Delve was given has exited: take another.
 	if ths := t.t.ThreadList(); len(ths) > 0 {
@@ -400,16 +403,10 @@ func (t *Target) Continue(started func()) error {
 		return errors.New("detached")
 	}
 	if t.lp != nil {
-		err := t.lp.run(started)
-		if err == nil {
-			t.stoppedAt = t.lp.stoppedAt
-			if cur := t.t.CurrentThread(); cur == nil || !t.hasThread(cur.ThreadID()) {
-				if ths := t.t.ThreadList(); len(ths) > 0 {
-					_ = t.t.SwitchThread(ths[0].ThreadID())
-				}
-			}
+		if err := t.lp.run(started); err != nil {
+			return err
 		}
-		return err
+		return t.stopped()
 	}
 	started()
 	err := t.grp.Continue()
