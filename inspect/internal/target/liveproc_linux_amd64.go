@@ -283,8 +283,10 @@ func (p *liveProc) release() error {
 }
 
 // run lets the process run untraced until requestStop, then stops it
-// again. started is called once a requestStop can no longer be missed.
-func (p *liveProc) run(started func()) error {
+// again (stopped reports whether it is stopped now). started is called
+// once a requestStop can no longer be missed. An error letting it go is
+// returned after the stop.
+func (p *liveProc) run(started func()) (stopped bool, err error) {
 	ch := make(chan struct{})
 	p.stopMu.Lock()
 	p.stopCh = ch
@@ -294,11 +296,11 @@ func (p *liveProc) run(started func()) error {
 	<-ch
 	if err := p.stop(); err != nil {
 		if errors.Is(err, unix.ESRCH) {
-			return proc.ErrProcessExited{Pid: p.pid}
+			return false, proc.ErrProcessExited{Pid: p.pid}
 		}
-		return err
+		return false, err
 	}
-	return rerr
+	return true, rerr
 }
 
 // requestStop ends a run. Safe from any goroutine; does nothing when no

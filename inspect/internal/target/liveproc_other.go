@@ -22,7 +22,7 @@ func openLive(pid int) (*liveProc, *proc.TargetGroup, error) {
 }
 
 func (p *liveProc) stop() error              { return errSeizeUnsupported }
-func (p *liveProc) run(started func()) error { return errSeizeUnsupported }
+func (p *liveProc) run(started func()) (bool, error) { return false, errSeizeUnsupported }
 func (p *liveProc) requestStop()             {}
 func (p *liveProc) releaseNow()              {}
 func (p *liveProc) close() error             { return nil }

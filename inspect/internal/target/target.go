@@ -403,10 +403,13 @@ func (t *Target) Continue(started func()) error {
 		return errors.New("detached")
 	}
 	if t.lp != nil {
-		if err := t.lp.run(started); err != nil {
-			return err
+		stopped, err := t.lp.run(started)
+		if stopped {
+			if serr := t.stopped(); err == nil {
+				err = serr
+			}
 		}
-		return t.stopped()
+		return err
 	}
 	started()
 	err := t.grp.Continue()
