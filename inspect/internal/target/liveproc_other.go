@@ -21,8 +21,8 @@ func openLive(pid int) (*liveProc, *proc.TargetGroup, error) {
 	return nil, nil, fmt.Errorf("%w on %s/%s", errSeizeUnsupported, runtime.GOOS, runtime.GOARCH)
 }
 
-func (p *liveProc) stop() error              { return errSeizeUnsupported }
+func (p *liveProc) stop() error                      { return errSeizeUnsupported }
 func (p *liveProc) run(started func()) (bool, error) { return false, errSeizeUnsupported }
-func (p *liveProc) requestStop()             {}
-func (p *liveProc) releaseNow()              {}
-func (p *liveProc) close() error             { return nil }
+func (p *liveProc) requestStop()                     {}
+func (p *liveProc) releaseNow()                      {}
+func (p *liveProc) close() error                     { return nil }
