@@ -125,8 +125,8 @@ func (e *stopTimeout) Error() string {
 // failed), nil normally. at is when the first thread was asked to stop
 // (before it, nothing was stopped). On error every thread seized is
 // detached again.
-func stopProcess(pid int, left map[int]*tracee, deadline time.Time, st *stopStats) (ts map[int]*tracee, at time.Time, err error) {
-	ts = map[int]*tracee{}
+func stopProcess(pid int, left map[int]*tracee, deadline time.Time, st *stopStats) (_ map[int]*tracee, at time.Time, err error) {
+	ts := map[int]*tracee{}
 	var pending []*tracee
 	for tid, tr := range left {
 		ts[tid] = tr
@@ -136,8 +136,9 @@ func stopProcess(pid int, left map[int]*tracee, deadline time.Time, st *stopStat
 	}
 	defer func() {
 		if err != nil {
-			detachTracees(pid, ts, time.Now().Add(time.Second))
-			ts = nil
+			// Let go of every thread seized so far (ts, not the nil
+			// result).
+			_ = detachTracees(pid, ts, time.Now().Add(time.Second))
 		}
 	}()
 	for round := 0; ; round++ {
@@ -258,9 +259,10 @@ func waitStopped(pid int, ts map[int]*tracee, deadline time.Time, st *stopStats)
 }
 
 // detachTracees detaches every thread in ts, delivering any signal it
-// stopped for. A thread seized but not stopped yet (an interrupt on its
-// way) cannot be detached until it stops: it is waited for until deadline,
-// then left to the kernel, which detaches it when the tracer thread ends.
+// stopped for. A thread seized but not stopped (a stop that failed half
+// way) cannot be detached until it stops: it is interrupted and waited for
+// until deadline, then left to the kernel, which detaches it when the
+// tracer thread ends.
 // Must run on the tracer thread. The first error is returned; ts is emptied
 // of the threads let go (or gone).
 func detachTracees(pid int, ts map[int]*tracee, deadline time.Time) error {
@@ -273,6 +275,7 @@ func detachTracees(pid int, ts map[int]*tracee, deadline time.Time) error {
 	for _, tid := range tids {
 		tr := ts[tid]
 		pause := 20 * time.Microsecond
+		interrupted := false
 		for {
 			err := ptraceDetach(tid, tr.sig)
 			if err == nil {
@@ -296,6 +299,11 @@ func detachTracees(pid int, ts map[int]*tracee, deadline time.Time) error {
 				if uint32(ws)>>16 == 0 {
 					tr.sig = int(ws.StopSignal())
 				}
+				continue
+			}
+			if !interrupted {
+				interrupted = true
+				_ = unix.PtraceInterrupt(tid)
 				continue
 			}
 			if time.Now().After(deadline) {

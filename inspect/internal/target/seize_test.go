@@ -311,3 +311,55 @@ func TestLiveProcMethods(t *testing.T) {
 		}
 	}
 }
+
+// TestStopErrorLetsGo: when a stop fails half way (here a thread already
+// traced by someone else: its seize is refused after the threads before
+// it were seized and stopped), every thread taken is let go again.
+func TestStopErrorLetsGo(t *testing.T) {
+	p := fixture.Start(t, fixture.Build(t, fixture.Default), "abba")
+	tids, err := listTasks(p.PID)
+	if err != nil || len(tids) < 3 {
+		t.Fatalf("threads %v: %v", tids, err)
+	}
+	other := tids[len(tids)-1] // seized last by stopProcess (sorted, leader first)
+	// Another tracer: a locked thread of this test, not hangtui's tracer.
+	tracer := newPtracer()
+	defer tracer.close()
+	var serr error
+	_ = tracer.do(func() { serr = unix.PtraceSeize(other) })
+	if serr != nil {
+		t.Fatalf("seizing %d from the test: %v", other, serr)
+	}
+	defer func() {
+		_ = tracer.do(func() {
+			ts := map[int]*tracee{other: {tid: other}}
+			_ = unix.PtraceInterrupt(other)
+			if err := waitStopped(p.PID, ts, time.Now().Add(10*time.Second), &stopStats{}); err != nil {
+				t.Errorf("waiting for %d: %v", other, err)
+			}
+			if err := detachTracees(p.PID, ts, time.Now().Add(time.Second)); err != nil {
+				t.Errorf("detaching %d: %v", other, err)
+			}
+		})
+		fixture.AssertRunning(t, p.PID)
+	}()
+
+	lp, grp, err := openLive(p.PID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tg := &Target{grp: grp, t: grp.Selected, lp: lp, live: true, pid: p.PID}
+	defer tg.Detach()
+	err = tg.stopLive()
+	if !errors.Is(err, unix.EPERM) {
+		t.Fatalf("stop with thread %d traced elsewhere: %v, want EPERM", other, err)
+	}
+	if tr := fixture.TracedThreads(p.PID); len(tr) != 1 || tr[0] != other {
+		t.Errorf("traced after the failed stop: %v, want only %d", tr, other)
+	}
+	for tid, st := range taskStates(p.PID) {
+		if st == "t" || st == "T" {
+			t.Errorf("thread %d left in state %s after the failed stop", tid, st)
+		}
+	}
+}
