@@ -196,6 +196,12 @@ func TestSeizeMatchesDelve(t *testing.T) {
 			t.Setenv("HANGTUI_ATTACH", "delve")
 		}
 		tg, err := Attach(p.PID)
+		// Delve's attach fails when a thread ends between its listing and
+		// its PTRACE_ATTACH ("could not attach to new thread"), which this
+		// fixture does all the time: try again.
+		for i := 0; err != nil && mode == "delve" && strings.Contains(err.Error(), "could not attach to new thread") && i < 20; i++ {
+			tg, err = Attach(p.PID)
+		}
 		os.Unsetenv("HANGTUI_ATTACH")
 		if err != nil {
 			t.Fatalf("%s: attach: %v", mode, err)
