@@ -772,7 +772,7 @@ func (t *Target) constant1(name string, fallback int64) int64 {
 	if t.t == nil {
 		return fallback
 	}
-	scope, err := proc.ThreadScope(t.t, t.t.CurrentThread())
+	scope, err := t.globalScope()
 	if err != nil {
 		return fallback
 	}
@@ -805,7 +805,7 @@ func (t *Target) varRange(name string) (lo, hi uint64, ok bool) {
 	if t.knownMissing(name) || t.t == nil {
 		return 0, 0, false
 	}
-	scope, err := proc.ThreadScope(t.t, t.t.CurrentThread())
+	scope, err := t.globalScope()
 	if err != nil {
 		return 0, 0, false
 	}
