@@ -294,7 +294,11 @@ func goTypeName(s string) string {
 	return strings.ReplaceAll(s, ") void", ")")
 }
 
-// MLinks returns the addresses of every runtime.m (OS thread) structure.
+// MLinks returns the addresses of every runtime.m (OS thread) structure
+// and of each one's g0 and gsignal goroutines: runtime bookkeeping, like
+// allgs. (A g0 is not in allgs; a thread's register names it, and its
+// stack.hi, one past its stack, may point at the heap object that follows,
+// a sudog on a lock or a Cond.)
 func (t *Target) MLinks() []uint64 {
 	ml, err := loadStruct(t.bi, "runtime.m")
 	if err != nil {
@@ -304,10 +308,21 @@ func (t *Target) MLinks() []uint64 {
 	if err != nil {
 		return nil
 	}
+	var gs []field
+	for _, name := range []string{"g0", "gsignal"} {
+		if f := ml.Field(name); f.OK && f.Size == 8 {
+			gs = append(gs, f)
+		}
+	}
 	var out []uint64
 	m, _ := t.readPtr(head)
 	for n := 0; m != 0 && n < 100_000; n++ {
 		out = append(out, m)
+		for _, f := range gs {
+			if g, err := t.readPtr(m + uint64(f.Off)); err == nil && g != 0 {
+				out = append(out, g)
+			}
+		}
 		m, _ = t.readPtr(m + uint64(ml.Field("alllink").Off))
 	}
 	return out
