@@ -132,7 +132,7 @@ var waitScenarios = []string{
 	"chan-no-peer", "chan-leak", "nil-chan", "select", "chan-lock-cycle", "waitgroup",
 	"cond", "context", "finalizer-lock", "finalizer-chan", "source-lock", "cond-cycle", "finalizer-cycle",
 	"healthy-pool", "healthy-sleeper", "healthy-timers", "healthy-net",
-	"healthy-cond", "healthy-context", "healthy-wg",
+	"healthy-cond", "healthy-context", "healthy-wg", "daemon", "daemon-leak",
 }
 
 func TestWaitLinks(t *testing.T) {
@@ -281,6 +281,7 @@ var provenScenarios = map[string]bool{
 	"chan-leak": true, "waitgroup": true, "cond-cycle": true, "finalizer-cycle": true,
 	"select": true, "cond": true, "context": true, "chan-no-peer": true,
 	"abba-many": true, "double-lock-helper": true, "leaks-many": true,
+	"daemon-leak": true,
 }
 
 // checkVerdicts: no goroutine is called stuck unless the fixture intends it
@@ -289,10 +290,18 @@ var provenScenarios = map[string]bool{
 func checkVerdicts(t *testing.T, snap *inspect.Snapshot, m *fixture.Manifest) {
 	t.Helper()
 	checkSound(t, snap, m)
+	gs, _ := index(snap)
+	// "idle" in a manifest is main.main parked in select {} by design.
+	for id, want := range m.Verdicts {
+		var gid int64
+		fmt.Sscan(id, &gid)
+		if g := gs[gid]; g != nil && want == "idle" && g.Verdict != inspect.VerdictIdle {
+			t.Errorf("goroutine %d (%s): verdict %s, want idle (parked by design)", gid, g.WaitReason, g.Verdict)
+		}
+	}
 	if !provenScenarios[m.Scenario] {
 		return
 	}
-	gs, _ := index(snap)
 	for id, want := range m.Verdicts {
 		var gid int64
 		fmt.Sscan(id, &gid)

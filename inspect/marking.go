@@ -86,6 +86,9 @@ func (b *builder) startMarking() *marking {
 	for _, g := range b.snap.Goroutines {
 		switch {
 		case g.Verdict.Stuck():
+		case b.neverWakes(g) != "":
+			// Parked for good (forever.go): it never runs again, so
+			// its stack is no root; it is no candidate either.
 		case b.analyzable(g):
 			m.candidates = append(m.candidates, g)
 		default:
