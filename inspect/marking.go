@@ -103,7 +103,7 @@ func (b *builder) startMarking() *marking {
 	lives := make([]*Goroutine, 0, len(m.live))
 	roots := make([]liveRoots, 0, len(m.live))
 	for _, g := range b.snap.Goroutines {
-		if m.live[g.ID] {
+		if m.live[g.ID] && !stackHoldsNoProgramRefs(g) { // roots.go
 			lives, roots = append(lives, g), append(roots, m.rootsOf(g))
 		}
 	}
