@@ -27,6 +27,7 @@ func snapshotOf(t *testing.T, p *fixture.Process) *inspect.Snapshot {
 		t.Fatalf("snapshot: %v", err)
 	}
 	fixture.AssertRunning(t, p.PID)
+	s.Explain(snap)
 	return snap
 }
 
@@ -256,7 +257,7 @@ func checkHolders(t *testing.T, snap *inspect.Snapshot, m *fixture.Manifest) {
 
 func hasFinding(snap *inspect.Snapshot, kind, res string) bool {
 	for _, f := range snap.Findings {
-		if f.Kind == kind && contains(f.Resources, res) {
+		if string(f.Kind) == kind && contains(f.Resources, res) {
 			return true
 		}
 	}
@@ -343,7 +344,7 @@ func checkCycleKind(t *testing.T, snap *inspect.Snapshot, m *fixture.Manifest) {
 		return
 	}
 	for _, c := range snap.Cycles {
-		if c.Kind == want {
+		if string(c.Kind) == want {
 			return
 		}
 	}

@@ -143,7 +143,7 @@ func (a *analysis) chainFindings() {
 		if h == nil || h.Verdict.Stuck() {
 			continue
 		}
-		f := Finding{Severity: SeverityInfo, Kind: "wait-chain", Goroutines: append(append([]int64{}, c.Waiters...), c.Head),
+		f := Finding{Severity: SeverityInfo, Kind: FindingWaitChain, Goroutines: append(append([]int64{}, c.Waiters...), c.Head),
 			Resources: append([]string{}, c.Resources...)}
 		sortIDs(f.Goroutines)
 		f.Title = fmt.Sprintf("%s wait, through %s, for goroutine %d%s", plural(len(c.Waiters), "1 goroutine", fmt.Sprintf("%d goroutines", len(c.Waiters))),

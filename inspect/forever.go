@@ -103,7 +103,7 @@ func (a *analysis) foreverParked() {
 	if len(ids) == 0 {
 		return
 	}
-	f := Finding{Severity: SeverityError, Kind: "leak", Goroutines: ids,
+	f := Finding{Severity: SeverityError, Kind: FindingLeak, Goroutines: ids,
 		Title: fmt.Sprintf("%d goroutine(s) parked forever on a nil channel or an empty select", len(ids))}
 	for _, id := range ids {
 		g := a.gs[id]
@@ -116,7 +116,7 @@ func (a *analysis) foreverParked() {
 func (a *analysis) parkedByDesign(g *Goroutine) {
 	g.Verdict = VerdictIdle
 	g.Why = "main goroutine parked in select {} by design (a daemon): it never runs again, and the program runs on in its other goroutines"
-	f := Finding{Severity: SeverityInfo, Kind: "parked-by-design", Goroutines: []int64{g.ID},
+	f := Finding{Severity: SeverityInfo, Kind: FindingParkedByDesign, Goroutines: []int64{g.ID},
 		Title: fmt.Sprintf("main goroutine %d parked in select {} by design (a daemon): not a leak", g.ID),
 		Details: []string{
 			fmt.Sprintf("goroutine %d%s is in a select with no cases: it never runs again, and the program runs on in its other goroutines", g.ID, where(g)),

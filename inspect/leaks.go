@@ -235,7 +235,7 @@ func (b *builder) explainStuck(a *analysis, h *target.Heap, stuck []*Goroutine, 
 	// Cycles among the stuck goroutines only.
 	before := len(a.s.Cycles)
 	sub := &analysis{s: a.s, gs: a.gs, rs: a.rs, next: map[int64][]edge{}}
-	sub.kind = func(c Cycle) string { return b.stuckCycleKind(a, c) }
+	sub.kind = func(c Cycle) CycleKind { return b.stuckCycleKind(a, c) }
 	for _, g := range stuck {
 		for _, e := range a.next[g.ID] {
 			if inStuck[e.To] {
@@ -272,7 +272,7 @@ func (b *builder) explainStuck(a *analysis, h *target.Heap, stuck []*Goroutine, 
 	for _, key := range sortedKeys(byRes) {
 		ids := byRes[key]
 		g := a.gs[ids[0]]
-		f := Finding{Severity: SeverityError, Kind: "leak", Goroutines: ids, Resources: strings.Fields(key)}
+		f := Finding{Severity: SeverityError, Kind: FindingLeak, Goroutines: ids, Resources: strings.Fields(key)}
 		f.Title = fmt.Sprintf("%d goroutine(s) stuck forever: %s", len(ids), g.Why)
 		for _, w := range g.Waits {
 			r := a.rs[w.Resource]
@@ -372,10 +372,10 @@ func (b *builder) possibleDeadlocks(a *analysis, blocked []*Goroutine) {
 			}
 		}
 	}
-	sub.kind = func(c Cycle) string { return b.stuckCycleKind(a, c) }
+	sub.kind = func(c Cycle) CycleKind { return b.stuckCycleKind(a, c) }
 	sub.cycles()
 	for _, c := range sub.s.Cycles {
-		f := Finding{Severity: SeverityWarning, Kind: "possible-deadlock", Goroutines: append([]int64{}, c.Goroutines...)}
+		f := Finding{Severity: SeverityWarning, Kind: FindingPossibleDeadlock, Goroutines: append([]int64{}, c.Goroutines...)}
 		sortIDs(f.Goroutines)
 		f.Title = fmt.Sprintf("Possible deadlock (%s): goroutines %s wait for each other", c.Kind, joinIDs(f.Goroutines))
 		for i, gid := range c.Goroutines {
@@ -412,26 +412,26 @@ func (b *builder) leakWhy(g *Goroutine, reachers map[string][]int64) string {
 	return strings.Join(parts, "; ")
 }
 
-func (b *builder) stuckCycleKind(a *analysis, c Cycle) string {
+func (b *builder) stuckCycleKind(a *analysis, c Cycle) CycleKind {
 	kinds := map[Kind]bool{}
 	for _, id := range c.Resources {
 		kinds[a.rs[id].Kind] = true
 	}
 	for _, id := range c.Goroutines {
 		if a.gs[id].Role == RoleFinalizer {
-			return "finalizer"
+			return CycleFinalizer
 		}
 	}
 	locks := kinds[KindMutex] || kinds[KindRWMutex]
 	switch {
 	case kinds[KindChan] && locks:
-		return "channel-lock"
+		return CycleChannelLock
 	case kinds[KindWaitGroup]:
-		return "waitgroup"
+		return CycleWaitGroup
 	case kinds[KindCond]:
-		return "cond"
+		return CycleCond
 	case kinds[KindChan]:
-		return "channel"
+		return CycleChannel
 	}
-	return "lock-order"
+	return CycleLockOrder
 }

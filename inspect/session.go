@@ -39,7 +39,29 @@ type Session struct {
 	stoppedSince time.Time
 	// src is the source evidence's parsed files and answers, kept for
 	// the session: refreshes stop at the same code again.
-	src *sourceIndex
+	src     *sourceIndex
+	srcOnce sync.Once
+}
+
+// Explain adds to snap what only the program's source can tell — for a
+// lock nobody holds, the Lock calls with a way out of their function that
+// leaves it locked — once the target runs again: call it after Resume or
+// Close, so that reading source never lengthens the pause. Safe from any
+// goroutine; without source on disk it adds a one-line reason.
+func (s *Session) Explain(snap *Snapshot) {
+	if snap == nil || snap.Target.Source == SourceDump {
+		return
+	}
+	si := s.sourceIndex()
+	si.mu.Lock()
+	defer si.mu.Unlock()
+	explainOrphans(snap, si, localFile)
+}
+
+// sourceIndex is the session's, made on first use.
+func (s *Session) sourceIndex() *sourceIndex {
+	s.srcOnce.Do(func() { s.src = newSourceIndex() })
+	return s.src
 }
 
 // Attach stops the process with the given PID and prepares to read it. The
@@ -219,10 +241,7 @@ func (s *Session) Snapshot() (*Snapshot, error) {
 			}
 		}
 		var err error
-		if s.src == nil {
-			s.src = newSourceIndex()
-		}
-		snap, err = build(s.tgt, s.info, s.src, s.report)
+		snap, err = build(s.tgt, s.info, s.sourceIndex(), s.report)
 		if err != nil {
 			if target.Exited(err) || (s.info.Source == SourceLive && processGone(s.info.PID)) {
 				return &Error{Kind: ErrProcessGone, Msg: fmt.Sprintf("process %d exited while it was being read", s.info.PID), Err: err}

@@ -48,6 +48,12 @@ type readingMsg struct{}
 // progressMsg says how far reading the snapshot has got.
 type progressMsg struct{ p inspect.Progress }
 
+// explainer is implemented by sources that add what only the program's
+// source tells, once the target runs again (*inspect.Session).
+type explainer interface {
+	Explain(*inspect.Snapshot)
+}
+
 // progressReporter is implemented by sources that report progress
 // (*inspect.Session).
 type progressReporter interface {
@@ -189,6 +195,9 @@ func (e *Engine) run() {
 			if rerr := e.src.Resume(); rerr != nil {
 				e.log.Error("resume", "err", rerr)
 			}
+		}
+		if x, ok := e.src.(explainer); ok && err == nil {
+			x.Explain(snap) // the target runs again: source work is off the pause
 		}
 		msg := snapshotMsg{err: err, at: time.Now(), next: e.interval}
 		if err == nil {

@@ -103,6 +103,9 @@ func (s *source) snapshotOnce() (*inspect.Snapshot, error) {
 	holdForTests(sess)
 	snap, err := sess.Snapshot()
 	closeFn()
+	if err == nil {
+		sess.Explain(snap) // the target runs again: source work is off the pause
+	}
 	return snap, err
 }
 

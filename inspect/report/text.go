@@ -406,7 +406,7 @@ func (t *text) findings() {
 		ind := width(num)
 		title := f.Title
 		if title == "" {
-			title = f.Kind
+			title = string(f.Kind)
 		}
 		t.wrap(0, ind, num+strings.ToUpper(severityName(f.Severity))+"  "+title)
 		for _, d := range f.Details {

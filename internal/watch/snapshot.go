@@ -110,6 +110,9 @@ func SnapshotMain(args []string) int {
 	snap, err := s.Snapshot()
 	_ = s.Close()
 	unregister()
+	if err == nil {
+		s.Explain(snap)
+	}
 	send(childMsg{Phase: "detached"})
 	if err != nil {
 		return fail(err)

@@ -143,6 +143,13 @@ func (w *watcher) touch() {
 	w.mu.Unlock()
 }
 
+// outputSince reports whether the command printed anything after t.
+func (w *watcher) outputSince(t time.Time) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.last.After(t)
+}
+
 func (w *watcher) quietFor() time.Duration {
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -297,6 +304,7 @@ func (w *watcher) quitDump(pid int) (*inspect.Snapshot, error) {
 		w.mu.Unlock()
 	}()
 	w.logf("PID %d has no debug info: asking it for its goroutine dump (SIGQUIT)", pid)
+	sent := time.Now()
 	if err := syscall.Kill(pid, syscall.SIGQUIT); err != nil {
 		return nil, fmt.Errorf("SIGQUIT: %w", err)
 	}
@@ -304,9 +312,10 @@ func (w *watcher) quitDump(pid int) (*inspect.Snapshot, error) {
 	for time.Now().Before(deadline) && syscall.Kill(pid, 0) == nil {
 		time.Sleep(50 * time.Millisecond)
 	}
-	// The dump passes through the parent (go test) before it reaches us:
-	// wait until the output has been quiet for a moment.
-	for settle := time.Now().Add(30 * time.Second); time.Now().Before(settle) && w.quietFor() < time.Second; {
+	// The dump passes through the parent (go test) before it reaches us,
+	// which on a busy machine can take a while after the process is gone:
+	// wait for output that came after the SIGQUIT, then for a quiet moment.
+	for settle := time.Now().Add(30 * time.Second); time.Now().Before(settle) && (!w.outputSince(sent) || w.quietFor() < time.Second); {
 		time.Sleep(50 * time.Millisecond)
 	}
 	w.mu.Lock()

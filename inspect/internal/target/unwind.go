@@ -182,14 +182,16 @@ type unwinder struct {
 	fPcfile, fPcln, fCuOff int64
 	cutab, filetab         uint64
 
-	pages     map[uint64][]byte
-	funcs     map[uint64]*fnMeta // by entry
-	syms      map[uint64]*pcSym  // by pc, high bit set for a top frame
-	strs      map[uint64]string  // runtime table strings by address
-	startFns  map[uint64]string  // by g.startpc
-	shapes    map[uint64]*stackShape
-	labelsLay *labelsLayout
-	symCache  [4096]struct {
+	pages    map[uint64][]byte
+	funcs    map[uint64]*fnMeta // by entry
+	syms     map[uint64]*pcSym  // by pc, high bit set for a top frame
+	strs     map[uint64]string  // runtime table strings by address
+	startFns map[uint64]string  // by g.startpc
+	shapes   map[uint64]*stackShape
+	// prevShapes are the previous snapshot's, for reuse by a refresh.
+	prevShapes map[uint64]*stackShape
+	labelsLay  *labelsLayout
+	symCache   [4096]struct {
 		key uint64
 		sym *pcSym
 	}
@@ -791,7 +793,9 @@ func (t *Target) fastStacks(gs []*G, onThread map[int64]*proc.G) {
 	}
 	// Stacks are shared within one snapshot only: a process that runs
 	// between snapshots must not grow the table forever.
-	u.shapes = map[uint64]*stackShape{}
+	// The previous snapshot's shapes are looked up again (a refresh sees
+	// mostly the same stacks); older ones are dropped.
+	u.prevShapes, u.shapes = u.shapes, make(map[uint64]*stackShape, len(u.shapes))
 	// Batches of goroutines whose stacks are read together.
 	var batches []*stackBatch
 	b := &stackBatch{}
@@ -994,6 +998,27 @@ find:
 			}
 		}
 		return s
+	}
+	// Seen in the previous snapshot: reuse it (its frames are shared
+	// read-only by that snapshot's model too).
+	for s := u.prevShapes[h]; s != nil; s = s.next {
+		if s.truncated != truncated || len(s.pcs) != len(pcs) {
+			continue
+		}
+		same := true
+		for i := range pcs {
+			if s.pcs[i] != pcs[i] || s.phys[i].cfaOff != cfas[i] {
+				same = false
+				break
+			}
+		}
+		if same {
+			// Moved into this snapshot's table; a prev entry chained
+			// behind it (a hash collision) is just rebuilt if needed.
+			s.next = head
+			u.shapes[h] = s
+			return s
+		}
 	}
 	n := 0
 	for _, sym := range syms {
