@@ -134,6 +134,8 @@ var waitScenarios = []string{
 	"cond", "context", "finalizer-lock", "finalizer-chan", "source-lock", "cond-cycle", "finalizer-cycle",
 	"healthy-pool", "healthy-sleeper", "healthy-timers", "healthy-net",
 	"healthy-cond", "healthy-context", "healthy-wg", "daemon", "daemon-leak",
+	"kernel-pipeline", "kernel-select-peers", "kernel-wg-early-return", "kernel-lock-behind-leak",
+	"kernel-cond-no-signal", "kernel-timers", "kernel-semaphore",
 }
 
 func TestWaitLinks(t *testing.T) {
@@ -282,7 +284,8 @@ var provenScenarios = map[string]bool{
 	"chan-leak": true, "waitgroup": true, "cond-cycle": true, "finalizer-cycle": true,
 	"select": true, "cond": true, "context": true, "chan-no-peer": true,
 	"abba-many": true, "double-lock-helper": true, "leaks-many": true,
-	"daemon-leak": true,
+	"daemon-leak": true, "kernel-pipeline": true, "kernel-select-peers": true,
+	"kernel-wg-early-return": true, "kernel-lock-behind-leak": true, "kernel-timers": true,
 }
 
 // checkVerdicts: no goroutine is called stuck unless the fixture intends it

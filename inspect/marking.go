@@ -57,6 +57,7 @@ func (b *builder) startMarking() *marking {
 	// Runtime bookkeeping that points at every waiter's object.
 	allg := b.t.AllGAddrs()
 	ps, timers := b.t.PTimers()
+	timers = liveTimers(b.t, timers) // roots.go
 	excl := make([]uint64, 0, len(allg)+len(ps)+len(b.sudogs)+64)
 	excl = append(excl, allg...)
 	excl = append(excl, ps...)

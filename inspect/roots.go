@@ -1,5 +1,7 @@
 package inspect
 
+import "github.com/hangtui/hangtui/inspect/internal/target"
+
 // Which stacks are roots of the reachability proof (marking.go, leaks.go).
 //
 // A live goroutine's stack is scanned conservatively: every word that
@@ -33,4 +35,21 @@ var runtimeIdleLoops = map[string]bool{
 func stackHoldsNoProgramRefs(g *Goroutine) bool {
 	return g.State == StateWaiting && runtimeIdleLoops[g.WaitReason] && g.System &&
 		g.Role == RoleNone && g.TopUser < 0
+}
+
+// liveTimers drops from the timers in the Ps' heaps those that are
+// stopped, with no run under way (target.TimerStopped): a stopped timer
+// stays in its heap until the runtime cleans it up, but it never fires, so
+// what it references (a Timer's or Ticker's channel, an AfterFunc's func)
+// is no root. Only a Reset arms it again, and that needs the *time.Timer,
+// *time.Ticker, which is marked when something that can run reaches it.
+// Go 1.22's timers have no such state to read and are all kept.
+func liveTimers(t *target.Target, timers []uint64) []uint64 {
+	out := timers[:0:0]
+	for _, tm := range timers {
+		if !t.TimerStopped(tm) {
+			out = append(out, tm)
+		}
+	}
+	return out
 }

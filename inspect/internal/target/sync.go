@@ -102,8 +102,11 @@ type Chan struct {
 	Closed   bool
 	ElemType string
 	// Timer is set for channels fed by a runtime timer (time.After,
-	// time.Ticker): a timer can always wake their receivers.
+	// time.Ticker): a timer can wake their receivers...
 	Timer uint64
+	// TimerStopped: ...unless it is stopped, with no run under way
+	// (TimerStopped, timerchan.go).
+	TimerStopped bool
 	// RecvQ and SendQ hold (sudog, g) pairs in queue order.
 	RecvQ, SendQ []QueueEntry
 }
@@ -128,6 +131,7 @@ func (t *Target) ReadChan(addr uint64) (*Chan, error) {
 	}
 	c.ElemType = t.typeName(get(buf, l.chElemtype))
 	c.Timer = get(buf, l.hchan.Field("timer"))
+	c.TimerStopped = c.Timer != 0 && t.TimerStopped(c.Timer)
 	c.RecvQ = t.queue(get(buf, l.chRecvqFirst))
 	c.SendQ = t.queue(get(buf, l.chSendqFirst))
 	return c, nil
