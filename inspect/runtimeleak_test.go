@@ -58,6 +58,7 @@ func TestRuntimeLeakConformance(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			exe, goroot := fixture.BuildRuntimeLeak(t, tc)
 			var rows []string
+			total := leakCaseResult{name: "total", runtimeProfile: true}
 			for _, c := range fixture.RuntimeLeakCases(t, goroot) {
 				t.Run(c.Name, func(t *testing.T) {
 					if why, ok := runtimeLeakExits[c.Name]; ok {
@@ -65,8 +66,10 @@ func TestRuntimeLeakConformance(t *testing.T) {
 					}
 					r := runRuntimeLeakCase(t, exe, c)
 					rows = append(rows, r.String())
+					total.add(r)
 				})
 			}
+			rows = append(rows, total.String())
 			t.Logf("%s (%s): test: expected leaks flagged/expected; goroutines matching expected leaks flagged/all; runtime-reported leaks flagged/all; unexpected flags\n%s",
 				name, goroot, strings.Join(rows, "\n"))
 		})
@@ -84,6 +87,21 @@ type leakCaseResult struct {
 	hangtuiOnly, missedByBoth    int // matching goroutines only hangtui flags; that neither flags
 	runtimeOnlyMatching          int // matching goroutines only the runtime reports
 	extraFlaggedRuntimeConfirmed int // flagged, matching no leak of the test, but reported by the runtime
+}
+
+func (r *leakCaseResult) add(o leakCaseResult) {
+	r.patterns += o.patterns
+	r.patternsFound += o.patternsFound
+	r.matching += o.matching
+	r.matchingFlagged += o.matchingFlagged
+	r.runtime += o.runtime
+	r.runtimeFlagged += o.runtimeFlagged
+	r.unexpected += o.unexpected
+	r.runtimeProfile = r.runtimeProfile && o.runtimeProfile
+	r.hangtuiOnly += o.hangtuiOnly
+	r.missedByBoth += o.missedByBoth
+	r.runtimeOnlyMatching += o.runtimeOnlyMatching
+	r.extraFlaggedRuntimeConfirmed += o.extraFlaggedRuntimeConfirmed
 }
 
 func (r leakCaseResult) String() string {

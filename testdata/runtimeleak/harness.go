@@ -25,6 +25,8 @@
 // leakprofile is false when the toolchain has no goroutineleak profile (Go
 // 1.26 without GOEXPERIMENT=goroutineleakprofile, older releases): the test
 // functions then write an empty profile of the same name.
+//lint:file-ignore U1000 register, registerInit and yieldCount are used by the runtime's test programs, copied beside this file at test time.
+
 package main
 
 import (
