@@ -21,7 +21,8 @@ func analyze(s *Snapshot) *analysis { return analyzeWith(s, nil) }
 
 // analyzeWith is analyze with the goroutines a live target shows parked for
 // good beyond what their wait reasons say (builder.foreverWaits: a select
-// over nil channels only), with what each waits for.
+// over nil channels only), with what each waits for; non-nil for a live
+// target or a core, whose reachability is proven after.
 func analyzeWith(s *Snapshot, forever map[int64]string) *analysis {
 	a := newAnalysis(s)
 	a.forever = forever

@@ -55,9 +55,11 @@ func (b *builder) foreverWaits() map[int64]string {
 	return out
 }
 
-// isMainParkedByDesign: g is the main goroutine (started by runtime.main,
-// past the package initializers: main.main is on its stack) parked in
-// `select {}`.
+// isMainParkedByDesign: g is the main goroutine parked in `select {}`,
+// past the package initializers (main.main is on its stack). The main
+// goroutine is goroutine 1 (the runtime's own test: goid 1), started by
+// runtime.main; a traceback leaves runtime.main out, so a dump's goroutine 1
+// ends in main.main.
 func isMainParkedByDesign(g *Goroutine) bool {
 	if g.State != StateWaiting || g.WaitReason != "select (no cases)" || len(g.Frames) == 0 {
 		return false
@@ -66,10 +68,16 @@ func isMainParkedByDesign(g *Goroutine) bool {
 	if g.Frames[bottom].Func == "runtime.goexit" && bottom > 0 {
 		bottom--
 	}
-	if g.Frames[bottom].Func != "runtime.main" {
+	switch g.Frames[bottom].Func {
+	case "runtime.main":
+	case "main.main":
+		if g.ID != 1 {
+			return false // go main(): not the main goroutine
+		}
+	default:
 		return false
 	}
-	for _, f := range g.Frames[:bottom] {
+	for _, f := range g.Frames[:bottom+1] {
 		if f.Func == "main.main" {
 			return true
 		}
@@ -121,7 +129,9 @@ func (a *analysis) parkedByDesign(g *Goroutine) {
 		Details: []string{
 			fmt.Sprintf("goroutine %d%s is in a select with no cases: it never runs again, and the program runs on in its other goroutines", g.ID, where(g)),
 			"not counted as stuck (exit code) and not called leaked; the Go runtime's goroutine leak profile leaves it out too",
-			"what only main references is still proven unreachable: goroutines waiting on it are leaked",
 		}}
+	if a.forever != nil { // a live target: the reachability proof runs
+		f.Details = append(f.Details, "what only main references is still proven unreachable: goroutines waiting on it are leaked")
+	}
 	a.s.Findings = append(a.s.Findings, f)
 }

@@ -87,9 +87,13 @@ func (b *builder) startMarking() *marking {
 	for _, g := range b.snap.Goroutines {
 		switch {
 		case g.Verdict.Stuck():
-		case b.neverWakes(g) != "":
+		case b.neverWakes(g) != "" && g.Role == RoleNone:
 			// Parked for good (forever.go): it never runs again, so
-			// its stack is no root; it is no candidate either.
+			// its stack is no root; it is no candidate either. (A
+			// finalizer or cleanup goroutine parked for good stays
+			// live: the finalizer and cleanup roots are marked with
+			// the first live one, and Go 1.25+ may start another
+			// cleanup goroutine.)
 		case b.analyzable(g):
 			m.candidates = append(m.candidates, g)
 		default:

@@ -3,8 +3,11 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/hangtui/hangtui/internal/fixture"
 )
@@ -79,6 +82,31 @@ func TestReportDaemon(t *testing.T) {
 				t.Errorf("summary: %d stuck, want 0", doc.Summary.Stuck)
 			}
 		})
+	}
+}
+
+// TestReportDaemonDump: the same from a goroutine dump, where the runtime's
+// traceback leaves runtime.main out and goroutine 1 ends in main.main.
+func TestReportDaemonDump(t *testing.T) {
+	exe := fixture.Build(t, fixture.Default)
+	path := filepath.Join(t.TempDir(), "daemon.dump")
+	fixture.Start(t, exe, "daemon", "-pprof", path)
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		if _, err := os.Stat(path); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no dump written")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	code, out, stderr := runHangtui(t, "report", "--dump", path)
+	if code != 0 {
+		t.Errorf("hangtui report --dump: exit %d, want 0\n%s%s", code, out, stderr)
+	}
+	if !strings.Contains(out, "main goroutine 1 parked in select {} by design") || !strings.Contains(out, "goroutine 1 · idle") {
+		t.Errorf("main goroutine not parked by design:\n%s", out)
 	}
 }
 
