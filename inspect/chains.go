@@ -29,6 +29,19 @@ type WaitChain struct {
 	Via     []string
 }
 
+// WaitChains computes the wait chains of a snapshot from its goroutines'
+// waits and the resources' holders (as the analysis does), for snapshots
+// made without the analysis (tests, tools). Snapshot.Chains already holds
+// them for snapshots hangtui read.
+func WaitChains(s *Snapshot) []WaitChain {
+	c := *s
+	c.Chains = nil
+	a := newAnalysis(&c)
+	a.lockEdges()
+	a.waitChains()
+	return c.Chains
+}
+
 // maxChains bounds the chains kept (the largest).
 const maxChains = 100
 

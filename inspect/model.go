@@ -201,6 +201,9 @@ const (
 	OpSend  Op = "send"  // channel send
 	OpRecv  Op = "recv"  // channel receive
 	OpSema  Op = "acquire"
+	// OpSelect is a select case, waiting to send or receive (live
+	// contention sampling does not tell which).
+	OpSelect Op = "select"
 )
 
 // Verb is the operation as a verb phrase: "receive from", "lock".

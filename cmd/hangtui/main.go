@@ -26,6 +26,10 @@ Usage:
   hangtui [flags] --connect HOST:PORT         ... through a Delve server (dlv --headless --accept-multiclient)
   hangtui report [--json] --connect HOST:PORT ... the same, as a report
   hangtui [flags] --dump FILE                 view a goroutine dump (SIGQUIT, go test -timeout, pprof debug=2)
+  hangtui top [--duration 10s] [--interval 100ms] [--json | --format pprof] [-o FILE] [--no-stop] PID
+                                              sample a running process's waits without stopping it:
+                                              locks, channels, WaitGroups and Conds ranked by
+                                              waiter-seconds, with waiting and holding code sites
   hangtui demo [--report | --json] [flags]    run the built-in hung demo and inspect it
   hangtui watch [--stall 10m] [--kill] [--out DIR] -- CMD ARGS...
                                               run CMD (e.g. go test ./...); when it prints nothing
@@ -65,6 +69,8 @@ func run(args []string) int {
 	switch args[0] {
 	case "report":
 		return runReport(args[1:])
+	case "top":
+		return runTop(args[1:])
 	case "demo":
 		return runDemo(args[1:])
 	case "watch":

@@ -67,68 +67,40 @@ type Chain struct {
 func (c Chain) Behind() int { return len(c.Starters) + len(c.Holders) - 1 }
 
 // chains returns the longest wait chains that do not involve the goroutines
-// in skip (cycles and what waits behind them), longest first.
+// in skip (cycles and what waits behind them), longest first: inspect's
+// chains (Snapshot.Chains; computed here for snapshots made without the
+// analysis), drawn as their longest path.
 func chains(d *uictx.Data, skip map[int64]bool, limit int) []Chain {
-	holderOf := func(r *inspect.Resource) int64 {
-		for _, h := range r.Holders {
-			if !skip[h.Goroutine] {
-				return h.Goroutine
-			}
-		}
-		return 0
-	}
-	var all []Chain
-	later := map[string]bool{} // resources that appear after the start of some chain
-	for _, r := range d.Snap.Resources {
-		if r == nil || len(r.Holders) == 0 || len(r.Waiters) == 0 {
-			continue
-		}
-		var starters []int64
-		for _, w := range r.Waiters {
-			if !skip[w] {
-				starters = append(starters, w)
-			}
-		}
-		h := holderOf(r)
-		if len(starters) == 0 || h == 0 {
-			continue
-		}
-		c := Chain{Starters: starters}
-		visited := map[string]bool{}
-		cur := r
-		for cur != nil && !visited[cur.ID] {
-			visited[cur.ID] = true
-			h := holderOf(cur)
-			if h == 0 {
-				break
-			}
-			c.Resources = append(c.Resources, cur.ID)
-			c.Holders = append(c.Holders, h)
-			g := d.G[h]
-			cur = nil
-			if g == nil {
-				break
-			}
-			for _, w := range g.Waits {
-				if nr := d.R[w.Resource]; nr != nil && holderOf(nr) != 0 && !visited[nr.ID] {
-					cur = nr
-					later[nr.ID] = true
-					break
-				}
-			}
-			if cur == nil && len(g.Waits) > 0 {
-				c.Tail, c.TailOp = g.Waits[0].Resource, g.Waits[0].Op
-			}
-		}
-		if len(c.Holders) > 0 {
-			all = append(all, c)
-		}
+	wcs := d.Snap.Chains
+	if wcs == nil {
+		wcs = inspect.WaitChains(d.Snap)
 	}
 	var out []Chain
-	for _, c := range all {
-		if !later[c.Resources[0]] {
-			out = append(out, c)
+	for _, wc := range wcs {
+		if skip[wc.Head] || len(wc.Longest) < 2 {
+			continue
 		}
+		c := Chain{Resources: wc.Via, Holders: wc.Longest[1:]}
+		inPath := map[int64]bool{}
+		for _, id := range c.Holders {
+			inPath[id] = true
+		}
+		// The starters: every waiter of the first lock that is not
+		// further along the path.
+		if r := d.R[wc.Via[0]]; r != nil {
+			for _, w := range r.Waiters {
+				if !inPath[w] && !skip[w] {
+					c.Starters = append(c.Starters, w)
+				}
+			}
+		}
+		if len(c.Starters) == 0 {
+			c.Starters = []int64{wc.Longest[0]}
+		}
+		if g := d.G[wc.Head]; g != nil && len(g.Waits) > 0 {
+			c.Tail, c.TailOp = g.Waits[0].Resource, g.Waits[0].Op
+		}
+		out = append(out, c)
 	}
 	sort.SliceStable(out, func(i, j int) bool {
 		if len(out[i].Holders) != len(out[j].Holders) {

@@ -111,7 +111,9 @@ func (t *Target) Goroutines() ([]*G, []string, error) {
 	}
 	// Labels for all at once: goroutines share label maps, and the
 	// reads are batched.
-	if w := t.readLabels(out); w != "" {
+	if t.StacksOnly {
+		// No labels.
+	} else if w := t.readLabels(out); w != "" {
 		warnings = append(warnings, w)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
@@ -260,7 +262,7 @@ func (t *Target) Location(pc uint64) (Frame, bool) {
 			}
 		}
 		if !ok {
-			file, line, _ = t.bi.PCToLine(pc)
+			file, line, _ = t.pcToLine(pc)
 		}
 		f = Frame{Func: fn.Name, File: file, Line: line, PC: pc}
 	}

@@ -557,6 +557,9 @@ func (t *Target) DeferClosures(g *G) []uint64 {
 // a running goroutine may hold its only reference in a register.
 func (t *Target) ThreadRegisters() []uint64 {
 	var out []uint64
+	if t.t == nil {
+		return nil
+	}
 	for _, th := range t.t.ThreadList() {
 		regs, err := th.Registers()
 		if err != nil {
@@ -679,6 +682,9 @@ func (t *Target) constant(name string, fallback int64) int64 {
 }
 
 func (t *Target) constant1(name string, fallback int64) int64 {
+	if t.t == nil {
+		return fallback
+	}
 	scope, err := proc.ThreadScope(t.t, t.t.CurrentThread())
 	if err != nil {
 		return fallback
@@ -709,7 +715,7 @@ func (t *Target) varRange(name string) (lo, hi uint64, ok bool) {
 	if addr, size, found := t.lookupSym(name); found {
 		return addr, addr + size, true
 	}
-	if t.knownMissing(name) {
+	if t.knownMissing(name) || t.t == nil {
 		return 0, 0, false
 	}
 	scope, err := proc.ThreadScope(t.t, t.t.CurrentThread())

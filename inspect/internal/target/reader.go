@@ -107,6 +107,15 @@ func (c *chunkCache) readSmall(addr uint64, n int, readChunk func(b []byte, at u
 	return b[off : off+uint64(n) : off+uint64(n)], nil
 }
 
+// forget drops the chunk at (a chunk-aligned address) from the cache, to
+// be read again.
+func (c *chunkCache) forget(at uint64) {
+	if b := c.chunks[at]; b != nil {
+		c.pool = append(c.pool, b)
+	}
+	delete(c.chunks, at)
+}
+
 // reset forgets the chunks (the process ran), keeping their buffers.
 func (c *chunkCache) reset() {
 	for _, b := range c.chunks {

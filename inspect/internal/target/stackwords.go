@@ -128,6 +128,9 @@ type wordArena struct {
 // the heap or at a package variable, when buf holds all of it: the
 // reachability proof marks from them without reading the stack again.
 func (a *wordArena) keep(u *unwinder, f *wordFilter, g *G, sp uint64, buf []byte) {
+	if f == nil {
+		return // stacks read for something else (a raw target's holder pass)
+	}
 	if g.Status == Gsyscall || sp != g.regs.sp || uint64(len(buf)) != g.regs.hi-sp || sp%8 != 0 {
 		return
 	}

@@ -62,6 +62,9 @@ type Target struct {
 	// varVals are frame variable words read ahead by PrefetchVars, by
 	// address; reset with every snapshot.
 	varVals map[uint64]uint64
+	// StacksOnly makes Goroutines read stacks only: no pprof labels, no
+	// stack words kept for reachability (holder passes of hangtui top).
+	StacksOnly bool
 	// labelMaps are the pprof label maps read, by g.labels pointer
 	// (labels.go); shared by goroutines, read only; reset with every
 	// snapshot.
@@ -169,7 +172,9 @@ func (t *Target) Exe() string {
 // ClearCaches drops what Delve cached about the stopped process, before a new
 // snapshot of a process that ran in between.
 func (t *Target) ClearCaches() {
-	t.t.ClearCaches()
+	if t.t != nil {
+		t.t.ClearCaches()
+	}
 	t.globalVals = nil
 	t.heap = nil
 	t.chunks.reset()
@@ -269,6 +274,9 @@ func (t *Target) evalVarAddr(name string) (uint64, error) {
 	}
 	if t.knownMissing(name) {
 		return 0, fmt.Errorf("no variable %s in this binary", name)
+	}
+	if t.t == nil {
+		return 0, errNoDelve
 	}
 	scope, err := proc.ThreadScope(t.t, t.t.CurrentThread())
 	if err != nil {

@@ -557,7 +557,7 @@ func (u *unwinder) symbolize1(t *Target, pc uint64, top bool) *pcSym {
 	file, line, ok := u.fileLine(t, m, lookup)
 	if !ok {
 		var lfn *proc.Function
-		file, line, lfn = t.bi.PCToLine(lookup)
+		file, line, lfn = t.pcToLine(lookup)
 		if lfn != fn {
 			return badSym
 		}
@@ -580,7 +580,7 @@ func (u *unwinder) symbolize1(t *Target, pc uint64, top bool) *pcSym {
 			parent := fn.Entry + uint64(int64(int32(binary.LittleEndian.Uint32(ic[u.icParentPc:]))))
 			if file, line, ok = u.fileLine(t, m, parent); !ok {
 				var pfn *proc.Function
-				file, line, pfn = t.bi.PCToLine(parent)
+				file, line, pfn = t.pcToLine(parent)
 				if pfn != fn {
 					return badSym
 				}
@@ -817,7 +817,10 @@ func (t *Target) fastStacks(gs []*G, onThread map[int64]*proc.G) {
 	if len(b.gs) > 0 {
 		batches = append(batches, b)
 	}
-	wf := t.wordFilter()
+	var wf *wordFilter
+	if !t.StacksOnly {
+		wf = t.wordFilter()
+	}
 	var words wordArena // this goroutine's
 	unwind := func(b *stackBatch) {
 		for i, g := range b.gs {
@@ -1043,6 +1046,9 @@ find:
 // live registers matter; Delve unwinds them) to Delve's view of them.
 func (t *Target) threadGoroutines() map[int64]*proc.G {
 	out := map[int64]*proc.G{}
+	if t.t == nil {
+		return out // a raw target: running goroutines are not unwound
+	}
 	for _, th := range t.t.ThreadList() {
 		if dg, _ := proc.GetG(th); dg != nil && dg.ID != 0 {
 			out[dg.ID] = dg
@@ -1056,6 +1062,9 @@ func (t *Target) threadGoroutines() map[int64]*proc.G {
 func (t *Target) delveG(g *G) (*proc.G, error) {
 	if g.dg != nil {
 		return g.dg, nil
+	}
+	if t.t == nil {
+		return nil, errNoDelve
 	}
 	gs, _, err := proc.GoroutinesInfo(t.t, g.idx, 1)
 	if err == nil && len(gs) == 1 && gs[0].Unreadable == nil && gs[0].ID == g.ID {
@@ -1077,6 +1086,9 @@ func (t *Target) delveG(g *G) (*proc.G, error) {
 // frame of a goroutine the fast reader unwound it is built directly (see
 // fastFrame); otherwise Delve's G and stack are made for g.
 func (t *Target) evalScope(g *G, i int) (*proc.EvalScope, error) {
+	if t.t == nil {
+		return nil, errNoDelve
+	}
 	if f, pc, ok := t.fastFrame(g, i); ok {
 		sc := proc.FrameToScope(t.t, t.mem, nil, 0, f)
 		sc.PC = pc
@@ -1217,7 +1229,7 @@ func (t *Target) startFunc(pc uint64) string {
 	var name string
 	if fn := t.bi.PCToFunc(pc); fn != nil {
 		name = fn.Name
-		if strings.Contains(fn.Name, "·dwrap·") || fn.Trampoline {
+		if (strings.Contains(fn.Name, "·dwrap·") || fn.Trampoline) && t.t != nil {
 			if insts, err := proc.Disassemble(t.mem, nil, t.t.Breakpoints(), t.bi, fn.Entry, fn.End); err == nil {
 				for _, in := range insts {
 					if in.Kind == proc.CallInstruction && in.DestLoc != nil && in.DestLoc.Fn != nil && !privateRuntime(in.DestLoc.Fn.Name) {
