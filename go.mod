@@ -12,6 +12,7 @@ require (
 	github.com/charmbracelet/x/exp/teatest/v2 v2.0.0-20260823001701-96af6d2cb5f6
 	github.com/go-delve/delve v1.27.2
 	github.com/google/pprof v0.0.0-20261105003125-4bf881d7fb0b
+	github.com/yuin/goldmark v1.8.7
 	golang.org/x/arch v0.28.0
 	golang.org/x/sys v0.49.0
 	golang.org/x/tools v0.52.0

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"syscall"
 	"time"
 	"unsafe"
 
@@ -159,11 +160,21 @@ func (b *builder) phases() func(string) {
 	if os.Getenv("HANGTUI_TIMINGS") == "" {
 		return func(string) {}
 	}
-	last := time.Now()
+	// Wall time, and the CPU time of the whole process (all goroutines:
+	// marking runs beside the phases after "marking setup"), which other
+	// load on the machine distorts less.
+	cpu := func() time.Duration {
+		var ru syscall.Rusage
+		if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
+			return 0
+		}
+		return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	}
+	last, lastCPU := time.Now(), cpu()
 	return func(name string) {
-		now := time.Now()
-		fmt.Fprintf(os.Stderr, "hangtui: %-15s %v\n", name, now.Sub(last).Round(time.Microsecond))
-		last = now
+		now, nowCPU := time.Now(), cpu()
+		fmt.Fprintf(os.Stderr, "hangtui: %-15s %v (cpu %v)\n", name, now.Sub(last).Round(time.Microsecond), (nowCPU - lastCPU).Round(time.Microsecond))
+		last, lastCPU = now, nowCPU
 	}
 }
 

@@ -23,9 +23,11 @@ const maxStuckEdges = 200
 // waits for. Among those, wait-for cycles (through locks and through who
 // can reach which channel) are deadlocks; the rest are leaks.
 //
-// Marking is conservative, so reachability is over-approximated: errors in
-// it can only hide a leak, never invent one. If the heap cannot be walked,
-// nothing is claimed.
+// Marking follows only live pointers, as the target's GC does (its stack
+// maps and heap pointer bits), and every word where that metadata is
+// missing, so reachability is over-approximated: errors in it can only
+// hide a leak, never invent one. If the heap cannot be walked, nothing is
+// claimed.
 func (b *builder) leaks(a *analysis, m *marking) {
 	if err := m.wait(); err != nil {
 		b.warn("%v", err)
@@ -64,6 +66,17 @@ func (b *builder) leaks(a *analysis, m *marking) {
 			live[g.ID] = true
 			m.markLive(g, m.rootsOf(g))
 			changed = true
+		}
+	}
+
+	if os.Getenv("HANGTUI_TIMINGS") != "" {
+		p := b.t.StackPrecision(b.gs)
+		fmt.Fprintf(os.Stderr, "hangtui: marked %d objects, %.1f MB scanned; stack frames %d precise, %d conservative; %d goroutines scanned conservatively\n",
+			h.Marked(), float64(h.Scanned())/(1<<20), p.PreciseFrames, p.ConservativeFrames, p.ConservativeGoroutines)
+		if os.Getenv("HANGTUI_DEBUG_STACKMAPS") != "" {
+			for _, name := range sortedKeys(p.ConservativeFuncs) {
+				fmt.Fprintf(os.Stderr, "hangtui:   conservative frame %s (%d goroutines)\n", name, p.ConservativeFuncs[name])
+			}
 		}
 	}
 
@@ -306,8 +319,9 @@ func (b *builder) reachersAmong(gs []*Goroutine) map[string][]int64 {
 		if b.t.HasStackWords(b.raw[s.ID]) {
 			sub.MarkStackWords(lo, b.raw[s.ID])
 		} else {
-			_ = sub.MarkRange(lo, hi)
+			_ = sub.MarkStack(b.raw[s.ID])
 		}
+		sub.MarkPtr(b.t.SchedCtxt(b.raw[s.ID]))
 		sub.Budget = 256 << 20
 		if sub.Drain() != nil {
 			continue

@@ -22,7 +22,7 @@ var updateFindings = flag.Bool("update", false, "rewrite testdata/findings/*.gol
 var patternScenarios = []string{
 	"abba", "abba-many", "missing-unlock", "unlock-paths", "double-lock", "double-lock-helper",
 	"rwmutex", "rwmutex-chain", "rwmutex-readers", "chan-leak", "leaks-many", "waitgroup", "cond",
-	"healthy-pool", "healthy-sleeper",
+	"healthy-pool", "healthy-sleeper", "dead-slot", "uintptr-ref",
 }
 
 // TestFindingPatterns attaches to each pattern fixture and compares its

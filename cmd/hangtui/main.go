@@ -20,7 +20,9 @@ Usage:
   hangtui [flags] --core CORE --exe EXE       ... of a core file
   hangtui                                     pick a Go process to inspect
   hangtui report [--json] PID                 print a report of a live process
-      --format text|json|dot|mermaid            the report, or the wait-for graph for Graphviz / Mermaid
+      --format text|json|markdown|pprof|dot|mermaid
+                                                the report; a Markdown summary (CI pages); a goroutine
+                                                profile for go tool pprof; the wait-for graph
   hangtui report [--json] --core CORE --exe EXE   ... of a core file
   hangtui report [--json] --dump FILE|- [--src DIR]   ... of a text goroutine dump
   hangtui [flags] --connect HOST:PORT         ... through a Delve server (dlv --headless --accept-multiclient)
@@ -34,7 +36,8 @@ Usage:
   hangtui watch [--stall 10m] [--kill] [--out DIR] -- CMD ARGS...
                                               run CMD (e.g. go test ./...); when it prints nothing
                                               for --stall, report its hung Go processes to stderr
-                                              and as hangtui-PID.json; exit: CMD's own, 4 if killed
+                                              and as hangtui-PID.json, .md and .pb.gz (the Markdown
+                                              also to $GITHUB_STEP_SUMMARY); exit: CMD's own, 4 if killed
   hangtui --version                           print the version
 
 Flags of the live view:

@@ -223,7 +223,7 @@ func (t *Target) waitReason(code int) string {
 // Go release newer than hangtui still gets its own texts. Falls back to the
 // table of the Go release hangtui was built with.
 func (t *Target) readWaitReasons() []string {
-	scope, err := proc.ThreadScope(t.t, t.t.CurrentThread())
+	scope, err := t.globalScope()
 	if err == nil {
 		v, err := scope.EvalExpression("runtime.waitReasonStrings", proc.LoadConfig{MaxArrayValues: 512, MaxStringLen: 256})
 		if err == nil && v.Unreadable == nil && len(v.Children) > 0 {

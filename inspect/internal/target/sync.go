@@ -172,7 +172,7 @@ func (t *Target) typeName(rtype uint64) string {
 	if t.mds == nil {
 		t.mds, _ = proc.LoadModuleData(t.bi, t.mem)
 	}
-	if scope, err := proc.ThreadScope(t.t, t.t.CurrentThread()); err == nil {
+	if scope, err := t.globalScope(); err == nil {
 		for _, tn := range []string{`"internal/abi.Type"`, "runtime._type"} {
 			v, err := scope.EvalExpression(fmt.Sprintf("*(*%s)(%#x)", tn, rtype), proc.LoadConfig{})
 			if err != nil {

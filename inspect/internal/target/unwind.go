@@ -25,6 +25,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/go-delve/delve/pkg/dwarf/op"
 	"github.com/go-delve/delve/pkg/proc"
@@ -38,6 +39,8 @@ type gRegs struct {
 	m                               uint64
 	labels                          uint64
 	deferHead                       uint64 // g._defer
+	ctxt                            uint64 // g.sched.ctxt: a closure context the GC scans
+	panic                           uint64 // g._panic (on the stack)
 }
 
 // decodeRegs fills g.regs from the bytes of its runtime.g.
@@ -49,6 +52,8 @@ func (l *layouts) decodeRegs(g *G, buf []byte) {
 		m:         get(buf, l.gM),
 		labels:    get(buf, l.gLabels),
 		deferHead: get(buf, l.gDefer),
+		ctxt:      get(buf, l.gSchedCtxt),
+		panic:     get(buf, l.gPanic),
 	}
 }
 
@@ -65,6 +70,10 @@ type stackShape struct {
 	// defers (scanOpenDefers), computed once per shape.
 	openCoded     []shapeDefer
 	openCodedDone bool
+	// mask is where the shape's live pointers are (stackmaps.go), nil
+	// when its stacks are scanned conservatively.
+	mask     *stackMask
+	maskDone bool
 }
 
 // shapeDefer is a frame of a shape with open-coded defers.
@@ -163,6 +172,13 @@ type fnMeta struct {
 	pcfile, pcln, cuOff uint32
 	inlIdx              uint32 // pctab offset of PCDATA_InlTreeIndex, 0 if none
 	inlTree             uint64 // address of FUNCDATA_InlTree, 0 if none
+	// Pointer maps (stackmaps.go): the argument frame size (_func.args),
+	// the pctab offset of PCDATA_StackMapIndex and the addresses of
+	// FUNCDATA_ArgsPointerMaps, FUNCDATA_LocalsPointerMaps and
+	// FUNCDATA_StackObjects (0 when absent).
+	args        int32
+	stackMapIdx uint32
+	funcdata    [3]uint64
 }
 
 type unwinder struct {
@@ -175,6 +191,9 @@ type unwinder struct {
 	gofunc                            uint64
 	ftab                              []uint32 // pairs entryoff, funcoff
 	fEntryOff, fNameOff, fPcsp        int64
+	fArgs                             int64  // _func.args, -1 when unknown
+	rodata                            uint64 // moduledata.rodata: stack objects' gcdata base
+	stackMaps                         bool   // frames' pointer maps can be used (stackmaps.go)
 	fNpcdata, fNfuncdata, fPcdataBase int64
 	icSize, icNameOff, icParentPc     int64
 	// Line tables (lines.go); lines is false when the layout lacks them.
@@ -204,6 +223,9 @@ type unwinder struct {
 	recipes map[varKey]*exprRecipe
 	// frameVars are frames' variables by PC (ContainerOf).
 	frameVars map[varKey]*frameVars
+	// frameMaps are frames' pointer maps by PC, the top bit set for an
+	// innermost frame (stackmaps.go).
+	frameMaps map[uint64]*frameMap
 	// stackBufs are fastStacks' batch buffers, kept between snapshots.
 	stackBufs [][]byte
 	// readBuf is readEach's buffer, kept between snapshots.
@@ -236,6 +258,7 @@ func (t *Target) unwinder() *unwinder {
 		recipes:  map[varKey]*exprRecipe{},
 
 		frameVars: map[varKey]*frameVars{},
+		frameMaps: map[uint64]*frameMap{},
 	}
 	t.lay.unw = u
 	if err := u.init(t); err != nil {
@@ -299,6 +322,15 @@ func (u *unwinder) init(t *Target) error {
 	u.minpc = get(buf, fields["md.minpc"])
 	u.maxpc = get(buf, fields["md.maxpc"])
 	u.gofunc = get(buf, fields["md.gofunc"])
+	u.rodata = get(buf, md.Field("rodata"))
+	u.fArgs = -1
+	if f := fn.Field("args"); f.OK && f.Size == 4 {
+		u.fArgs = f.Off
+	}
+	// Stack maps are read for the releases whose tables were checked.
+	if minor, ok := releaseMinor(t.GoVersion()); ok && minor >= 22 && minor <= 27 && u.fArgs >= 0 {
+		u.stackMaps = true
+	}
 	u.fEntryOff = fields["_func.entryOff"].Off
 	u.fNameOff = fields["_func.nameOff"].Off
 	u.fPcsp = fields["_func.pcsp"].Off
@@ -400,6 +432,7 @@ func (u *unwinder) funcMeta(t *Target, entry uint64) *fnMeta {
 			m.inlIdx, m.inlTree = idx, u.gofunc+uint64(tree)
 		}
 	}
+	u.readPointerMaps(t, m, fn, hdr, npcdata, nfuncdata)
 	if u.lines {
 		m.pcfile = binary.LittleEndian.Uint32(hdr[u.fPcfile:])
 		m.pcln = binary.LittleEndian.Uint32(hdr[u.fPcln:])
@@ -821,7 +854,6 @@ func (t *Target) fastStacks(gs []*G, onThread map[int64]*proc.G) {
 	if !t.StacksOnly {
 		wf = t.wordFilter()
 	}
-	var words wordArena // this goroutine's
 	unwind := func(b *stackBatch) {
 		for i, g := range b.gs {
 			pc, sp, bp, _ := g.startRegs()
@@ -830,7 +862,6 @@ func (t *Target) fastStacks(gs []*G, onThread map[int64]*proc.G) {
 				// The batch read missed it: read it through Delve.
 				if m, err := t.mem.ReadMemory(b.bufs[i], b.addrs[i]); err == nil && m == len(b.bufs[i]) {
 					b.ok[i] = true
-					words.keep(u, wf, g, sp, b.bufs[i])
 				}
 			}
 			if b.ok[i] {
@@ -839,6 +870,20 @@ func (t *Target) fastStacks(gs []*G, onThread map[int64]*proc.G) {
 			if t.unwindFP(u, g, pc, sp, bp, &sr) {
 				t.scanOpenDefers(g, &sr)
 			}
+			// A deep stack the unwinder had to read further: its roots
+			// can be kept too when it read all of it.
+			if b.ok[i] && uint64(len(sr.buf)) == g.regs.hi-sp && len(sr.buf) > len(b.bufs[i]) {
+				b.bufs[i] = sr.buf
+			}
+		}
+	}
+	// The roots on the stacks (stackwords.go) are kept once the stacks are
+	// unwound: which words are live depends on the frames (stackmaps.go).
+	keepRoots := func(words *wordArena, b *stackBatch) {
+		for i, g := range b.gs {
+			if b.ok[i] {
+				words.keep(u, wf, g, b.addrs[i], b.bufs[i])
+			}
 		}
 	}
 	// Batch buffers are kept for the next snapshot.
@@ -846,25 +891,28 @@ func (t *Target) fastStacks(gs []*G, onThread map[int64]*proc.G) {
 		u.stackBufs = append(u.stackBufs, make([][]byte, stacksInFlight-len(u.stackBufs))...)
 	}
 	if !t.live {
+		var words wordArena
 		for _, b := range batches {
 			b.alloc(u.stackBufs[0])
 			u.stackBufs[0] = b.mem
 			clear(b.ok)
 			unwind(b)
+			keepRoots(&words, b)
 		}
 		return
 	}
 	// A live process: a second goroutine reads the next batches with
-	// process_vm_readv (a plain system call, no Delve) and picks out their
-	// stack words while this one unwinds; buffers are recycled.
+	// process_vm_readv (a plain system call, no Delve) while this one
+	// unwinds, and a third picks out the stacks' roots from the batches
+	// unwound; buffers are recycled.
 	free := make(chan []byte, stacksInFlight)
 	for _, buf := range u.stackBufs {
 		free <- buf
 	}
 	ready := make(chan *stackBatch, stacksInFlight)
+	unwound := make(chan *stackBatch, stacksInFlight)
 	done := make(chan struct{})
 	go func() {
-		var words wordArena // the reader's
 		defer close(ready)
 		// hangtui must never die while the target is stopped: a panic
 		// here leaves the batches not yet handed over to Delve.
@@ -877,11 +925,6 @@ func (t *Target) fastStacks(gs []*G, onThread map[int64]*proc.G) {
 				return
 			}
 			readvBatch(t.pid, b.addrs, b.bufs, b.ok)
-			for i, g := range b.gs {
-				if b.ok[i] {
-					words.keep(u, wf, g, b.addrs[i], b.bufs[i])
-				}
-			}
 			select {
 			case ready <- b:
 			case <-done:
@@ -889,14 +932,34 @@ func (t *Target) fastStacks(gs []*G, onThread map[int64]*proc.G) {
 			}
 		}
 	}()
+	kept := make(chan struct{})
+	go func() {
+		defer close(kept)
+		var words wordArena // the keeper's
+		for b := range unwound {
+			func() {
+				// A panic leaves the rest of the batch without kept
+				// roots: marking reads those stacks itself.
+				defer func() { _ = recover() }()
+				keepRoots(&words, b)
+			}()
+			free <- b.mem // never blocks: it has room for every buffer
+			b.mem, b.bufs = nil, nil
+		}
+	}()
 	// Whatever happens here (a panic is turned into an error by the
-	// session), the reader must not be left blocked.
+	// session), the reader must not be left blocked, nor the keeper.
 	defer close(done)
+	stopKeeper := sync.OnceFunc(func() {
+		close(unwound)
+		<-kept
+	})
+	defer stopKeeper()
 	for b := range ready {
 		unwind(b)
-		free <- b.mem
-		b.mem, b.bufs = nil, nil
+		unwound <- b
 	}
+	stopKeeper()
 	// Keep the buffers for the next snapshot (fewer if a read panicked).
 	for i := range u.stackBufs {
 		select {
@@ -982,6 +1045,12 @@ func (t *Target) unwindFP(u *unwinder, g *G, pc, sp, bp uint64, sr *stackReader)
 		h ^= 1
 	}
 	g.stk = u.shape(h, pcs, cfas, syms, !bottom)
+	if !g.stk.maskDone {
+		g.stk.maskDone = true
+		if u.stackMaps && preciseScanning() {
+			g.stk.mask = u.buildMask(t, g.stk, syms)
+		}
+	}
 	g.Frames = g.stk.frames
 	g.Truncated = g.stk.truncated
 	return true
