@@ -14,11 +14,18 @@ import (
 //   - deadlocked: it waits for a lock held (with defer or source evidence) by
 //     a goroutine in a wait-for cycle of such locks, or is in that cycle;
 //   - leaked: it waits on something that nothing can ever wake (a nil
-//     channel, a select with no cases).
+//     channel, a select with no cases; forever.go).
 //
 // Everything else that is parked stays "blocked": it may still wake.
-func analyze(s *Snapshot) *analysis {
+func analyze(s *Snapshot) *analysis { return analyzeWith(s, nil) }
+
+// analyzeWith is analyze with the goroutines a live target shows parked for
+// good beyond what their wait reasons say (builder.foreverWaits: a select
+// over nil channels only), with what each waits for; non-nil for a live
+// target or a core, whose reachability is proven after.
+func analyzeWith(s *Snapshot, forever map[int64]string) *analysis {
 	a := newAnalysis(s)
+	a.forever = forever
 	a.lockEdges()
 	a.cycles()
 	a.behindCycles()
@@ -42,6 +49,9 @@ type analysis struct {
 	seen map[edgeKey]bool
 	// writers caches pendingWriters per RWMutex.
 	writers map[*Resource][]int64
+	// forever: goroutines parked for good that their wait reason does not
+	// say (analyzeWith).
+	forever map[int64]string
 }
 
 type edgeKey struct {
@@ -428,38 +438,6 @@ func (a *analysis) behindCycles() {
 		f.Details = append(f.Details, "waiting: goroutines "+joinIDs(ids))
 		a.s.Findings = append(a.s.Findings, f)
 	}
-}
-
-// foreverReasons are waits nothing can ever end.
-var foreverReasons = map[string]string{
-	"chan receive (nil chan)": "receives from a nil channel",
-	"chan send (nil chan)":    "sends on a nil channel",
-	"select (no cases)":       "is in a select with no cases",
-}
-
-// foreverParked marks goroutines leaked whose wait can never end whatever
-// other goroutines do.
-func (a *analysis) foreverParked() {
-	var ids []int64
-	for _, g := range a.s.Goroutines {
-		what, ok := foreverReasons[g.WaitReason]
-		if !ok || g.State != StateWaiting || g.Verdict.Stuck() {
-			continue
-		}
-		g.Verdict = VerdictLeaked
-		g.Why = what + ": nothing can ever wake it"
-		ids = append(ids, g.ID)
-	}
-	if len(ids) == 0 {
-		return
-	}
-	f := Finding{Severity: SeverityError, Kind: FindingLeak, Goroutines: ids,
-		Title: fmt.Sprintf("%d goroutine(s) parked forever on a nil channel or an empty select", len(ids))}
-	for _, id := range ids {
-		g := a.gs[id]
-		f.Details = append(f.Details, fmt.Sprintf("goroutine %d%s %s", id, where(g), foreverReasons[g.WaitReason]))
-	}
-	a.s.Findings = append(a.s.Findings, f)
 }
 
 // orphanedLocks reports locks that are locked, have waiters, and no

@@ -133,6 +133,9 @@ var waitScenarios = []string{
 	"chan-no-peer", "chan-leak", "nil-chan", "select", "chan-lock-cycle", "waitgroup",
 	"cond", "context", "finalizer-lock", "finalizer-chan", "source-lock", "cond-cycle", "finalizer-cycle",
 	"healthy-pool", "healthy-sleeper", "healthy-timers", "healthy-net",
+	"healthy-cond", "healthy-context", "healthy-wg", "daemon", "daemon-leak",
+	"kernel-pipeline", "kernel-select-peers", "kernel-wg-early-return", "kernel-lock-behind-leak",
+	"kernel-cond-no-signal", "kernel-timers", "kernel-semaphore",
 	"healthy-cond", "healthy-context", "healthy-wg", "dead-slot", "uintptr-ref",
 }
 
@@ -282,6 +285,8 @@ var provenScenarios = map[string]bool{
 	"chan-leak": true, "waitgroup": true, "cond-cycle": true, "finalizer-cycle": true,
 	"select": true, "cond": true, "context": true, "chan-no-peer": true,
 	"abba-many": true, "double-lock-helper": true, "leaks-many": true,
+	"daemon-leak": true, "kernel-pipeline": true, "kernel-select-peers": true,
+	"kernel-wg-early-return": true, "kernel-lock-behind-leak": true, "kernel-timers": true,
 	"dead-slot": true, "uintptr-ref": true,
 }
 
@@ -291,10 +296,18 @@ var provenScenarios = map[string]bool{
 func checkVerdicts(t *testing.T, snap *inspect.Snapshot, m *fixture.Manifest) {
 	t.Helper()
 	checkSound(t, snap, m)
+	gs, _ := index(snap)
+	// "idle" in a manifest is main.main parked in select {} by design.
+	for id, want := range m.Verdicts {
+		var gid int64
+		fmt.Sscan(id, &gid)
+		if g := gs[gid]; g != nil && want == "idle" && g.Verdict != inspect.VerdictIdle {
+			t.Errorf("goroutine %d (%s): verdict %s, want idle (parked by design)", gid, g.WaitReason, g.Verdict)
+		}
+	}
 	if !provenScenarios[m.Scenario] {
 		return
 	}
-	gs, _ := index(snap)
 	for id, want := range m.Verdicts {
 		var gid int64
 		fmt.Sscan(id, &gid)

@@ -110,7 +110,7 @@ func build(t *target.Target, info Target, src *sourceIndex, progress func(Progre
 	phase("resources")
 	b.readFinalizers()
 	phase("finalizers")
-	a := analyze(b.snap)
+	a := analyzeWith(b.snap, b.foreverWaits())
 	phase("cycles")
 	b.progress(Progress{Phase: "proving what can still run", Done: 2 * n / 3, Total: n})
 	b.leaks(a, mark)

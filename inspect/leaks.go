@@ -140,7 +140,10 @@ func (b *builder) analyzable(g *Goroutine) bool {
 			return false
 		}
 		if r.Kind == KindChan {
-			if c := b.chans[r.Addr]; c == nil || c.Timer != 0 || c.Closed {
+			// A timer channel: its timer can wake the waiter,
+			// unless it is stopped (then only a Reset, through the
+			// Timer that holds the channel, can).
+			if c := b.chans[r.Addr]; c == nil || (c.Timer != 0 && !c.TimerStopped) || c.Closed {
 				return false
 			}
 		}

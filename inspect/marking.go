@@ -57,6 +57,7 @@ func (b *builder) startMarking() *marking {
 	// Runtime bookkeeping that points at every waiter's object.
 	allg := b.t.AllGAddrs()
 	ps, timers := b.t.PTimers()
+	timers = liveTimers(b.t, timers) // roots.go
 	excl := make([]uint64, 0, len(allg)+len(ps)+len(b.sudogs)+64)
 	excl = append(excl, allg...)
 	excl = append(excl, ps...)
@@ -87,6 +88,13 @@ func (b *builder) startMarking() *marking {
 	for _, g := range b.snap.Goroutines {
 		switch {
 		case g.Verdict.Stuck():
+		case b.neverWakes(g) != "" && g.Role == RoleNone:
+			// Parked for good (forever.go): it never runs again, so
+			// its stack is no root; it is no candidate either. (A
+			// finalizer or cleanup goroutine parked for good stays
+			// live: the finalizer and cleanup roots are marked with
+			// the first live one, and Go 1.25+ may start another
+			// cleanup goroutine.)
 		case b.analyzable(g):
 			m.candidates = append(m.candidates, g)
 		default:
@@ -101,7 +109,7 @@ func (b *builder) startMarking() *marking {
 	lives := make([]*Goroutine, 0, len(m.live))
 	roots := make([]liveRoots, 0, len(m.live))
 	for _, g := range b.snap.Goroutines {
-		if m.live[g.ID] {
+		if m.live[g.ID] && !stackHoldsNoProgramRefs(g) { // roots.go
 			lives, roots = append(lives, g), append(roots, m.rootsOf(g))
 		}
 	}

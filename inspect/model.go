@@ -471,6 +471,9 @@ const (
 	FindingFinalizerBlocked FindingKind = "finalizer-blocked"
 	// FindingCleanupBlocked: the same for a cleanup goroutine.
 	FindingCleanupBlocked FindingKind = "cleanup-blocked"
+	// FindingParkedByDesign: main.main parked in select {} (a daemon
+	// whose work runs in other goroutines): information, not a leak.
+	FindingParkedByDesign FindingKind = "parked-by-design"
 )
 
 // FindingInstance is one more occurrence of a finding's pattern.

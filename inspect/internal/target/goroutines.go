@@ -208,7 +208,10 @@ func (t *Target) readAllGWarn() ([]*G, []string, error) {
 		g.StartPC = get(buf, l.gStartPC)
 		g.idx = idxs[k]
 		l.decodeRegs(g, buf)
-		if g.Status == Gwaiting || g.Status == Gpreempted {
+		// A goroutine the runtime's goroutine leak detector caught
+		// (gLeaked, until the next leak-detecting GC) is still parked
+		// for its wait reason, as its traceback says.
+		if g.Status == Gwaiting || g.Status == Gpreempted || g.Status == gLeaked {
 			g.WaitReason = t.waitReason(g.WaitCode)
 		}
 		out = append(out, g)

@@ -130,8 +130,11 @@ type Chan struct {
 	Closed   bool
 	ElemType string
 	// Timer is set for channels fed by a runtime timer (time.After,
-	// time.Ticker): a timer can always wake their receivers.
+	// time.Ticker): a timer can wake their receivers...
 	Timer uint64
+	// TimerStopped: ...unless it is stopped, with no run under way
+	// (TimerStopped, timerchan.go).
+	TimerStopped bool
 	// RecvQ and SendQ hold (sudog, g) pairs in queue order.
 	RecvQ, SendQ []QueueEntry
 }
@@ -156,6 +159,7 @@ func (t *Target) ReadChan(addr uint64) (*Chan, error) {
 	}
 	c.ElemType = t.typeName(get(buf, l.chElemtype))
 	c.Timer = get(buf, l.hchan.Field("timer"))
+	c.TimerStopped = c.Timer != 0 && t.TimerStopped(c.Timer)
 	if c.RecvQ, err = t.queue(get(buf, l.chRecvqFirst), addr+uint64(l.chRecvqFirst.Off), "runtime.hchan.recvq"); err != nil {
 		return c, err
 	}
@@ -343,7 +347,11 @@ func goTypeName(s string) string {
 	return strings.ReplaceAll(s, ") void", ")")
 }
 
-// MLinks returns the addresses of every runtime.m (OS thread) structure.
+// MLinks returns the addresses of every runtime.m (OS thread) structure
+// and of each one's g0 and gsignal goroutines: runtime bookkeeping, like
+// allgs. (A g0 is not in allgs; a thread's register names it, and its
+// stack.hi, one past its stack, may point at the heap object that follows,
+// a sudog on a lock or a Cond.)
 func (t *Target) MLinks() []uint64 {
 	ml, err := loadStruct(t.bi, "runtime.m")
 	if err != nil {
@@ -353,11 +361,22 @@ func (t *Target) MLinks() []uint64 {
 	if err != nil {
 		return nil
 	}
+	var gs []field
+	for _, name := range []string{"g0", "gsignal"} {
+		if f := ml.Field(name); f.OK && f.Size == 8 {
+			gs = append(gs, f)
+		}
+	}
 	var out []uint64
 	w := newChainWalk(100_000)
 	m, _ := t.readPtr(head)
 	for m != 0 && w.next(m) {
 		out = append(out, m)
+		for _, f := range gs {
+			if g, err := t.readPtr(m + uint64(f.Off)); err == nil && g != 0 {
+				out = append(out, g)
+			}
+		}
 		m, _ = t.readPtr(m + uint64(ml.Field("alllink").Off))
 	}
 	return out

@@ -1,0 +1,3 @@
+module runtimeleak
+
+go 1.22
