@@ -67,6 +67,8 @@ func (b *builder) leaks(a *analysis, m *marking) {
 		}
 	}
 
+	b.recordCodeFacts(a, h, candidates, live, globals, stacks) // for the source analysis (code.go)
+
 	var stuck, blocked []*Goroutine
 	for _, g := range candidates {
 		if !live[g.ID] {

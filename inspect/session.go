@@ -40,6 +40,9 @@ type Session struct {
 	// src is the source evidence's parsed files and answers, kept for
 	// the session: refreshes stop at the same code again.
 	src *sourceIndex
+
+	// code is the source analysis, once started (code.go).
+	code atomic.Pointer[codeJob]
 }
 
 // Attach stops the process with the given PID and prepares to read it. The
@@ -234,6 +237,11 @@ func (s *Session) Snapshot() (*Snapshot, error) {
 			// warnings: a report made of them would be wrong.
 			return &Error{Kind: ErrProcessGone, Msg: fmt.Sprintf("process %d exited while it was being read", s.info.PID),
 				Hint: "nothing to inspect any more; if it crashed, its output or a core file may say why"}
+		}
+		if s.code.Load() != nil {
+			// What the runtime will call by itself, for the source
+			// analysis (read while the target is stopped).
+			readCallbacks(s.tgt, snap)
 		}
 		if s.info.Source == SourceLive {
 			snap.Pause = time.Since(s.stoppedSince)
