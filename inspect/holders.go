@@ -132,6 +132,9 @@ func (b *builder) nameResources() {
 			r.Type = name
 		} else if name := b.t.GlobalContaining(r.Addr); name != "" {
 			r.Type = name
+		} else if name := b.t.GlobalHolding(r.Addr); name != "" {
+			// A pointer to it in a package variable: var c = sync.NewCond(...).
+			r.Type = name + " (*" + r.Type + ")"
 		}
 	}
 }

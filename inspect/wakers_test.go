@@ -1,6 +1,7 @@
 package inspect_test
 
 import (
+	"fmt"
 	"os"
 	"testing"
 	"time"
@@ -48,4 +49,53 @@ func TestCodeDebug(t *testing.T) {
 	snap := codeSnapshotOf(t, p)
 	t.Logf("code: %+v", snap.Code)
 	_ = report.WriteText(os.Stderr, snap)
+}
+
+// globalScenarios are the hangs through package variables (issue 15) and
+// their negatives.
+var globalScenarios = []string{
+	"global-pool-finalizer", "global-chan-lock", "global-waitgroup", "global-cond", "global-chan-returned",
+	"global-ticker", "global-iface-waker", "global-reflect-waker", "global-http-handler",
+}
+
+// codeProven are the scenarios whose code verdicts the source analysis
+// proves; in the others it must claim nothing the fixture does not intend.
+var codeProven = map[string]bool{
+	"global-pool-finalizer": true, "global-chan-lock": true, "global-waitgroup": true, "global-cond": true,
+	"global-chan-returned": true, "finalizer-lock": true, "chan-lock-cycle": true,
+}
+
+// checkSoundCode: nothing is called stuck that the fixture does not intend
+// with the source analysis.
+func checkSoundCode(t *testing.T, snap *inspect.Snapshot, m *fixture.Manifest) {
+	t.Helper()
+	for _, g := range snap.Goroutines {
+		want := m.CodeVerdict(g.ID)
+		if g.Verdict.Stuck() && want != "deadlocked" && want != "leaked" {
+			t.Errorf("goroutine %d (%s) called %s with the source, fixture intends %q: %s", g.ID, g.WaitReason, g.Verdict, want, g.Why)
+		}
+	}
+}
+
+func TestCodeProofs(t *testing.T) {
+	exe := fixture.Build(t, fixture.Default)
+	for _, sc := range append(append([]string{}, globalScenarios...), waitScenarios...) {
+		t.Run(sc, func(t *testing.T) {
+			p := fixture.Start(t, exe, sc)
+			snap := codeSnapshotOf(t, p)
+			checkSoundCode(t, snap, p.Manifest)
+			if !codeProven[sc] {
+				return
+			}
+			gs, _ := index(snap)
+			for id := range p.Manifest.CodeVerdicts {
+				var gid int64
+				fmt.Sscan(id, &gid)
+				want := p.Manifest.CodeVerdict(gid)
+				if g := gs[gid]; g != nil && (want == "deadlocked" || want == "leaked") && !g.Verdict.Stuck() {
+					t.Errorf("goroutine %d (%s): verdict %s, want %s", gid, g.WaitReason, g.Verdict, want)
+				}
+			}
+		})
+	}
 }

@@ -45,7 +45,7 @@ type Reach struct {
 	finalizers    bool
 	finUnresolved string
 	finPool       map[int]bool
-	finAdded   map[int]bool
+	finAdded      map[int]bool
 	// poolFromMemory: finPool was set from memory.
 	poolFromMemory bool
 	pendingFin     bool
