@@ -97,6 +97,9 @@ type codeJob struct {
 	err    error
 	took   time.Duration
 	over   atomic.Bool
+	// started is closed when the load starts (the budget runs from
+	// then), expired when the budget is spent.
+	started, expired chan struct{}
 
 	mu     sync.Mutex
 	idents map[string]identResult
@@ -119,7 +122,8 @@ func (s *Session) StartCodeAnalysis(opts CodeOptions) {
 		opts.Budget = DefaultCodeBudget
 	}
 	info := s.Info()
-	j := &codeJob{opts: opts, start: time.Now(), done: make(chan struct{}), idents: map[string]identResult{}}
+	j := &codeJob{opts: opts, start: time.Now(), done: make(chan struct{}), idents: map[string]identResult{},
+		started: make(chan struct{}), expired: make(chan struct{})}
 	if !s.code.CompareAndSwap(nil, j) {
 		return
 	}
@@ -134,6 +138,15 @@ func (s *Session) StartCodeAnalysis(opts CodeOptions) {
 				j.err = fmt.Errorf("internal error: %v", r)
 			}
 		}()
+		// Not while the target is stopped for the attach and the first
+		// read: the analysis would take the CPU from them.
+		select {
+		case <-s.snapped:
+		case <-ctx.Done():
+		case <-time.After(opts.Budget / 4):
+		}
+		start := time.Now()
+		close(j.started)
 		exe := info.Exe
 		if info.Source == SourceLive && info.PID > 0 {
 			// The executable the process runs, even if the path was
@@ -144,7 +157,7 @@ func (s *Session) StartCodeAnalysis(opts CodeOptions) {
 		}
 		j.prog, j.err = wakers.LoadCached(ctx, wakers.Config{Exe: exe, Dir: opts.Dir, Env: opts.Env,
 			Progress: func(p string) { j.phase.Store(&p) }})
-		j.took = time.Since(j.start)
+		j.took = time.Since(start)
 		if j.prog != nil {
 			// Time this session waited for a load another session made
 			// is not the analysis' time.
@@ -153,10 +166,16 @@ func (s *Session) StartCodeAnalysis(opts CodeOptions) {
 	}()
 	go func() {
 		select {
+		case <-j.started:
+		case <-j.done:
+			return
+		}
+		select {
 		case <-j.done:
 		case <-time.After(opts.Budget):
 			j.over.Store(true)
 			cancel()
+			close(j.expired)
 		}
 	}()
 }
@@ -214,7 +233,7 @@ func (s *Session) ProveFromCode(snap *Snapshot, wait bool) {
 	if wait {
 		select {
 		case <-j.done:
-		case <-time.After(time.Until(j.start.Add(j.opts.Budget))):
+		case <-j.expired:
 		}
 	}
 	st := j.status()
@@ -597,7 +616,8 @@ func (p *prover) explain(stuck []*Goroutine) {
 			}
 			var list []WakerSite
 			for _, site := range id.Wakers(waitOpName(w.op)) {
-				ws := WakerSite{Resource: r.ID, Op: site.Op, Func: site.Func, File: site.File, Line: site.Line, Code: site.Code, Finalizer: site.Finalizer}
+				ws := WakerSite{Resource: r.ID, Op: site.Op, Func: site.Func, File: site.File, Line: site.Line, Code: site.Code,
+					Finalizer: site.Finalizer, Unknown: site.Unknown, Reflection: site.Reflection}
 				for _, h := range stuck {
 					if h.ID == g.ID {
 						continue
@@ -611,7 +631,7 @@ func (p *prover) explain(stuck []*Goroutine) {
 						}
 					}
 				}
-				ws.Why = p.siteWhy(ws)
+				ws.Why = p.siteWhy(&ws)
 				list = append(list, ws)
 			}
 			if _, done := sites[r.ID]; !done {
@@ -679,17 +699,31 @@ func (p *prover) addSites(f *Finding, rid string, list []WakerSite) {
 		return
 	}
 	f.Wakers = append(f.Wakers, list...)
-	if len(list) == 0 {
-		f.Details = append(f.Details, fmt.Sprintf("nothing in the program's code can wake a goroutine on %s", describeResource(r)))
-		return
+	var concrete, reflection []WakerSite
+	for _, ws := range list {
+		if ws.Reflection {
+			reflection = append(reflection, ws)
+		} else {
+			concrete = append(concrete, ws)
+		}
+	}
+	if len(concrete) == 0 {
+		f.Details = append(f.Details, fmt.Sprintf("no operation in the program's code can wake a goroutine on %s", describeResource(r)))
 	}
 	const maxShown = 12
-	for i, ws := range list {
+	for i, ws := range concrete {
 		if i == maxShown {
-			f.Details = append(f.Details, fmt.Sprintf("… and %d more operations that could wake it (all in findings[].wakers)", len(list)-maxShown))
+			f.Details = append(f.Details, fmt.Sprintf("… and %d more operations that could wake it (all in findings[].wakers)", len(concrete)-maxShown))
 			break
 		}
 		f.Details = append(f.Details, fmt.Sprintf("could wake it: %s; %s", siteText(ws), ws.Why))
+	}
+	if len(reflection) > 0 {
+		var names []string
+		for _, ws := range reflection {
+			names = append(names, ShortFunc(ws.Func))
+		}
+		f.Details = append(f.Details, fmt.Sprintf("could wake it: reflection on channels (%s); %s", strings.Join(names, ", "), reflection[0].Why))
 	}
 }
 
@@ -708,12 +742,20 @@ func siteText(ws WakerSite) string {
 }
 
 // siteWhy says why nothing that can run gets to a waking site.
-func (p *prover) siteWhy(ws WakerSite) string {
+func (p *prover) siteWhy(ws *WakerSite) string {
 	fin := p.fing
-	switch {
-	case ws.Finalizer && fin != nil && !p.live[fin.ID]:
-		return fmt.Sprintf("it is only in the finalizer %s; the finalizer goroutine %d %s", ShortFunc(ws.Func), fin.ID, p.stuckOn(fin))
-	case len(ws.Reachers) > 0:
+	if fin != nil && !p.live[fin.ID] {
+		for _, id := range ws.Reachers {
+			if id != fin.ID {
+				continue
+			}
+			ws.Finalizer = true
+			if len(ws.Reachers) == 1 {
+				return fmt.Sprintf("it runs only in a finalizer (%s), and the finalizer goroutine %d %s", p.finalizerName(ws), fin.ID, p.stuckOn(fin))
+			}
+		}
+	}
+	if len(ws.Reachers) > 0 {
 		var parts []string
 		for _, id := range ws.Reachers {
 			if g := p.gs[id]; g != nil {
@@ -723,6 +765,15 @@ func (p *prover) siteWhy(ws WakerSite) string {
 		return "only goroutines that are stuck themselves get there: " + strings.Join(parts, "; ")
 	}
 	return "no goroutine that can still run gets there (none has it ahead on its stack or calls it, and no timer, finalizer or cleanup does)"
+}
+
+// finalizerName is the finalizer the finalizer goroutine runs (the
+// site's function when memory did not say).
+func (p *prover) finalizerName(ws *WakerSite) string {
+	if f := p.snap.Finalizers; f != nil && f.Running != nil && f.Running.Func != "" {
+		return ShortFunc(f.Running.Func)
+	}
+	return ShortFunc(ws.Func)
 }
 
 // stuckOn is "is blocked on mutex 0x… (main.pool.mu) held by goroutine 21".
@@ -762,7 +813,12 @@ func (p *prover) leakWhy(g *Goroutine, sites map[string][]WakerSite) string {
 			parts = append(parts, fmt.Sprintf("%s is held by goroutine(s) %s, which can never run", what, joinIDs(hs)))
 			continue
 		}
-		list := sites[r.ID]
+		var list []WakerSite
+		for _, ws := range sites[r.ID] {
+			if !ws.Reflection {
+				list = append(list, ws)
+			}
+		}
 		switch len(list) {
 		case 0:
 			parts = append(parts, fmt.Sprintf("no operation in the program's code can wake a goroutine on %s", what))

@@ -444,9 +444,14 @@ type WakerSite struct {
 	File string
 	Line int
 	Code string
-	// Finalizer: Func is a finalizer (only the finalizer goroutine runs
-	// it).
+	// Finalizer: only the finalizer goroutine gets there (Func is, or is
+	// called by, a finalizer).
 	Finalizer bool
+	// Unknown: the operation's channel or lock is not followed in the
+	// code (it comes through an interface, reflection or unsafe): it may
+	// be any object of its type. Reflection: Func is a reflect function
+	// that operates on whatever channel it is handed.
+	Unknown, Reflection bool
 	// Reachers are the goroutines whose code can still get there; all of
 	// them are proven stuck themselves.
 	Reachers []int64

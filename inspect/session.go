@@ -43,6 +43,11 @@ type Session struct {
 
 	// code is the source analysis, once started (code.go).
 	code atomic.Pointer[codeJob]
+	// snapped is closed once the first snapshot is read: the source
+	// analysis waits for it, so as not to compete with the attach and
+	// the first read for the CPU while the target is stopped.
+	snapped     chan struct{}
+	snappedOnce sync.Once
 }
 
 // Attach stops the process with the given PID and prepares to read it. The
@@ -103,7 +108,7 @@ func OpenCore(corePath, exePath string) (*Session, error) {
 }
 
 func newSession() *Session {
-	s := &Session{calls: make(chan func()), done: make(chan struct{})}
+	s := &Session{calls: make(chan func()), done: make(chan struct{}), snapped: make(chan struct{})}
 	go s.loop()
 	return s
 }
@@ -209,6 +214,7 @@ func (s *Session) halt() {
 // Snapshot reads everything from the target, stopping it first if it was
 // resumed.
 func (s *Session) Snapshot() (*Snapshot, error) {
+	defer s.snappedOnce.Do(func() { close(s.snapped) })
 	s.halt()
 	var snap *Snapshot
 	err := s.do(func() error {
@@ -241,7 +247,11 @@ func (s *Session) Snapshot() (*Snapshot, error) {
 		if s.code.Load() != nil {
 			// What the runtime will call by itself, for the source
 			// analysis (read while the target is stopped).
+			t0 := time.Now()
 			readCallbacks(s.tgt, snap)
+			if os.Getenv("HANGTUI_TIMINGS") != "" {
+				fmt.Fprintf(os.Stderr, "hangtui: %-15s %v\n", "callbacks", time.Since(t0).Round(time.Microsecond))
+			}
 		}
 		if s.info.Source == SourceLive {
 			snap.Pause = time.Since(s.stoppedSince)

@@ -54,6 +54,15 @@ type progressReporter interface {
 	OnProgress(func(inspect.Progress))
 }
 
+// codeProver is implemented by sources that analyse the program's source
+// to prove waits through package variables (*inspect.Session): each
+// snapshot is proven once the target runs again, and the analysis
+// finishing is a reason to read again.
+type codeProver interface {
+	ProveFromCode(snap *inspect.Snapshot, wait bool)
+	CodeDone() <-chan struct{}
+}
+
 type control int
 
 const (
@@ -174,6 +183,7 @@ func (e *Engine) run() {
 	}
 	var prev *uictx.Data
 	paused := false
+	codeSeen := false // the source analysis' end has led to a read
 	for {
 		if !e.send(readingMsg{}) {
 			return
@@ -188,6 +198,16 @@ func (e *Engine) run() {
 		if live {
 			if rerr := e.src.Resume(); rerr != nil {
 				e.log.Error("resume", "err", rerr)
+			}
+		}
+		var codeDone <-chan struct{}
+		if cp, ok := e.src.(codeProver); ok {
+			if err == nil {
+				// The target runs again: this reads only the snapshot.
+				cp.ProveFromCode(snap, false)
+			}
+			if !codeSeen {
+				codeDone = cp.CodeDone()
 			}
 		}
 		msg := snapshotMsg{err: err, at: time.Now(), next: e.interval}
@@ -227,6 +247,10 @@ func (e *Engine) run() {
 			case <-e.stop:
 				return
 			case <-tick:
+				break wait
+			case <-codeDone:
+				// The source analysis is done: read again to use it.
+				codeSeen = true
 				break wait
 			case c := <-e.ctl:
 				switch c {

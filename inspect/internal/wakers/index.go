@@ -319,7 +319,11 @@ func (x *index) scan(i int, bySig *typeutil.Map) {
 			for _, ce := range callees {
 				cf := x.funcs[ce].fn
 				cname := funcName(cf)
-				if k, ok := syncOps[cname]; ok && k != 0 {
+				if _, inOp := syncOps[name]; inOp {
+					// Inside Done (its Add(-1)), RWMutex.Unlock (its
+					// w.Unlock): every call of the outer method is an
+					// operation itself.
+				} else if k, ok := syncOps[cname]; ok {
 					o := &op{kind: k, fn: i, pos: c.Pos(), in: in}
 					if strings.HasPrefix(cname, "(*sync.RWMutex)") {
 						o.lock = "RWMutex"

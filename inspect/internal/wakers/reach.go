@@ -432,7 +432,10 @@ type Site struct {
 	// Unknown: the operand is not followed (an interface, reflection,
 	// unsafe): it may be any object of its type.
 	Unknown bool
-	op      *op
+	// Reflection: a reflect function that operates on a channel it is
+	// handed (reflect.Value.Send, reflect.Select, ...).
+	Reflection bool
+	op         *op
 }
 
 func (p *Program) site(o *op) *Site {
@@ -441,6 +444,9 @@ func (p *Program) site(o *op) *Site {
 	s := &Site{Op: o.kind.String(), Func: runtimeName(fi.fn, p), File: pos.Filename, Line: pos.Line, op: o}
 	s.Finalizer = p.finalizerFn(o.fn)
 	s.Code = sourceLine(pos.Filename, pos.Line)
+	if o.in == nil {
+		s.Reflection = true
+	}
 	if o.val == nil {
 		s.Unknown = true
 	} else if org := p.orig.of(o.val); org[objUnknown] {
