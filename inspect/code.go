@@ -332,6 +332,7 @@ type prover struct {
 	proven    int
 	notProven string
 	fing      *Goroutine
+	stacks    map[stackKey]bool
 }
 
 func frames(g *Goroutine) []wakers.Frame {
@@ -424,6 +425,7 @@ func (p *prover) run() {
 	}
 	facts := s.facts
 	p.live = make(map[int64]bool, len(s.Goroutines))
+	p.stacks = map[stackKey]bool{}
 	p.liveWhy = map[int64]string{}
 	p.reach = p.prog.NewReach()
 	p.reach.AddRoots()
@@ -485,10 +487,30 @@ func (p *prover) run() {
 
 func (p *prover) makeLive(g *Goroutine) {
 	p.live[g.ID] = true
-	p.reach.AddStack(frames(g), label(g))
 	if g.Role == RoleFinalizer {
 		p.reach.EnableFinalizers()
 	}
+	if g.StackTruncated {
+		// What it returns into is not known.
+		p.reach.Block(fmt.Sprintf("the stack of goroutine %d was not read to its end", g.ID))
+		return
+	}
+	// Goroutines with the same stack share one Frames slice: add it once.
+	if len(g.Frames) > 0 {
+		k := stackKey{&g.Frames[0], len(g.Frames)}
+		if p.stacks[k] {
+			return
+		}
+		p.stacks[k] = true
+	} else if g.System {
+		return // a runtime goroutine without frames: runtime code only
+	}
+	p.reach.AddStack(frames(g), label(g))
+}
+
+type stackKey struct {
+	first *Frame
+	n     int
 }
 
 // wakeable: can what is live end one of g's waits? why says how.

@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"sync"
 
 	"golang.org/x/tools/go/packages"
 	"golang.org/x/tools/go/ssa"
@@ -63,6 +64,10 @@ type funcInfo struct {
 	calls   []callInfo
 	ops     []*op
 	blocker string // reachable: no proof (reflection, plugins, code without a Go body)
+	// resetsTimers: (*time.Timer).Reset, which can start a stopped
+	// AfterFunc timer again (its callback is not in memory's pending
+	// timers).
+	resetsTimers bool
 	// file and lines of the function's syntax, for frames.
 	file       string
 	start, end int
@@ -96,6 +101,9 @@ type index struct {
 	// asmOK are functions without a Go body implemented in assembly that
 	// calls back into no Go code.
 	asmOK map[int]bool
+
+	atMu   sync.Mutex
+	atMemo map[atKey][]int
 }
 
 // root is a function the runtime may start by itself, and why.
@@ -261,6 +269,7 @@ func (x *index) scan(i int, bySig *typeutil.Map) {
 	if r, ok := blockers[name]; ok && r != "" {
 		fi.blocker = r
 	}
+	fi.resetsTimers = name == "(*time.Timer).Reset"
 	for _, k := range reflectChanOps[name] {
 		fi.ops = append(fi.ops, &op{kind: k, fn: i, pos: fn.Pos()})
 	}
@@ -684,6 +693,26 @@ func (x *index) assembly(pk *packages.Package, byName map[string]int) (bad strin
 // at returns the innermost functions whose syntax contains file:line
 // (several for the instances of a generic function).
 func (x *index) at(file string, line int) []int {
+	key := atKey{file, line}
+	x.atMu.Lock()
+	defer x.atMu.Unlock()
+	if ids, ok := x.atMemo[key]; ok {
+		return ids
+	}
+	ids := x.at1(file, line)
+	if x.atMemo == nil {
+		x.atMemo = map[atKey][]int{}
+	}
+	x.atMemo[key] = ids
+	return ids
+}
+
+type atKey struct {
+	file string
+	line int
+}
+
+func (x *index) at1(file string, line int) []int {
 	var best []int
 	bestLen := -1
 	for _, id := range x.spans[file] {

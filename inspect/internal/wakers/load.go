@@ -83,6 +83,8 @@ type Program struct {
 
 	namesOnce sync.Once
 	byName    map[string][]int
+	stdOnce   sync.Once
+	stdPaths  map[string]bool
 }
 
 // Took is the total time the analysis took.

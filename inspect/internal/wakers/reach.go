@@ -49,6 +49,7 @@ type Reach struct {
 	// poolFromMemory: finPool was set from memory.
 	poolFromMemory bool
 	pendingFin     bool
+	allTimers      bool
 }
 
 // NewReach starts an empty reach.
@@ -61,6 +62,9 @@ func (p *Program) NewReach() *Reach {
 // graph bounds is reachable (reflection, a plugin, code without a Go
 // body, an unresolved finalizer or callback, a frame not in the source).
 func (r *Reach) Blocker() string { return r.blocker }
+
+// Block turns the proof off: something this reach cannot bound can run.
+func (r *Reach) Block(why string) { r.block(why) }
 
 func (r *Reach) block(why string) {
 	if r.blocker == "" {
@@ -114,7 +118,7 @@ func (r *Reach) AddCallbacks(kind string, fns []Frame) {
 	for _, f := range fns {
 		ids := r.p.funcsOf(f)
 		if len(ids) == 0 {
-			if !stdFunc(f.Func) {
+			if !r.p.stdFunc(f.Func) {
 				r.block("the " + kind + " " + f.Func + " is not in the analysed source")
 			}
 			continue
@@ -133,7 +137,7 @@ func (r *Reach) SetFinalizerPool(fns []Frame) {
 	r.poolFromMemory = true
 	for _, f := range fns {
 		ids := r.p.funcsOf(f)
-		if len(ids) == 0 && !stdFunc(f.Func) {
+		if len(ids) == 0 && !r.p.stdFunc(f.Func) {
 			r.finUnresolved = "the finalizer " + f.Func + " is not in the analysed source"
 		}
 		for _, id := range ids {
@@ -201,6 +205,10 @@ func boundSuffix(fn string) string {
 // names the goroutine in explanations.
 func (r *Reach) AddStack(frames []Frame, label string) {
 	x := r.p.idx
+	if len(frames) == 0 {
+		r.block("the stack of " + label + " could not be read")
+		return
+	}
 	sawMain, sawRuntimeMain := false, false
 	for _, f := range frames {
 		switch f.Func {
@@ -214,7 +222,7 @@ func (r *Reach) AddStack(frames []Frame, label string) {
 		}
 		ids := x.at(r.p.localFile(f.File), f.Line)
 		if len(ids) == 0 {
-			if !stdFunc(f.Func) {
+			if !r.p.stdFunc(f.Func) {
 				r.block("frame " + f.Func + " at " + shortFile(f.File) + ":" + itoa(f.Line) + " (" + label + ") is not in the analysed source")
 			}
 			continue
@@ -239,15 +247,32 @@ func (r *Reach) AddStack(frames []Frame, label string) {
 	r.drain()
 }
 
-// stdFunc: a function of the standard library (its package path has no
-// dot in its first element), by its runtime name.
-func stdFunc(fn string) bool {
+// stdFunc: a function of the standard library, by its runtime name: its
+// package is one of the program's standard packages (a package the
+// program does not have is not assumed standard).
+func (p *Program) stdFunc(fn string) bool {
 	if strings.HasPrefix(fn, "main.") {
 		return false
 	}
-	first, _, _ := strings.Cut(fn, "/")
-	first, _, _ = strings.Cut(first, ".")
-	return !strings.Contains(first, ".") && first != ""
+	pkg := funcPackage(fn)
+	p.stdOnce.Do(func() {
+		p.stdPaths = map[string]bool{}
+		for sp := range p.std {
+			p.stdPaths[sp.Pkg.Path()] = true
+		}
+	})
+	return p.stdPaths[pkg]
+}
+
+// funcPackage is the package path of a runtime function name:
+// "net/http.(*Server).Serve" → "net/http".
+func funcPackage(fn string) string {
+	slash := strings.LastIndex(fn, "/")
+	rest := fn[slash+1:]
+	if dot := strings.Index(rest, "."); dot >= 0 {
+		return fn[:slash+1+dot]
+	}
+	return fn
 }
 
 // addFrom adds function id entered in the middle, stopped at line.
@@ -259,6 +284,10 @@ func (r *Reach) addFrom(id, line int) {
 	}
 	if fi.blocker != "" {
 		r.block(fi.blocker + ", reached from " + r.origin)
+	}
+	if fi.resetsTimers {
+		r.addFunc(id) // (all of it: simpler, and it is tiny)
+		return
 	}
 	var starts []ssa.Instruction
 	for _, b := range fn.Blocks {
@@ -349,6 +378,18 @@ func (r *Reach) drain() {
 		fi := x.funcs[id]
 		if fi.blocker != "" {
 			r.block(fi.blocker + ", reachable from " + r.from[id])
+		}
+		if fi.resetsTimers && !r.allTimers {
+			// A stopped AfterFunc timer may be started again: any
+			// callback of the program may run.
+			r.allTimers = true
+			for _, rt := range x.timers {
+				if !r.funcs[rt.fn] {
+					r.funcs[rt.fn] = true
+					r.from[rt.fn] = "timer callback (a timer reset from " + r.from[id] + ")"
+					r.queue = append(r.queue, rt.fn)
+				}
+			}
 		}
 		for _, c := range fi.calls {
 			for _, ce := range c.callees {
