@@ -1,7 +1,16 @@
 package inspect_test
 
 import (
+	"bytes"
+	"encoding/json"
 	"fmt"
+	"strings"
+
+	"github.com/charmbracelet/x/ansi"
+	uictx "github.com/hangtui/hangtui/ui/context"
+	"github.com/hangtui/hangtui/ui/detail"
+	"github.com/hangtui/hangtui/ui/keys"
+	"github.com/hangtui/hangtui/ui/theme"
 	"os"
 	"testing"
 	"time"
@@ -63,6 +72,15 @@ var globalScenarios = []string{
 var codeProven = map[string]bool{
 	"global-pool-finalizer": true, "global-chan-lock": true, "global-waitgroup": true, "global-cond": true,
 	"global-chan-returned": true, "finalizer-lock": true, "chan-lock-cycle": true,
+	"chan-no-peer": true, "select": true, "finalizer-chan": true, "source-lock": true, "rwmutex-readers": true,
+}
+
+// negatives are the scenarios whose waiter must stay blocked with the
+// source analysis, and why: "" means the analysis ran and found a waker
+// that can still run (not a blocker); otherwise what NotProven must say.
+var negatives = map[string]string{
+	"global-ticker": "", "global-iface-waker": "", "global-http-handler": "",
+	"global-reflect-waker": "reflect",
 }
 
 // checkSoundCode: nothing is called stuck that the fixture does not intend
@@ -84,8 +102,25 @@ func TestCodeProofs(t *testing.T) {
 			p := fixture.Start(t, exe, sc)
 			snap := codeSnapshotOf(t, p)
 			checkSoundCode(t, snap, p.Manifest)
+			if why, ok := negatives[sc]; ok {
+				for _, id := range p.Manifest.Groups["waiter"] {
+					if g, _ := index(snap); g[id] == nil || g[id].Verdict != inspect.VerdictBlocked {
+						t.Errorf("waiter %d: %+v, want blocked", id, g[id])
+					}
+				}
+				if why == "" && snap.Code.NotProven != "" {
+					t.Errorf("the analysis proved nothing (%s): the waker's reachability was not what kept it blocked", snap.Code.NotProven)
+				}
+				if why != "" && !strings.Contains(snap.Code.NotProven, why) {
+					t.Errorf("not proven: %q, want it to name %q", snap.Code.NotProven, why)
+				}
+			}
 			if !codeProven[sc] {
 				return
+			}
+			checkCycles(t, snap, p.Manifest)
+			if w, ok := wantWaker[sc]; ok {
+				checkWakerShown(t, snap, w)
 			}
 			gs, _ := index(snap)
 			for id := range p.Manifest.CodeVerdicts {
@@ -97,5 +132,116 @@ func TestCodeProofs(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// checkCycles: every cycle the fixture set up is found.
+func checkCycles(t *testing.T, snap *inspect.Snapshot, m *fixture.Manifest) {
+	t.Helper()
+	for _, want := range m.Cycles {
+		ok := false
+		for _, c := range snap.Cycles {
+			got := append([]int64{}, c.Goroutines...)
+			w := append([]int64{}, want...)
+			sortIDs(got)
+			sortIDs(w)
+			if fmt.Sprint(got) == fmt.Sprint(w) {
+				ok = true
+			}
+		}
+		if !ok {
+			t.Errorf("cycle %v not found; cycles %+v", want, snap.Cycles)
+		}
+	}
+}
+
+// wakerWant is a waking site a proven scenario's findings must name.
+type wakerWant struct {
+	fn, op    string
+	finalizer bool
+}
+
+var wantWaker = map[string]wakerWant{
+	"global-pool-finalizer": {"main.(*cursor).release", "send", true},
+	"global-chan-lock":      {"main.readEntry", "receive", false},
+	"global-waitgroup":      {"main.flushLoop", "Done", false},
+	"global-cond":           {"main.loadConfig", "Broadcast", false},
+	"global-chan-returned":  {"main.produceOnce", "send", false},
+}
+
+// checkWakerShown: the waking site is in a finding (Wakers and Details),
+// in the text report, in the JSON report (findings[].wakers) and in the
+// TUI's detail of the goroutine waiting on it.
+func checkWakerShown(t *testing.T, snap *inspect.Snapshot, w wakerWant) {
+	t.Helper()
+	var site *inspect.WakerSite
+	for _, f := range snap.Findings {
+		for i, ws := range f.Wakers {
+			if ws.Func == w.fn && ws.Op == w.op {
+				site = &f.Wakers[i]
+				if !strings.Contains(strings.Join(f.Details, "\n"), inspect.ShortFunc(w.fn)) {
+					t.Errorf("finding %q: details do not name %s", f.Title, w.fn)
+				}
+			}
+		}
+	}
+	if site == nil {
+		t.Fatalf("no finding names the waker %s (%s); findings: %+v", w.fn, w.op, snap.Findings)
+	}
+	if w.finalizer && !site.Finalizer {
+		t.Errorf("waker %s: not marked as run only by the finalizer goroutine: %+v", w.fn, site)
+	}
+	if site.Why == "" || site.Line == 0 || site.Code == "" {
+		t.Errorf("waker %+v: no line, code or reason", site)
+	}
+	var text bytes.Buffer
+	if err := report.WriteText(&text, snap); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(text.String(), "could wake it: `"+site.Code+"`") {
+		t.Errorf("text report does not show the waker %q:\n%s", site.Code, text.String())
+	}
+	var js bytes.Buffer
+	if err := report.WriteJSON(&js, snap); err != nil {
+		t.Fatal(err)
+	}
+	var doc report.Doc
+	if err := json.Unmarshal(js.Bytes(), &doc); err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, f := range doc.Findings {
+		for _, ws := range f.Wakers {
+			if ws.Func == w.fn && ws.Op == w.op && ws.Line == site.Line && ws.Why != "" {
+				found = true
+			}
+		}
+	}
+	if !found {
+		t.Errorf("JSON findings[].wakers does not have %s (%s)", w.fn, w.op)
+	}
+	if doc.Code == nil || doc.Code.State != "ready" || doc.Code.Proven == 0 {
+		t.Errorf("JSON code: %+v", doc.Code)
+	}
+	// The TUI: the detail of a goroutine waiting on the resource.
+	var waiter int64
+	for _, g := range snap.Goroutines {
+		for _, wt := range g.Waits {
+			if wt.Resource == site.Resource {
+				waiter = g.ID
+			}
+		}
+	}
+	km := keys.Default()
+	ctx := uictx.New(theme.New(true), &km)
+	ctx.Width, ctx.Height = 160, 60
+	ctx.Data = uictx.Build(snap, nil)
+	v := detail.New(ctx)
+	v.SetSize(160, 58)
+	v.Refresh()
+	v.Show(waiter)
+	out := ansi.Strip(v.View())
+	if !strings.Contains(out, "could be woken by "+site.Code) {
+		t.Errorf("the TUI's detail of goroutine %d does not show the waker %q:\n%s", waiter, site.Code, out)
 	}
 }
