@@ -224,7 +224,21 @@ func (r *Resource) Wakers(waitOp string) []*Site {
 			out = append(out, r.p.site(o))
 		}
 	}
+	// The program's own code first, then the standard library, then
+	// reflection; by place within each.
+	rank := func(s *Site) int {
+		switch {
+		case s.Reflection:
+			return 2
+		case r.p.idx.funcs[s.op.fn].std:
+			return 1
+		}
+		return 0
+	}
 	sort.SliceStable(out, func(i, j int) bool {
+		if a, b := rank(out[i]), rank(out[j]); a != b {
+			return a < b
+		}
 		if out[i].File != out[j].File {
 			return out[i].File < out[j].File
 		}

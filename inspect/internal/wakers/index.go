@@ -209,7 +209,9 @@ func (x *index) add(fn *ssa.Function) int {
 	id := len(x.funcs)
 	x.funcs = append(x.funcs, fi)
 	x.id[fn] = id
-	if syn := fn.Syntax(); syn != nil && syn.Pos().IsValid() {
+	if syn := fn.Syntax(); syn != nil && syn.Pos().IsValid() && !genericBody(fn) {
+		// (A generic body never runs: its instances, which share its
+		// syntax, do.)
 		s, e := x.p.Fset.Position(syn.Pos()), x.p.Fset.Position(syn.End())
 		fi.file, fi.start, fi.end = s.Filename, s.Line, e.Line
 		x.spans[s.Filename] = append(x.spans[s.Filename], id)
@@ -571,12 +573,12 @@ var (
 )
 
 // directives finds, in the program's own (non-standard) packages, the
-// functions something outside Go calls: cgo exports (C calls them),
-// go:linkname'd functions with a body (called by that name from another
+// functions something outside Go calls: cgo exports (C calls
+// them), go:linkname'd functions with a body (called by that name from another
 // package) and Go functions called from assembly. Each is a root. It also
 // decides which functions without a Go body may be relied on: assembly
-// that calls only the runtime, syscall or other assembly (asmOK); a
-// go:linkname'd declaration without a body, or assembly calling Go code
+// that calls only the runtime, syscall or other assembly (asmOK);
+// a go:linkname'd declaration without a body, or assembly calling Go code
 // through a register, is a blocker (scan).
 func (x *index) directives(pkgs []*packages.Package) {
 	x.asmOK = map[int]bool{}

@@ -11,8 +11,8 @@
 // The call graph is VTA over the whole program (std included, from
 // source), values whose origin is not followed (interfaces, unsafe,
 // reflection, code without a body) may alias anything of their type, and
-// the things no call graph bounds (reflect.Value.Call, plugins,
-// go:linkname'd or assembly code calling back into Go) turn the proof off
+// the things no call graph bounds (reflect.Value.Call,
+// plugins, go:linkname'd or assembly code calling back into Go) turn the proof off
 // with their reason.
 package wakers
 

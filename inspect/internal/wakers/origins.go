@@ -186,6 +186,11 @@ func (o *origins) readsMemory(n int, t types.Type) {
 	o.loadNodes[k] = append(o.loadNodes[k], n)
 }
 
+// perCallSite are standard constructors whose result is a new object each
+// call (what their body returns is an allocation of their own): each call
+// site is an object of its own, so that two sync.NewCond are two Conds.
+var perCallSite = map[string]bool{"sync.NewCond": true}
+
 // generic: a generic function's body (not an instance).
 func generic(fn *ssa.Function) bool {
 	return fn.TypeParams().Len() > 0 && len(fn.TypeArgs()) == 0
@@ -387,6 +392,12 @@ func (o *origins) function(fn *ssa.Function, boxed map[int]bool) {
 						o.addObj(o.valueNode(p), objUnknown)
 					}
 				}
+			}
+			if call, ok := c.instr.(*ssa.Call); ok && perCallSite[funcName(callee)] {
+				// A constructor of the standard library: one object per
+				// call site, not one for every call of it.
+				o.addObj(o.valueNode(call), o.obj(objKey{kind: 'a', instr: call}))
+				continue
 			}
 			if call, ok := c.instr.(*ssa.Call); ok {
 				rets := o.retNodes(callee)

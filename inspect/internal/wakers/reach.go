@@ -72,8 +72,8 @@ func (r *Reach) block(why string) {
 	}
 }
 
-// AddRoots adds what foreign code may call at any time: cgo exports,
-// go:linkname'd functions with a body, Go functions called from assembly.
+// AddRoots adds what foreign code may call at any time: cgo
+// exports, go:linkname'd functions with a body, Go functions called from assembly.
 func (r *Reach) AddRoots() {
 	if r.rootsAdded {
 		return
