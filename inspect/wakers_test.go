@@ -96,6 +96,9 @@ func checkSoundCode(t *testing.T, snap *inspect.Snapshot, m *fixture.Manifest) {
 }
 
 func TestCodeProofs(t *testing.T) {
+	if testing.Short() {
+		t.Skip("loads and analyses the fixture's 191 packages (tens of seconds, minutes under -race)")
+	}
 	exe := fixture.Build(t, fixture.Default)
 	for _, sc := range append(append([]string{}, globalScenarios...), waitScenarios...) {
 		t.Run(sc, func(t *testing.T) {

@@ -61,6 +61,7 @@ type callInfo struct {
 type funcInfo struct {
 	fn      *ssa.Function
 	std     bool
+	runtime bool // the runtime's own packages
 	calls   []callInfo
 	ops     []*op
 	blocker string // reachable: no proof (reflection, plugins, code without a Go body)
@@ -104,6 +105,9 @@ type index struct {
 
 	atMu   sync.Mutex
 	atMemo map[atKey][]int
+
+	byMethod map[string][]int
+	taken    map[int]bool
 }
 
 // root is a function the runtime may start by itself, and why.
@@ -206,6 +210,15 @@ func (x *index) add(fn *ssa.Function) int {
 		return id
 	}
 	fi := &funcInfo{fn: fn, std: x.isStd(fn)}
+	if fi.std {
+		path := funcPackage(funcName(fn))
+		if strings.HasPrefix(fn.String(), "(") {
+			if o := fn.Object(); o != nil && o.Pkg() != nil {
+				path = o.Pkg().Path()
+			}
+		}
+		fi.runtime = path == "runtime" || strings.HasPrefix(path, "runtime/internal/") || strings.HasPrefix(path, "internal/runtime/")
+	}
 	id := len(x.funcs)
 	x.funcs = append(x.funcs, fi)
 	x.id[fn] = id
@@ -321,11 +334,8 @@ func (x *index) scan(i int, bySig *typeutil.Map) {
 			if len(callees) == 0 && c.StaticCallee() != nil {
 				callees = []int{x.add(c.StaticCallee())}
 			}
-			if len(callees) == 0 && !c.IsInvoke() && !fi.std {
-				// A call through a function value the call graph
-				// could not resolve: any function of its signature.
-				fs, _ := bySig.At(c.Signature()).([]int)
-				callees = fs
+			if len(callees) == 0 && !fi.runtime {
+				callees = x.unresolved(fi, c, bySig)
 			}
 			for _, ce := range callees {
 				cf := x.funcs[ce].fn
@@ -380,8 +390,101 @@ func (x *index) scan(i int, bySig *typeutil.Map) {
 	}
 }
 
-// callback records the function passed to a function that has the runtime
-// call it later (finalizers, cleanups, timer callbacks).
+// unresolved: the callees of a call through a function value or an
+// interface that the call graph could not resolve (the value came from
+// where it does not look: unsafe, an atomic.Value, reflection). In the
+// program's own code: every function of the signature (every method of
+// the name whose receiver implements the interface). In the standard
+// library (not the runtime, trusted to call back only as modelled):
+// only the program's own such functions that are used as values, the only
+// ones the standard library can have been handed.
+func (x *index) unresolved(fi *funcInfo, c *ssa.CallCommon, bySig *typeutil.Map) []int {
+	var cands []int
+	if c.IsInvoke() {
+		iface, _ := c.Value.Type().Underlying().(*types.Interface)
+		if iface == nil {
+			return nil
+		}
+		for _, id := range x.methodsNamed(c.Method.Name()) {
+			recv := x.funcs[id].fn.Signature.Recv()
+			if recv != nil && types.Implements(recv.Type(), iface) {
+				cands = append(cands, id)
+			}
+		}
+	} else {
+		cands, _ = bySig.At(c.Signature()).([]int)
+	}
+	if !fi.std {
+		return cands
+	}
+	var out []int
+	for _, id := range cands {
+		if !x.funcs[id].std && x.addrTaken(id) {
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
+// methodsNamed are the concrete methods with that name.
+func (x *index) methodsNamed(name string) []int {
+	if x.byMethod == nil {
+		x.byMethod = map[string][]int{}
+		for id, fi := range x.funcs {
+			if r := fi.fn.Signature.Recv(); r != nil && !types.IsInterface(r.Type()) && fi.fn.Synthetic == "" {
+				x.byMethod[fi.fn.Name()] = append(x.byMethod[fi.fn.Name()], id)
+			}
+		}
+	}
+	return x.byMethod[name]
+}
+
+// addrTaken: the function is used as a value somewhere (not only called),
+// or is a method (a method value, or through an interface).
+func (x *index) addrTaken(id int) bool {
+	if x.taken == nil {
+		x.taken = map[int]bool{}
+		var buf [16]*ssa.Value
+		for _, fi := range x.funcs {
+			for _, b := range fi.fn.Blocks {
+				for _, in := range b.Instrs {
+					var callee ssa.Value
+					if call, ok := in.(ssa.CallInstruction); ok && !call.Common().IsInvoke() {
+						callee = call.Common().Value
+					}
+					for _, op := range in.Operands(buf[:0]) {
+						if *op == nil || *op == callee {
+							continue
+						}
+						switch v := (*op).(type) {
+						case *ssa.Function:
+							x.taken[x.add(v)] = true
+						}
+					}
+					if mc, ok := in.(*ssa.MakeClosure); ok {
+						// A closure called right where it is made is
+						// not handed anywhere.
+						refs := mc.Referrers()
+						only := refs != nil && len(*refs) > 0
+						if refs != nil {
+							for _, r := range *refs {
+								call, ok := r.(ssa.CallInstruction)
+								if !ok || call.Common().Value != mc {
+									only = false
+								}
+							}
+						}
+						if !only {
+							x.taken[x.add(mc.Fn.(*ssa.Function))] = true
+						}
+					}
+				}
+			}
+		}
+	}
+	return x.taken[id] || x.funcs[id].fn.Signature.Recv() != nil
+}
+
 // genericBody: a generic function's body or a closure in one (not an
 // instance).
 func genericBody(fn *ssa.Function) bool {
