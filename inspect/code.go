@@ -3,6 +3,7 @@ package inspect
 import (
 	"context"
 	"fmt"
+	"os"
 	"sort"
 	"strings"
 	"sync"
@@ -158,6 +159,16 @@ func (s *Session) StartCodeAnalysis(opts CodeOptions) {
 		j.prog, j.err = wakers.LoadCached(ctx, wakers.Config{Exe: exe, Dir: opts.Dir, Env: opts.Env,
 			Progress: func(p string) { j.phase.Store(&p) }})
 		j.took = time.Since(start)
+		if os.Getenv("HANGTUI_TIMINGS") != "" {
+			if j.prog != nil {
+				for _, t := range j.prog.Timings {
+					fmt.Fprintf(os.Stderr, "hangtui: source %-10s %v\n", t.Phase, t.Took.Round(time.Millisecond))
+				}
+				fmt.Fprintf(os.Stderr, "hangtui: source: %d packages, %d functions, %v\n", j.prog.Packages, j.prog.Functions, j.took.Round(time.Millisecond))
+			} else {
+				fmt.Fprintf(os.Stderr, "hangtui: source: %v after %v\n", j.err, j.took.Round(time.Millisecond))
+			}
+		}
 		if j.prog != nil {
 			// Time this session waited for a load another session made
 			// is not the analysis' time.
@@ -622,7 +633,7 @@ func (p *prover) explain(stuck []*Goroutine) {
 			r := p.rs[w.res]
 			if w.lockEdges {
 				for _, to := range w.lockTo {
-					if inStuck[to] || p.gs[to].Verdict.Stuck() {
+					if inStuck[to] || p.gs[to] != nil && p.gs[to].Verdict.Stuck() {
 						sub.addEdge(g.ID, to, r.ID)
 					}
 				}
@@ -692,7 +703,7 @@ func (p *prover) explain(stuck []*Goroutine) {
 				break
 			}
 			for _, to := range w.lockTo {
-				if p.gs[to].Verdict != VerdictDeadlocked {
+				if p.gs[to] == nil || p.gs[to].Verdict != VerdictDeadlocked {
 					behind = false
 				}
 				by = appendUniqueID(by, to)
