@@ -35,8 +35,9 @@ go build -o "$OUT/snapbench" ./inspect/internal/snapbench
 fx=
 cleanup() { [ -n "$fx" ] && kill "$fx" 2>/dev/null; true; }
 trap cleanup EXIT INT TERM
-# jsonfield FILE KEY: a number from a one-line JSON object.
-jsonfield() { sed -n "s/.*\"$2\":\([0-9.]*\).*/\1/p" "$1" | head -1; }
+# jsonfield FILE KEY: a number from a one-line JSON object (its head: a
+# report of 100,000 goroutines is one line of hundreds of MB).
+jsonfield() { head -c 65536 "$1" | sed -n "s/.*\"$2\":\([0-9.]*\).*/\1/p" | head -1; }
 printf '%-8s %9s %8s %8s %7s %8s %8s %6s %9s %9s %8s\n' shape goroutines "report s" "pause ms" "RSS MB" "snap ms" "warm ms" "live %" "delve s" "d.pause" "d.RSS"
 for n in $SIZES; do
 	for shape in $SHAPES; do

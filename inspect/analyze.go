@@ -30,7 +30,7 @@ func analyze(s *Snapshot) *analysis {
 
 type analysis struct {
 	// kind classifies a cycle; cycleKind unless set.
-	kind func(Cycle) string
+	kind func(Cycle) CycleKind
 	// onlyCollect makes cycles() record cycles without verdicts or
 	// findings (for possible deadlocks, which prove nothing).
 	onlyCollect bool
@@ -276,13 +276,13 @@ func (a *analysis) reportCycle(comp []int64) {
 		return
 	}
 
-	f := Finding{Severity: SeverityError, Kind: "deadlock", Goroutines: append([]int64{}, comp...)}
+	f := Finding{Severity: SeverityError, Kind: FindingDeadlock, Goroutines: append([]int64{}, comp...)}
 	switch c.Kind {
-	case "self":
+	case CycleSelf:
 		f.Title = fmt.Sprintf("Deadlock: goroutine %d waits for a lock it already holds", comp[0])
-	case "rwmutex-reentry":
+	case CycleRWMutexReentry:
 		f.Title = fmt.Sprintf("Deadlock: RWMutex read lock taken again while a writer waits (%d goroutines)", len(comp))
-	case "channel-lock", "channel", "waitgroup", "cond", "finalizer":
+	case CycleChannelLock, CycleChannel, CycleWaitGroup, CycleCond, CycleFinalizer:
 		f.Title = fmt.Sprintf("Deadlock (%s): %d goroutines can only be woken by each other, and all of them are parked", c.Kind, len(comp))
 	default:
 		f.Title = fmt.Sprintf("Deadlock: %d goroutines wait for each other's locks (%s)", len(comp), c.Kind)
@@ -341,23 +341,23 @@ func describeResource(r *Resource) string {
 	return fmt.Sprintf("%s %#x (%s)", r.Kind, r.Addr, ShortType(r.Type))
 }
 
-func (a *analysis) cycleKind(c Cycle) string {
+func (a *analysis) cycleKind(c Cycle) CycleKind {
 	for _, id := range c.Goroutines {
 		if a.gs[id].Role == RoleFinalizer {
-			return "finalizer"
+			return CycleFinalizer
 		}
 	}
 	if len(c.Goroutines) == 1 {
-		return "self"
+		return CycleSelf
 	}
 	for i, id := range c.Goroutines {
 		for _, w := range a.gs[id].Waits {
 			if w.Resource == c.Resources[i] && w.Op == OpRLock {
-				return "rwmutex-reentry"
+				return CycleRWMutexReentry
 			}
 		}
 	}
-	return "lock-order"
+	return CycleLockOrder
 }
 
 // behindCycles marks goroutines deadlocked that wait for a lock whose every
@@ -420,7 +420,7 @@ func (a *analysis) behindCycles() {
 	for _, rid := range sortedKeys(behind) {
 		ids := behind[rid]
 		r := a.rs[rid]
-		f := Finding{Severity: SeverityError, Kind: "deadlock-behind", Goroutines: ids, Resources: []string{rid},
+		f := Finding{Severity: SeverityError, Kind: FindingDeadlockBehind, Goroutines: ids, Resources: []string{rid},
 			Title: fmt.Sprintf("%d goroutine(s) wait for %s, held by a deadlocked goroutine", len(ids), describeResource(r))}
 		for _, h := range r.Holders {
 			f.Details = append(f.Details, "held by "+DescribeHolder(h))
@@ -453,7 +453,7 @@ func (a *analysis) foreverParked() {
 	if len(ids) == 0 {
 		return
 	}
-	f := Finding{Severity: SeverityError, Kind: "leak", Goroutines: ids,
+	f := Finding{Severity: SeverityError, Kind: FindingLeak, Goroutines: ids,
 		Title: fmt.Sprintf("%d goroutine(s) parked forever on a nil channel or an empty select", len(ids))}
 	for _, id := range ids {
 		g := a.gs[id]
@@ -475,7 +475,7 @@ func (a *analysis) orphanedLocks() {
 			continue
 		}
 		a.s.Findings = append(a.s.Findings, Finding{
-			Severity: SeverityWarning, Kind: "orphaned-lock", Goroutines: r.Waiters, Resources: []string{r.ID},
+			Severity: SeverityWarning, Kind: FindingOrphanedLock, Goroutines: r.Waiters, Resources: []string{r.ID},
 			Title: fmt.Sprintf("%s is locked and no goroutine can be shown to hold it (%d waiting)", describeResource(r), len(r.Waiters)),
 			Details: []string{
 				"no goroutine has a pending deferred Unlock for it, or locked it earlier in a frame still on its stack",
@@ -488,7 +488,7 @@ func (a *analysis) orphanedLocks() {
 
 // findingRank orders findings of the same severity: deadlocks first, then
 // what waits behind them, then leaks.
-var findingRank = map[string]int{"deadlock": 0, "deadlock-behind": 1, "leak": 2}
+var findingRank = map[FindingKind]int{FindingDeadlock: 0, FindingDeadlockBehind: 1, FindingLeak: 2}
 
 func sortFindings(fs []Finding) {
 	rank := func(f Finding) int {

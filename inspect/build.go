@@ -8,6 +8,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"syscall"
 	"time"
 	"unsafe"
 
@@ -40,6 +41,8 @@ type builder struct {
 	// globalWords are the package variables' words by value, read when a
 	// channel is first named (chanField).
 	globalWords map[uint64]uint64
+	// waitSlab backs goroutines' first Wait (addWait).
+	waitSlab []Wait
 }
 
 func build(t *target.Target, info Target, src *sourceIndex, progress func(Progress)) (*Snapshot, error) {
@@ -99,7 +102,9 @@ func build(t *target.Target, info Target, src *sourceIndex, progress func(Progre
 	b.progress(Progress{Phase: "finding lock holders", Done: n / 3, Total: n})
 	b.holders()
 	phase("defer holders")
+	src.mu.Lock()
 	b.sourceHolders(src)
+	src.mu.Unlock()
 	phase("source holders")
 	b.finish()
 	b.referenceHolders()
@@ -117,7 +122,6 @@ func build(t *target.Target, info Target, src *sourceIndex, progress func(Progre
 	a.finalizerFindings()
 	a.chainFindings()
 	dropCoveredOrphans(b.snap)
-	explainOrphans(b.snap, src, localFile)
 	sortFindings(b.snap.Findings)
 	groupFindings(b.snap)
 	b.progress(Progress{Phase: "done", Done: n, Total: n})
@@ -149,17 +153,31 @@ func localFile(path string) string {
 	return path
 }
 
+// model is the model of b.gs[i]: the two lists are built in the same order
+// (a slice lookup instead of a map lookup per goroutine per phase).
+func (b *builder) model(i int) *Goroutine { return b.snap.Goroutines[i] }
+
 // phases returns a function that records how long each phase took; with
 // HANGTUI_TIMINGS set they are printed to stderr (for performance work).
 func (b *builder) phases() func(string) {
 	if os.Getenv("HANGTUI_TIMINGS") == "" {
 		return func(string) {}
 	}
-	last := time.Now()
+	// Wall time, and the CPU time of the whole process (all goroutines:
+	// marking runs beside the phases after "marking setup"), which other
+	// load on the machine distorts less.
+	cpu := func() time.Duration {
+		var ru syscall.Rusage
+		if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
+			return 0
+		}
+		return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	}
+	last, lastCPU := time.Now(), cpu()
 	return func(name string) {
-		now := time.Now()
-		fmt.Fprintf(os.Stderr, "hangtui: %-15s %v\n", name, now.Sub(last).Round(time.Microsecond))
-		last = now
+		now, nowCPU := time.Now(), cpu()
+		fmt.Fprintf(os.Stderr, "hangtui: %-15s %v (cpu %v)\n", name, now.Sub(last).Round(time.Microsecond), (nowCPU - lastCPU).Round(time.Microsecond))
+		last, lastCPU = now, nowCPU
 	}
 }
 
@@ -417,6 +435,15 @@ func (b *builder) addWait(g *Goroutine, r *Resource, op Op) {
 			return
 		}
 	}
+	if g.Waits == nil {
+		// Most goroutines wait on one thing: their first Wait comes
+		// from a slab (cap 1, so a select's second case reallocates).
+		if len(b.waitSlab) == 0 {
+			b.waitSlab = make([]Wait, 1024)
+		}
+		g.Waits = b.waitSlab[:0:1]
+		b.waitSlab = b.waitSlab[1:]
+	}
 	g.Waits = append(g.Waits, Wait{Resource: r.ID, Op: op})
 	r.Waiters = append(r.Waiters, g.ID)
 }
@@ -462,8 +489,8 @@ func (b *builder) classifySema(g *Goroutine, sema uint64) (Kind, uint64, Op) {
 // channels links goroutines parked in channel operations and selects to the
 // channels, from g.waiting and the channels' own wait queues.
 func (b *builder) channels() {
-	for _, rg := range b.gs {
-		g := b.byAdr[rg.Addr]
+	for i, rg := range b.gs {
+		g := b.model(i)
 		if g.State != StateWaiting || rg.Waiting == 0 || !isChanReason(g.WaitReason) {
 			continue
 		}
@@ -545,8 +572,8 @@ func (b *builder) readChan(addr uint64) *target.Chan {
 func (b *builder) conds() {
 	condOff, ok := b.t.CondNotifyOffset()
 	var reqs []target.VarReq
-	for _, rg := range b.gs {
-		if g := b.byAdr[rg.Addr]; g.State == StateWaiting && g.WaitReason == "sync.Cond.Wait" {
+	for i, rg := range b.gs {
+		if g := b.model(i); g.State == StateWaiting && g.WaitReason == "sync.Cond.Wait" {
 			for _, v := range condVars {
 				if i := b.frames.index(g.Frames, v[0]); i >= 0 {
 					reqs = append(reqs, target.VarReq{G: rg, Frame: i, Expr: v[1]})
@@ -555,8 +582,8 @@ func (b *builder) conds() {
 		}
 	}
 	b.t.PrefetchVars(reqs)
-	for _, rg := range b.gs {
-		g := b.byAdr[rg.Addr]
+	for i, rg := range b.gs {
+		g := b.model(i)
 		if g.State != StateWaiting || g.WaitReason != "sync.Cond.Wait" {
 			continue
 		}

@@ -29,6 +29,19 @@ type WaitChain struct {
 	Via     []string
 }
 
+// WaitChains computes the wait chains of a snapshot from its goroutines'
+// waits and the resources' holders (as the analysis does), for snapshots
+// made without the analysis (tests, tools). Snapshot.Chains already holds
+// them for snapshots hangtui read.
+func WaitChains(s *Snapshot) []WaitChain {
+	c := *s
+	c.Chains = nil
+	a := newAnalysis(&c)
+	a.lockEdges()
+	a.waitChains()
+	return c.Chains
+}
+
 // maxChains bounds the chains kept (the largest).
 const maxChains = 100
 
@@ -41,8 +54,28 @@ func (a *analysis) waitChains() {
 			inCycle[id] = true
 		}
 	}
-	into := map[int64][]edge{} // head side → edges from waiters
+	// The lock edges, plus holders known only by reference evidence:
+	// never used to prove anything, but the likeliest explanation of
+	// what a queue waits for.
+	out := map[int64][]edge{}
 	for from, es := range a.next {
+		out[from] = es
+	}
+	for _, g := range a.s.Goroutines {
+		for _, w := range g.Waits {
+			r := a.rs[w.Resource]
+			if r == nil || (r.Kind != KindMutex && r.Kind != KindRWMutex) {
+				continue
+			}
+			for _, h := range r.Holders {
+				if h.Evidence == EvidenceReference && h.Goroutine != g.ID && (!h.Read || w.Op != OpRLock) {
+					out[g.ID] = append(out[g.ID], edge{To: h.Goroutine, Res: r.ID})
+				}
+			}
+		}
+	}
+	into := map[int64][]edge{} // head side → edges from waiters
+	for from, es := range out {
 		if inCycle[from] {
 			continue
 		}
@@ -54,7 +87,7 @@ func (a *analysis) waitChains() {
 	}
 	var heads []int64
 	for id := range into {
-		if len(a.next[id]) == 0 || allIn(a.next[id], inCycle) {
+		if len(out[id]) == 0 || allIn(out[id], inCycle) {
 			heads = append(heads, id)
 		}
 	}
@@ -143,7 +176,7 @@ func (a *analysis) chainFindings() {
 		if h == nil || h.Verdict.Stuck() {
 			continue
 		}
-		f := Finding{Severity: SeverityInfo, Kind: "wait-chain", Goroutines: append(append([]int64{}, c.Waiters...), c.Head),
+		f := Finding{Severity: SeverityInfo, Kind: FindingWaitChain, Goroutines: append(append([]int64{}, c.Waiters...), c.Head),
 			Resources: append([]string{}, c.Resources...)}
 		sortIDs(f.Goroutines)
 		f.Title = fmt.Sprintf("%s wait, through %s, for goroutine %d%s", plural(len(c.Waiters), "1 goroutine", fmt.Sprintf("%d goroutines", len(c.Waiters))),
@@ -173,4 +206,141 @@ func headState(a *analysis, g *Goroutine) string {
 		return "it is in a system call"
 	}
 	return string(g.State)
+}
+
+// ChainPath is a wait chain drawn as its longest path: Starters wait on
+// Resources[0], held (or write-waited) by Holders[0], which waits on
+// Resources[1], ... up to the head, Holders[len-1], which waits on Tail (""
+// for nothing known) with TailOp. What the graph pane and the Markdown
+// summary draw.
+type ChainPath struct {
+	Starters  []int64
+	Resources []string
+	Holders   []int64
+	Tail      string
+	TailOp    Op
+}
+
+// Behind is how many goroutines wait behind the head.
+func (c ChainPath) Behind() int { return len(c.Starters) + len(c.Holders) - 1 }
+
+// ChainPaths are the longest paths of the snapshot's wait chains
+// (Snapshot.Chains, or WaitChains for a snapshot made without the
+// analysis) whose head is not in skip, longest first, at most limit.
+func ChainPaths(s *Snapshot, skip map[int64]bool, limit int) []ChainPath {
+	wcs := s.Chains
+	if wcs == nil {
+		wcs = WaitChains(s)
+	}
+	var gs map[int64]*Goroutine
+	var rs map[string]*Resource
+	var out []ChainPath
+	for _, wc := range wcs {
+		if skip[wc.Head] || len(wc.Longest) < 2 {
+			continue
+		}
+		if gs == nil {
+			gs, rs = indexSnapshot(s)
+		}
+		c := ChainPath{Resources: wc.Via, Holders: wc.Longest[1:]}
+		inPath := map[int64]bool{}
+		for _, id := range c.Holders {
+			inPath[id] = true
+		}
+		// The starters: every waiter of the first lock that is not
+		// further along the path.
+		if r := rs[wc.Via[0]]; r != nil {
+			for _, w := range r.Waiters {
+				if !inPath[w] && !skip[w] {
+					c.Starters = append(c.Starters, w)
+				}
+			}
+		}
+		if len(c.Starters) == 0 {
+			c.Starters = []int64{wc.Longest[0]}
+		}
+		if g := gs[wc.Head]; g != nil && len(g.Waits) > 0 {
+			c.Tail, c.TailOp = g.Waits[0].Resource, g.Waits[0].Op
+		}
+		out = append(out, c)
+	}
+	sort.SliceStable(out, func(i, j int) bool {
+		if len(out[i].Holders) != len(out[j].Holders) {
+			return len(out[i].Holders) > len(out[j].Holders)
+		}
+		return out[i].Behind() > out[j].Behind()
+	})
+	if len(out) > limit {
+		out = out[:limit]
+	}
+	return out
+}
+
+// BehindSet is the goroutines waiting on one resource behind a cycle.
+type BehindSet struct {
+	Resource string
+	IDs      []int64
+}
+
+// BehindCycles returns, for each cycle in order, the goroutines that wait
+// (directly or through other locks) on locks held by its members, grouped
+// by the resource each waits on, nearest the cycle first. A goroutine is
+// listed once, behind the first cycle it waits behind; seen (may be nil)
+// gets every member and every goroutine listed.
+func BehindCycles(s *Snapshot, cycles []Cycle, seen map[int64]bool) [][]BehindSet {
+	if seen == nil {
+		seen = map[int64]bool{}
+	}
+	gs, rs := indexSnapshot(s)
+	out := make([][]BehindSet, len(cycles))
+	for ci, c := range cycles {
+		frontier := append([]int64(nil), c.Goroutines...)
+		for _, id := range frontier {
+			seen[id] = true
+		}
+		for len(frontier) > 0 {
+			var next []int64
+			for _, id := range frontier {
+				g := gs[id]
+				if g == nil {
+					continue
+				}
+				for _, rid := range g.Holds {
+					r := rs[rid]
+					if r == nil {
+						continue
+					}
+					var ids []int64
+					for _, w := range r.Waiters {
+						if !seen[w] {
+							seen[w] = true
+							ids = append(ids, w)
+						}
+					}
+					if len(ids) > 0 {
+						out[ci] = append(out[ci], BehindSet{Resource: rid, IDs: ids})
+						next = append(next, ids...)
+					}
+				}
+			}
+			frontier = next
+		}
+	}
+	return out
+}
+
+func indexSnapshot(s *Snapshot) (map[int64]*Goroutine, map[string]*Resource) {
+	gs := make(map[int64]*Goroutine, len(s.Goroutines))
+	for _, g := range s.Goroutines {
+		if g != nil {
+			gs[g.ID] = g
+		}
+	}
+	rs := make(map[string]*Resource, len(s.Resources))
+	for _, r := range s.Resources {
+		if r != nil {
+			rs[r.ID] = r
+		}
+	}
+	return gs, rs
 }

@@ -253,7 +253,7 @@ func (s *Session) ProveFromCode(snap *Snapshot, wait bool) {
 		return
 	}
 	snap.facts.applied = true
-	p := &prover{snap: snap, j: j, prog: j.prog, src: s.src}
+	p := &prover{snap: snap, j: j, prog: j.prog, src: s.sourceIndex()}
 	p.run()
 	st.Proven = p.proven
 	st.NotProven = p.notProven
@@ -343,7 +343,7 @@ type prover struct {
 	proven    int
 	notProven string
 	fing      *Goroutine
-	stacks    map[stackKey]bool
+	stacks    map[frameStackKey]bool
 }
 
 func frames(g *Goroutine) []wakers.Frame {
@@ -436,7 +436,7 @@ func (p *prover) run() {
 	}
 	facts := s.facts
 	p.live = make(map[int64]bool, len(s.Goroutines))
-	p.stacks = map[stackKey]bool{}
+	p.stacks = map[frameStackKey]bool{}
 	p.liveWhy = map[int64]string{}
 	p.reach = p.prog.NewReach()
 	p.reach.AddRoots()
@@ -508,7 +508,7 @@ func (p *prover) makeLive(g *Goroutine) {
 	}
 	// Goroutines with the same stack share one Frames slice: add it once.
 	if len(g.Frames) > 0 {
-		k := stackKey{&g.Frames[0], len(g.Frames)}
+		k := frameStackKey{&g.Frames[0], len(g.Frames)}
 		if p.stacks[k] {
 			return
 		}
@@ -519,7 +519,8 @@ func (p *prover) makeLive(g *Goroutine) {
 	p.reach.AddStack(frames(g), label(g))
 }
 
-type stackKey struct {
+// frameStackKey identifies a goroutine's stack by its shared frames slice.
+type frameStackKey struct {
 	first *Frame
 	n     int
 }
@@ -626,7 +627,7 @@ func (p *prover) explain(stuck []*Goroutine) {
 	}
 	a := newAnalysis(s)
 	sub := &analysis{s: s, gs: a.gs, rs: a.rs, next: map[int64][]edge{}}
-	sub.kind = func(c Cycle) string { return (*builder)(nil).stuckCycleKind(a, c) }
+	sub.kind = func(c Cycle) CycleKind { return (*builder)(nil).stuckCycleKind(a, c) }
 	sites := map[string][]WakerSite{} // by resource id
 	for _, g := range stuck {
 		for _, w := range s.facts.cands[g.ID] {

@@ -78,7 +78,12 @@ type precheckResult struct {
 var platformPrecheck func(pid int) (*precheckResult, error)
 
 // precheck runs every check that can be made without stopping the process.
-func precheck(pid int) (*precheckResult, error) {
+func precheck(pid int) (*precheckResult, error) { return precheckTraced(pid, false) }
+
+// precheckTraced is precheck that lets a process traced by another
+// debugger pass when allowTraced is set (reading its memory needs no
+// ptrace).
+func precheckTraced(pid int, allowTraced bool) (*precheckResult, error) {
 	if pid <= 0 {
 		return nil, &Error{Kind: ErrNoProcess, Msg: fmt.Sprintf("%d is not a valid PID", pid)}
 	}
@@ -114,7 +119,7 @@ func precheck(pid int) (*precheckResult, error) {
 		return nil, &Error{Kind: ErrNoDebugInfo, Msg: fmt.Sprintf("process %d (%s) was built without debug info (%v)", pid, name, err),
 			Hint: "rebuild it without -ldflags='-s -w' (or -trimpath stripping) to inspect it; a goroutine dump (SIGQUIT) still works"}
 	}
-	if tracer := tracerPid(pid); tracer != 0 {
+	if tracer := tracerPid(pid); tracer != 0 && !allowTraced {
 		return nil, &Error{Kind: ErrAlreadyTraced, Msg: fmt.Sprintf("process %d is already traced by PID %d (%s)", pid, tracer, procName(tracer)),
 			Hint: "detach that debugger first (only one tracer is allowed)"}
 	}

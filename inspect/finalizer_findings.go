@@ -57,7 +57,7 @@ func (a *analysis) stalled(g *Goroutine, call *FinalizerCall, pending int, group
 	if !stuck && pending == 0 && g.Waiting < stallEvidenceWait && !holderParked {
 		return
 	}
-	f := Finding{Severity: SeverityWarning, Kind: what + "-blocked", Goroutines: []int64{g.ID}}
+	f := Finding{Severity: SeverityWarning, Kind: FindingKind(what + "-blocked"), Goroutines: []int64{g.ID}}
 	if stuck {
 		f.Severity = SeverityError
 	}

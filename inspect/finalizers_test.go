@@ -124,8 +124,8 @@ func checkFinalizers(t *testing.T, snap *inspect.Snapshot, m *fixture.Manifest) 
 		if fd.Kind != "finalizer-blocked" && fd.Kind != "cleanup-blocked" {
 			continue
 		}
-		kinds = append(kinds, fd.Kind)
-		if fd.Kind == want.Finding {
+		kinds = append(kinds, string(fd.Kind))
+		if string(fd.Kind) == want.Finding {
 			sev := map[inspect.Severity]string{inspect.SeverityError: "error", inspect.SeverityWarning: "warning"}[fd.Severity]
 			if sev != want.Severity {
 				t.Errorf("%s finding is %s, want %s: %s", fd.Kind, sev, want.Severity, fd.Title)

@@ -22,7 +22,7 @@ func (b *builder) holders() {
 		if i%5000 == 4999 {
 			b.progress(Progress{Phase: "finding lock holders", Done: n/3 + i/3, Total: n})
 		}
-		g := b.byAdr[rg.Addr]
+		g := b.model(i)
 		defers, err := b.t.PendingDefers(rg)
 		if err != nil {
 			b.warn("defers of goroutine %d: %v", g.ID, err)
@@ -238,14 +238,14 @@ func (b *builder) referenceHolders() {
 		}
 	}
 	hits := b.t.StacksPointingInto(b.gs, ranges, 2, func(gi, ri int) bool {
-		g := b.byAdr[b.gs[gi].Addr]
+		g := b.model(gi)
 		return g.System || waiting[waitKey{g.ID, ri}]
 	})
 	for ri, r := range rs {
 		if len(hits[ri]) != 1 {
 			continue
 		}
-		g := b.byAdr[b.gs[hits[ri][0]].Addr]
+		g := b.model(hits[ri][0])
 		var fr *Frame
 		if g.TopUser >= 0 {
 			f := g.Frames[g.TopUser]

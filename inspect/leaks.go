@@ -23,9 +23,11 @@ const maxStuckEdges = 200
 // waits for. Among those, wait-for cycles (through locks and through who
 // can reach which channel) are deadlocks; the rest are leaks.
 //
-// Marking is conservative, so reachability is over-approximated: errors in
-// it can only hide a leak, never invent one. If the heap cannot be walked,
-// nothing is claimed.
+// Marking follows only live pointers, as the target's GC does (its stack
+// maps and heap pointer bits), and every word where that metadata is
+// missing, so reachability is over-approximated: errors in it can only
+// hide a leak, never invent one. If the heap cannot be walked, nothing is
+// claimed.
 func (b *builder) leaks(a *analysis, m *marking) {
 	if err := m.wait(); err != nil {
 		b.warn("%v", err)
@@ -68,6 +70,16 @@ func (b *builder) leaks(a *analysis, m *marking) {
 	}
 
 	b.recordCodeFacts(a, h, candidates, live, globals, stacks) // for the source analysis (code.go)
+	if os.Getenv("HANGTUI_TIMINGS") != "" {
+		p := b.t.StackPrecision(b.gs)
+		fmt.Fprintf(os.Stderr, "hangtui: marked %d objects, %.1f MB scanned; stack frames %d precise, %d conservative; %d goroutines scanned conservatively\n",
+			h.Marked(), float64(h.Scanned())/(1<<20), p.PreciseFrames, p.ConservativeFrames, p.ConservativeGoroutines)
+		if os.Getenv("HANGTUI_DEBUG_STACKMAPS") != "" {
+			for _, name := range sortedKeys(p.ConservativeFuncs) {
+				fmt.Fprintf(os.Stderr, "hangtui:   conservative frame %s (%d goroutines)\n", name, p.ConservativeFuncs[name])
+			}
+		}
+	}
 
 	var stuck, blocked []*Goroutine
 	for _, g := range candidates {
@@ -237,7 +249,7 @@ func (b *builder) explainStuck(a *analysis, h *target.Heap, stuck []*Goroutine, 
 	// Cycles among the stuck goroutines only.
 	before := len(a.s.Cycles)
 	sub := &analysis{s: a.s, gs: a.gs, rs: a.rs, next: map[int64][]edge{}}
-	sub.kind = func(c Cycle) string { return b.stuckCycleKind(a, c) }
+	sub.kind = func(c Cycle) CycleKind { return b.stuckCycleKind(a, c) }
 	for _, g := range stuck {
 		for _, e := range a.next[g.ID] {
 			if inStuck[e.To] {
@@ -274,7 +286,7 @@ func (b *builder) explainStuck(a *analysis, h *target.Heap, stuck []*Goroutine, 
 	for _, key := range sortedKeys(byRes) {
 		ids := byRes[key]
 		g := a.gs[ids[0]]
-		f := Finding{Severity: SeverityError, Kind: "leak", Goroutines: ids, Resources: strings.Fields(key)}
+		f := Finding{Severity: SeverityError, Kind: FindingLeak, Goroutines: ids, Resources: strings.Fields(key)}
 		f.Title = fmt.Sprintf("%d goroutine(s) stuck forever: %s", len(ids), g.Why)
 		for _, w := range g.Waits {
 			r := a.rs[w.Resource]
@@ -305,8 +317,9 @@ func (b *builder) reachersAmong(gs []*Goroutine) map[string][]int64 {
 		if b.t.HasStackWords(b.raw[s.ID]) {
 			sub.MarkStackWords(lo, b.raw[s.ID])
 		} else {
-			_ = sub.MarkRange(lo, hi)
+			_ = sub.MarkStack(b.raw[s.ID])
 		}
+		sub.MarkPtr(b.t.SchedCtxt(b.raw[s.ID]))
 		sub.Budget = 256 << 20
 		if sub.Drain() != nil {
 			continue
@@ -374,10 +387,10 @@ func (b *builder) possibleDeadlocks(a *analysis, blocked []*Goroutine) {
 			}
 		}
 	}
-	sub.kind = func(c Cycle) string { return b.stuckCycleKind(a, c) }
+	sub.kind = func(c Cycle) CycleKind { return b.stuckCycleKind(a, c) }
 	sub.cycles()
 	for _, c := range sub.s.Cycles {
-		f := Finding{Severity: SeverityWarning, Kind: "possible-deadlock", Goroutines: append([]int64{}, c.Goroutines...)}
+		f := Finding{Severity: SeverityWarning, Kind: FindingPossibleDeadlock, Goroutines: append([]int64{}, c.Goroutines...)}
 		sortIDs(f.Goroutines)
 		f.Title = fmt.Sprintf("Possible deadlock (%s): goroutines %s wait for each other", c.Kind, joinIDs(f.Goroutines))
 		for i, gid := range c.Goroutines {
@@ -414,26 +427,26 @@ func (b *builder) leakWhy(g *Goroutine, reachers map[string][]int64) string {
 	return strings.Join(parts, "; ")
 }
 
-func (b *builder) stuckCycleKind(a *analysis, c Cycle) string {
+func (b *builder) stuckCycleKind(a *analysis, c Cycle) CycleKind {
 	kinds := map[Kind]bool{}
 	for _, id := range c.Resources {
 		kinds[a.rs[id].Kind] = true
 	}
 	for _, id := range c.Goroutines {
 		if a.gs[id].Role == RoleFinalizer {
-			return "finalizer"
+			return CycleFinalizer
 		}
 	}
 	locks := kinds[KindMutex] || kinds[KindRWMutex]
 	switch {
 	case kinds[KindChan] && locks:
-		return "channel-lock"
+		return CycleChannelLock
 	case kinds[KindWaitGroup]:
-		return "waitgroup"
+		return CycleWaitGroup
 	case kinds[KindCond]:
-		return "cond"
+		return CycleCond
 	case kinds[KindChan]:
-		return "channel"
+		return CycleChannel
 	}
-	return "lock-order"
+	return CycleLockOrder
 }

@@ -81,6 +81,7 @@ func (b *builder) startMarking() *marking {
 	}
 	m.globals = globals
 	rootRanges := b.rootGlobals(globals)
+	masks := b.t.GlobalMasks()
 
 	anyRunning := false
 	for _, g := range b.snap.Goroutines {
@@ -115,7 +116,13 @@ func (b *builder) startMarking() *marking {
 			h.Exclude(p)
 		}
 		for _, r := range rootRanges {
-			if err := h.MarkRange(r[0], r[1]); err != nil {
+			seg, mask := r[0], []byte(nil)
+			for i, g := range globals {
+				if i < len(masks) && g[0] <= r[0] && r[1] <= g[1] {
+					seg, mask = g[0], masks[i]
+				}
+			}
+			if err := h.MarkGlobals(r[0], r[1], seg, mask); err != nil {
 				m.err = fmt.Errorf("leak analysis skipped: globals: %v", err)
 				return
 			}
@@ -150,6 +157,9 @@ func (m *marking) rootsOf(g *Goroutine) liveRoots {
 	r.lo, r.hi = b.t.LiveStack(rg)
 	r.g, r.wordsOK = rg, b.t.HasStackWords(rg)
 	r.closures = b.t.DeferClosures(rg)
+	if c := b.t.SchedCtxt(rg); c != 0 {
+		r.closures = append(r.closures, c)
+	}
 	if (g.Role == RoleFinalizer || g.Role == RoleCleanup) && !m.finalizerRoots {
 		m.finalizerRoots = true
 		var err error
@@ -165,8 +175,8 @@ func (m *marking) markLive(g *Goroutine, r liveRoots) {
 	h := m.h
 	if r.wordsOK && h.Parent == nil {
 		h.MarkStackWords(r.lo, r.g)
-	} else if r.hi > r.lo && r.hi-r.lo < 1<<30 {
-		_ = h.MarkRange(r.lo, r.hi)
+	} else {
+		_ = h.MarkStack(r.g)
 	}
 	for _, p := range r.closures {
 		h.MarkPtr(p)

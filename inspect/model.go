@@ -210,6 +210,9 @@ const (
 	OpSend  Op = "send"  // channel send
 	OpRecv  Op = "recv"  // channel receive
 	OpSema  Op = "acquire"
+	// OpSelect is a select case, waiting to send or receive (live
+	// contention sampling does not tell which).
+	OpSelect Op = "select"
 )
 
 // Verb is the operation as a verb phrase: "receive from", "lock".
@@ -371,9 +374,34 @@ type Cycle struct {
 	Goroutines []int64
 	// Resources in the cycle, Resources[i] is what Goroutines[i] waits for.
 	Resources []string
-	// Kind classifies the cycle, e.g. "lock-order", "self", "rwmutex-reentry".
-	Kind string
+	// Kind classifies the cycle.
+	Kind CycleKind
 }
+
+// CycleKind says what a wait-for cycle goes through. The strings are part
+// of the JSON report (cycles[].kind).
+type CycleKind string
+
+const (
+	// CycleLockOrder: goroutines each hold a lock another one waits for
+	// (AB-BA and longer lock-order inversions).
+	CycleLockOrder CycleKind = "lock-order"
+	// CycleSelf: a goroutine waits for a lock it holds itself.
+	CycleSelf CycleKind = "self"
+	// CycleRWMutexReentry: a read lock taken again while a writer waits
+	// for the first one to be released.
+	CycleRWMutexReentry CycleKind = "rwmutex-reentry"
+	// CycleChannelLock: through locks and channels.
+	CycleChannelLock CycleKind = "channel-lock"
+	// CycleChannel: through channels only.
+	CycleChannel CycleKind = "channel"
+	// CycleWaitGroup: through a WaitGroup.
+	CycleWaitGroup CycleKind = "waitgroup"
+	// CycleCond: through a sync.Cond.
+	CycleCond CycleKind = "cond"
+	// CycleFinalizer: the finalizer goroutine is in the cycle.
+	CycleFinalizer CycleKind = "finalizer"
+)
 
 // Severity orders findings.
 type Severity int
@@ -405,8 +433,8 @@ func (s Severity) String() string {
 // Finding is a problem found by the analysis, with the evidence for it.
 type Finding struct {
 	Severity Severity
-	// Kind is a short machine-readable name, e.g. "deadlock", "leak".
-	Kind string
+	// Kind is what the finding is about.
+	Kind FindingKind
 	// Title is one line for people.
 	Title string
 	// Details are the steps of the argument, one line each.
@@ -458,6 +486,35 @@ type WakerSite struct {
 	// Why says, in one line, why no goroutine that can run gets there.
 	Why string
 }
+
+// FindingKind is a finding's machine-readable name. The strings are part
+// of the JSON report (findings[].kind).
+type FindingKind string
+
+const (
+	// FindingDeadlock: a wait-for cycle; its members can never run again.
+	FindingDeadlock FindingKind = "deadlock"
+	// FindingDeadlockBehind: goroutines waiting for a lock held by a
+	// deadlocked goroutine.
+	FindingDeadlockBehind FindingKind = "deadlock-behind"
+	// FindingLeak: goroutines stuck forever without a cycle (nothing that
+	// can run can wake them).
+	FindingLeak FindingKind = "leak"
+	// FindingPossibleDeadlock: a wait-for cycle through something a global
+	// variable also reaches: not proven.
+	FindingPossibleDeadlock FindingKind = "possible-deadlock"
+	// FindingOrphanedLock: a lock with waiters that no goroutine can be
+	// shown to hold (an Unlock missing on some path).
+	FindingOrphanedLock FindingKind = "orphaned-lock"
+	// FindingWaitChain: goroutines queued through locks behind one head
+	// goroutine (information).
+	FindingWaitChain FindingKind = "wait-chain"
+	// FindingFinalizerBlocked: the finalizer goroutine is parked inside a
+	// finalizer with evidence it is not a passing moment.
+	FindingFinalizerBlocked FindingKind = "finalizer-blocked"
+	// FindingCleanupBlocked: the same for a cleanup goroutine.
+	FindingCleanupBlocked FindingKind = "cleanup-blocked"
+)
 
 // FindingInstance is one more occurrence of a finding's pattern.
 type FindingInstance struct {

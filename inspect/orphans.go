@@ -78,7 +78,7 @@ func explainOrphans(s *Snapshot, si *sourceIndex, local func(string) string) {
 			continue
 		}
 		if dirs == nil {
-			dirs = sourceDirs(s, local)
+			dirs = sourceDirs(s, si, local)
 		}
 		sites, recv, why := orphanSites(si, r, dirs)
 		if len(sites) == 0 {
@@ -103,7 +103,7 @@ func explainOrphans(s *Snapshot, si *sourceIndex, local func(string) string) {
 // orphanOf is the lock an orphaned-lock finding, or a leak finding on a
 // lock without holders, is about; nil for other findings.
 func orphanOf(f *Finding, rs map[string]*Resource) *Resource {
-	if f.Kind != "orphaned-lock" && f.Kind != "leak" {
+	if f.Kind != FindingOrphanedLock && f.Kind != FindingLeak {
 		return nil
 	}
 	for _, id := range f.Resources {
@@ -117,7 +117,7 @@ func orphanOf(f *Finding, rs map[string]*Resource) *Resource {
 
 // sourceDirs are the directories, on this machine, of the user code on the
 // goroutines' stacks: the packages whose code can have taken the lock.
-func sourceDirs(s *Snapshot, local func(string) string) []string {
+func sourceDirs(s *Snapshot, si *sourceIndex, local func(string) string) []string {
 	seenStack := map[*Frame]bool{}
 	seen := map[string]bool{}
 	var dirs []string
@@ -130,12 +130,14 @@ func sourceDirs(s *Snapshot, local func(string) string) []string {
 			if !IsUserFunc(f.Func) || f.File == "" {
 				continue
 			}
-			p := local(f.File)
-			if p == "" {
-				continue
+			d, ok := si.dirs[f.File]
+			if !ok {
+				if p := local(f.File); p != "" {
+					d = filepath.Dir(p)
+				}
+				si.dirs[f.File] = d
 			}
-			d := filepath.Dir(p)
-			if !seen[d] {
+			if d != "" && !seen[d] {
 				seen[d] = true
 				dirs = append(dirs, d)
 			}
@@ -356,7 +358,7 @@ func dropCoveredOrphans(s *Snapshot) {
 	}
 	out := s.Findings[:0]
 	for _, f := range s.Findings {
-		if f.Kind == "orphaned-lock" && len(f.Goroutines) > 0 {
+		if f.Kind == FindingOrphanedLock && len(f.Goroutines) > 0 {
 			all := true
 			for _, id := range f.Goroutines {
 				all = all && stuck[id]

@@ -22,7 +22,7 @@ var updateFindings = flag.Bool("update", false, "rewrite testdata/findings/*.gol
 var patternScenarios = []string{
 	"abba", "abba-many", "missing-unlock", "unlock-paths", "double-lock", "double-lock-helper",
 	"rwmutex", "rwmutex-chain", "rwmutex-readers", "chan-leak", "leaks-many", "waitgroup", "cond",
-	"healthy-pool", "healthy-sleeper",
+	"healthy-pool", "healthy-sleeper", "dead-slot", "uintptr-ref",
 }
 
 // TestFindingPatterns attaches to each pattern fixture and compares its
@@ -120,7 +120,7 @@ func onlyFinding(t *testing.T, snap *inspect.Snapshot, kind string) inspect.Find
 	t.Helper()
 	var out []inspect.Finding
 	for _, f := range snap.Findings {
-		if f.Kind == kind {
+		if string(f.Kind) == kind {
 			out = append(out, f)
 		}
 	}
@@ -133,7 +133,7 @@ func onlyFinding(t *testing.T, snap *inspect.Snapshot, kind string) inspect.Find
 func titles(snap *inspect.Snapshot) []string {
 	var out []string
 	for _, f := range snap.Findings {
-		out = append(out, f.Kind+": "+f.Title)
+		out = append(out, string(f.Kind)+": "+f.Title)
 	}
 	return out
 }

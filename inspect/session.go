@@ -24,11 +24,19 @@ type Session struct {
 	closeOnce sync.Once
 	closeErr  error
 
-	// running is set while a live target runs between snapshots (Resume);
-	// halt stops it from any goroutine.
-	running   atomic.Bool
+	// runMu guards running and closing. running is set while a live
+	// target runs between snapshots (Resume), from the moment a halt can
+	// no longer be missed; halt stops it from any goroutine. closing is set
+	// by Close first, so that a Resume that has not started running yet
+	// stops at once.
+	runMu     sync.Mutex
+	running   bool
+	closing   bool
 	resumeErr error
 	haltTgt   atomic.Pointer[target.Target]
+	// liveTgt is the attached process, for Close to let it run at once
+	// when the session goroutine is busy (Target.Release).
+	liveTgt atomic.Pointer[target.Target]
 
 	// progress, when set, is told how far a snapshot has got.
 	progress atomic.Pointer[func(Progress)]
@@ -39,7 +47,8 @@ type Session struct {
 	stoppedSince time.Time
 	// src is the source evidence's parsed files and answers, kept for
 	// the session: refreshes stop at the same code again.
-	src *sourceIndex
+	src     *sourceIndex
+	srcOnce sync.Once
 
 	// code is the source analysis, once started (code.go).
 	code atomic.Pointer[codeJob]
@@ -48,6 +57,27 @@ type Session struct {
 	// the first read for the CPU while the target is stopped.
 	snapped     chan struct{}
 	snappedOnce sync.Once
+}
+
+// Explain adds to snap what only the program's source can tell — for a
+// lock nobody holds, the Lock calls with a way out of their function that
+// leaves it locked — once the target runs again: call it after Resume or
+// Close, so that reading source never lengthens the pause. Safe from any
+// goroutine; without source on disk it adds a one-line reason.
+func (s *Session) Explain(snap *Snapshot) {
+	if snap == nil || snap.Target.Source == SourceDump {
+		return
+	}
+	si := s.sourceIndex()
+	si.mu.Lock()
+	defer si.mu.Unlock()
+	explainOrphans(snap, si, localFile)
+}
+
+// sourceIndex is the session's, made on first use.
+func (s *Session) sourceIndex() *sourceIndex {
+	s.srcOnce.Do(func() { s.src = newSourceIndex() })
+	return s.src
 }
 
 // Attach stops the process with the given PID and prepares to read it. The
@@ -70,8 +100,9 @@ func Attach(pid int) (*Session, error) {
 		if os.Getenv("HANGTUI_TIMINGS") != "" {
 			fmt.Fprintf(os.Stderr, "hangtui: %-15s %v\n", "attach", time.Since(s.stoppedSince).Round(time.Microsecond))
 		}
-		s.stoppedSince = tgt.StoppedAt() // the prewarm before it did not stop the target
+		s.stoppedSince = tgt.StoppedAt() // the prewarm and the binary's load before it did not stop the target
 		s.tgt = tgt
+		s.liveTgt.Store(tgt)
 		s.info = Target{PID: pid, Exe: pre.exe, GoVersion: pre.goVersion, Source: SourceLive}
 		if v := tgt.GoVersion(); v != "" {
 			s.info.GoVersion = v
@@ -191,12 +222,29 @@ func (s *Session) Resume() error {
 			return
 		}
 		s.haltTgt.Store(s.tgt)
-		s.running.Store(true)
-		started <- nil
-		err := s.tgt.Continue()
-		s.running.Store(false)
+		once := false
+		err := s.tgt.Continue(func() {
+			if once {
+				return
+			}
+			once = true
+			s.runMu.Lock()
+			s.running = true
+			closing := s.closing
+			s.runMu.Unlock()
+			if closing { // Close came before this run began: end it
+				_ = s.tgt.RequestStop()
+			}
+			started <- nil
+		})
+		s.runMu.Lock()
+		s.running = false
+		s.runMu.Unlock()
+		if !once {
+			started <- nil
+		}
 		s.resumeErr = err
-		s.stoppedSince = time.Now()
+		s.stoppedSince = s.tgt.StoppedAt()
 	}
 	return <-started
 }
@@ -204,7 +252,9 @@ func (s *Session) Resume() error {
 // halt stops a resumed target; called from the caller's goroutine, before
 // queueing work for the session goroutine (which is busy in Continue).
 func (s *Session) halt() {
-	if s.running.Load() {
+	s.runMu.Lock()
+	defer s.runMu.Unlock()
+	if s.running {
 		if t := s.haltTgt.Load(); t != nil {
 			_ = t.RequestStop()
 		}
@@ -228,10 +278,7 @@ func (s *Session) Snapshot() (*Snapshot, error) {
 			}
 		}
 		var err error
-		if s.src == nil {
-			s.src = newSourceIndex()
-		}
-		snap, err = build(s.tgt, s.info, s.src, s.report)
+		snap, err = build(s.tgt, s.info, s.sourceIndex(), s.report)
 		if err != nil {
 			if target.Exited(err) || (s.info.Source == SourceLive && processGone(s.info.PID)) {
 				return &Error{Kind: ErrProcessGone, Msg: fmt.Sprintf("process %d exited while it was being read", s.info.PID), Err: err}
@@ -264,10 +311,28 @@ func (s *Session) Snapshot() (*Snapshot, error) {
 // Close detaches from a live process, leaving it running exactly as before
 // (it is never killed), or closes a core. Safe to call more than once and
 // from any goroutine.
+//
+// When the session goroutine is busy reading a snapshot, the target is let
+// go at once (Target.Release) rather than after the snapshot: a signal
+// in the middle of a long snapshot resumes the target within milliseconds.
 func (s *Session) Close() error {
+	s.runMu.Lock()
+	s.closing = true
+	s.runMu.Unlock()
 	s.halt()
 	s.closeOnce.Do(func() {
+		done := make(chan struct{})
+		if t := s.liveTgt.Load(); t != nil {
+			go func() {
+				select {
+				case <-done:
+				case <-time.After(releaseAfter):
+					t.Release()
+				}
+			}()
+		}
 		s.closeErr = s.do(func() error {
+			close(done)
 			if s.tgt == nil {
 				return nil
 			}
@@ -279,3 +344,7 @@ func (s *Session) Close() error {
 	})
 	return s.closeErr
 }
+
+// releaseAfter is how long Close waits for the session goroutine before it
+// lets the target run without it.
+const releaseAfter = 100 * time.Millisecond

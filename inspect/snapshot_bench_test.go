@@ -128,7 +128,7 @@ func benchProcess(b *testing.B, p *fixture.Process, n int) {
 		if os.Getenv("HANGTUI_BENCH_SKIP_DELVE") != "" {
 			b.Skip("HANGTUI_BENCH_SKIP_DELVE is set")
 		}
-		t, err := target.Attach(p.PID)
+		t, err := target.AttachDelve(p.PID)
 		if err != nil {
 			b.Fatal(err)
 		}

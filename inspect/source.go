@@ -1,6 +1,8 @@
 package inspect
 
 import (
+	"sync"
+
 	"go/ast"
 	"go/parser"
 	"go/token"
@@ -14,6 +16,10 @@ import (
 // the holder evidence asks of it per (file, line): a session's snapshots
 // stop at the same few hundred code locations again and again.
 type sourceIndex struct {
+	// mu is held by whoever uses the index: the snapshot's source
+	// holders (session goroutine) or Session.Explain (after the target
+	// runs again, from the caller's goroutine).
+	mu    sync.Mutex
 	fset  *token.FileSet
 	files map[string]*srcFile
 	held  map[fileLine][]lockCall
@@ -22,6 +28,18 @@ type sourceIndex struct {
 	vars map[string]map[string]bool
 	// pkgNames caches the package name of a directory's files.
 	pkgNames map[string]string
+	// dirs caches the directory on this machine of a recorded source
+	// path ("" when it is not here).
+	dirs map[string]string
+	// stackHolds are, per distinct stack (its first frame), the frames
+	// holding locks by source: this snapshot's and the previous one's.
+	stackHolds, prevHolds map[*Frame][]stackHolds
+}
+
+// stackHolds are the locks a frame of a stack holds by source.
+type stackHolds struct {
+	frame int
+	calls []lockCall
 }
 
 // srcFile is a parsed file (nil ast when it is not on disk or does not
@@ -36,7 +54,7 @@ const maxSourceFile = 4 << 20
 
 func newSourceIndex() *sourceIndex {
 	return &sourceIndex{fset: token.NewFileSet(), files: map[string]*srcFile{}, held: map[fileLine][]lockCall{},
-		vars: map[string]map[string]bool{}, pkgNames: map[string]string{}}
+		vars: map[string]map[string]bool{}, pkgNames: map[string]string{}, dirs: map[string]string{}}
 }
 
 // source returns the parsed file at path, nil when it cannot be read.
@@ -128,12 +146,10 @@ func (b *builder) sourceHolders(si *sourceIndex) {
 	if len(cands) == 0 {
 		return
 	}
-	// The frames of each distinct stack that hold a lock by source.
-	type stackHolds struct {
-		frame int
-		calls []lockCall
-	}
-	perStack := map[*Frame][]stackHolds{}
+	// The frames of each distinct stack that hold a lock by source, kept
+	// for the next snapshot too (stacks are shared between snapshots).
+	si.prevHolds, si.stackHolds = si.stackHolds, make(map[*Frame][]stackHolds, len(si.stackHolds))
+	perStack := si.stackHolds
 	var reqs []target.ExprReq
 	type pending struct {
 		g     *Goroutine
@@ -141,12 +157,18 @@ func (b *builder) sourceHolders(si *sourceIndex) {
 		call  lockCall
 	}
 	var todo []pending
-	for _, rg := range b.gs {
-		g := b.byAdr[rg.Addr]
+	for i, rg := range b.gs {
+		g := b.model(i)
 		if len(g.Frames) == 0 {
 			continue
 		}
 		holds, ok := perStack[&g.Frames[0]]
+		if !ok {
+			holds, ok = si.prevHolds[&g.Frames[0]]
+			if ok {
+				perStack[&g.Frames[0]] = holds
+			}
+		}
 		if !ok {
 			for i, f := range g.Frames {
 				if !IsUserFunc(f.Func) || f.File == "" {

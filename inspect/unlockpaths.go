@@ -39,8 +39,7 @@ const branchMarkerName = "\x00branch"
 // markBranches puts a marker call before every break, continue and goto of
 // body (not inside function literals), once.
 func markBranches(body *ast.BlockStmt) {
-	var fix func(list []ast.Stmt)
-	fix = func(list []ast.Stmt) {
+	fix := func(list []ast.Stmt) {
 		for i, st := range list {
 			if br, ok := st.(*ast.BranchStmt); ok && br.Tok != token.FALLTHROUGH {
 				mark := &ast.ExprStmt{X: &ast.CallExpr{Fun: &ast.Ident{Name: branchMarkerName, NamePos: br.Pos()}, Lparen: br.Pos(), Rparen: br.Pos()}}

@@ -12,6 +12,7 @@ import (
 	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
 
+	"github.com/hangtui/hangtui/ui/contention"
 	uictx "github.com/hangtui/hangtui/ui/context"
 	"github.com/hangtui/hangtui/ui/detail"
 	"github.com/hangtui/hangtui/ui/finalizers"
@@ -56,6 +57,7 @@ const (
 	paneResources
 	paneGraph
 	paneFinalizers
+	paneContention
 )
 
 // pane is what every pane package provides.
@@ -116,7 +118,7 @@ func New(opts Options) *App {
 	a := &App{ctx: ctx, opts: opts, log: log, src: opts.Source}
 	a.res = resources.New(ctx)
 	a.gor = goroutines.New(ctx)
-	a.panes = []pane{overview.New(ctx), a.gor, a.res, graph.New(ctx), finalizers.New(ctx)}
+	a.panes = []pane{overview.New(ctx), a.gor, a.res, graph.New(ctx), finalizers.New(ctx), contention.New(ctx)}
 	a.detail = detail.New(ctx)
 	if opts.Source == nil {
 		a.picker = picker.New(ctx, opts.Processes)
@@ -185,6 +187,10 @@ func (a *App) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		return a, a.next()
 	case snapshotMsg:
 		return a, a.snapshot(msg)
+	case contentionMsg:
+		a.ctx.Contention, a.ctx.ContentionNote = msg.prof, msg.note
+		a.panes[paneContention].Refresh()
+		return a, a.next()
 	case attachedMsg:
 		a.picker.Attaching = 0
 		if msg.err != nil {

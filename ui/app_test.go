@@ -146,7 +146,7 @@ func TestNavigation(t *testing.T) {
 	if a.active != paneGoroutines {
 		t.Fatalf("tab, tab, shift+tab: pane %d", a.active)
 	}
-	press(a, "5", "tab")
+	press(a, "6", "tab")
 	if a.active != paneOverview {
 		t.Fatalf("tab wraps around: pane %d", a.active)
 	}

@@ -48,6 +48,32 @@ type readingMsg struct{}
 // progressMsg says how far reading the snapshot has got.
 type progressMsg struct{ p inspect.Progress }
 
+// explainer is implemented by sources that add what only the program's
+// source tells, once the target runs again (*inspect.Session).
+type explainer interface {
+	Explain(*inspect.Snapshot)
+}
+
+// contentionMsg carries the live contention ranking (or why there is
+// none).
+type contentionMsg struct {
+	prof *inspect.ContentionProfile
+	note string
+}
+
+// sampling is implemented by sources that can sample waits without
+// stopping the target (*inspect.Session of a live process).
+type sampling interface {
+	NewSampler(*inspect.Snapshot, inspect.SamplerOptions) (*inspect.ContentionSampler, error)
+}
+
+// Contention sampling: a sample every sampleEvery, the ranking sent to the
+// UI every contentionEvery.
+const (
+	sampleEvery     = 100 * time.Millisecond
+	contentionEvery = 500 * time.Millisecond
+)
+
 // progressReporter is implemented by sources that report progress
 // (*inspect.Session).
 type progressReporter interface {
@@ -184,6 +210,7 @@ func (e *Engine) run() {
 	var prev *uictx.Data
 	paused := false
 	codeSeen := false // the source analysis' end has led to a read
+	var learn chan *inspect.Snapshot // to the contention sampler
 	for {
 		if !e.send(readingMsg{}) {
 			return
@@ -195,10 +222,28 @@ func (e *Engine) run() {
 		}
 		live := err == nil && snap.Target.Source == inspect.SourceLive
 		refreshes := err == nil && Refreshes(snap.Target.Source)
+		if err == nil && !live && learn == nil {
+			learn = make(chan *inspect.Snapshot, 1) // never used
+			go e.send(contentionMsg{note: "contention is sampled only for a live process attached by PID: a core file, a dump or a process behind a Delve server is not"})
+		} else if live && learn == nil {
+			// Before Resume: the session makes the sampler while the
+			// target is stopped.
+			learn = make(chan *inspect.Snapshot, 1)
+			e.startSampling(snap, learn)
+		} else if live {
+			select {
+			case <-learn: // an older one not taken yet
+			default:
+			}
+			learn <- snap
+		}
 		if live {
 			if rerr := e.src.Resume(); rerr != nil {
 				e.log.Error("resume", "err", rerr)
 			}
+		}
+		if x, ok := e.src.(explainer); ok && err == nil {
+			x.Explain(snap) // the target runs again: source work is off the pause
 		}
 		var codeDone <-chan struct{}
 		if cp, ok := e.src.(codeProver); ok {
@@ -263,6 +308,56 @@ func (e *Engine) run() {
 					if auto && tick == nil {
 						tick = time.After(wait)
 					}
+				}
+			}
+		}
+	}
+}
+
+// startSampling starts sampling contention beside the snapshots, when the
+// source can (a live process on Linux); otherwise it tells the UI why not.
+func (e *Engine) startSampling(snap *inspect.Snapshot, learn chan *inspect.Snapshot) {
+	sm, ok := e.src.(sampling)
+	if !ok {
+		go e.send(contentionMsg{note: "contention is sampled only for a live process attached by PID"})
+		return
+	}
+	cs, err := sm.NewSampler(snap, inspect.SamplerOptions{Interval: sampleEvery})
+	if err != nil {
+		e.log.Info("no contention sampling", "err", err)
+		go e.send(contentionMsg{note: "contention cannot be sampled: " + err.Error()})
+		return
+	}
+	go e.sample(cs, learn)
+}
+
+// sample samples contention until the engine stops or the process exits;
+// the ranking goes to the UI every contentionEvery. It never stops the
+// target: it reads it with process_vm_readv beside the snapshots.
+func (e *Engine) sample(cs *inspect.ContentionSampler, learn <-chan *inspect.Snapshot) {
+	defer func() {
+		if r := recover(); r != nil {
+			e.log.Error("contention sampler", "panic", r)
+		}
+	}()
+	tick := time.NewTicker(sampleEvery)
+	defer tick.Stop()
+	last := time.Now()
+	for {
+		select {
+		case <-e.stop:
+			return
+		case snap := <-learn:
+			cs.Learn(snap)
+		case <-tick.C:
+			if err := cs.Sample(); err != nil {
+				e.send(contentionMsg{prof: cs.Profile(), note: err.Error()})
+				return
+			}
+			if time.Since(last) >= contentionEvery {
+				last = time.Now()
+				if !e.send(contentionMsg{prof: cs.Profile()}) {
+					return
 				}
 			}
 		}

@@ -121,7 +121,7 @@ func (a *App) tabs() (titles []string, brand bool) {
 	if n+1 <= a.ctx.Width {
 		return full, true
 	}
-	short := []string{"Over", "Gorout", "Locks", "Graph", "Final"}
+	short := []string{"Over", "Gorout", "Locks", "Graph", "Final", "Top"}
 	for i := range full {
 		full[i] = fmt.Sprintf(" %d %s ", i+1, short[i])
 	}

@@ -215,3 +215,59 @@ func TestTUIDumpStdin(t *testing.T) {
 	s.keys("q")
 	s.waitFor(10*time.Second, "hangtui exited with 0")
 }
+
+// TestTUIContention watches the contention fixture in the Top pane: the
+// ranking appears and updates while the snapshots go on, the hot lock is
+// first with its waiting and holding sites, enter opens it, and the
+// fixture is left running and untraced.
+func TestTUIContention(t *testing.T) {
+	bin := binary(t)
+	fx := fixture.Start(t, fixture.Build(t, fixture.Default), "contention")
+	state := t.TempDir()
+	cmd := fmt.Sprintf("%s %d; echo \"hangtui exited with $?\"; sleep 600", bin, fx.PID)
+	s := newTmux(t, 100, 30, []string{"XDG_STATE_HOME=" + state, "TERM=xterm-256color"}, cmd)
+	s.waitFor(20*time.Second, "PID "+strconv.Itoa(fx.PID))
+	s.keys("6")
+	screen := s.waitFor(20*time.Second, "CONTENTION", "samples (", "main.hotStore.mu (sync.Mutex)", "waiting", "main.(*hotStore).put")
+	first := samplesOn(t, screen)
+	// The ranking updates between snapshots (the next one is seconds
+	// away: the first snapshot's pause stretches the interval).
+	for end := time.Now().Add(20 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+		screen = s.capture()
+		if samplesOn(t, screen) >= first+10 {
+			break
+		}
+		if time.Now().After(end) {
+			t.Fatalf("the ranking did not update: %d samples, then %d\n%s", first, samplesOn(t, screen), screen)
+		}
+	}
+	// The hot lock ranks first, with its holder.
+	screen = s.waitFor(20*time.Second, "holding")
+	if i, j := strings.Index(screen, "main.hotStore.mu"), strings.Index(screen, "main.slowJobs"); i < 0 || (j >= 0 && j < i) {
+		t.Errorf("the hot lock is not first:\n%s", screen)
+	}
+	s.keys("Enter")
+	screen = s.waitFor(10*time.Second, "HOLDING", "WAITING", "now: ")
+	t.Logf("top pane, hot lock:\n%s", screen)
+	s.keys("q")
+	s.waitFor(10*time.Second, "hangtui exited with 0")
+	fixture.AssertRunning(t, fx.PID)
+	if fixture.Tracer(fx.PID) != 0 {
+		t.Error("the fixture is still traced")
+	}
+}
+
+// samplesOn reads "N samples (" off the Top pane.
+func samplesOn(t *testing.T, screen string) int {
+	t.Helper()
+	i := strings.Index(screen, " samples (")
+	if i < 0 {
+		t.Fatalf("no sample count on screen:\n%s", screen)
+	}
+	j := strings.LastIndexAny(screen[:i], " \n") + 1
+	n, err := strconv.Atoi(screen[j:i])
+	if err != nil {
+		t.Fatalf("sample count %q: %v", screen[j:i], err)
+	}
+	return n
+}

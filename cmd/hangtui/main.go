@@ -20,17 +20,24 @@ Usage:
   hangtui [flags] --core CORE --exe EXE       ... of a core file
   hangtui                                     pick a Go process to inspect
   hangtui report [--json] PID                 print a report of a live process
-      --format text|json|dot|mermaid            the report, or the wait-for graph for Graphviz / Mermaid
+      --format text|json|markdown|pprof|dot|mermaid
+                                                the report; a Markdown summary (CI pages); a goroutine
+                                                profile for go tool pprof; the wait-for graph
   hangtui report [--json] --core CORE --exe EXE   ... of a core file
   hangtui report [--json] --dump FILE|- [--src DIR]   ... of a text goroutine dump
   hangtui [flags] --connect HOST:PORT         ... through a Delve server (dlv --headless --accept-multiclient)
   hangtui report [--json] --connect HOST:PORT ... the same, as a report
   hangtui [flags] --dump FILE                 view a goroutine dump (SIGQUIT, go test -timeout, pprof debug=2)
+  hangtui top [--duration 10s] [--interval 100ms] [--json | --format pprof] [-o FILE] [--no-stop] PID
+                                              sample a running process's waits without stopping it:
+                                              locks, channels, WaitGroups and Conds ranked by
+                                              waiter-seconds, with waiting and holding code sites
   hangtui demo [--report | --json] [flags]    run the built-in hung demo and inspect it
   hangtui watch [--stall 10m] [--kill] [--out DIR] -- CMD ARGS...
                                               run CMD (e.g. go test ./...); when it prints nothing
                                               for --stall, report its hung Go processes to stderr
-                                              and as hangtui-PID.json; exit: CMD's own, 4 if killed
+                                              and as hangtui-PID.json, .md and .pb.gz (the Markdown
+                                              also to $GITHUB_STEP_SUMMARY); exit: CMD's own, 4 if killed
   hangtui --version                           print the version
 
 Source analysis (a process or a core): hangtui loads the program's packages
@@ -72,6 +79,8 @@ func run(args []string) int {
 	switch args[0] {
 	case "report":
 		return runReport(args[1:])
+	case "top":
+		return runTop(args[1:])
 	case "demo":
 		return runDemo(args[1:])
 	case "watch":

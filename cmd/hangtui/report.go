@@ -120,6 +120,7 @@ func (s *source) snapshotOnce() (*inspect.Snapshot, error) {
 	snap, err := sess.Snapshot()
 	closeFn()
 	if err == nil {
+		sess.Explain(snap) // the target runs again: source work is off the pause
 		waitCode(sess, snap)
 	}
 	return snap, err
@@ -148,7 +149,7 @@ func runReport(args []string) int {
 	fs := flag.NewFlagSet("report", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	asJSON := fs.Bool("json", false, "print JSON (schema hangtui.report/v1); same as --format json")
-	format := fs.String("format", "text", "text, json, dot (Graphviz) or mermaid")
+	format := fs.String("format", "text", "text, json, markdown (a summary for CI pages), pprof (a goroutine profile), dot (Graphviz) or mermaid")
 	var src source
 	src.flags(fs)
 	if err := fs.Parse(args); err != nil {
@@ -164,7 +165,10 @@ func runReport(args []string) int {
 		*format = "json"
 	}
 	if !validFormat(*format) {
-		return usageError("unknown --format %q: use text, json, dot or mermaid", *format)
+		return usageError("unknown --format %q: use %s", *format, formatNames)
+	}
+	if binaryFormat(*format) && isTerminal(os.Stdout) {
+		return usageError("--format %s writes a binary file: redirect it (hangtui report --format %s ... > hang.pb.gz)", *format, *format)
 	}
 	snap, err := src.snapshotOnce()
 	if err != nil {

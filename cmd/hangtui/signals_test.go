@@ -106,6 +106,40 @@ func TestSignalsDetach(t *testing.T) {
 	}
 }
 
+// TestKillWhileStopped: hangtui SIGKILLed while the target is stopped
+// (after the attach, and in the middle of the snapshot), with a target that
+// creates and ends OS threads all the time. hangtui's stop queues no
+// SIGSTOP (PTRACE_SEIZE + PTRACE_INTERRUPT), so when the kernel detaches a
+// dead tracer's tracees every thread simply runs on: nothing is left
+// stopped or traced, and the target goes on working.
+func TestKillWhileStopped(t *testing.T) {
+	exe := fixture.Build(t, fixture.Default)
+	for _, at := range []string{"attach", "snapshot"} {
+		t.Run(at, func(t *testing.T) {
+			p := fixture.Start(t, exe, "thread-churn")
+			counter := p.Manifest.Addr(t, "churned")
+			cmd := attachedHangtui(t, p.PID, at)
+			if tr := fixture.TracedThreads(p.PID); len(tr) == 0 {
+				t.Fatal("no thread traced while hangtui holds the target")
+			}
+			if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
+				t.Fatal(err)
+			}
+			_ = cmd.Wait()
+			fixture.AssertRunning(t, p.PID)
+			if tr := fixture.TracedThreads(p.PID); len(tr) > 0 {
+				t.Fatalf("threads %v still traced after hangtui died", tr)
+			}
+			before := fixture.ReadUint64(t, p.PID, counter)
+			for end := time.Now().Add(30 * time.Second); fixture.ReadUint64(t, p.PID, counter) == before; time.Sleep(5 * time.Millisecond) {
+				if time.Now().After(end) {
+					t.Fatal("the target makes no progress after hangtui died")
+				}
+			}
+		})
+	}
+}
+
 // TestSignalDuringRemoteRead: SIGTERM while `hangtui report --connect` has
 // the target halted to read it (2,000 goroutines take seconds over RPC):
 // hangtui continues the target before it exits.

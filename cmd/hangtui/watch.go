@@ -15,7 +15,7 @@ func runWatch(args []string) int {
 	fs.SetOutput(io.Discard)
 	stall := fs.Duration("stall", 10*time.Minute, "report when the command prints nothing for this long")
 	kill := fs.Bool("kill", false, "after reporting, kill the command and its descendants (exit code 4)")
-	out := fs.String("out", "", "directory for the JSON reports hangtui-PID.json (default: the current directory)")
+	out := fs.String("out", "", "directory for the reports hangtui-PID.json, .md and .pb.gz (default: the current directory)")
 	if err := fs.Parse(args); err != nil {
 		return usageError("%v", err)
 	}
@@ -30,8 +30,9 @@ func runWatch(args []string) int {
 			return usageError("--out %s is not a directory", *out)
 		}
 	}
+	// In GitHub Actions the Markdown summary also goes to the job's page.
 	code, err := watch.Run(watch.Options{Command: fs.Args(), Stall: *stall, Kill: *kill, Out: *out,
-		Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr})
+		StepSummary: os.Getenv("GITHUB_STEP_SUMMARY"), Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr})
 	if err != nil {
 		return fail(err)
 	}

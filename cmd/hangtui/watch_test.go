@@ -71,6 +71,7 @@ func watchBinaryOnce(t *testing.T, bin, exe string, grandchild, kill bool, run i
 		args = append(args, exe, "abba", "-timeout", "1h")
 	}
 	cmd := exec.Command(bin, args...)
+	cmd.Env = withoutStepSummary(os.Environ())
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -177,8 +178,20 @@ func snapshotProcesses(target int) []int {
 		}
 		b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", p))
 		args := strings.Split(strings.TrimRight(string(b), "\x00"), "\x00")
-		if len(args) == 4 && args[1] == watch.SnapshotCommand && args[3] == strconv.Itoa(target) {
+		if len(args) >= 4 && args[1] == watch.SnapshotCommand && args[3] == strconv.Itoa(target) {
 			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// withoutStepSummary is env without GITHUB_STEP_SUMMARY: tests run inside a
+// GitHub Actions job must not write to the job's own summary.
+func withoutStepSummary(env []string) []string {
+	var out []string
+	for _, kv := range env {
+		if !strings.HasPrefix(kv, "GITHUB_STEP_SUMMARY=") {
+			out = append(out, kv)
 		}
 	}
 	return out

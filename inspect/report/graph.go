@@ -184,6 +184,15 @@ func WriteMermaid(w io.Writer, snap *inspect.Snapshot) error {
 	p("```mermaid\n")
 	p("%%%% %s\n", g.title)
 	p("%%%% %s\n", Headline(snap))
+	writeMermaidFlow(p, g)
+	p("```\n")
+	return bw.Flush()
+}
+
+// writeMermaidFlow writes g as a Mermaid flowchart (without the fence):
+// goroutines are boxes, resources rounded, deadlocked goroutines and cycle
+// edges red, leaked goroutines magenta.
+func writeMermaidFlow(p func(format string, a ...any), g *waitGraph) {
 	p("flowchart LR\n")
 	ids := map[string]string{}
 	mid := func(id string) string {
@@ -225,8 +234,6 @@ func WriteMermaid(w io.Writer, snap *inspect.Snapshot) error {
 	if len(cycleLinks) > 0 {
 		p("  linkStyle %s stroke:#d00,stroke-width:2px,color:#d00\n", strings.Join(cycleLinks, ","))
 	}
-	p("```\n")
-	return bw.Flush()
 }
 
 func gNode(id int64) string { return "g" + strconv.FormatInt(id, 10) }
@@ -322,6 +329,9 @@ func graphResState(r *inspect.Resource) string {
 		default:
 			parts = append(parts, fmt.Sprintf("len %d/%d", r.Chan.Len, r.Chan.Cap))
 		}
+	case r.Cond == nil && r.Sema == nil:
+		// A dump or a Delve server shows no memory.
+		parts = append(parts, "state unknown")
 	}
 	parts = append(parts, strconv.Itoa(len(r.Waiters))+" waiting")
 	return strings.Join(parts, ", ")

@@ -242,7 +242,7 @@ func toDoc(s *inspect.Snapshot, goroutines bool) *Doc {
 		d.Resources = append(d.Resources, resourceDoc(r))
 	}
 	for _, c := range s.Cycles {
-		d.Cycles = append(d.Cycles, Cycle{Goroutines: c.Goroutines, Resources: c.Resources, Kind: c.Kind})
+		d.Cycles = append(d.Cycles, Cycle{Goroutines: c.Goroutines, Resources: c.Resources, Kind: string(c.Kind)})
 	}
 	if c := s.Code; c != nil {
 		d.Code = &Code{State: string(c.State), Dir: c.Dir, Packages: c.Packages, Functions: c.Functions,
@@ -252,7 +252,7 @@ func toDoc(s *inspect.Snapshot, goroutines bool) *Doc {
 		d.Chains = append(d.Chains, Chain{Head: c.Head, Waiters: c.Waiters, Resources: c.Resources, Longest: c.Longest, Via: c.Via})
 	}
 	for _, f := range s.Findings {
-		fd := Finding{Severity: severityName(f.Severity), Kind: f.Kind, Title: f.Title,
+		fd := Finding{Severity: severityName(f.Severity), Kind: string(f.Kind), Title: f.Title,
 			Details: append([]string{}, f.Details...), Goroutines: nonNilIDs(f.Goroutines), Resources: nonNil(f.Resources)}
 		for _, st := range f.Sites {
 			fd.Sites = append(fd.Sites, Site{Func: st.Func, File: st.File, Line: st.Line, Exit: st.Exit, ExitLine: st.ExitLine, Via: st.Via})

@@ -20,9 +20,19 @@ type paths struct {
 const modCache = "/pkg/mod/"
 
 func newPaths(s *inspect.Snapshot) *paths {
+	// Only the distinct function and file pairs matter. Goroutines with
+	// identical stacks share one Frames slice: look at each distinct stack
+	// once (100,000 goroutines have a few hundred), and at each pair once.
 	var frames []inspect.Frame
-	// Goroutines with identical stacks share one Frames slice: look at
-	// each distinct stack once (100,000 goroutines have a few hundred).
+	type funcFile struct{ fn, file string }
+	pairs := map[funcFile]bool{}
+	add := func(f inspect.Frame) {
+		k := funcFile{f.Func, f.File}
+		if !pairs[k] {
+			pairs[k] = true
+			frames = append(frames, inspect.Frame{Func: f.Func, File: f.File})
+		}
+	}
 	seen := map[*inspect.Frame]bool{}
 	for _, g := range s.Goroutines {
 		if g == nil {
@@ -30,10 +40,12 @@ func newPaths(s *inspect.Snapshot) *paths {
 		}
 		if len(g.Frames) > 0 && !seen[&g.Frames[0]] {
 			seen[&g.Frames[0]] = true
-			frames = append(frames, g.Frames...)
+			for _, f := range g.Frames {
+				add(f)
+			}
 		}
 		if g.CreatedBy != nil {
-			frames = append(frames, *g.CreatedBy)
+			add(*g.CreatedBy)
 		}
 	}
 	for _, r := range s.Resources {
@@ -42,7 +54,7 @@ func newPaths(s *inspect.Snapshot) *paths {
 		}
 		for _, h := range r.Holders {
 			if h.Frame != nil {
-				frames = append(frames, *h.Frame)
+				add(*h.Frame)
 			}
 		}
 	}

@@ -409,22 +409,9 @@ func (t *text) findings() {
 	if len(t.s.Findings) == 0 {
 		return
 	}
-	fs := append([]inspect.Finding(nil), t.s.Findings...)
 	// Most severe first; then by the goroutines involved, so that the
 	// order does not depend on the order the analysis produced them in.
-	sort.SliceStable(fs, func(i, j int) bool {
-		a, b := fs[i], fs[j]
-		if a.Severity != b.Severity {
-			return a.Severity > b.Severity
-		}
-		if ma, mb := minID(a.Goroutines), minID(b.Goroutines); ma != mb {
-			return ma < mb
-		}
-		if a.Kind != b.Kind {
-			return a.Kind < b.Kind
-		}
-		return a.Title < b.Title
-	})
+	fs := sortedFindings(t.s.Findings)
 	t.section(fmt.Sprintf("FINDINGS (%d)", len(fs)))
 	for i, f := range fs {
 		t.sep()
@@ -432,7 +419,7 @@ func (t *text) findings() {
 		ind := width(num)
 		title := f.Title
 		if title == "" {
-			title = f.Kind
+			title = string(f.Kind)
 		}
 		t.wrap(0, ind, num+strings.ToUpper(severityName(f.Severity))+"  "+title)
 		for _, d := range f.Details {
@@ -486,20 +473,7 @@ func (t *text) cycles() {
 	if len(t.s.Cycles) == 0 {
 		return
 	}
-	cs := append([]inspect.Cycle(nil), t.s.Cycles...)
-	sort.SliceStable(cs, func(i, j int) bool {
-		a, b := cs[i], cs[j]
-		if len(a.Goroutines) > 0 && len(b.Goroutines) > 0 && a.Goroutines[0] != b.Goroutines[0] {
-			return a.Goroutines[0] < b.Goroutines[0]
-		}
-		if len(a.Goroutines) != len(b.Goroutines) {
-			return len(a.Goroutines) < len(b.Goroutines)
-		}
-		if a.Kind != b.Kind {
-			return a.Kind < b.Kind
-		}
-		return strings.Join(a.Resources, " ") < strings.Join(b.Resources, " ")
-	})
+	cs := sortedCycles(t.s.Cycles)
 	t.section(fmt.Sprintf("CYCLES (%d)", len(cs)))
 	for i, c := range cs {
 		kind := c.Kind

@@ -37,8 +37,10 @@ import (
 // and let the target run, even when Delve is stuck inside a wait.
 
 // SnapshotCommand is the hidden subcommand of the hangtui binary that takes
-// one snapshot for watch: `hangtui __watch-snapshot JSONPATH PID`. It writes
-// the JSON report to JSONPATH and the text report to its stdout, and tells
+// one snapshot for watch: `hangtui __watch-snapshot JSONPATH PID
+// [SUMMARY]`. It writes the JSON report to JSONPATH, the Markdown summary
+// and the pprof profile next to it (.md, .pb.gz), appends the Markdown to
+// the file SUMMARY when given, prints the text report on its stdout, and tells
 // the watcher how far it got on file descriptor 3 (one JSON object a line).
 // Binaries that run watch (hangtui, this package's tests) must dispatch it
 // to SnapshotMain.
@@ -65,9 +67,13 @@ type childMsg struct {
 	// again).
 	Phase string `json:"phase,omitempty"`
 	// Done is set on the last message of a child that wrote its reports;
-	// JSONErr says why the JSON file could not be written.
-	Done    bool   `json:"done,omitempty"`
-	JSONErr string `json:"json_err,omitempty"`
+	// JSONErr, MarkdownErr, PprofErr and SummaryErr say why a file could
+	// not be written.
+	Done        bool   `json:"done,omitempty"`
+	JSONErr     string `json:"json_err,omitempty"`
+	MarkdownErr string `json:"markdown_err,omitempty"`
+	PprofErr    string `json:"pprof_err,omitempty"`
+	SummaryErr  string `json:"summary_err,omitempty"`
 	// Err and Kind are the error that ended the child (Kind is the
 	// inspect.ErrorKind).
 	Err  string `json:"err,omitempty"`
@@ -77,11 +83,14 @@ type childMsg struct {
 // SnapshotMain runs the hidden snapshot subcommand (see SnapshotCommand)
 // and returns its exit code.
 func SnapshotMain(args []string) int {
-	if len(args) != 2 {
-		fmt.Fprintf(os.Stderr, "hangtui %s: want JSONPATH PID (hangtui watch runs this)\n", SnapshotCommand)
+	if len(args) != 2 && len(args) != 3 {
+		fmt.Fprintf(os.Stderr, "hangtui %s: want JSONPATH PID [SUMMARY] (hangtui watch runs this)\n", SnapshotCommand)
 		return report.ExitUsage
 	}
-	path := args[0]
+	path, summary := args[0], ""
+	if len(args) == 3 {
+		summary = args[2]
+	}
 	pid, err := strconv.Atoi(args[1])
 	if err != nil || pid <= 0 {
 		fmt.Fprintf(os.Stderr, "hangtui %s: not a PID: %s\n", SnapshotCommand, args[1])
@@ -110,19 +119,33 @@ func SnapshotMain(args []string) int {
 	snap, err := s.Snapshot()
 	_ = s.Close()
 	unregister()
+	if err == nil {
+		s.Explain(snap)
+	}
 	send(childMsg{Phase: "detached"})
 	if err != nil {
 		return fail(err)
 	}
-	done := childMsg{Done: true}
-	if err := writeJSON(path, snap); err != nil {
-		done.JSONErr = err.Error()
-	}
-	out := bufio.NewWriter(os.Stdout)
-	_ = report.WriteText(out, snap)
-	_ = out.Flush()
+	res := render(path, summary, snap)
+	done := childMsg{Done: true, JSONErr: errText(res.jsonErr), MarkdownErr: errText(res.mdErr),
+		PprofErr: errText(res.pprofErr), SummaryErr: errText(res.summaryErr)}
+	_, _ = os.Stdout.Write(res.text)
 	send(done)
 	return 0
+}
+
+func errText(err error) string {
+	if err == nil {
+		return ""
+	}
+	return err.Error()
+}
+
+func textErr(s string) error {
+	if s == "" {
+		return nil
+	}
+	return errors.New(s)
 }
 
 // testHold lets tests hold the child attached, with the target stopped, so
@@ -142,17 +165,9 @@ func testHold() {
 	time.Sleep(time.Hour)
 }
 
-// snapshotResult is what a snapshot child produced.
-type snapshotResult struct {
-	// text is the text report; path the JSON report's file and jsonErr
-	// why it could not be written.
-	text    []byte
-	path    string
-	jsonErr error
-}
-
 // snapshotChild takes a snapshot of pid in a child hangtui process, which
-// writes the JSON report to path and returns the text report. Every phase
+// writes the reports next to path (the JSON report's), appends the
+// Markdown to the step summary, and returns the text report. Every phase
 // has a deadline; when one expires the child is ended (the kernel detaches
 // a dead tracer's tracees), the target is made to run again if it was left
 // in a job-control stop, and the error says so in one line.
@@ -162,7 +177,11 @@ func (w *watcher) snapshotChild(pid int, path string) (*snapshotResult, error) {
 		return nil, fmt.Errorf("cannot find the hangtui executable to take the snapshot: %w", err)
 	}
 	stateBefore, _ := procState(pid)
-	cmd := exec.Command(self, SnapshotCommand, path, strconv.Itoa(pid))
+	args := []string{SnapshotCommand, path, strconv.Itoa(pid)}
+	if w.opts.StepSummary != "" {
+		args = append(args, w.opts.StepSummary)
+	}
+	cmd := exec.Command(self, args...)
 	cmd.Env = childEnv(w.opts.snapshotEnv)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout = &stdout
@@ -174,7 +193,7 @@ func (w *watcher) snapshotChild(pid int, path string) (*snapshotResult, error) {
 	cmd.ExtraFiles = []*os.File{statusW}
 	// The child is killed with hangtui (SIGKILL on a dead tracer: the
 	// kernel detaches and the target runs).
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	cmd.SysProcAttr = childAttr()
 	exited, err := startOwnThread(cmd)
 	statusW.Close()
 	if err != nil {
@@ -257,11 +276,9 @@ func (w *watcher) snapshotChild(pid int, path string) (*snapshotResult, error) {
 		_, _ = w.opts.Stderr.Write(stderr.Bytes())
 		w.mu.Unlock()
 	}
-	res := &snapshotResult{text: stdout.Bytes(), path: path}
-	if last.JSONErr != "" {
-		res.jsonErr = errors.New(last.JSONErr)
-	}
-	return res, nil
+	return &snapshotResult{text: stdout.Bytes(), files: filesFor(path), summary: w.opts.StepSummary,
+		jsonErr: textErr(last.JSONErr), mdErr: textErr(last.MarkdownErr), pprofErr: textErr(last.PprofErr),
+		summaryErr: textErr(last.SummaryErr)}, nil
 }
 
 // childEnv is hangtui's environment for a snapshot child, without the CPU

@@ -10,7 +10,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"sync"
@@ -18,7 +17,6 @@ import (
 	"time"
 
 	"github.com/hangtui/hangtui/inspect"
-	"github.com/hangtui/hangtui/inspect/report"
 )
 
 // ExitKilled is the exit code of `hangtui watch --kill` when it reported a
@@ -35,9 +33,12 @@ type Options struct {
 	Stall time.Duration
 	// Kill kills the command and its descendants after reporting.
 	Kill bool
-	// Out is the directory the JSON reports are written to
-	// (hangtui-PID.json); "" is the current directory.
+	// Out is the directory the reports are written to (hangtui-PID.json,
+	// hangtui-PID.md, hangtui-PID.pb.gz); "" is the current directory.
 	Out string
+	// StepSummary is a file the Markdown summaries are appended to
+	// (GitHub Actions' $GITHUB_STEP_SUMMARY); "" for none.
+	StepSummary string
 	// Stdin, Stdout and Stderr are the command's (and hangtui's); the
 	// reports go to Stderr.
 	Stdin          io.Reader
@@ -143,6 +144,13 @@ func (w *watcher) touch() {
 	w.mu.Unlock()
 }
 
+// outputSince reports whether the command printed anything after t.
+func (w *watcher) outputSince(t time.Time) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.last.After(t)
+}
+
 func (w *watcher) quietFor() time.Duration {
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -185,7 +193,7 @@ func (w *watcher) reportHung(root int) int {
 			}
 			var snap *inspect.Snapshot
 			if snap, err = w.quitDump(pid); err == nil {
-				res = render(w.jsonPath(pid), snap)
+				res = render(w.jsonPath(pid), w.opts.StepSummary, snap)
 			}
 		}
 		w.after(pid, err)
@@ -209,7 +217,7 @@ func (w *watcher) jsonPath(pid int) string {
 	return filepath.Join(w.opts.Out, fmt.Sprintf("hangtui-%d.json", pid))
 }
 
-// snapshot takes a snapshot of pid and writes its JSON report: in a child
+// snapshot takes a snapshot of pid and writes its reports: in a child
 // process (snapshotChild), or with Options.Snapshot.
 func (w *watcher) snapshot(pid int) (*snapshotResult, error) {
 	if w.opts.Snapshot == nil {
@@ -219,16 +227,7 @@ func (w *watcher) snapshot(pid int) (*snapshotResult, error) {
 	if err != nil {
 		return nil, err
 	}
-	return render(w.jsonPath(pid), snap), nil
-}
-
-// render writes snap's JSON report to path and returns its text report.
-func render(path string, snap *inspect.Snapshot) *snapshotResult {
-	res := &snapshotResult{path: path, jsonErr: writeJSON(path, snap)}
-	var text bytes.Buffer
-	_ = report.WriteText(&text, snap)
-	res.text = text.Bytes()
-	return res
+	return render(w.jsonPath(pid), w.opts.StepSummary, snap), nil
 }
 
 func (w *watcher) write(pid int, exe string, res *snapshotResult) {
@@ -236,24 +235,10 @@ func (w *watcher) write(pid int, exe string, res *snapshotResult) {
 	defer w.mu.Unlock()
 	fmt.Fprintf(w.opts.Stderr, "\n===== hangtui watch: report of PID %d (%s) =====\n", pid, exe)
 	_, _ = w.opts.Stderr.Write(res.text)
-	if res.jsonErr != nil {
-		fmt.Fprintf(w.opts.Stderr, "hangtui watch: cannot write %s: %v\n", res.path, res.jsonErr)
-	} else {
-		fmt.Fprintf(w.opts.Stderr, "hangtui watch: JSON report written to %s\n", res.path)
+	for _, l := range res.written() {
+		fmt.Fprintf(w.opts.Stderr, "hangtui watch: %s\n", l)
 	}
 	fmt.Fprintf(w.opts.Stderr, "===== end of report of PID %d =====\n\n", pid)
-}
-
-func writeJSON(path string, snap *inspect.Snapshot) error {
-	f, err := os.Create(path)
-	if err != nil {
-		return err
-	}
-	if err := report.WriteJSONIndent(f, snap); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
 }
 
 // killTree kills root and every process below it, children first so that
@@ -297,6 +282,7 @@ func (w *watcher) quitDump(pid int) (*inspect.Snapshot, error) {
 		w.mu.Unlock()
 	}()
 	w.logf("PID %d has no debug info: asking it for its goroutine dump (SIGQUIT)", pid)
+	sent := time.Now()
 	if err := syscall.Kill(pid, syscall.SIGQUIT); err != nil {
 		return nil, fmt.Errorf("SIGQUIT: %w", err)
 	}
@@ -304,9 +290,10 @@ func (w *watcher) quitDump(pid int) (*inspect.Snapshot, error) {
 	for time.Now().Before(deadline) && syscall.Kill(pid, 0) == nil {
 		time.Sleep(50 * time.Millisecond)
 	}
-	// The dump passes through the parent (go test) before it reaches us:
-	// wait until the output has been quiet for a moment.
-	for settle := time.Now().Add(30 * time.Second); time.Now().Before(settle) && w.quietFor() < time.Second; {
+	// The dump passes through the parent (go test) before it reaches us,
+	// which on a busy machine can take a while after the process is gone:
+	// wait for output that came after the SIGQUIT, then for a quiet moment.
+	for settle := time.Now().Add(30 * time.Second); time.Now().Before(settle) && (!w.outputSince(sent) || w.quietFor() < time.Second); {
 		time.Sleep(50 * time.Millisecond)
 	}
 	w.mu.Lock()

@@ -80,7 +80,10 @@ func TestWatchLiveNoKill(t *testing.T) {
 	exe := fixture.Build(t, fixture.Default)
 	out := t.TempDir()
 	var stdout, stderr bytes.Buffer
-	script := fmt.Sprintf(`%s abba >/dev/null & p=$!; sleep 6; grep '^State' /proc/$p/status; grep '^TracerPid' /proc/$p/status; kill $p; exit 7`, exe)
+	// The command lives until the report is written (after the detach),
+	// not for a fixed time: hangtui loads the binary before it stops the
+	// target, which takes seconds on a loaded machine.
+	script := fmt.Sprintf(`%s abba >/dev/null & p=$!; i=0; while [ $i -lt 1200 ] && ! ls %s/hangtui-*.json >/dev/null 2>&1; do sleep 0.1; i=$((i+1)); done; sleep 0.2; grep '^State' /proc/$p/status; grep '^TracerPid' /proc/$p/status; kill $p; exit 7`, exe, out)
 	code, err := Run(Options{Command: []string{"sh", "-c", script}, Stall: 2 * time.Second, Out: out, Stdout: &stdout, Stderr: &stderr})
 	if err != nil {
 		t.Fatal(err)

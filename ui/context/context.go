@@ -30,7 +30,16 @@ type Context struct {
 	Interval time.Duration
 
 	Status Status
+
+	// Contention is the live contention ranking (the Contention pane),
+	// nil until sampling has started; ContentionNote says why there is
+	// none when sampling is not possible.
+	Contention     *inspect.ContentionProfile
+	ContentionNote string
 }
+
+// SparkMax is the widest sparkline a pane draws.
+const SparkMax = 40
 
 // EngineState is what the snapshot engine is doing.
 type EngineState int

@@ -178,11 +178,11 @@ func (m *Model) build(b *doc.Builder) {
 	if len(cycles) > 0 {
 		b.Add(" "+m.title(len(cycles)), " "+th.Error.Render(m.title(len(cycles)))+th.Dim.Render("   enter opens a node · e expands"))
 	}
+	behinds := inspect.BehindCycles(d.Snap, cycles, seen)
 	for i, c := range cycles {
 		b.Blank()
 		m.cycle(b, i, c)
-		behind := behindCycle(d, c, seen)
-		for _, bh := range behind {
+		for _, bh := range behinds[i] {
 			r := d.R[bh.Resource]
 			what := "waiting behind " + uictx.ResName(r, bh.Resource)
 			if r != nil && len(r.Holders) > 0 {
@@ -193,7 +193,7 @@ func (m *Model) build(b *doc.Builder) {
 	}
 
 	// Wait chains that do not run into a cycle.
-	cs := chains(d, seen, maxChains)
+	cs := inspect.ChainPaths(d.Snap, seen, maxChains)
 	for _, c := range cs {
 		for _, id := range c.Starters {
 			seen[id] = true
@@ -374,7 +374,7 @@ func (m *Model) group(b *doc.Builder, key string, ids []int64, what, res string)
 }
 
 // chain draws a wait chain: the starters, then resource, holder, ...
-func (m *Model) chain(b *doc.Builder, i int, c Chain) {
+func (m *Model) chain(b *doc.Builder, i int, c inspect.ChainPath) {
 	d, th := m.data, m.ctx.Theme
 	last := c.Holders[len(c.Holders)-1]
 	lastG, _ := d.Goroutine(last)

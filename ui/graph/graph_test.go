@@ -60,7 +60,7 @@ func TestNavigate(t *testing.T) {
 
 func TestChains(t *testing.T) {
 	d := uictx.Build(uitest.Healthy(), nil)
-	cs := chains(d, map[int64]bool{}, 10)
+	cs := inspect.ChainPaths(d.Snap, map[int64]bool{}, 10)
 	if len(cs) != 1 {
 		t.Fatalf("%d chains, want 1: %+v", len(cs), cs)
 	}

@@ -17,7 +17,7 @@ type KeyMap struct {
 
 	NextPane key.Binding
 	PrevPane key.Binding
-	Jump     key.Binding // 1-5: the digit says which pane
+	Jump     key.Binding // 1-6: the digit says which pane
 
 	Filter key.Binding
 	Sort   key.Binding
@@ -51,7 +51,7 @@ func Default() KeyMap {
 
 		NextPane: b("tab", "next pane", "tab"),
 		PrevPane: b("shift+tab", "previous pane", "shift+tab"),
-		Jump:     b("1-5", "go to pane", "1", "2", "3", "4", "5"),
+		Jump:     b("1-6", "go to pane", "1", "2", "3", "4", "5", "6"),
 
 		Filter: b("/", "filter", "/"),
 		Sort:   b("o", "change sort order", "o"),
@@ -85,7 +85,7 @@ func (k KeyMap) FullHelp() [][]key.Binding {
 
 // Pane returns the pane number (0-based) of a Jump key, or -1.
 func Pane(s string) int {
-	if len(s) == 1 && s[0] >= '1' && s[0] <= '5' {
+	if len(s) == 1 && s[0] >= '1' && s[0] <= '6' {
 		return int(s[0] - '1')
 	}
 	return -1

@@ -141,7 +141,7 @@ func (m *Model) build(b *doc.Builder, d *uictx.Data) {
 		tag := severity(f.Severity)
 		title := f.Title
 		if title == "" {
-			title = f.Kind
+			title = string(f.Kind)
 		}
 		for i, l := range text.Wrap(title, w-3-len(tag)-2, 0) {
 			if i == 0 {
@@ -190,7 +190,7 @@ func (m *Model) build(b *doc.Builder, d *uictx.Data) {
 		if len(c.Goroutines) > 0 {
 			parts = append(parts, uictx.GID(c.Goroutines[0]))
 		}
-		head := strconv.Itoa(i+1) + ". " + kind + ": "
+		head := strconv.Itoa(i+1) + ". " + string(kind) + ": "
 		for k, l := range text.Wrap(head+strings.Join(parts, " → "), w-3, len(head)) {
 			st := l
 			if k == 0 {

@@ -218,7 +218,7 @@ func (c *countWriter) Write(p []byte) (int, error) {
 func runDelve(pid int) (result, error) {
 	r := result{Mode: "delve"}
 	start := time.Now()
-	t, err := target.Attach(pid)
+	t, err := target.AttachDelve(pid)
 	if err != nil {
 		return r, err
 	}

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/go-delve/delve/pkg/proc"
+	"golang.org/x/arch/x86/x86asm"
 )
 
 // UnlockKind says what a deferred call releases.
@@ -390,7 +391,7 @@ func (t *Target) decodeClosureWords(p *pclntab, words [4]uint64) (PendingDefer, 
 	d := PendingDefer{Func: fn.Name}
 	fl, ok := p.entryLines[fn.Entry]
 	if !ok {
-		fl.file, fl.line, _ = t.bi.PCToLine(fn.Entry)
+		fl.file, fl.line, _ = t.pcToLine(fn.Entry)
 		if p.entryLines == nil {
 			p.entryLines = map[uint64]fileLine{}
 		}
@@ -424,6 +425,8 @@ func (t *Target) unlockKind(p *pclntab, fn *proc.Function) UnlockKind {
 	k := NotUnlock
 	if base, ok := strings.CutSuffix(fn.Name, "-fm"); ok {
 		k = unlockKinds[base]
+	} else if t.t == nil {
+		k = t.unlockKindRaw(fn)
 	} else if fn.End > fn.Entry && fn.End-fn.Entry < 4096 {
 		insts, err := proc.Disassemble(t.mem, nil, t.t.Breakpoints(), t.bi, fn.Entry, fn.End)
 		if err == nil {
@@ -461,4 +464,41 @@ func (t *Target) firstModuledata() (*structLayout, []byte, error) {
 	}
 	buf, err := t.read(base, int(md.Size))
 	return md, buf, err
+}
+
+// unlockKindRaw is unlockKind for a raw target, without Delve's
+// disassembler (which resolves every instruction's line through caches that
+// are not safe beside Delve): the direct calls of the deferred function are
+// decoded and their targets looked up by address.
+func (t *Target) unlockKindRaw(fn *proc.Function) UnlockKind {
+	if t.bi.Arch.Name != "amd64" || fn.End <= fn.Entry || fn.End-fn.Entry >= 4096 {
+		return NotUnlock
+	}
+	code := make([]byte, fn.End-fn.Entry)
+	if _, err := t.mem.ReadMemory(code, fn.Entry); err != nil {
+		return NotUnlock
+	}
+	k := NotUnlock
+	for pc := fn.Entry; len(code) > 0; {
+		inst, err := x86asm.Decode(code, 64)
+		if err != nil || inst.Len == 0 {
+			break
+		}
+		next := pc + uint64(inst.Len)
+		if inst.Op == x86asm.CALL {
+			rel, direct := inst.Args[0].(x86asm.Rel)
+			if !direct {
+				if k == NotUnlock && strings.Contains(fn.Name, "deferwrap") {
+					k = UnlockUnsure
+				}
+			} else if dst := t.bi.PCToFunc(uint64(int64(next) + int64(rel))); dst != nil {
+				if uk, ok := unlockKinds[dst.Name]; ok {
+					return uk
+				}
+			}
+		}
+		code = code[inst.Len:]
+		pc = next
+	}
+	return k
 }

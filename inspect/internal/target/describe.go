@@ -232,7 +232,10 @@ func (t *Target) globalType(name string) (godwarf.Type, uint64, bool) {
 		return gt.typ, gt.addr, gt.typ != nil
 	}
 	var gt globalTypeResult
-	if scope, err := proc.ThreadScope(t.t, t.t.CurrentThread()); err == nil {
+	if t.t == nil {
+		return nil, 0, false // not cached: asked again of the attached target's copy
+	}
+	if scope, err := t.globalScope(); err == nil {
 		if v, err := scope.EvalExpression(name, proc.LoadConfig{}); err == nil && v.RealType != nil {
 			gt = globalTypeResult{typ: v.RealType, addr: v.Addr}
 		}

@@ -170,3 +170,38 @@ func (t *Target) PrefetchVars(reqs []VarReq) {
 		}
 	}
 }
+
+// FrameWords reads the words of frame i's part of g's stack — from the
+// inner frame's CFA (the goroutine's SP for the innermost) up to the
+// frame's own CFA plus extra bytes (its register arguments' spill slots
+// are above it, in the caller's frame) — at most 4 KiB.
+func (t *Target) FrameWords(g *G, frame int, extra uint64) ([]uint64, error) {
+	phys := g.physicalFrames()
+	lo, hi := uint64(0), uint64(0)
+	for k, p := range phys {
+		if p.Index < frame {
+			continue
+		}
+		hi = p.CFA + extra
+		if k > 0 {
+			lo = phys[k-1].CFA
+		} else {
+			_, lo, _, _ = g.startRegs()
+		}
+		break
+	}
+	hi = min(hi, g.regs.hi)
+	if lo == 0 || hi <= lo || hi-lo > 4096 {
+		return nil, fmt.Errorf("frame %d of goroutine %d is not on a stack read", frame, g.ID)
+	}
+	lo &^= 7
+	b, err := t.read(lo, int(hi-lo))
+	if err != nil {
+		return nil, err
+	}
+	out := make([]uint64, len(b)/8)
+	for i := range out {
+		out[i] = decodeUint(b[8*i : 8*i+8])
+	}
+	return out, nil
+}

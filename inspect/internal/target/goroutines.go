@@ -111,7 +111,9 @@ func (t *Target) Goroutines() ([]*G, []string, error) {
 	}
 	// Labels for all at once: goroutines share label maps, and the
 	// reads are batched.
-	if w := t.readLabels(out); w != "" {
+	if t.StacksOnly {
+		// No labels.
+	} else if w := t.readLabels(out); w != "" {
 		warnings = append(warnings, w)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
@@ -218,7 +220,7 @@ func (t *Target) waitReason(code int) string {
 // Go release newer than hangtui still gets its own texts. Falls back to the
 // table of the Go release hangtui was built with.
 func (t *Target) readWaitReasons() []string {
-	scope, err := proc.ThreadScope(t.t, t.t.CurrentThread())
+	scope, err := t.globalScope()
 	if err == nil {
 		v, err := scope.EvalExpression("runtime.waitReasonStrings", proc.LoadConfig{MaxArrayValues: 512, MaxStringLen: 256})
 		if err == nil && v.Unreadable == nil && len(v.Children) > 0 {
@@ -257,7 +259,7 @@ func (t *Target) Location(pc uint64) (Frame, bool) {
 			}
 		}
 		if !ok {
-			file, line, _ = t.bi.PCToLine(pc)
+			file, line, _ = t.pcToLine(pc)
 		}
 		f = Frame{Func: fn.Name, File: file, Line: line, PC: pc}
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"go/constant"
+	"os"
 	"slices"
 	"sort"
 
@@ -13,10 +14,12 @@ import (
 
 // Heap finds heap objects from arbitrary addresses using the runtime's own
 // metadata (mheap_.arenas → heapArena.spans → mspan), and marks what is
-// reachable from a set of roots. Scanning is conservative — every aligned
-// word that points into an allocated span counts as a reference — so
-// reachability is over-approximated: an object is only ever called
-// unreachable when no word anywhere on the marked path points at it.
+// reachable from a set of roots. Objects are scanned by their pointer bits
+// (heapbits.go) and stacks by their stack maps (stackmaps.go), as the
+// runtime's GC scans them; where that metadata is missing, every aligned
+// word that points into an allocated span counts as a reference. Either
+// way reachability is over-approximated: an object is only ever called
+// unreachable when no live pointer on any marked path points at it.
 //
 // Span metadata is read once per snapshot and shared by every Heap of that
 // snapshot (heapMeta); marks are per Heap, one bit per object of a span.
@@ -26,8 +29,12 @@ type Heap struct {
 	r reader // how marking reads (the Target, or a private reader)
 
 	marks, excl [][]uint64 // by span id: a bit per object
-	seen        [4096]uint64
-	nmarked     int
+	// precise: objects are scanned by their pointer bits (heapbits.go)
+	// where the span's layout is known, stacks by their stack maps.
+	precise bool
+	walker  rootWalker
+	seen    [4096]uint64
+	nmarked int
 	// Parent, when non-nil, records for each marked object the object (or
 	// root address) it was reached from: for explaining and debugging.
 	Parent  map[uint64]uint64
@@ -60,6 +67,8 @@ type heapMeta struct {
 	nspans                                            int
 	span                                              *structLayout
 	fStart, fNpages, fElem, fClass, fState, fSpecials field
+	// Pointer layout of objects (heapbits.go).
+	bits heapLayout
 }
 
 type recentArena struct {
@@ -80,6 +89,12 @@ type span struct {
 	start, end, elem uint64
 	noscan, inUse    bool
 	specials         uint64
+	// Where its objects' pointer bits are (heapbits.go).
+	layout    uint8
+	class     uint8  // mspan.spanclass
+	hstate    uint8  // heap bits: unread, being read, read, unusable
+	largeType uint64 // mspan.largeType (layoutLarge)
+	hbits     []uint64
 }
 
 // ErrBudget means reachability was not computed completely.
@@ -95,7 +110,7 @@ func (t *Target) NewHeap() (*Heap, error) {
 		}
 		t.heap = m
 	}
-	return &Heap{t: t, m: t.heap, r: t, Budget: 4 << 30}, nil
+	return &Heap{t: t, m: t.heap, r: t, Budget: 4 << 30, precise: preciseScanning()}, nil
 }
 
 func (t *Target) newHeapMeta() (*heapMeta, error) {
@@ -142,6 +157,7 @@ func (t *Target) newHeapMeta() (*heapMeta, error) {
 	if l2, err := t.readPtr(h.l1Addr); err == nil {
 		h.l2 = l2
 	}
+	h.bits = t.heapLayout(ha, ms)
 	return h, nil
 }
 
@@ -217,7 +233,9 @@ func (h *heapMeta) lookupSpan(sp uint64) *span {
 				noscan:   get(buf, h.fClass)&1 != 0,
 				inUse:    get(buf, h.fState) == 1,
 				specials: get(buf, h.fSpecials),
+				class:    uint8(get(buf, h.fClass)),
 			}
+			h.bits.classify(s, buf)
 			h.nspans++
 		}
 		h.spans[sp] = s
@@ -314,6 +332,30 @@ func (h *Heap) MarkStackWords(root uint64, g *G) {
 	g.words.each(h.MarkPtr)
 }
 
+// MarkStack marks from g's live stack (LiveStack), read now: the slots its
+// stack maps say hold live pointers when its shape has a precise mask,
+// every word otherwise.
+func (h *Heap) MarkStack(g *G) error {
+	lo, hi := h.t.LiveStack(g)
+	if hi <= lo || hi-lo >= 1<<30 {
+		return nil
+	}
+	if debugStackMaps {
+		fmt.Fprintf(os.Stderr, "markstack g%d [%#x, %#x) status %d mask %v\n", g.ID, lo, hi, g.Status, g.maskFor(lo) != nil)
+	}
+	if !h.precise || g.maskFor(lo) == nil {
+		return h.MarkRange(lo, hi)
+	}
+	buf, err := h.r.read(lo, int(hi-lo))
+	if err != nil {
+		return err
+	}
+	h.scanned += uint64(len(buf))
+	h.cur = lo
+	h.walker.walk(g, lo, buf, h.MarkPtr)
+	return nil
+}
+
 // MarkRange scans memory [lo, hi) as roots.
 func (h *Heap) MarkRange(lo, hi uint64) error {
 	lo &^= 7
@@ -372,8 +414,7 @@ func (h *Heap) Drain() error {
 					break // after this batch
 				}
 				h.work = h.work[:len(h.work)-1]
-				// An unreadable object: treat as scanned (nothing to follow).
-				_ = h.MarkRange(base, base+size)
+				h.scanLarge(s, base, s.elem)
 				continue
 			}
 			h.work = h.work[:len(h.work)-1]
@@ -390,34 +431,66 @@ func (h *Heap) Drain() error {
 
 // objReads is Drain's read buffers, reused from batch to batch.
 type objReads struct {
-	starts []uint64
-	elems  []uint64 // each object's size, in addrs order
-	bufs   [][]byte
-	ok     []bool
-	mem    []byte
+	rngs    []objRange
+	starts  []uint64
+	spans   []*span // each object's span, in addrs order
+	bits    []*span // spans whose heap bits are read with the batch
+	bitsRng []int   // the range each of bits is read in
+	bufs    [][]byte
+	ok      []bool
+	mem     []byte
 }
+
+// objRange is memory read as one range: neighbouring objects, and the heap
+// bits at the end of their spans.
+type objRange struct{ start, end uint64 }
 
 // readObjects reads and scans the objects at addrs (total bytes). Objects
 // that lie close together (marking reaches neighbours from the same span)
 // are read as one range: the kernel pins and walks pages per range, so a
-// range per object cost more than the bytes between them.
+// range per object cost more than the bytes between them. The heap bits
+// of spans seen for the first time (heapbits.go) are read in the same
+// batch, usually in the same range as the span's last objects.
 func (h *Heap) readObjects(addrs []uint64, total int, rb *objReads) {
 	const maxGap = 256
 	slices.Sort(addrs)
-	rb.starts, rb.bufs, rb.elems = rb.starts[:0], rb.bufs[:0], rb.elems[:0]
-	// Ranges [start, end) of neighbouring objects.
-	type rng struct{ start, end uint64 }
-	var rngs []rng
-	for _, base := range addrs {
-		elem := h.m.spanOf(base).elem
-		rb.elems = append(rb.elems, elem)
-		end := base + elem
-		if n := len(rngs); n > 0 && base <= rngs[n-1].end+maxGap {
+	rb.starts, rb.bufs, rb.spans, rb.bits, rb.bitsRng = rb.starts[:0], rb.bufs[:0], rb.spans[:0], rb.bits[:0], rb.bitsRng[:0]
+	rngs := rb.rngs[:0]
+	add := func(start, end uint64) int {
+		if n := len(rngs); n > 0 && start <= rngs[n-1].end+maxGap {
 			rngs[n-1].end = max(rngs[n-1].end, end)
-			continue
+			return n - 1
 		}
-		rngs = append(rngs, rng{base, end})
+		rngs = append(rngs, objRange{start, end})
+		return len(rngs) - 1
 	}
+	// Objects in address order; a span's heap bits (at its end) go in
+	// once the objects before them are in.
+	var bitsAt uint64
+	var bitsLen, pending int
+	for _, base := range addrs {
+		s := h.m.spanOf(base)
+		rb.spans = append(rb.spans, s)
+		for pending < len(rb.bits) && bitsAt <= base {
+			rb.bitsRng = append(rb.bitsRng, add(bitsAt, bitsAt+uint64(bitsLen)))
+			if pending++; pending < len(rb.bits) {
+				bitsAt, bitsLen = h.m.bits.bitsRange(rb.bits[pending])
+			}
+		}
+		if h.precise && s.layout == layoutHeapBits && s.hstate == hbUnread {
+			s.hstate = hbReading
+			rb.bits = append(rb.bits, s)
+			if len(rb.bits) == pending+1 {
+				bitsAt, bitsLen = h.m.bits.bitsRange(s)
+			}
+		}
+		add(base, base+s.elem)
+	}
+	for ; pending < len(rb.bits); pending++ {
+		bitsAt, bitsLen = h.m.bits.bitsRange(rb.bits[pending])
+		rb.bitsRng = append(rb.bitsRng, add(bitsAt, bitsAt+uint64(bitsLen)))
+	}
+	rb.rngs = rngs
 	size := 0
 	for _, r := range rngs {
 		size += int(r.end - r.start)
@@ -433,20 +506,30 @@ func (h *Heap) readObjects(addrs []uint64, total int, rb *objReads) {
 	}
 	rb.ok = slices.Grow(rb.ok[:0], len(rngs))[:len(rngs)]
 	h.r.readMany(rb.starts, rb.bufs, rb.ok)
+	for k, s := range rb.bits {
+		j := rb.bitsRng[k]
+		if !rb.ok[j] {
+			s.hstate = hbBad
+			continue
+		}
+		at, n := h.m.bits.bitsRange(s)
+		o := at - rngs[j].start
+		h.m.bits.setBits(s, rb.bufs[j][o:o+uint64(n)])
+	}
 	j := 0
 	for k, base := range addrs {
 		for rngs[j].end <= base {
 			j++
 		}
-		elem := rb.elems[k]
+		s := rb.spans[k]
 		if rb.ok[j] {
 			o := base - rngs[j].start
-			h.scanBuf(base, rb.bufs[j][o:o+elem])
+			h.scanObject(s, base, rb.bufs[j][o:o+s.elem])
 			continue
 		}
 		// Part of the range is unreadable: the object alone.
-		if one, err := h.r.read(base, int(elem)); err == nil {
-			h.scanBuf(base, one)
+		if one, err := h.r.read(base, int(s.elem)); err == nil {
+			h.scanObject(s, base, one)
 		}
 	}
 }
@@ -525,6 +608,10 @@ func (t *Target) LiveStack(g *G) (lo, hi uint64) {
 	return lo, hi
 }
 
+// SchedCtxt is g.sched.ctxt, a closure context saved with g's registers
+// (the runtime's scanstack scans it): a root when g can run.
+func (t *Target) SchedCtxt(g *G) uint64 { return g.regs.ctxt }
+
 // HasStackWords reports whether the words of g's live stack (LiveStack)
 // that may point into the heap were kept when its stack was read; if not,
 // mark from LiveStack instead.
@@ -557,6 +644,9 @@ func (t *Target) DeferClosures(g *G) []uint64 {
 // a running goroutine may hold its only reference in a register.
 func (t *Target) ThreadRegisters() []uint64 {
 	var out []uint64
+	if t.t == nil {
+		return nil
+	}
 	for _, th := range t.t.ThreadList() {
 		regs, err := th.Registers()
 		if err != nil {
@@ -679,7 +769,10 @@ func (t *Target) constant(name string, fallback int64) int64 {
 }
 
 func (t *Target) constant1(name string, fallback int64) int64 {
-	scope, err := proc.ThreadScope(t.t, t.t.CurrentThread())
+	if t.t == nil {
+		return fallback
+	}
+	scope, err := t.globalScope()
 	if err != nil {
 		return fallback
 	}
@@ -709,10 +802,10 @@ func (t *Target) varRange(name string) (lo, hi uint64, ok bool) {
 	if addr, size, found := t.lookupSym(name); found {
 		return addr, addr + size, true
 	}
-	if t.knownMissing(name) {
+	if t.knownMissing(name) || t.t == nil {
 		return 0, 0, false
 	}
-	scope, err := proc.ThreadScope(t.t, t.t.CurrentThread())
+	scope, err := t.globalScope()
 	if err != nil {
 		return 0, 0, false
 	}

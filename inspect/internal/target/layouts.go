@@ -20,8 +20,9 @@ type layouts struct {
 	gGoPC, gStartPC, gLabels                                       field
 	// runtime.g: saved registers and stack bounds, for unwind.go
 	gSchedPC, gSchedSP, gSchedBP, gSchedLR field
+	gSchedCtxt                             field
 	gStackLo, gStackHi                     field
-	gDefer                                 field
+	gDefer, gPanic                         field
 	gSyscallPC, gSyscallSP, gSyscallBP, gM field
 	// runtime.sudog
 	sgG, sgNext, sgPrev, sgElem, sgIsSelect, sgWaitlink, sgC, sgTicket, sgAcquire field
@@ -96,8 +97,10 @@ func loadLayouts(bi *proc.BinaryInfo) (*layouts, error) {
 	l.gSchedSP = g.Field("sched.sp")
 	l.gSchedBP = g.Field("sched.bp")
 	l.gSchedLR = g.Field("sched.lr")
+	l.gSchedCtxt = g.Field("sched.ctxt")
 	l.gStackLo = g.Field("stack.lo")
 	l.gDefer = g.Field("_defer")
+	l.gPanic = g.Field("_panic")
 	l.gStackHi = g.Field("stack.hi")
 	l.gSyscallPC = g.Field("syscallpc")
 	l.gSyscallSP = g.Field("syscallsp")

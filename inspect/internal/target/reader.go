@@ -63,7 +63,7 @@ func (t *Target) NewPrivateHeap() (h *Heap, ok bool, err error) {
 		return nil, false, err
 	}
 	m.r = &procReader{pid: t.pid}
-	return &Heap{t: t, m: m, r: m.r, Budget: 4 << 30}, true, nil
+	return &Heap{t: t, m: m, r: m.r, Budget: 4 << 30, precise: preciseScanning()}, true, nil
 }
 
 // chunkSize is the unit of readSmall's cache.
@@ -105,6 +105,15 @@ func (c *chunkCache) readSmall(addr uint64, n int, readChunk func(b []byte, at u
 	}
 	off := addr - at
 	return b[off : off+uint64(n) : off+uint64(n)], nil
+}
+
+// forget drops the chunk at (a chunk-aligned address) from the cache, to
+// be read again.
+func (c *chunkCache) forget(at uint64) {
+	if b := c.chunks[at]; b != nil {
+		c.pool = append(c.pool, b)
+	}
+	delete(c.chunks, at)
 }
 
 // reset forgets the chunks (the process ran), keeping their buffers.

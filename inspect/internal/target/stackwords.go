@@ -1,7 +1,6 @@
 package target
 
 import (
-	"encoding/binary"
 	"sort"
 )
 
@@ -120,14 +119,20 @@ type stackWords struct {
 
 // wordArena holds kept stack words, a chunk at a time.
 type wordArena struct {
-	w32 []uint32
-	w64 []uint64
+	w32    []uint32
+	w64    []uint64
+	walker rootWalker
 }
 
 // keep keeps the words of g's live stack [sp, hi) that may point into
 // the heap or at a package variable, when buf holds all of it: the
-// reachability proof marks from them without reading the stack again.
+// reachability proof marks from them without reading the stack again. When
+// g's stack shape has a precise mask (stackmaps.go) only the slots the
+// target's stack maps say hold live pointers are looked at.
 func (a *wordArena) keep(u *unwinder, f *wordFilter, g *G, sp uint64, buf []byte) {
+	if f == nil {
+		return // stacks read for something else (a raw target's holder pass)
+	}
 	if g.Status == Gsyscall || sp != g.regs.sp || uint64(len(buf)) != g.regs.hi-sp || sp%8 != 0 {
 		return
 	}
@@ -139,35 +144,45 @@ func (a *wordArena) keep(u *unwinder, f *wordFilter, g *G, sp uint64, buf []byte
 		a.w64 = make([]uint64, 0, max(n, 1<<14))
 	}
 	s32, s64 := len(a.w32), len(a.w64)
-	lo, hi := g.regs.lo, g.regs.hi
-	// Stacks repeat values (an argument passed down through every frame):
-	// a small table drops most repeats; marking a value twice is a no-op.
-	var seen [64]uint64
-	for i := 0; i < n; i++ {
-		v := binary.LittleEndian.Uint64(buf[i*8:])
-		if v < 4096 || (v >= lo && v < hi) || (v >= u.minpc && v < u.maxpc) {
-			continue
-		}
-		k := (v >> 3) % uint64(len(seen))
-		if seen[k] == v {
-			continue
-		}
-		seen[k] = v
-		switch {
-		case !f.ok:
-			a.w64 = append(a.w64, v)
-		case f.inHeap(v):
-			if f.narrow {
-				a.w32 = append(a.w32, uint32(v-f.heapLow))
-			} else {
-				a.w64 = append(a.w64, v)
-			}
-		case v >= f.globLo && v < f.globHi:
-			a.w64 = append(a.w64, v)
-		}
-	}
+	k := keeper{a: a, u: u, f: f, lo: g.regs.lo, hi: g.regs.hi}
+	a.walker.walk(g, sp, buf, k.add)
 	g.words = stackWords{heap32: a.w32[s32:len(a.w32):len(a.w32)], wide: a.w64[s64:len(a.w64):len(a.w64)], low: f.heapLow}
 	g.wordsOK = true
+}
+
+// keeper filters one goroutine's stack words into a wordArena.
+type keeper struct {
+	a      *wordArena
+	u      *unwinder
+	f      *wordFilter
+	lo, hi uint64 // the goroutine's stack
+	// Stacks repeat values (an argument passed down through every frame):
+	// a small table drops most repeats; marking a value twice is a no-op.
+	seen [64]uint64
+}
+
+func (k *keeper) add(v uint64) {
+	if v < 4096 || (v >= k.lo && v < k.hi) || (v >= k.u.minpc && v < k.u.maxpc) {
+		return
+	}
+	s := &k.seen[(v>>3)%uint64(len(k.seen))]
+	if *s == v {
+		return
+	}
+	*s = v
+	f, a := k.f, k.a
+	switch {
+	case !f.ok:
+		a.w64 = append(a.w64, v)
+	case f.inHeap(v):
+		if f.narrow {
+			a.w32 = append(a.w32, uint32(v-f.heapLow))
+		} else {
+			a.w64 = append(a.w64, v)
+		}
+	case v >= f.globLo && v < f.globHi:
+		a.w64 = append(a.w64, v)
+	}
 }
 
 // len is how many words are kept.

@@ -159,10 +159,16 @@ func (t *Target) typeName(rtype uint64) string {
 		return n
 	}
 	name := "?"
+	if t.t == nil {
+		if name = t.typeNameRaw(rtype); name != "?" {
+			t.typeNames[rtype] = name
+		}
+		return name
+	}
 	if t.mds == nil {
 		t.mds, _ = proc.LoadModuleData(t.bi, t.mem)
 	}
-	if scope, err := proc.ThreadScope(t.t, t.t.CurrentThread()); err == nil {
+	if scope, err := t.globalScope(); err == nil {
 		for _, tn := range []string{`"internal/abi.Type"`, "runtime._type"} {
 			v, err := scope.EvalExpression(fmt.Sprintf("*(*%s)(%#x)", tn, rtype), proc.LoadConfig{})
 			if err != nil {
@@ -311,4 +317,45 @@ func (t *Target) MLinks() []uint64 {
 		m, _ = t.readPtr(m + uint64(ml.Field("alllink").Off))
 	}
 	return out
+}
+
+// typeNameRaw names a runtime type from memory, as the runtime's own
+// rtype.string does: the name at moduledata.types+Str, less the '*' that
+// TFlagExtraStar marks. "?" when it cannot.
+func (t *Target) typeNameRaw(rtype uint64) string {
+	tl, err := loadStruct(t.bi, "internal/abi.Type")
+	if err != nil {
+		return "?"
+	}
+	strF, flagF := tl.Field("Str"), tl.Field("TFlag")
+	md, buf, err := t.firstModuledata()
+	if err != nil || !strF.OK || !flagF.OK {
+		return "?"
+	}
+	types, etypes := get(buf, md.Field("types")), get(buf, md.Field("etypes"))
+	b, err := t.read(rtype, int(tl.Size))
+	if err != nil {
+		return "?"
+	}
+	p := types + uint64(int64(int32(get(b, strF))))
+	if types == 0 || p < types || p >= etypes {
+		return "?"
+	}
+	hdr, err := t.read(p, 11)
+	if err != nil {
+		return "?"
+	}
+	n, k := uvarint(hdr[1:])
+	if n == 0 || n > 1024 {
+		return "?"
+	}
+	raw, err := t.read(p+1+uint64(k), int(n))
+	if err != nil {
+		return "?"
+	}
+	name := string(raw)
+	if get(b, flagF)&2 != 0 && len(name) > 0 && name[0] == '*' {
+		name = name[1:]
+	}
+	return name
 }

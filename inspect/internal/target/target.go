@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"os"
 	"sort"
+	"syscall"
 	"time"
 
 	"github.com/go-delve/delve/pkg/proc"
@@ -24,6 +25,9 @@ type Target struct {
 	mem  proc.MemoryReadWriter
 	live bool
 	pid  int
+	// lp is the process when hangtui stops it itself (liveproc_linux_amd64.go);
+	// nil when Delve's native backend attached, and for cores.
+	lp *liveProc
 
 	lay *layouts
 	// reasons is the target's own runtime.waitReasonStrings table.
@@ -62,21 +66,108 @@ type Target struct {
 	// varVals are frame variable words read ahead by PrefetchVars, by
 	// address; reset with every snapshot.
 	varVals map[uint64]uint64
+	// StacksOnly makes Goroutines read stacks only: no pprof labels, no
+	// stack words kept for reachability (holder passes of hangtui top).
+	StacksOnly bool
 	// labelMaps are the pprof label maps read, by g.labels pointer
 	// (labels.go); shared by goroutines, read only; reset with every
 	// snapshot.
 	labelMaps labelCache
 }
 
+// errSeizeUnsupported: hangtui cannot stop the process itself here, and
+// Delve's native backend attaches instead.
+var errSeizeUnsupported = errors.New("hangtui's own stop is not supported")
+
 // Attach stops the process and reads its binary. Call Detach when done, on
 // every path: the process stays stopped until then.
+//
+// Everything that only depends on the binary (Delve's debug information,
+// struct layouts, the symbol table, a warm heap) is loaded while the
+// process still runs; then hangtui stops it itself (liveproc_linux_amd64.go).
+// Where that is not supported, Delve's native backend attaches, and loads
+// the binary with the process stopped.
 func Attach(pid int) (*Target, error) {
 	start := time.Now()
 	syms := startSymtab(fmt.Sprintf("/proc/%d/exe", pid))
 	prewarm(pid, syms())
+	t, err := attachLive(pid, syms, start)
+	if !errors.Is(err, errSeizeUnsupported) {
+		return t, err
+	}
+	if timings() {
+		fmt.Fprintf(os.Stderr, "hangtui: Delve's attach (%v)\n", err)
+	}
+	return attachDelve(pid, syms, start)
+}
+
+// attachLive loads the binary for Delve while pid runs, then stops it.
+func attachLive(pid int, syms func() *symtab, start time.Time) (*Target, error) {
+	lp, grp, err := openLive(pid)
+	if err != nil {
+		return nil, err
+	}
+	t := &Target{grp: grp, t: grp.Selected, lp: lp, live: true, pid: pid, syms: syms}
+	if err := t.init(); err != nil {
+		_ = lp.close()
+		return nil, err
+	}
+	// The stack reader's tables (runtime.firstmoduledata, the function
+	// table) are written once at the target's start: read them now too.
+	t.unwinder()
+	if timings() {
+		fmt.Fprintf(os.Stderr, "hangtui: %-15s %v (target running)\n", "load", time.Since(start).Round(time.Millisecond))
+	}
+	stopStart := time.Now()
+	if err := t.stopLive(); err != nil {
+		_ = lp.close()
+		if errors.Is(err, syscall.EIO) || errors.Is(err, syscall.ENOSYS) || errors.Is(err, syscall.EINVAL) {
+			// A kernel without PTRACE_SEIZE/PTRACE_INTERRUPT (before 3.4).
+			return nil, fmt.Errorf("%w: %v", errSeizeUnsupported, err)
+		}
+		return nil, err
+	}
+	if timings() {
+		fmt.Fprintf(os.Stderr, "hangtui: %-15s %v (%d threads, %d listings, %d ended meanwhile)\n", "stop",
+			time.Since(stopStart).Round(time.Microsecond), len(t.t.ThreadList()), lp.stats.listings, lp.stats.gone)
+	}
+	return t, nil
+}
+
+// stopLive stops a process hangtui stops itself and makes Delve's current
+// thread one of the stopped threads.
+func (t *Target) stopLive() error {
+	if err := t.lp.stop(); err != nil {
+		return err
+	}
+	return t.stopped()
+}
+
+// stopped is what follows every stop of a process hangtui stops itself.
+func (t *Target) stopped() error {
+	t.stoppedAt = t.lp.stoppedAt
+	if cur := t.t.CurrentThread(); cur != nil && t.hasThread(cur.ThreadID()) {
+		return nil
+	}
+	// The thread Delve was given has exited: take another.
+	if ths := t.t.ThreadList(); len(ths) > 0 {
+		return t.t.SwitchThread(ths[0].ThreadID())
+	}
+	return nil
+}
+
+// AttachDelve attaches with Delve's native backend alone, as a Delve user
+// would (the binary loaded with the process stopped): for benchmarks that
+// compare with Delve's plain path.
+func AttachDelve(pid int) (*Target, error) {
+	return attachDelve(pid, startSymtab(fmt.Sprintf("/proc/%d/exe", pid)), time.Now())
+}
+
+// attachDelve attaches with Delve's native backend (lldb's on macOS).
+func attachDelve(pid int, syms func() *symtab, start time.Time) (*Target, error) {
 	stopped := time.Now()
 	grp, err := attachProcess(pid)
-	if os.Getenv("HANGTUI_TIMINGS") != "" {
+	if timings() {
 		fmt.Fprintf(os.Stderr, "hangtui: Delve attach %v\n", time.Since(start).Round(time.Millisecond))
 	}
 	if err != nil {
@@ -94,6 +185,8 @@ func Attach(pid int) (*Target, error) {
 	}
 	return t, nil
 }
+
+func timings() bool { return os.Getenv("HANGTUI_TIMINGS") != "" }
 
 // OpenCore opens a core file together with the executable that produced it.
 func OpenCore(corePath, exePath string) (*Target, error) {
@@ -146,10 +239,25 @@ func (t *Target) Detach() error {
 	}
 	grp := t.grp
 	t.grp = nil
+	if t.lp != nil {
+		return t.lp.close()
+	}
 	return grp.Detach(false)
 }
 
-// StoppedAt is when Attach stopped the process.
+// Release lets a process hangtui stopped itself run at once, from any
+// goroutine, even while the session goroutine is reading it (what it reads
+// from then on may be inconsistent): for an exit in the middle of a long
+// snapshot. Detach must still be called. Does nothing for Delve's attach.
+func (t *Target) Release() {
+	if lp := t.lp; lp != nil {
+		lp.releaseNow()
+	}
+}
+
+// StoppedAt is when Attach (or the last Continue) stopped the process:
+// the first thread's interrupt when hangtui stops it itself, after the
+// binary was loaded.
 func (t *Target) StoppedAt() time.Time { return t.stoppedAt }
 
 // Live is true for an attached process, false for a core.
@@ -169,7 +277,9 @@ func (t *Target) Exe() string {
 // ClearCaches drops what Delve cached about the stopped process, before a new
 // snapshot of a process that ran in between.
 func (t *Target) ClearCaches() {
-	t.t.ClearCaches()
+	if t.t != nil {
+		t.t.ClearCaches()
+	}
 	t.globalVals = nil
 	t.heap = nil
 	t.chunks.reset()
@@ -270,7 +380,10 @@ func (t *Target) evalVarAddr(name string) (uint64, error) {
 	if t.knownMissing(name) {
 		return 0, fmt.Errorf("no variable %s in this binary", name)
 	}
-	scope, err := proc.ThreadScope(t.t, t.t.CurrentThread())
+	if t.t == nil {
+		return 0, errNoDelve
+	}
+	scope, err := t.globalScope()
 	if err != nil {
 		return 0, err
 	}
@@ -285,20 +398,60 @@ func (t *Target) evalVarAddr(name string) (uint64, error) {
 }
 
 // Continue lets a live process run until RequestStop is called from another
-// goroutine (or it exits). It blocks meanwhile.
-func (t *Target) Continue() error {
+// goroutine (or it exits), and stops it again. It blocks meanwhile. started
+// is called once the run has begun as far as RequestStop is concerned: a
+// RequestStop after it ends this run.
+//
+// When hangtui stops the process itself, every thread is detached while it
+// runs (the process runs untraced, as if hangtui were not there) and seized
+// again at the RequestStop; what Delve loaded from the binary is kept.
+func (t *Target) Continue(started func()) error {
 	if t.grp == nil {
+		started()
 		return errors.New("detached")
 	}
-	return t.grp.Continue()
+	if t.lp != nil {
+		stopped, err := t.lp.run(started)
+		if stopped {
+			if serr := t.stopped(); err == nil {
+				err = serr
+			}
+		}
+		return err
+	}
+	started()
+	err := t.grp.Continue()
+	t.stoppedAt = time.Now()
+	return err
+}
+
+func (t *Target) hasThread(tid int) bool {
+	_, ok := t.t.FindThread(tid)
+	return ok
 }
 
 // RequestStop asks a process running under Continue to stop. It is the only
-// method that may be called from another goroutine.
+// method besides Release that may be called from another goroutine.
 func (t *Target) RequestStop() error {
+	if lp := t.lp; lp != nil {
+		lp.requestStop()
+		return nil
+	}
 	grp := t.grp
 	if grp == nil {
 		return nil
 	}
 	return grp.RequestManualStop()
+}
+
+// globalScope is an EvalScope for package variables: the current thread's
+// while the process is stopped. Before the stop (hangtui loads what it can
+// while the process runs) no thread has registers, and a scope without a
+// frame evaluates package-qualified names just the same.
+func (t *Target) globalScope() (*proc.EvalScope, error) {
+	scope, err := proc.ThreadScope(t.t, t.t.CurrentThread())
+	if err != nil && t.lp != nil {
+		return proc.FrameToScope(t.t, t.mem, nil, 0, proc.Stackframe{}), nil
+	}
+	return scope, err
 }

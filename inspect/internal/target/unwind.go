@@ -25,6 +25,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/go-delve/delve/pkg/dwarf/op"
 	"github.com/go-delve/delve/pkg/proc"
@@ -38,6 +39,8 @@ type gRegs struct {
 	m                               uint64
 	labels                          uint64
 	deferHead                       uint64 // g._defer
+	ctxt                            uint64 // g.sched.ctxt: a closure context the GC scans
+	panic                           uint64 // g._panic (on the stack)
 }
 
 // decodeRegs fills g.regs from the bytes of its runtime.g.
@@ -49,6 +52,8 @@ func (l *layouts) decodeRegs(g *G, buf []byte) {
 		m:         get(buf, l.gM),
 		labels:    get(buf, l.gLabels),
 		deferHead: get(buf, l.gDefer),
+		ctxt:      get(buf, l.gSchedCtxt),
+		panic:     get(buf, l.gPanic),
 	}
 }
 
@@ -65,6 +70,10 @@ type stackShape struct {
 	// defers (scanOpenDefers), computed once per shape.
 	openCoded     []shapeDefer
 	openCodedDone bool
+	// mask is where the shape's live pointers are (stackmaps.go), nil
+	// when its stacks are scanned conservatively.
+	mask     *stackMask
+	maskDone bool
 }
 
 // shapeDefer is a frame of a shape with open-coded defers.
@@ -163,6 +172,13 @@ type fnMeta struct {
 	pcfile, pcln, cuOff uint32
 	inlIdx              uint32 // pctab offset of PCDATA_InlTreeIndex, 0 if none
 	inlTree             uint64 // address of FUNCDATA_InlTree, 0 if none
+	// Pointer maps (stackmaps.go): the argument frame size (_func.args),
+	// the pctab offset of PCDATA_StackMapIndex and the addresses of
+	// FUNCDATA_ArgsPointerMaps, FUNCDATA_LocalsPointerMaps and
+	// FUNCDATA_StackObjects (0 when absent).
+	args        int32
+	stackMapIdx uint32
+	funcdata    [3]uint64
 }
 
 type unwinder struct {
@@ -175,6 +191,9 @@ type unwinder struct {
 	gofunc                            uint64
 	ftab                              []uint32 // pairs entryoff, funcoff
 	fEntryOff, fNameOff, fPcsp        int64
+	fArgs                             int64  // _func.args, -1 when unknown
+	rodata                            uint64 // moduledata.rodata: stack objects' gcdata base
+	stackMaps                         bool   // frames' pointer maps can be used (stackmaps.go)
 	fNpcdata, fNfuncdata, fPcdataBase int64
 	icSize, icNameOff, icParentPc     int64
 	// Line tables (lines.go); lines is false when the layout lacks them.
@@ -182,14 +201,16 @@ type unwinder struct {
 	fPcfile, fPcln, fCuOff int64
 	cutab, filetab         uint64
 
-	pages     map[uint64][]byte
-	funcs     map[uint64]*fnMeta // by entry
-	syms      map[uint64]*pcSym  // by pc, high bit set for a top frame
-	strs      map[uint64]string  // runtime table strings by address
-	startFns  map[uint64]string  // by g.startpc
-	shapes    map[uint64]*stackShape
-	labelsLay *labelsLayout
-	symCache  [4096]struct {
+	pages    map[uint64][]byte
+	funcs    map[uint64]*fnMeta // by entry
+	syms     map[uint64]*pcSym  // by pc, high bit set for a top frame
+	strs     map[uint64]string  // runtime table strings by address
+	startFns map[uint64]string  // by g.startpc
+	shapes   map[uint64]*stackShape
+	// prevShapes are the previous snapshot's, for reuse by a refresh.
+	prevShapes map[uint64]*stackShape
+	labelsLay  *labelsLayout
+	symCache   [4096]struct {
 		key uint64
 		sym *pcSym
 	}
@@ -202,6 +223,9 @@ type unwinder struct {
 	recipes map[varKey]*exprRecipe
 	// frameVars are frames' variables by PC (ContainerOf).
 	frameVars map[varKey]*frameVars
+	// frameMaps are frames' pointer maps by PC, the top bit set for an
+	// innermost frame (stackmaps.go).
+	frameMaps map[uint64]*frameMap
 	// stackBufs are fastStacks' batch buffers, kept between snapshots.
 	stackBufs [][]byte
 	// readBuf is readEach's buffer, kept between snapshots.
@@ -234,6 +258,7 @@ func (t *Target) unwinder() *unwinder {
 		recipes:  map[varKey]*exprRecipe{},
 
 		frameVars: map[varKey]*frameVars{},
+		frameMaps: map[uint64]*frameMap{},
 	}
 	t.lay.unw = u
 	if err := u.init(t); err != nil {
@@ -297,6 +322,15 @@ func (u *unwinder) init(t *Target) error {
 	u.minpc = get(buf, fields["md.minpc"])
 	u.maxpc = get(buf, fields["md.maxpc"])
 	u.gofunc = get(buf, fields["md.gofunc"])
+	u.rodata = get(buf, md.Field("rodata"))
+	u.fArgs = -1
+	if f := fn.Field("args"); f.OK && f.Size == 4 {
+		u.fArgs = f.Off
+	}
+	// Stack maps are read for the releases whose tables were checked.
+	if minor, ok := releaseMinor(t.GoVersion()); ok && minor >= 22 && minor <= 27 && u.fArgs >= 0 {
+		u.stackMaps = true
+	}
 	u.fEntryOff = fields["_func.entryOff"].Off
 	u.fNameOff = fields["_func.nameOff"].Off
 	u.fPcsp = fields["_func.pcsp"].Off
@@ -398,6 +432,7 @@ func (u *unwinder) funcMeta(t *Target, entry uint64) *fnMeta {
 			m.inlIdx, m.inlTree = idx, u.gofunc+uint64(tree)
 		}
 	}
+	u.readPointerMaps(t, m, fn, hdr, npcdata, nfuncdata)
 	if u.lines {
 		m.pcfile = binary.LittleEndian.Uint32(hdr[u.fPcfile:])
 		m.pcln = binary.LittleEndian.Uint32(hdr[u.fPcln:])
@@ -555,7 +590,7 @@ func (u *unwinder) symbolize1(t *Target, pc uint64, top bool) *pcSym {
 	file, line, ok := u.fileLine(t, m, lookup)
 	if !ok {
 		var lfn *proc.Function
-		file, line, lfn = t.bi.PCToLine(lookup)
+		file, line, lfn = t.pcToLine(lookup)
 		if lfn != fn {
 			return badSym
 		}
@@ -578,7 +613,7 @@ func (u *unwinder) symbolize1(t *Target, pc uint64, top bool) *pcSym {
 			parent := fn.Entry + uint64(int64(int32(binary.LittleEndian.Uint32(ic[u.icParentPc:]))))
 			if file, line, ok = u.fileLine(t, m, parent); !ok {
 				var pfn *proc.Function
-				file, line, pfn = t.bi.PCToLine(parent)
+				file, line, pfn = t.pcToLine(parent)
 				if pfn != fn {
 					return badSym
 				}
@@ -791,7 +826,9 @@ func (t *Target) fastStacks(gs []*G, onThread map[int64]*proc.G) {
 	}
 	// Stacks are shared within one snapshot only: a process that runs
 	// between snapshots must not grow the table forever.
-	u.shapes = map[uint64]*stackShape{}
+	// The previous snapshot's shapes are looked up again (a refresh sees
+	// mostly the same stacks); older ones are dropped.
+	u.prevShapes, u.shapes = u.shapes, make(map[uint64]*stackShape, len(u.shapes))
 	// Batches of goroutines whose stacks are read together.
 	var batches []*stackBatch
 	b := &stackBatch{}
@@ -813,8 +850,10 @@ func (t *Target) fastStacks(gs []*G, onThread map[int64]*proc.G) {
 	if len(b.gs) > 0 {
 		batches = append(batches, b)
 	}
-	wf := t.wordFilter()
-	var words wordArena // this goroutine's
+	var wf *wordFilter
+	if !t.StacksOnly {
+		wf = t.wordFilter()
+	}
 	unwind := func(b *stackBatch) {
 		for i, g := range b.gs {
 			pc, sp, bp, _ := g.startRegs()
@@ -823,7 +862,6 @@ func (t *Target) fastStacks(gs []*G, onThread map[int64]*proc.G) {
 				// The batch read missed it: read it through Delve.
 				if m, err := t.mem.ReadMemory(b.bufs[i], b.addrs[i]); err == nil && m == len(b.bufs[i]) {
 					b.ok[i] = true
-					words.keep(u, wf, g, sp, b.bufs[i])
 				}
 			}
 			if b.ok[i] {
@@ -832,6 +870,20 @@ func (t *Target) fastStacks(gs []*G, onThread map[int64]*proc.G) {
 			if t.unwindFP(u, g, pc, sp, bp, &sr) {
 				t.scanOpenDefers(g, &sr)
 			}
+			// A deep stack the unwinder had to read further: its roots
+			// can be kept too when it read all of it.
+			if b.ok[i] && uint64(len(sr.buf)) == g.regs.hi-sp && len(sr.buf) > len(b.bufs[i]) {
+				b.bufs[i] = sr.buf
+			}
+		}
+	}
+	// The roots on the stacks (stackwords.go) are kept once the stacks are
+	// unwound: which words are live depends on the frames (stackmaps.go).
+	keepRoots := func(words *wordArena, b *stackBatch) {
+		for i, g := range b.gs {
+			if b.ok[i] {
+				words.keep(u, wf, g, b.addrs[i], b.bufs[i])
+			}
 		}
 	}
 	// Batch buffers are kept for the next snapshot.
@@ -839,25 +891,28 @@ func (t *Target) fastStacks(gs []*G, onThread map[int64]*proc.G) {
 		u.stackBufs = append(u.stackBufs, make([][]byte, stacksInFlight-len(u.stackBufs))...)
 	}
 	if !t.live {
+		var words wordArena
 		for _, b := range batches {
 			b.alloc(u.stackBufs[0])
 			u.stackBufs[0] = b.mem
 			clear(b.ok)
 			unwind(b)
+			keepRoots(&words, b)
 		}
 		return
 	}
 	// A live process: a second goroutine reads the next batches with
-	// process_vm_readv (a plain system call, no Delve) and picks out their
-	// stack words while this one unwinds; buffers are recycled.
+	// process_vm_readv (a plain system call, no Delve) while this one
+	// unwinds, and a third picks out the stacks' roots from the batches
+	// unwound; buffers are recycled.
 	free := make(chan []byte, stacksInFlight)
 	for _, buf := range u.stackBufs {
 		free <- buf
 	}
 	ready := make(chan *stackBatch, stacksInFlight)
+	unwound := make(chan *stackBatch, stacksInFlight)
 	done := make(chan struct{})
 	go func() {
-		var words wordArena // the reader's
 		defer close(ready)
 		// hangtui must never die while the target is stopped: a panic
 		// here leaves the batches not yet handed over to Delve.
@@ -870,11 +925,6 @@ func (t *Target) fastStacks(gs []*G, onThread map[int64]*proc.G) {
 				return
 			}
 			readvBatch(t.pid, b.addrs, b.bufs, b.ok)
-			for i, g := range b.gs {
-				if b.ok[i] {
-					words.keep(u, wf, g, b.addrs[i], b.bufs[i])
-				}
-			}
 			select {
 			case ready <- b:
 			case <-done:
@@ -882,14 +932,34 @@ func (t *Target) fastStacks(gs []*G, onThread map[int64]*proc.G) {
 			}
 		}
 	}()
+	kept := make(chan struct{})
+	go func() {
+		defer close(kept)
+		var words wordArena // the keeper's
+		for b := range unwound {
+			func() {
+				// A panic leaves the rest of the batch without kept
+				// roots: marking reads those stacks itself.
+				defer func() { _ = recover() }()
+				keepRoots(&words, b)
+			}()
+			free <- b.mem // never blocks: it has room for every buffer
+			b.mem, b.bufs = nil, nil
+		}
+	}()
 	// Whatever happens here (a panic is turned into an error by the
-	// session), the reader must not be left blocked.
+	// session), the reader must not be left blocked, nor the keeper.
 	defer close(done)
+	stopKeeper := sync.OnceFunc(func() {
+		close(unwound)
+		<-kept
+	})
+	defer stopKeeper()
 	for b := range ready {
 		unwind(b)
-		free <- b.mem
-		b.mem, b.bufs = nil, nil
+		unwound <- b
 	}
+	stopKeeper()
 	// Keep the buffers for the next snapshot (fewer if a read panicked).
 	for i := range u.stackBufs {
 		select {
@@ -975,6 +1045,12 @@ func (t *Target) unwindFP(u *unwinder, g *G, pc, sp, bp uint64, sr *stackReader)
 		h ^= 1
 	}
 	g.stk = u.shape(h, pcs, cfas, syms, !bottom)
+	if !g.stk.maskDone {
+		g.stk.maskDone = true
+		if u.stackMaps && preciseScanning() {
+			g.stk.mask = u.buildMask(t, g.stk, syms)
+		}
+	}
 	g.Frames = g.stk.frames
 	g.Truncated = g.stk.truncated
 	return true
@@ -994,6 +1070,27 @@ find:
 			}
 		}
 		return s
+	}
+	// Seen in the previous snapshot: reuse it (its frames are shared
+	// read-only by that snapshot's model too).
+	for s := u.prevShapes[h]; s != nil; s = s.next {
+		if s.truncated != truncated || len(s.pcs) != len(pcs) {
+			continue
+		}
+		same := true
+		for i := range pcs {
+			if s.pcs[i] != pcs[i] || s.phys[i].cfaOff != cfas[i] {
+				same = false
+				break
+			}
+		}
+		if same {
+			// Moved into this snapshot's table; a prev entry chained
+			// behind it (a hash collision) is just rebuilt if needed.
+			s.next = head
+			u.shapes[h] = s
+			return s
+		}
 	}
 	n := 0
 	for _, sym := range syms {
@@ -1018,6 +1115,9 @@ find:
 // live registers matter; Delve unwinds them) to Delve's view of them.
 func (t *Target) threadGoroutines() map[int64]*proc.G {
 	out := map[int64]*proc.G{}
+	if t.t == nil {
+		return out // a raw target: running goroutines are not unwound
+	}
 	for _, th := range t.t.ThreadList() {
 		if dg, _ := proc.GetG(th); dg != nil && dg.ID != 0 {
 			out[dg.ID] = dg
@@ -1031,6 +1131,9 @@ func (t *Target) threadGoroutines() map[int64]*proc.G {
 func (t *Target) delveG(g *G) (*proc.G, error) {
 	if g.dg != nil {
 		return g.dg, nil
+	}
+	if t.t == nil {
+		return nil, errNoDelve
 	}
 	gs, _, err := proc.GoroutinesInfo(t.t, g.idx, 1)
 	if err == nil && len(gs) == 1 && gs[0].Unreadable == nil && gs[0].ID == g.ID {
@@ -1052,6 +1155,9 @@ func (t *Target) delveG(g *G) (*proc.G, error) {
 // frame of a goroutine the fast reader unwound it is built directly (see
 // fastFrame); otherwise Delve's G and stack are made for g.
 func (t *Target) evalScope(g *G, i int) (*proc.EvalScope, error) {
+	if t.t == nil {
+		return nil, errNoDelve
+	}
 	if f, pc, ok := t.fastFrame(g, i); ok {
 		sc := proc.FrameToScope(t.t, t.mem, nil, 0, f)
 		sc.PC = pc
@@ -1192,7 +1298,7 @@ func (t *Target) startFunc(pc uint64) string {
 	var name string
 	if fn := t.bi.PCToFunc(pc); fn != nil {
 		name = fn.Name
-		if strings.Contains(fn.Name, "·dwrap·") || fn.Trampoline {
+		if (strings.Contains(fn.Name, "·dwrap·") || fn.Trampoline) && t.t != nil {
 			if insts, err := proc.Disassemble(t.mem, nil, t.t.Breakpoints(), t.bi, fn.Entry, fn.End); err == nil {
 				for _, in := range insts {
 					if in.Kind == proc.CallInstruction && in.DestLoc != nil && in.DestLoc.Fn != nil && !privateRuntime(in.DestLoc.Fn.Name) {
