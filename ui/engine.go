@@ -209,7 +209,7 @@ func (e *Engine) run() {
 	}
 	var prev *uictx.Data
 	paused := false
-	codeSeen := false // the source analysis' end has led to a read
+	codeSeen := false                // the source analysis' end has led to a read
 	var learn chan *inspect.Snapshot // to the contention sampler
 	for {
 		if !e.send(readingMsg{}) {
