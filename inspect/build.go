@@ -38,6 +38,9 @@ type builder struct {
 	holderSeen map[holderKey]bool
 	// frames finds functions in stacks, once per distinct stack.
 	frames frameFinder
+	// globalWords are the package variables' words by value, read when a
+	// channel is first named (chanField).
+	globalWords map[uint64]uint64
 	// waitSlab backs goroutines' first Wait (addWait).
 	waitSlab []Wait
 }

@@ -2,6 +2,7 @@ package inspect
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/hangtui/hangtui/inspect/internal/target"
 )
@@ -120,8 +121,12 @@ func (b *builder) nameResources() {
 			continue
 		}
 		if r.Kind == KindChan {
-			// A channel is named by the global that holds it, if any.
+			// A channel is named by the global that holds it, if any,
+			// or the struct field (of a global, or of what a waiter's
+			// frame points to) that does.
 			if name := b.t.GlobalHolding(r.Addr); name != "" {
+				r.Type = name + " (" + r.Type + ")"
+			} else if name := b.chanField(r); name != "" {
 				r.Type = name + " (" + r.Type + ")"
 			}
 			continue
@@ -138,8 +143,45 @@ func (b *builder) nameResources() {
 			r.Type = name
 		} else if name := b.t.GlobalContaining(r.Addr); name != "" {
 			r.Type = name
+		} else if name := b.t.GlobalHolding(r.Addr); name != "" {
+			// A pointer to it in a package variable: var c = sync.NewCond(...).
+			r.Type = name + " (*" + r.Type + ")"
 		}
 	}
+}
+
+// chanField names the struct field holding channel r: a field of a
+// package variable ("main.pool.drained") or of a struct a waiter's frame
+// points to ("main.Pipeline.out"); "" when none.
+func (b *builder) chanField(r *Resource) string {
+	if b.globalWords == nil {
+		b.globalWords = b.t.GlobalWords()
+	}
+	if loc, ok := b.globalWords[r.Addr]; ok {
+		if name := b.t.GlobalContaining(loc); strings.Count(name, ".") >= 2 {
+			return name
+		}
+	}
+	ids := r.Waiters
+	if len(ids) > 4 {
+		ids = ids[:4]
+	}
+	for _, id := range ids {
+		g, rg := b.byID[id], b.raw[id]
+		tried := 0
+		for i, f := range g.Frames {
+			if !IsUserFunc(f.Func) || f.Inlined {
+				continue
+			}
+			if name := b.t.FieldHolding(rg, i, r.Addr); name != "" {
+				return name
+			}
+			if tried++; tried == 3 {
+				break
+			}
+		}
+	}
+	return ""
 }
 
 func (b *builder) containerOf(ids []int64, addr uint64) string {

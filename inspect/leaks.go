@@ -69,6 +69,7 @@ func (b *builder) leaks(a *analysis, m *marking) {
 		}
 	}
 
+	b.recordCodeFacts(a, h, candidates, live, globals, stacks) // for the source analysis (code.go)
 	if os.Getenv("HANGTUI_TIMINGS") != "" {
 		p := b.t.StackPrecision(b.gs)
 		fmt.Fprintf(os.Stderr, "hangtui: marked %d objects, %.1f MB scanned; stack frames %d precise, %d conservative; %d goroutines scanned conservatively\n",

@@ -40,6 +40,15 @@ type Snapshot struct {
 	// Warnings are things that could not be read; the snapshot is still
 	// usable but may be incomplete where a warning says so.
 	Warnings []string
+	// Code is the state of the source analysis that proves waits through
+	// package variables (which code could wake a goroutine, and whether
+	// anything that can still run gets there); nil when it was not asked
+	// for (see Session.StartCodeAnalysis).
+	Code *CodeAnalysis
+
+	// facts are what the code-based proof needs from memory, kept from
+	// the snapshot (the proof runs after the target is resumed).
+	facts *codeFacts
 }
 
 // SourceKind says where a snapshot was read from.
@@ -442,6 +451,40 @@ type Finding struct {
 	// on the same kinds of resource): Title and Details describe the
 	// first one. Empty when the pattern occurred once.
 	Instances []FindingInstance
+	// Wakers are, for a verdict proven from the source, every operation
+	// in the program that could wake the goroutines (a send, a close, an
+	// Unlock, a Done, a Signal...), each with why nothing that can still
+	// run gets there.
+	Wakers []WakerSite
+}
+
+// WakerSite is an operation in the source that could wake a goroutine
+// parked on a resource.
+type WakerSite struct {
+	// Resource is the id of the resource it would wake.
+	Resource string
+	// Op is "send", "receive", "close", "Unlock", "RUnlock", "Done",
+	// "Add", "Signal" or "Broadcast".
+	Op string
+	// Func is the function it is in, File and Line where; Code is the
+	// source line.
+	Func string
+	File string
+	Line int
+	Code string
+	// Finalizer: only the finalizer goroutine gets there (Func is, or is
+	// called by, a finalizer).
+	Finalizer bool
+	// Unknown: the operation's channel or lock is not followed in the
+	// code (it comes through an interface, reflection or unsafe): it may
+	// be any object of its type. Reflection: Func is a reflect function
+	// that operates on whatever channel it is handed.
+	Unknown, Reflection bool
+	// Reachers are the goroutines whose code can still get there; all of
+	// them are proven stuck themselves.
+	Reachers []int64
+	// Why says, in one line, why no goroutine that can run gets there.
+	Why string
 }
 
 // FindingKind is a finding's machine-readable name. The strings are part

@@ -49,6 +49,14 @@ type Session struct {
 	// the session: refreshes stop at the same code again.
 	src     *sourceIndex
 	srcOnce sync.Once
+
+	// code is the source analysis, once started (code.go).
+	code atomic.Pointer[codeJob]
+	// snapped is closed once the first snapshot is read: the source
+	// analysis waits for it, so as not to compete with the attach and
+	// the first read for the CPU while the target is stopped.
+	snapped     chan struct{}
+	snappedOnce sync.Once
 }
 
 // Explain adds to snap what only the program's source can tell — for a
@@ -132,7 +140,7 @@ func OpenCore(corePath, exePath string) (*Session, error) {
 }
 
 func newSession() *Session {
-	s := &Session{calls: make(chan func()), done: make(chan struct{})}
+	s := &Session{calls: make(chan func()), done: make(chan struct{}), snapped: make(chan struct{})}
 	go s.loop()
 	return s
 }
@@ -257,6 +265,7 @@ func (s *Session) halt() {
 // Snapshot reads everything from the target, stopping it first if it was
 // resumed.
 func (s *Session) Snapshot() (*Snapshot, error) {
+	defer s.snappedOnce.Do(func() { close(s.snapped) })
 	s.halt()
 	var snap *Snapshot
 	err := s.do(func() error {
@@ -283,6 +292,15 @@ func (s *Session) Snapshot() (*Snapshot, error) {
 			// warnings: a report made of them would be wrong.
 			return &Error{Kind: ErrProcessGone, Msg: fmt.Sprintf("process %d exited while it was being read", s.info.PID),
 				Hint: "nothing to inspect any more; if it crashed, its output or a core file may say why"}
+		}
+		if s.code.Load() != nil {
+			// What the runtime will call by itself, for the source
+			// analysis (read while the target is stopped).
+			t0 := time.Now()
+			readCallbacks(s.tgt, snap)
+			if os.Getenv("HANGTUI_TIMINGS") != "" {
+				fmt.Fprintf(os.Stderr, "hangtui: %-15s %v\n", "callbacks", time.Since(t0).Round(time.Microsecond))
+			}
 		}
 		if s.info.Source == SourceLive {
 			snap.Pause = time.Since(s.stoppedSince)

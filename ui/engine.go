@@ -80,6 +80,15 @@ type progressReporter interface {
 	OnProgress(func(inspect.Progress))
 }
 
+// codeProver is implemented by sources that analyse the program's source
+// to prove waits through package variables (*inspect.Session): each
+// snapshot is proven once the target runs again, and the analysis
+// finishing is a reason to read again.
+type codeProver interface {
+	ProveFromCode(snap *inspect.Snapshot, wait bool)
+	CodeDone() <-chan struct{}
+}
+
 type control int
 
 const (
@@ -224,6 +233,7 @@ func (e *Engine) run() {
 	}
 	var prev *uictx.Data
 	paused := false
+	codeSeen := false                // the source analysis' end has led to a read
 	var learn chan *inspect.Snapshot // to the contention sampler
 	for {
 		if !e.send(readingMsg{}) {
@@ -258,6 +268,16 @@ func (e *Engine) run() {
 		}
 		if x, ok := e.src.(explainer); ok && err == nil {
 			x.Explain(snap) // the target runs again: source work is off the pause
+		}
+		var codeDone <-chan struct{}
+		if cp, ok := e.src.(codeProver); ok {
+			if err == nil {
+				// The target runs again: this reads only the snapshot.
+				cp.ProveFromCode(snap, false)
+			}
+			if !codeSeen {
+				codeDone = cp.CodeDone()
+			}
 		}
 		msg := snapshotMsg{err: err, at: e.clock.Now(), next: e.interval}
 		if err == nil {
@@ -302,6 +322,10 @@ func (e *Engine) run() {
 				return
 			case <-tick:
 				e.event("tick", 0)
+				break wait
+			case <-codeDone:
+				// The source analysis is done: read again to use it.
+				codeSeen = true
 				break wait
 			case c := <-e.ctl:
 				switch c {

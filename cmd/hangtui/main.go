@@ -40,6 +40,13 @@ Usage:
                                               also to $GITHUB_STEP_SUMMARY); exit: CMD's own, 4 if killed
   hangtui --version                           print the version
 
+Source analysis (a process or a core): hangtui loads the program's packages
+to prove waits through package variables (which code could wake a goroutine,
+and whether anything that can still run gets there), off the pause:
+  --src DIR         the program's source (default: where the binary was built)
+  --code-budget 30s past it, verdicts are what memory proves
+  --no-code         skip it (or HANGTUI_NO_CODE=1)
+
 Flags of the live view:
   --interval 2s   time between refreshes      --no-color   no colours (or NO_COLOR=1)
   --no-mouse      leave the mouse to the terminal

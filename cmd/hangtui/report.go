@@ -23,6 +23,10 @@ type source struct {
 	dump, src string
 	// connect is HOST:PORT of a Delve server (dlv --headless --accept-multiclient).
 	connect string
+	// noCode turns the source analysis off (live processes and cores);
+	// codeBudget bounds it.
+	noCode     bool
+	codeBudget time.Duration
 }
 
 func (s *source) flags(fs *flag.FlagSet) {
@@ -30,7 +34,18 @@ func (s *source) flags(fs *flag.FlagSet) {
 	fs.StringVar(&s.exe, "exe", "", "executable that produced the core")
 	fs.StringVar(&s.dump, "dump", "", "text goroutine dump to read (SIGQUIT, go test -timeout, pprof debug=2); - for stdin")
 	fs.StringVar(&s.connect, "connect", "", "HOST:PORT of a Delve server (dlv --headless --accept-multiclient) to read the target through")
-	fs.StringVar(&s.src, "src", "", "with --dump or --connect: directory to find source files in (default: the current directory)")
+	fs.StringVar(&s.src, "src", "", "the program's source directory (default: for a process or core, where the binary was built; for --dump or --connect, the current directory)")
+	fs.BoolVar(&s.noCode, "no-code", os.Getenv("HANGTUI_NO_CODE") != "", "do not analyse the program's source (proofs through package variables)")
+	fs.DurationVar(&s.codeBudget, "code-budget", inspect.DefaultCodeBudget, "how long the source analysis may take; past it, verdicts are what memory proves")
+}
+
+// startCode starts the source analysis of a process or core session,
+// unless turned off.
+func (s *source) startCode(sess *inspect.Session) {
+	if s.noCode {
+		return
+	}
+	sess.StartCodeAnalysis(inspect.CodeOptions{Dir: s.src, Budget: s.codeBudget})
 }
 
 // parse reads the positional PID and checks the combination.
@@ -100,13 +115,34 @@ func (s *source) snapshotOnce() (*inspect.Snapshot, error) {
 	if err != nil {
 		return nil, err
 	}
+	s.startCode(sess)
 	holdForTests(sess)
 	snap, err := sess.Snapshot()
 	closeFn()
 	if err == nil {
 		sess.Explain(snap) // the target runs again: source work is off the pause
+		waitCode(sess, snap)
 	}
 	return snap, err
+}
+
+// waitCode applies the source analysis to a one-shot snapshot once the
+// target is let go, waiting for it (at most its budget); on a terminal it
+// says so on stderr while it waits.
+func waitCode(sess *inspect.Session, snap *inspect.Snapshot) {
+	done := sess.CodeDone()
+	if done == nil {
+		return
+	}
+	select {
+	case <-done:
+	default:
+		if isTerminal(os.Stderr) {
+			st := sess.CodeStatus()
+			fmt.Fprintf(os.Stderr, "hangtui: analysing the program's source (%s; --no-code skips it)…\n", st.Phase)
+		}
+	}
+	sess.ProveFromCode(snap, true)
 }
 
 func runReport(args []string) int {

@@ -81,6 +81,7 @@ func runTUI(args []string) int {
 		return fail(err)
 	}
 	defer closeFn()
+	src.startCode(sess)
 	return runUI(ui.Options{Source: sess}, tf)
 }
 
@@ -109,11 +110,12 @@ func pickAndRun(tf tuiFlags) int {
 	attach := func(pid int) (ui.Source, error) {
 		inFlight.Add(1)
 		defer inFlight.Done()
-		src := source{pid: pid}
+		src := source{pid: pid, noCode: os.Getenv("HANGTUI_NO_CODE") != "", codeBudget: inspect.DefaultCodeBudget}
 		sess, closeFn, err := src.open()
 		if err != nil {
 			return nil, err
 		}
+		src.startCode(sess)
 		mu.Lock()
 		closers = append(closers, closeFn)
 		mu.Unlock()

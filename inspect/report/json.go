@@ -42,6 +42,26 @@ type Doc struct {
 	Chains     []Chain     `json:"chains,omitempty"`
 	Finalizers *Finalizers `json:"finalizers"`
 	Warnings   []string    `json:"warnings"`
+	// Code is the source analysis that proves waits through package
+	// variables (added in hangtui.report/v1 as an extension); absent when
+	// it was not used.
+	Code *Code `json:"code,omitempty"`
+}
+
+// Code is the state of the source analysis.
+type Code struct {
+	// State is "running", "ready", "unavailable" or "over budget".
+	State     string  `json:"state"`
+	Dir       string  `json:"dir,omitempty"`
+	Packages  int     `json:"packages,omitempty"`
+	Functions int     `json:"functions,omitempty"`
+	Seconds   float64 `json:"seconds"`
+	// Reason says why it is unavailable or over budget.
+	Reason string `json:"reason,omitempty"`
+	// Proven counts the goroutines the source proved stuck in this
+	// snapshot; NotProven says why it could prove nothing.
+	Proven    int    `json:"proven"`
+	NotProven string `json:"not_proven,omitempty"`
 }
 
 // Target identifies what was inspected.
@@ -149,6 +169,31 @@ type Finding struct {
 	// Sites are the source lines the finding points at (for a lock
 	// nobody holds: the Lock calls with a way out that keeps it locked).
 	Sites []Site `json:"sites,omitempty"`
+	// Wakers are, for a verdict proven from the source, every operation
+	// in the code that could wake the goroutines, with why nothing that
+	// can still run gets there.
+	Wakers []Waker `json:"wakers,omitempty"`
+}
+
+// Waker is an operation in the source that could wake a goroutine parked
+// on resource: op ("send", "receive", "close", "Unlock", "RUnlock",
+// "Done", "Add", "Signal", "Broadcast") at file:line in func (code is the
+// line). reachers are the goroutines whose code can get there (all stuck
+// themselves); finalizer says only the finalizer goroutine does; unknown,
+// that its channel or lock is not followed in the code (any of its type);
+// reflection, that it is a reflect function operating on any channel.
+type Waker struct {
+	Resource   string  `json:"resource"`
+	Op         string  `json:"op"`
+	Func       string  `json:"func"`
+	File       string  `json:"file"`
+	Line       int     `json:"line"`
+	Code       string  `json:"code,omitempty"`
+	Finalizer  bool    `json:"finalizer,omitempty"`
+	Unknown    bool    `json:"unknown,omitempty"`
+	Reflection bool    `json:"reflection,omitempty"`
+	Reachers   []int64 `json:"reachers"`
+	Why        string  `json:"why"`
 }
 
 // Site is a place in the source: a Lock call (func, file, line) and how
@@ -199,6 +244,10 @@ func toDoc(s *inspect.Snapshot, goroutines bool) *Doc {
 	for _, c := range s.Cycles {
 		d.Cycles = append(d.Cycles, Cycle{Goroutines: c.Goroutines, Resources: c.Resources, Kind: string(c.Kind)})
 	}
+	if c := s.Code; c != nil {
+		d.Code = &Code{State: string(c.State), Dir: c.Dir, Packages: c.Packages, Functions: c.Functions,
+			Seconds: c.Took.Seconds(), Reason: c.Reason, Proven: c.Proven, NotProven: c.NotProven}
+	}
 	for _, c := range s.Chains {
 		d.Chains = append(d.Chains, Chain{Head: c.Head, Waiters: c.Waiters, Resources: c.Resources, Longest: c.Longest, Via: c.Via})
 	}
@@ -207,6 +256,10 @@ func toDoc(s *inspect.Snapshot, goroutines bool) *Doc {
 			Details: append([]string{}, f.Details...), Goroutines: nonNilIDs(f.Goroutines), Resources: nonNil(f.Resources)}
 		for _, st := range f.Sites {
 			fd.Sites = append(fd.Sites, Site{Func: st.Func, File: st.File, Line: st.Line, Exit: st.Exit, ExitLine: st.ExitLine, Via: st.Via})
+		}
+		for _, w := range f.Wakers {
+			fd.Wakers = append(fd.Wakers, Waker{Resource: w.Resource, Op: w.Op, Func: w.Func, File: w.File, Line: w.Line, Code: w.Code,
+				Finalizer: w.Finalizer, Unknown: w.Unknown, Reflection: w.Reflection, Reachers: nonNilIDs(w.Reachers), Why: w.Why})
 		}
 		if len(f.Instances) > 0 {
 			fd.Instances = 1 + len(f.Instances)

@@ -171,6 +171,72 @@ func (m *Model) rebuild() {
 	}
 }
 
+// wakers lists, under a wait the source analysis proved hopeless, every
+// operation in the code that could end it and why nothing that can run
+// gets there (from the finding that proved it).
+func (m *Model) wakers(b *doc.Builder, g *inspect.Goroutine, res string) {
+	th, w := m.ctx.Theme, m.w
+	for _, f := range m.data.Snap.Findings {
+		if len(f.Wakers) == 0 || !hasID(f.Goroutines, g.ID) {
+			continue
+		}
+		var reflection []string
+		why := ""
+		n := 0
+		for _, ws := range f.Wakers {
+			if ws.Resource != res {
+				continue
+			}
+			n++
+			if ws.Reflection {
+				reflection = append(reflection, uictx.Func(ws.Func))
+				why = ws.Why
+				continue
+			}
+			t := target{}
+			if len(ws.Reachers) > 0 {
+				t.g = ws.Reachers[0]
+			}
+			it := m.item(b, t)
+			code := ws.Code
+			if code == "" {
+				code = ws.Op
+			}
+			line := fmt.Sprintf("could be woken by %s at %s:%d in %s — %s", code, inspect.ShortFile(ws.File), ws.Line, uictx.Func(ws.Func), ws.Why)
+			for i, l := range text.Wrap(line, w-7, 2) {
+				lead := "     "
+				if i == 0 {
+					lead = "     └ "
+				}
+				b.AddTo(it, lead+l, lead+th.Dim.Render(l))
+			}
+		}
+		if len(reflection) > 0 {
+			it := m.item(b, target{})
+			line := "reflection on channels (" + strings.Join(reflection, ", ") + ") — " + why
+			for i, l := range text.Wrap(line, w-7, 2) {
+				lead := "     "
+				if i == 0 {
+					lead = "     └ "
+				}
+				b.AddTo(it, lead+l, lead+th.Dim.Render(l))
+			}
+		}
+		if n > 0 {
+			return
+		}
+	}
+}
+
+func hasID(ids []int64, id int64) bool {
+	for _, x := range ids {
+		if x == id {
+			return true
+		}
+	}
+	return false
+}
+
 func (m *Model) build(b *doc.Builder, g *inspect.Goroutine, ended bool) {
 	th, d, w := m.ctx.Theme, m.data, m.w
 	// Why, and whether it changed.
@@ -240,6 +306,7 @@ func (m *Model) build(b *doc.Builder, g *inspect.Goroutine, ended bool) {
 			}
 			b.AddTo(it, st, th.Dim.Render(st))
 		}
+		m.wakers(b, g, wt.Resource)
 	}
 	for _, h := range g.Holds {
 		r := d.R[h]

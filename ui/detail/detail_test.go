@@ -97,3 +97,29 @@ func TestEnded(t *testing.T) {
 		t.Fatalf("ended goroutine not shown from the previous snapshot:\n%s", out)
 	}
 }
+
+// TestWakersShown: under a wait the source analysis proved hopeless, the
+// detail lists the operations that could end it and why none runs.
+func TestWakersShown(t *testing.T) {
+	s := uitest.FinalizerStall(0)
+	const ch = "chan:0xc000080120"
+	s.Findings = append(s.Findings, inspect.Finding{Severity: inspect.SeverityError, Kind: "deadlock",
+		Title: "Deadlock (finalizer)", Goroutines: []int64{5, 17}, Resources: []string{uitest.PoolMu, ch},
+		Wakers: []inspect.WakerSite{
+			{Resource: ch, Op: "send", Func: "main.(*Conn).release", File: "/srv/pool/pool.go", Line: 91,
+				Code: "p.returned <- c.id", Finalizer: true, Reachers: []int64{5},
+				Why: "it runs only in a finalizer (main.(*Conn).release), and the finalizer goroutine 5 is blocked"},
+			{Resource: ch, Op: "send", Func: "reflect.Value.Send", File: "/go/src/reflect/value.go", Line: 2123,
+				Reflection: true, Unknown: true, Why: "no goroutine that can still run gets there"},
+		}})
+	out := uitest.Plain(newView(s, 17, 120, 40).View())
+	for _, want := range []string{"could be woken by p.returned <- c.id at pool/pool.go:91", "finalizer goroutine 5 is blocked", "reflection on channels (reflect.Value.Send)"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("detail of g17 lacks %q:\n%s", want, out)
+		}
+	}
+	// Another goroutine's wait is not annotated with them.
+	if out := uitest.Plain(newView(s, 5, 120, 40).View()); strings.Contains(out, "could be woken by") {
+		t.Errorf("detail of g5 (waits on the mutex) shows the channel's wakers:\n%s", out)
+	}
+}

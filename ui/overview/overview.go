@@ -13,6 +13,7 @@ import (
 	tea "charm.land/bubbletea/v2"
 
 	"github.com/hangtui/hangtui/inspect"
+	"github.com/hangtui/hangtui/inspect/report"
 	"github.com/hangtui/hangtui/ui/components/doc"
 	"github.com/hangtui/hangtui/ui/components/text"
 	uictx "github.com/hangtui/hangtui/ui/context"
@@ -117,6 +118,7 @@ func (m *Model) build(b *doc.Builder, d *uictx.Data) {
 		}
 	}
 	m.summary(b, d)
+	m.codeLine(b, d)
 	m.finalizerLine(b, d)
 
 	// Findings, most severe first (stable: the analysis' order within a
@@ -209,6 +211,19 @@ func (m *Model) build(b *doc.Builder, d *uictx.Data) {
 				b.Add("   "+l, "")
 			}
 		}
+	}
+}
+
+// codeLine says what the source analysis (proofs through package
+// variables) is doing or proved.
+func (m *Model) codeLine(b *doc.Builder, d *uictx.Data) {
+	line := report.CodeLine(d.Snap.Code)
+	if line == "" {
+		return
+	}
+	th, w := m.ctx.Theme, m.doc.W
+	for _, l := range text.Wrap(line, w-3, 2) {
+		b.Add("   "+l, "   "+th.Dim.Render(l))
 	}
 }
 

@@ -86,6 +86,26 @@ func View(ctx *uictx.Context, w int) string {
 			// (the overview's warnings say more).
 			add("degraded: via Delve", th.Warn.Render("degraded: via Delve"), 92)
 		}
+		if c := snap.Code; c != nil {
+			// The source analysis (proofs through package variables).
+			switch c.State {
+			case inspect.CodeRunning:
+				s := "◌ source: " + c.Phase
+				add(s, th.Warn.Render(s), 60)
+			case inspect.CodeReady:
+				s := "source ✓"
+				if c.Proven > 0 {
+					s = fmt.Sprintf("source ✓ +%d proven", c.Proven)
+				}
+				if c.NotProven != "" {
+					s = "source: no proof"
+				}
+				add(s, th.Dim.Render(s), 35)
+			default:
+				s := "source: " + string(c.State)
+				add(s, th.Dim.Render(s), 35)
+			}
+		}
 		if snap.Pause > 0 && (t.Source == inspect.SourceLive || t.Source == inspect.SourceRemote) {
 			add("paused "+uictx.Pause(snap.Pause), th.Dim.Render("paused "+uictx.Pause(snap.Pause)), 50)
 		}

@@ -1,0 +1,87 @@
+package target
+
+import (
+	"sort"
+	"strings"
+
+	"github.com/go-delve/delve/pkg/dwarf/godwarf"
+)
+
+// Where a channel is kept, for the source analysis: the field of a
+// package variable or of a struct that holds the channel pointer names it
+// ("main.pool.drained", "main.Pipeline.out"), as the field containing a
+// mutex names the mutex.
+
+// GlobalWords maps every pointer-aligned word value found in the program's
+// own package variables to the address of the first word that holds it.
+// Read once per snapshot by the caller (values change while the process
+// runs).
+func (t *Target) GlobalWords() map[uint64]uint64 {
+	out := map[uint64]uint64{}
+	syms := append([]globalSym(nil), t.userGlobals()...)
+	sort.Slice(syms, func(i, j int) bool { return syms[i].addr < syms[j].addr })
+	for _, s := range syms {
+		if s.size < 8 || s.size > 1<<20 {
+			continue
+		}
+		lo := (s.addr + 7) &^ 7
+		buf, err := t.read(lo, int(s.addr+s.size-lo)&^7)
+		if err != nil {
+			continue
+		}
+		for off := 0; off+8 <= len(buf); off += 8 {
+			v := decodeUint(buf[off : off+8])
+			if v == 0 {
+				continue
+			}
+			if _, dup := out[v]; !dup {
+				out[v] = lo + uint64(off)
+			}
+		}
+	}
+	return out
+}
+
+// FieldHolding names the struct field, of what a variable of g's frame
+// points to or is, whose value is p: "main.Pipeline.out". "" when none.
+func (t *Target) FieldHolding(g *G, frame int, p uint64) string {
+	fv := t.frameVarsAt(g, frame)
+	if fv == nil {
+		return ""
+	}
+	cfa := int64(g.FrameCFA(frame))
+	for _, v := range fv.vars {
+		loc := v.addr
+		if v.inFrame {
+			loc = uint64(cfa + v.slot)
+		}
+		typ := v.typ
+		if v.ptr != nil {
+			base, err := t.readPtr(loc)
+			if err != nil || base == 0 {
+				continue
+			}
+			loc, typ = base, v.ptr
+		}
+		if _, ok := resolve(typ).(*godwarf.StructType); !ok {
+			continue
+		}
+		size := typ.Size()
+		if size < 8 || size > 1<<16 {
+			continue
+		}
+		buf, err := t.read(loc, int(size))
+		if err != nil {
+			continue
+		}
+		for off := 0; off+8 <= len(buf); off += 8 {
+			if decodeUint(buf[off:off+8]) != p {
+				continue
+			}
+			if name, ok := fieldAt(typ, loc, loc+uint64(off)); ok && strings.Contains(name, ".") {
+				return name
+			}
+		}
+	}
+	return ""
+}
