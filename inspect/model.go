@@ -1,10 +1,3 @@
-// Package inspect reads a hung Go process (or a core file) and builds a
-// Snapshot: every goroutine, every synchronization object somebody waits on,
-// who holds it, and a verdict for each goroutine.
-//
-// The exported API speaks only in this package's own model. Delve, which does
-// the low-level reading, never shows through it: callers can build, test and
-// render snapshots without importing a debugger.
 package inspect
 
 import (
