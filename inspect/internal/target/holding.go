@@ -12,12 +12,28 @@ import (
 // ("main.pool.drained", "main.Pipeline.out"), as the field containing a
 // mutex names the mutex.
 
-// GlobalWords maps every pointer-aligned word value found in the program's
-// own package variables to the address of the first word that holds it.
+// GlobalWords maps every pointer value found in the program's own package
+// variables (by the runtime's pointer masks, where it has them) to the address of the first word that holds it.
 // Read once per snapshot by the caller (values change while the process
 // runs).
 func (t *Target) GlobalWords() map[uint64]uint64 {
 	out := map[uint64]uint64{}
+	// Only words the runtime's pointer masks call pointers: a uintptr or
+	// an integer that happens to equal an address names nothing.
+	segs, _ := t.Globals()
+	masks := t.GlobalMasks()
+	isPtr := func(a uint64) bool {
+		for i, r := range segs {
+			if a >= r[0] && a < r[1] {
+				if i >= len(masks) || masks[i] == nil {
+					return true // no mask: every word may be a pointer
+				}
+				w := (a - r[0]) / 8
+				return w/8 < uint64(len(masks[i])) && masks[i][w/8]&(1<<(w%8)) != 0
+			}
+		}
+		return true
+	}
 	syms := append([]globalSym(nil), t.userGlobals()...)
 	sort.Slice(syms, func(i, j int) bool { return syms[i].addr < syms[j].addr })
 	for _, s := range syms {
@@ -31,7 +47,7 @@ func (t *Target) GlobalWords() map[uint64]uint64 {
 		}
 		for off := 0; off+8 <= len(buf); off += 8 {
 			v := decodeUint(buf[off : off+8])
-			if v == 0 {
+			if v == 0 || !isPtr(lo+uint64(off)) {
 				continue
 			}
 			if _, dup := out[v]; !dup {
