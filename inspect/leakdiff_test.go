@@ -79,9 +79,10 @@ func TestLeakProfileDifferential(t *testing.T) {
 			leaked := fixture.RuntimeLeaked(prof)
 			// A runtime-reported leak not flagged yet may be a thread
 			// still settling (as in settledSnapshot): look again.
-			for try := 1; try <= 2 && len(missedLeaks(snap, leaked)) > 0; try++ {
+			// Under CPU load settling takes longer: back off (about 9 s in all).
+			for try := 1; try <= 5 && len(missedLeaks(snap, leaked)) > 0; try++ {
 				t.Logf("not every runtime-reported leak flagged yet; looking again (%d)", try)
-				time.Sleep(300 * time.Millisecond)
+				time.Sleep(time.Duration(300<<(try-1)) * time.Millisecond)
 				snap = snapshotOf(t, p)
 			}
 			if p.Manifest.VerdictCounts == nil {
