@@ -3,6 +3,7 @@ package inspect
 import (
 	"fmt"
 	"os"
+	rdebug "runtime/debug"
 
 	"github.com/hangtui/hangtui/inspect/internal/target"
 )
@@ -117,7 +118,7 @@ func (b *builder) startMarking() *marking {
 		defer close(m.done)
 		defer func() {
 			if r := recover(); r != nil {
-				m.err = fmt.Errorf("leak analysis skipped: internal error: %v", r)
+				m.err = fmt.Errorf("leak analysis skipped: %v", panicError(r, rdebug.Stack()))
 			}
 		}()
 		for _, p := range excl {

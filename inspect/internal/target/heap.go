@@ -516,6 +516,17 @@ func (h *Heap) readObjects(addrs []uint64, total int, rb *objReads) {
 			continue
 		}
 		at, n := h.m.bits.bitsRange(s)
+		if at < rngs[j].start || at+uint64(n) > rngs[j].end {
+			// Not in the range it was merged into (an object of the
+			// span's last bytes came before it): read it alone.
+			buf, err := h.r.read(at, n)
+			if err != nil {
+				s.hstate = hbBad
+				continue
+			}
+			h.m.bits.setBits(s, buf)
+			continue
+		}
 		o := at - rngs[j].start
 		h.m.bits.setBits(s, rb.bufs[j][o:o+uint64(n)])
 	}
@@ -525,7 +536,7 @@ func (h *Heap) readObjects(addrs []uint64, total int, rb *objReads) {
 			j++
 		}
 		s := rb.spans[k]
-		if rb.ok[j] {
+		if rb.ok[j] && base >= rngs[j].start && base+s.elem <= rngs[j].end {
 			o := base - rngs[j].start
 			h.scanObject(s, base, rb.bufs[j][o:o+s.elem])
 			continue
