@@ -567,4 +567,3 @@ find:
 	u.shapes[h] = s
 	return s
 }
-
