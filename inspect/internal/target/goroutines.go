@@ -263,11 +263,11 @@ func (t *Target) Location(pc uint64) (Frame, bool) {
 	if pc == 0 {
 		return Frame{}, false
 	}
-	if f, ok := t.locs[pc]; ok {
+	if f, ok := t.bin.locs[pc]; ok {
 		return f, f.Func != ""
 	}
-	if t.locs == nil {
-		t.locs = map[uint64]Frame{}
+	if t.bin.locs == nil {
+		t.bin.locs = map[uint64]Frame{}
 	}
 	var f Frame
 	if fn := t.bi.PCToFunc(pc); fn != nil {
@@ -284,7 +284,7 @@ func (t *Target) Location(pc uint64) (Frame, bool) {
 		}
 		f = Frame{Func: fn.Name, File: file, Line: line, PC: pc}
 	}
-	t.locs[pc] = f
+	t.bin.locs[pc] = f
 	return f, f.Func != ""
 }
 

@@ -96,14 +96,14 @@ var ErrBudget = errors.New("heap too large to walk within the budget")
 // NewHeap prepares heap lookups. It fails on runtimes whose heap layout it
 // does not understand; callers then skip reachability.
 func (t *Target) NewHeap() (*Heap, error) {
-	if t.heap == nil {
+	if t.snap.heap == nil {
 		m, err := t.newHeapMeta()
 		if err != nil {
 			return nil, err
 		}
-		t.heap = m
+		t.snap.heap = m
 	}
-	return &Heap{t: t, m: t.heap, r: t, Budget: 4 << 30, precise: preciseScanning()}, nil
+	return &Heap{t: t, m: t.snap.heap, r: t, Budget: 4 << 30, precise: preciseScanning()}, nil
 }
 
 func (t *Target) newHeapMeta() (*heapMeta, error) {

@@ -7,8 +7,128 @@ package target
 
 import (
 	"encoding/binary"
+	"fmt"
+	"maps"
 	"strings"
 )
+
+// pclntab is the executable's function table (runtime.firstmoduledata's
+// tables) with the runtime._func layout from the target's DWARF. It is read
+// once (written at the target's start, it only depends on the binary) and
+// its caches live as long as the target.
+type pclntab struct {
+	text, minpc, maxpc                uint64
+	funcnametab, pctab, pclntable     uint64
+	gofunc                            uint64
+	ftab                              []uint32 // pairs entryoff, funcoff
+	fEntryOff, fNameOff, fPcsp        int64
+	fArgs                             int64  // _func.args, -1 when unknown
+	rodata                            uint64 // moduledata.rodata: stack objects' gcdata base
+	fNpcdata, fNfuncdata, fPcdataBase int64
+	// Line tables (lines.go); lines is false when the layout lacks them.
+	lines                  bool
+	fPcfile, fPcln, fCuOff int64
+	cutab, filetab         uint64
+
+	pages map[uint64][]byte
+	funcs map[uint64]*fnMeta // by entry
+	strs  map[uint64]string  // runtime table strings by address
+}
+
+// pclntabResult is functab's answer, kept for the target's life.
+type pclntabResult struct {
+	p   *pclntab
+	err error
+}
+
+// functab returns the function table, reading it on first use.
+func (t *Target) functab() (*pclntab, error) {
+	if r := t.bin.pcln; r != nil {
+		return r.p, r.err
+	}
+	p, err := t.readFunctab()
+	t.bin.pcln = &pclntabResult{p, err}
+	return p, err
+}
+
+func (t *Target) readFunctab() (*pclntab, error) {
+	md, err := loadStruct(t.bi, "runtime.moduledata")
+	if err != nil {
+		return nil, err
+	}
+	fn, err := loadStruct(t.bi, "runtime._func")
+	if err != nil {
+		return nil, err
+	}
+	fields := map[string]field{}
+	for _, name := range []string{"funcnametab.array", "pctab.array", "pclntable.array", "ftab.array", "ftab.len", "text", "minpc", "maxpc", "gofunc"} {
+		fields["md."+name] = md.Field(name)
+	}
+	for _, name := range []string{"entryOff", "nameOff", "pcsp", "npcdata", "nfuncdata"} {
+		fields["_func."+name] = fn.Field(name)
+	}
+	for name, f := range fields {
+		if !f.OK {
+			return nil, fmt.Errorf("runtime table layout not understood: no %s", name)
+		}
+	}
+	base, err := t.varAddr("runtime.firstmoduledata")
+	if err != nil {
+		return nil, err
+	}
+	buf, err := t.read(base, int(md.Size))
+	if err != nil {
+		return nil, err
+	}
+	p := &pclntab{
+		pages: map[uint64][]byte{},
+		funcs: map[uint64]*fnMeta{},
+		strs:  map[uint64]string{},
+	}
+	p.funcnametab = get(buf, fields["md.funcnametab.array"])
+	p.pctab = get(buf, fields["md.pctab.array"])
+	p.pclntable = get(buf, fields["md.pclntable.array"])
+	p.text = get(buf, fields["md.text"])
+	p.minpc = get(buf, fields["md.minpc"])
+	p.maxpc = get(buf, fields["md.maxpc"])
+	p.gofunc = get(buf, fields["md.gofunc"])
+	p.rodata = get(buf, md.Field("rodata"))
+	p.fArgs = -1
+	if f := fn.Field("args"); f.OK && f.Size == 4 {
+		p.fArgs = f.Off
+	}
+	p.fEntryOff = fields["_func.entryOff"].Off
+	p.fNameOff = fields["_func.nameOff"].Off
+	p.fPcsp = fields["_func.pcsp"].Off
+	p.fNpcdata = fields["_func.npcdata"].Off
+	p.fNfuncdata = fields["_func.nfuncdata"].Off
+	p.fPcdataBase = p.fNfuncdata + 1
+	p.initLines(md, fn, buf)
+	ftabF := fields["md.ftab.array"]
+	ftab, n := get(buf, ftabF), get(buf, fields["md.ftab.len"])
+	if n > 10_000_000 {
+		return nil, corrupt(base+uint64(ftabF.Off)+8, "runtime.firstmoduledata.ftab", fmt.Sprintf("length %d", n), nil)
+	}
+	raw, err := t.readArray(ftab, n, 8, "runtime.firstmoduledata.ftab")
+	if err != nil {
+		return nil, err
+	}
+	p.ftab = make([]uint32, 2*n)
+	for i := range p.ftab {
+		p.ftab[i] = binary.LittleEndian.Uint32(raw[i*4:])
+	}
+	return p, nil
+}
+
+// clone copies the table for a raw clone (RawClone): the caches are the
+// clone's own.
+func (p *pclntab) clone() *pclntab {
+	c := *p
+	c.pages = maps.Clone(p.pages)
+	c.funcs = maps.Clone(p.funcs)
+	c.strs = maps.Clone(p.strs)
+	return &c
+}
 
 // fnMeta is what the unwinder reads from a function's runtime._func.
 type fnMeta struct {
@@ -26,23 +146,26 @@ type fnMeta struct {
 	args        int32
 	stackMapIdx uint32
 	funcdata    [3]uint64
+	// openCodedDeferInfo is the address of FUNCDATA_OpenCodedDeferInfo, 0
+	// when absent (defers.go).
+	openCodedDeferInfo uint64
 }
 
 const pageSize = 4096
 
 // bytes reads n bytes of (read-only) runtime table memory through a page
 // cache.
-func (u *unwinder) bytes(t *Target, addr uint64, n int) ([]byte, bool) {
+func (tab *pclntab) bytes(t *Target, addr uint64, n int) ([]byte, bool) {
 	out := make([]byte, 0, n)
 	for n > 0 {
 		page := addr &^ (pageSize - 1)
-		p, ok := u.pages[page]
+		p, ok := tab.pages[page]
 		if !ok {
 			p = make([]byte, pageSize)
 			if m, err := t.mem.ReadMemory(p, page); err != nil || m != pageSize {
 				p = nil
 			}
-			u.pages[page] = p
+			tab.pages[page] = p
 		}
 		if p == nil {
 			return nil, false
@@ -56,8 +179,8 @@ func (u *unwinder) bytes(t *Target, addr uint64, n int) ([]byte, bool) {
 	return out, true
 }
 
-func (u *unwinder) u32(t *Target, addr uint64) (uint32, bool) {
-	b, ok := u.bytes(t, addr, 4)
+func (tab *pclntab) u32(t *Target, addr uint64) (uint32, bool) {
+	b, ok := tab.bytes(t, addr, 4)
 	if !ok {
 		return 0, false
 	}
@@ -65,69 +188,75 @@ func (u *unwinder) u32(t *Target, addr uint64) (uint32, bool) {
 }
 
 // funcMeta finds the runtime._func of the function starting at entry.
-func (u *unwinder) funcMeta(t *Target, entry uint64) *fnMeta {
-	if m, ok := u.funcs[entry]; ok {
+func (tab *pclntab) funcMeta(t *Target, entry uint64) *fnMeta {
+	if m, ok := tab.funcs[entry]; ok {
 		return m
 	}
-	u.funcs[entry] = nil
-	if entry < u.text || entry < u.minpc || entry >= u.maxpc {
+	tab.funcs[entry] = nil
+	if entry < tab.text || entry < tab.minpc || entry >= tab.maxpc {
 		return nil
 	}
-	off := uint32(entry - u.text)
-	n := len(u.ftab) / 2
+	off := uint32(entry - tab.text)
+	n := len(tab.ftab) / 2
 	lo, hi := 0, n
 	for lo < hi {
 		mid := (lo + hi) / 2
-		if u.ftab[2*mid] < off {
+		if tab.ftab[2*mid] < off {
 			lo = mid + 1
 		} else {
 			hi = mid
 		}
 	}
-	if lo >= n || u.ftab[2*lo] != off {
+	if lo >= n || tab.ftab[2*lo] != off {
 		return nil
 	}
-	fn := u.pclntable + uint64(u.ftab[2*lo+1])
-	hdr, ok := u.bytes(t, fn, int(u.fPcdataBase))
-	if !ok || binary.LittleEndian.Uint32(hdr[u.fEntryOff:]) != off {
+	fn := tab.pclntable + uint64(tab.ftab[2*lo+1])
+	hdr, ok := tab.bytes(t, fn, int(tab.fPcdataBase))
+	if !ok || binary.LittleEndian.Uint32(hdr[tab.fEntryOff:]) != off {
 		return nil
 	}
-	m := &fnMeta{entry: entry, pcsp: binary.LittleEndian.Uint32(hdr[u.fPcsp:])}
-	npcdata := uint64(binary.LittleEndian.Uint32(hdr[u.fNpcdata:]))
-	nfuncdata := uint64(hdr[u.fNfuncdata])
+	m := &fnMeta{entry: entry, pcsp: binary.LittleEndian.Uint32(hdr[tab.fPcsp:])}
+	npcdata := uint64(binary.LittleEndian.Uint32(hdr[tab.fNpcdata:]))
+	nfuncdata := uint64(hdr[tab.fNfuncdata])
 	const pcdataInlTreeIndex, funcdataInlTree = 2, 3
 	if npcdata > pcdataInlTreeIndex && nfuncdata > funcdataInlTree {
-		idx, ok1 := u.u32(t, fn+uint64(u.fPcdataBase)+pcdataInlTreeIndex*4)
-		tree, ok2 := u.u32(t, fn+uint64(u.fPcdataBase)+npcdata*4+funcdataInlTree*4)
+		idx, ok1 := tab.u32(t, fn+uint64(tab.fPcdataBase)+pcdataInlTreeIndex*4)
+		tree, ok2 := tab.u32(t, fn+uint64(tab.fPcdataBase)+npcdata*4+funcdataInlTree*4)
 		if !ok1 || !ok2 {
 			return nil
 		}
 		if idx != 0 && tree != ^uint32(0) {
-			m.inlIdx, m.inlTree = idx, u.gofunc+uint64(tree)
+			m.inlIdx, m.inlTree = idx, tab.gofunc+uint64(tree)
 		}
 	}
-	u.readPointerMaps(t, m, fn, hdr, npcdata, nfuncdata)
-	if u.lines {
-		m.pcfile = binary.LittleEndian.Uint32(hdr[u.fPcfile:])
-		m.pcln = binary.LittleEndian.Uint32(hdr[u.fPcln:])
-		m.cuOff = binary.LittleEndian.Uint32(hdr[u.fCuOff:])
+	tab.readPointerMaps(t, m, fn, hdr, npcdata, nfuncdata)
+	const funcdataOpenCodedDeferInfo = 4
+	if nfuncdata > funcdataOpenCodedDeferInfo {
+		if off, ok := tab.u32(t, fn+uint64(tab.fPcdataBase)+npcdata*4+funcdataOpenCodedDeferInfo*4); ok && off != ^uint32(0) {
+			m.openCodedDeferInfo = tab.gofunc + uint64(off)
+		}
 	}
-	u.funcs[entry] = m
+	if tab.lines {
+		m.pcfile = binary.LittleEndian.Uint32(hdr[tab.fPcfile:])
+		m.pcln = binary.LittleEndian.Uint32(hdr[tab.fPcln:])
+		m.cuOff = binary.LittleEndian.Uint32(hdr[tab.fCuOff:])
+	}
+	tab.funcs[entry] = m
 	return m
 }
 
 // pcvalue decodes the pc-value table at pctab+off for targetpc, like the
 // runtime's pcvalue. It returns -1 when there is no value.
-func (u *unwinder) pcvalue(t *Target, m *fnMeta, off uint32, targetpc uint64) int64 {
+func (tab *pclntab) pcvalue(t *Target, m *fnMeta, off uint32, targetpc uint64) int64 {
 	if off == 0 {
 		return -1
 	}
-	addr := u.pctab + uint64(off)
+	addr := tab.pctab + uint64(off)
 	var chunk []byte
 	next := func() (byte, bool) {
 		if len(chunk) == 0 {
 			n := pageSize - int(addr&(pageSize-1))
-			b, ok := u.bytes(t, addr, n)
+			b, ok := tab.bytes(t, addr, n)
 			if !ok {
 				return 0, false
 			}
@@ -173,31 +302,46 @@ func (u *unwinder) pcvalue(t *Target, m *fnMeta, off uint32, targetpc uint64) in
 }
 
 // funcName reads a function name from funcnametab.
-func (u *unwinder) funcName(t *Target, nameOff int32) (string, bool) {
-	return u.cString(t, u.funcnametab+uint64(nameOff))
+func (tab *pclntab) funcName(t *Target, nameOff int32) (string, bool) {
+	return tab.cString(t, tab.funcnametab+uint64(nameOff))
 }
 
 // cString reads a NUL-terminated string (at most 64 KiB) of runtime table
 // memory, once per address.
-func (u *unwinder) cString(t *Target, addr uint64) (string, bool) {
-	if s, ok := u.strs[addr]; ok {
+func (tab *pclntab) cString(t *Target, addr uint64) (string, bool) {
+	if s, ok := tab.strs[addr]; ok {
 		return s, s != ""
 	}
 	var sb strings.Builder
 	for a := addr; sb.Len() < 64<<10; {
 		n := pageSize - int(a&(pageSize-1))
-		b, ok := u.bytes(t, a, n)
+		b, ok := tab.bytes(t, a, n)
 		if !ok {
 			break
 		}
 		if i := strings.IndexByte(string(b), 0); i >= 0 {
 			sb.Write(b[:i])
-			u.strs[addr] = sb.String()
-			return u.strs[addr], u.strs[addr] != ""
+			tab.strs[addr] = sb.String()
+			return tab.strs[addr], tab.strs[addr] != ""
 		}
 		sb.Write(b)
 		a += uint64(n)
 	}
-	u.strs[addr] = ""
+	tab.strs[addr] = ""
 	return "", false
+}
+
+// firstModuledata reads runtime.firstmoduledata: the executable's tables
+// (text, pclntab, data and bss ranges).
+func (t *Target) firstModuledata() (*structLayout, []byte, error) {
+	md, err := loadStruct(t.bi, "runtime.moduledata")
+	if err != nil {
+		return nil, nil, err
+	}
+	base, err := t.varAddr("runtime.firstmoduledata")
+	if err != nil {
+		return nil, nil, err
+	}
+	buf, err := t.read(base, int(md.Size))
+	return md, buf, err
 }

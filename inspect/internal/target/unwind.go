@@ -137,27 +137,16 @@ type unwinder struct {
 	ok     bool   // the fast path can be used
 	reason string // why not, for tests
 
-	ptrSize                           uint64
-	text, minpc, maxpc                uint64
-	funcnametab, pctab, pclntable     uint64
-	gofunc                            uint64
-	ftab                              []uint32 // pairs entryoff, funcoff
-	fEntryOff, fNameOff, fPcsp        int64
-	fArgs                             int64  // _func.args, -1 when unknown
-	rodata                            uint64 // moduledata.rodata: stack objects' gcdata base
-	stackMaps                         bool   // frames' pointer maps can be used (stackmaps.go)
-	fNpcdata, fNfuncdata, fPcdataBase int64
-	icSize, icNameOff, icParentPc     int64
-	// Line tables (lines.go); lines is false when the layout lacks them.
-	lines                  bool
-	fPcfile, fPcln, fCuOff int64
-	cutab, filetab         uint64
+	// The function table (pclntab.go), shared with the open-coded defer
+	// reader; nil when it could not be read.
+	*pclntab
 
-	pages    map[uint64][]byte
-	funcs    map[uint64]*fnMeta // by entry
-	syms     map[uint64]*pcSym  // by pc, high bit set for a top frame
-	strs     map[uint64]string  // runtime table strings by address
-	startFns map[uint64]string  // by g.startpc
+	ptrSize                       uint64
+	stackMaps                     bool // frames' pointer maps can be used (stackmaps.go)
+	icSize, icNameOff, icParentPc int64
+
+	syms     map[uint64]*pcSym // by pc, high bit set for a top frame
+	startFns map[uint64]string // by g.startpc
 	shapes   map[uint64]*stackShape
 	// prevShapes are the previous snapshot's, for reuse by a refresh.
 	prevShapes map[uint64]*stackShape
@@ -191,14 +180,14 @@ type unwinder struct {
 
 // unwinder returns the target's unwinder, setting it up on first use.
 func (t *Target) unwinder() *unwinder {
-	if t.lay.unw != nil {
-		return t.lay.unw
+	if t.bin.unw != nil {
+		return t.bin.unw
 	}
 	u := &unwinder{
-		pages:    map[uint64][]byte{},
-		funcs:    map[uint64]*fnMeta{},
+		// An empty table until init reads the target's (all lookups
+		// fail).
+		pclntab:  &pclntab{pages: map[uint64][]byte{}, funcs: map[uint64]*fnMeta{}, strs: map[uint64]string{}},
 		syms:     map[uint64]*pcSym{},
-		strs:     map[uint64]string{},
 		startFns: map[uint64]string{},
 		shapes:   map[uint64]*stackShape{},
 		vars:     map[string]uint64{},
@@ -210,7 +199,7 @@ func (t *Target) unwinder() *unwinder {
 		frameVars: map[varKey]*frameVars{},
 		frameMaps: map[uint64]*frameMap{},
 	}
-	t.lay.unw = u
+	t.bin.unw = u
 	if err := u.init(t); err != nil {
 		u.reason = err.Error()
 	} else {
@@ -230,25 +219,19 @@ func (u *unwinder) init(t *Target) error {
 		}
 	}
 	u.ptrSize = uint64(t.bi.Arch.PtrSize())
-	md, err := loadStruct(t.bi, "runtime.moduledata")
+	p, err := t.functab()
 	if err != nil {
 		return err
 	}
-	fn, err := loadStruct(t.bi, "runtime._func")
-	if err != nil {
-		return err
+	if len(p.ftab) == 0 || p.gofunc == 0 || p.pctab == 0 {
+		return fmt.Errorf("runtime.firstmoduledata looks wrong")
 	}
+	u.pclntab = p
 	ic, err := loadStruct(t.bi, "runtime.inlinedCall")
 	if err != nil {
 		return err
 	}
 	fields := map[string]field{}
-	for _, name := range []string{"funcnametab.array", "pctab.array", "pclntable.array", "ftab.array", "ftab.len", "text", "minpc", "maxpc", "gofunc"} {
-		fields["md."+name] = md.Field(name)
-	}
-	for _, name := range []string{"entryOff", "nameOff", "pcsp", "npcdata", "nfuncdata"} {
-		fields["_func."+name] = fn.Field(name)
-	}
 	for _, name := range []string{"nameOff", "parentPc"} {
 		fields["inlinedCall."+name] = ic.Field(name)
 	}
@@ -257,52 +240,13 @@ func (u *unwinder) init(t *Target) error {
 			return fmt.Errorf("runtime table layout not understood: no %s", name)
 		}
 	}
-	base, err := t.varAddr("runtime.firstmoduledata")
-	if err != nil {
-		return err
-	}
-	buf, err := t.read(base, int(md.Size))
-	if err != nil {
-		return err
-	}
-	u.funcnametab = get(buf, fields["md.funcnametab.array"])
-	u.pctab = get(buf, fields["md.pctab.array"])
-	u.pclntable = get(buf, fields["md.pclntable.array"])
-	u.text = get(buf, fields["md.text"])
-	u.minpc = get(buf, fields["md.minpc"])
-	u.maxpc = get(buf, fields["md.maxpc"])
-	u.gofunc = get(buf, fields["md.gofunc"])
-	u.rodata = get(buf, md.Field("rodata"))
-	u.fArgs = -1
-	if f := fn.Field("args"); f.OK && f.Size == 4 {
-		u.fArgs = f.Off
-	}
 	// Stack maps are read for the releases whose tables were checked.
 	if minor, ok := releaseMinor(t.GoVersion()); ok && minor >= 22 && minor <= 27 && u.fArgs >= 0 {
 		u.stackMaps = true
 	}
-	u.fEntryOff = fields["_func.entryOff"].Off
-	u.fNameOff = fields["_func.nameOff"].Off
-	u.fPcsp = fields["_func.pcsp"].Off
-	u.fNpcdata = fields["_func.npcdata"].Off
-	u.fNfuncdata = fields["_func.nfuncdata"].Off
-	u.fPcdataBase = u.fNfuncdata + 1
 	u.icSize = ic.Size
 	u.icNameOff = fields["inlinedCall.nameOff"].Off
 	u.icParentPc = fields["inlinedCall.parentPc"].Off
-	u.initLines(md, fn, buf)
-	ftab, n := get(buf, fields["md.ftab.array"]), get(buf, fields["md.ftab.len"])
-	if n == 0 || n > 10_000_000 || u.gofunc == 0 || u.pctab == 0 {
-		return fmt.Errorf("runtime.firstmoduledata looks wrong")
-	}
-	raw, err := t.readArray(ftab, n, 8, "runtime.firstmoduledata.ftab")
-	if err != nil {
-		return err
-	}
-	u.ftab = make([]uint32, 2*n)
-	for i := range u.ftab {
-		u.ftab[i] = binary.LittleEndian.Uint32(raw[i*4:])
-	}
 	return nil
 }
 
