@@ -130,7 +130,8 @@ func (p *pclntab) clone() *pclntab {
 	return &c
 }
 
-// fnMeta is what the unwinder reads from a function's runtime._func.
+// fnMeta is what hangtui reads from a function's runtime._func (the
+// unwinder, the line tables, the pointer maps, open-coded defers).
 type fnMeta struct {
 	entry uint64
 	pcsp  uint32 // pctab offset of the SP delta table
