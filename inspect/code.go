@@ -287,10 +287,10 @@ type waitFact struct {
 
 // recordCodeFacts is the hook of the memory proof (leaks): what the
 // code-based proof will need, kept once the fixpoint is reached.
-func (b *builder) recordCodeFacts(a *analysis, h *target.Heap, candidates []*Goroutine, live map[int64]bool, globals [][2]uint64, stacks []stackRange) {
+func (b *builder) recordCodeFacts(a *analysis, p *reachProof, candidates []*Goroutine) {
 	f := &codeFacts{cands: make(map[int64][]waitFact, len(candidates))}
 	for _, g := range candidates {
-		if !live[g.ID] {
+		if !p.live[g.ID] {
 			continue
 		}
 		ws := make([]waitFact, 0, len(g.Waits))
@@ -304,7 +304,7 @@ func (b *builder) recordCodeFacts(a *analysis, h *target.Heap, candidates []*Gor
 					wf.lockTo = appendUniqueID(wf.lockTo, e.To)
 				}
 			}
-			wf.reached = b.reachable(h, r.Addr, g.ID, live, globals, stacks)
+			wf.reached = p.reachable(r.Addr, g.ID)
 			ws = append(ws, wf)
 		}
 		f.cands[g.ID] = ws

@@ -5,8 +5,6 @@ import (
 	"os"
 	"sort"
 	"strings"
-
-	"github.com/hangtui/hangtui/inspect/internal/target"
 )
 
 // maxStuckEdges bounds the per-goroutine reachability walks that explain
@@ -49,27 +47,21 @@ func (b *builder) leaks(a *analysis, m *marking) {
 			candidates = append(candidates, g)
 		}
 	}
-	stacks := b.stackRanges()
-	for changed := true; changed; {
-		if err := h.Drain(); err != nil {
-			b.warn("leak analysis incomplete (%v): nothing is called leaked", err)
-			return
-		}
-		changed = false
-		if n := len(b.snap.Goroutines); n > 0 {
-			b.progress(Progress{Phase: "proving what can still run", Done: 2*n/3 + len(live)/3, Total: n})
-		}
-		for _, g := range candidates {
-			if live[g.ID] || !b.wakeable(a, h, g, live, globals, stacks) {
-				continue
+	p := &reachProof{
+		mem: h, res: b.res, next: a.next, live: live, globals: globals, stacks: b.stackRanges(),
+		markLive: func(g *Goroutine) { m.markLive(g, m.rootsOf(g)) },
+		progress: func() {
+			if n := len(b.snap.Goroutines); n > 0 {
+				b.progress(Progress{Phase: "proving what can still run", Done: 2*n/3 + len(live)/3, Total: n})
 			}
-			live[g.ID] = true
-			m.markLive(g, m.rootsOf(g))
-			changed = true
-		}
+		},
+	}
+	if err := p.run(candidates); err != nil {
+		b.warn("leak analysis incomplete (%v): nothing is called leaked", err)
+		return
 	}
 
-	b.recordCodeFacts(a, h, candidates, live, globals, stacks) // for the source analysis (code.go)
+	b.recordCodeFacts(a, p, candidates) // for the source analysis (code.go)
 	if os.Getenv("HANGTUI_TIMINGS") != "" {
 		p := b.t.StackPrecision(b.gs)
 		fmt.Fprintf(os.Stderr, "hangtui: marked %d objects, %.1f MB scanned; stack frames %d precise, %d conservative; %d goroutines scanned conservatively\n",
@@ -93,7 +85,7 @@ func (b *builder) leaks(a *analysis, m *marking) {
 	if len(stuck) == 0 {
 		return
 	}
-	b.explainStuck(a, h, stuck, globals)
+	b.explainStuck(a, stuck)
 }
 
 // runtimeBookkeeping are runtime globals that hold goroutines, threads and
@@ -183,14 +175,69 @@ func stackOf(stacks []stackRange, addr uint64) (stackRange, bool) {
 	return stackRange{}, false
 }
 
+// reachMemory is what the reachability proof asks of the marked heap: the
+// target's (target.Heap), or a fake in tests (leaks_fake_test.go).
+type reachMemory interface {
+	// IsHeap reports whether addr is inside an allocated heap object.
+	IsHeap(addr uint64) bool
+	// Reached reports whether the heap object at addr is marked.
+	Reached(addr uint64) bool
+	// Drain marks everything reachable from what is marked so far.
+	Drain() error
+}
+
+// reachProof is the fixpoint of the reachability proof: a parked candidate
+// becomes live when something live can wake it, and what it can reach is
+// then marked, until nothing changes.
+type reachProof struct {
+	mem reachMemory
+	res map[string]*Resource
+	// next are the lock wait-for edges (analysis.next).
+	next map[int64][]edge
+	// live: goroutines that can run (or be woken), by id; run adds to it.
+	live map[int64]bool
+	// globals are the data and bss ranges: any code can name what is there.
+	globals [][2]uint64
+	// stacks are every goroutine's stack bounds, sorted (stackRanges).
+	stacks []stackRange
+	// markLive marks what g can reach once it is live (its stack, its
+	// closures) without draining.
+	markLive func(g *Goroutine)
+	// progress, when set, is called once per round.
+	progress func()
+}
+
+// run iterates to the fixpoint. An error from the marking (its budget)
+// means nothing may be concluded.
+func (p *reachProof) run(candidates []*Goroutine) error {
+	for changed := true; changed; {
+		if err := p.mem.Drain(); err != nil {
+			return err
+		}
+		changed = false
+		if p.progress != nil {
+			p.progress()
+		}
+		for _, g := range candidates {
+			if p.live[g.ID] || !p.wakeable(g) {
+				continue
+			}
+			p.live[g.ID] = true
+			p.markLive(g)
+			changed = true
+		}
+	}
+	return nil
+}
+
 // wakeable: can anything live wake g?
-func (b *builder) wakeable(a *analysis, h *target.Heap, g *Goroutine, live map[int64]bool, globals [][2]uint64, stacks []stackRange) bool {
+func (p *reachProof) wakeable(g *Goroutine) bool {
 	for _, w := range g.Waits {
-		r := b.res[w.Resource]
+		r := p.res[w.Resource]
 		if r.Kind == KindMutex || r.Kind == KindRWMutex {
-			edges := a.next[g.ID]
+			edges := p.next[g.ID]
 			for _, e := range edges {
-				if live[e.To] {
+				if p.live[e.To] {
 					return true
 				}
 			}
@@ -198,26 +245,27 @@ func (b *builder) wakeable(a *analysis, h *target.Heap, g *Goroutine, live map[i
 				continue // its releasers are known, and none is live (yet)
 			}
 		}
-		if b.reachable(h, r.Addr, g.ID, live, globals, stacks) {
+		if p.reachable(r.Addr, g.ID) {
 			return true
 		}
 	}
 	return false
 }
 
-// reachable: can a live goroutine get at the object at addr?
-func (b *builder) reachable(h *target.Heap, addr uint64, self int64, live map[int64]bool, globals [][2]uint64, stacks []stackRange) bool {
-	if h.IsHeap(addr) {
-		return h.Reached(addr)
+// reachable: can a live goroutine other than self get at the object at
+// addr?
+func (p *reachProof) reachable(addr uint64, self int64) bool {
+	if p.mem.IsHeap(addr) {
+		return p.mem.Reached(addr)
 	}
-	for _, r := range globals {
+	for _, r := range p.globals {
 		if addr >= r[0] && addr < r[1] {
 			return true // any code can name a global
 		}
 	}
-	if s, ok := stackOf(stacks, addr); ok {
+	if s, ok := stackOf(p.stacks, addr); ok {
 		// On a goroutine's stack: only that goroutine can use it.
-		return s.id != self && live[s.id]
+		return s.id != self && p.live[s.id]
 	}
 	return true // somewhere hangtui does not model: assume reachable
 }
@@ -225,7 +273,7 @@ func (b *builder) reachable(h *target.Heap, addr uint64, self int64, live map[in
 // explainStuck finds cycles among the stuck goroutines (lock edges, plus an
 // edge to every stuck goroutine that can reach the channel, WaitGroup or
 // Cond another one waits on) and gives every stuck goroutine its verdict.
-func (b *builder) explainStuck(a *analysis, h *target.Heap, stuck []*Goroutine, globals [][2]uint64) {
+func (b *builder) explainStuck(a *analysis, stuck []*Goroutine) {
 	inStuck := map[int64]bool{}
 	for _, g := range stuck {
 		inStuck[g.ID] = true

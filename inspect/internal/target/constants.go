@@ -1,8 +1,11 @@
 package target
 
 import (
+	"go/constant"
 	"strconv"
 	"strings"
+
+	"github.com/go-delve/delve/pkg/proc"
 )
 
 // releaseConstants are runtime constants of the Go releases hangtui knows,
@@ -55,4 +58,42 @@ func releaseMinor(v string) (int, bool) {
 		}
 	}
 	return m, true
+}
+
+// constant evaluates an integer constant of the target's packages, e.g.
+// "runtime._KindSpecialFinalizer" (they differ between Go releases).
+func (t *Target) constant(name string, fallback int64) int64 {
+	u := t.unwinder()
+	key := "const " + name
+	if v, ok := u.vars[key]; ok {
+		return int64(v)
+	}
+	v, ok, missing := t.releaseConstant(name)
+	switch {
+	case missing:
+		v = fallback
+	case !ok:
+		v = t.constant1(name, fallback)
+	}
+	u.vars[key] = uint64(v) // a property of the binary
+	return v
+}
+
+func (t *Target) constant1(name string, fallback int64) int64 {
+	if t.t == nil {
+		return fallback
+	}
+	scope, err := t.globalScope()
+	if err != nil {
+		return fallback
+	}
+	v, err := scope.EvalExpression(name, proc.LoadConfig{})
+	if err != nil || v.Value == nil || v.Value.Kind() != constant.Int {
+		return fallback
+	}
+	n, ok := constant.Int64Val(v.Value)
+	if !ok {
+		return fallback
+	}
+	return n
 }

@@ -2,7 +2,6 @@ package target
 
 import (
 	"fmt"
-	"sort"
 	"strings"
 
 	"github.com/go-delve/delve/pkg/proc"
@@ -44,14 +43,14 @@ type funcInfo struct {
 	openCoded              bool
 }
 
-// pclntab gives access to the runtime's function table in target memory.
-type pclntab struct {
-	text, gofunc uint64
-	pclntable    uint64
-	ftab         []uint32 // pairs entryoff, funcoff
-	funcs        map[uint64]*funcInfo
-	unlocks      map[uint64]UnlockKind
-	entryLines   map[uint64]fileLine // by function entry
+// deferTab is the open-coded defer reader's view of the function table
+// (pclntab.go) and what it learnt about functions; kept for the target's
+// life.
+type deferTab struct {
+	tab        *pclntab
+	funcs      map[uint64]*funcInfo
+	unlocks    map[uint64]UnlockKind
+	entryLines map[uint64]fileLine // by function entry
 }
 
 type fileLine struct {
@@ -59,80 +58,34 @@ type fileLine struct {
 	line int
 }
 
-func (t *Target) loadPclntab() (*pclntab, error) {
-	if t.pcln != nil {
-		return t.pcln, nil
+func (t *Target) loadDeferTab() (*deferTab, error) {
+	if t.bin.defers != nil {
+		return t.bin.defers, nil
 	}
-	// The fast stack reader has already read the function table: share it
-	// rather than reading ftab from the target a second time.
-	if u := t.unwinder(); u.ok {
-		t.pcln = &pclntab{text: u.text, gofunc: u.gofunc, pclntable: u.pclntable, ftab: u.ftab,
-			funcs: map[uint64]*funcInfo{}, unlocks: map[uint64]UnlockKind{}}
-		return t.pcln, nil
-	}
-	md, buf, err := t.firstModuledata()
+	tab, err := t.functab()
 	if err != nil {
 		return nil, err
 	}
-	p := &pclntab{
-		text:      get(buf, md.Field("text")),
-		gofunc:    get(buf, md.Field("gofunc")),
-		funcs:     map[uint64]*funcInfo{},
-		unlocks:   map[uint64]UnlockKind{},
-		pclntable: get(buf, md.Field("pclntable.array")),
-	}
-	ftab := md.Field("ftab")
-	if !ftab.OK || p.gofunc == 0 {
+	if tab.gofunc == 0 {
 		return nil, fmt.Errorf("runtime.moduledata layout not understood")
 	}
-	ptr := decodeUint(buf[ftab.Off : ftab.Off+8])
-	n := decodeUint(buf[ftab.Off+8 : ftab.Off+16])
-	if n > 10_000_000 {
-		addr, _ := t.varAddr("runtime.firstmoduledata")
-		return nil, corrupt(addr+uint64(ftab.Off)+8, "runtime.firstmoduledata.ftab", fmt.Sprintf("length %d", n), nil)
-	}
-	raw, err := t.readArray(ptr, n, 8, "runtime.firstmoduledata.ftab")
-	if err != nil {
-		return nil, err
-	}
-	p.ftab = make([]uint32, 2*n)
-	for i := range p.ftab {
-		p.ftab[i] = uint32(decodeUint(raw[i*4 : i*4+4]))
-	}
-	t.pcln = p
-	return p, nil
+	t.bin.defers = &deferTab{tab: tab, funcs: map[uint64]*funcInfo{}, unlocks: map[uint64]UnlockKind{}}
+	return t.bin.defers, nil
 }
 
 // funcInfo reads the open-coded defer metadata (FUNCDATA_OpenCodedDeferInfo)
 // of the function starting at entry.
-func (t *Target) funcInfo(p *pclntab, entry uint64) *funcInfo {
+func (t *Target) funcInfo(p *deferTab, entry uint64) *funcInfo {
 	if fi, ok := p.funcs[entry]; ok {
 		return fi
 	}
 	fi := &funcInfo{}
 	p.funcs[entry] = fi
-	off := uint32(entry - p.text)
-	n := len(p.ftab) / 2
-	i := sort.Search(n, func(i int) bool { return p.ftab[2*i] >= off })
-	if i >= n || p.ftab[2*i] != off {
+	m := p.tab.funcMeta(t, entry)
+	if m == nil || m.openCodedDeferInfo == 0 {
 		return fi
 	}
-	fn := p.pclntable + uint64(p.ftab[2*i+1])
-	hdr, err := t.read(fn, 44)
-	if err != nil {
-		return fi
-	}
-	npcdata := uint64(decodeUint(hdr[28:32]))
-	nfuncdata := uint64(hdr[43])
-	const openCodedDeferInfo = 4
-	if nfuncdata <= openCodedDeferInfo {
-		return fi
-	}
-	fdOff, err := t.readUint(fn+44+npcdata*4+openCodedDeferInfo*4, 4)
-	if err != nil || uint32(fdOff) == ^uint32(0) {
-		return fi
-	}
-	data, err := t.read(p.gofunc+fdOff, 20)
+	data, err := t.read(m.openCodedDeferInfo, 20)
 	if err != nil {
 		return fi
 	}
@@ -164,7 +117,7 @@ func (t *Target) PendingDefers(g *G) ([]PendingDefer, error) {
 		if len(g.openDefers) == 0 && g.regs.deferHead == 0 {
 			return nil, nil
 		}
-		p, err := t.loadPclntab()
+		p, err := t.loadDeferTab()
 		if err != nil {
 			return nil, err
 		}
@@ -190,7 +143,7 @@ func (t *Target) PendingDefers(g *G) ([]PendingDefer, error) {
 	if len(phys) == 0 {
 		return nil, nil
 	}
-	p, err := t.loadPclntab()
+	p, err := t.loadDeferTab()
 	if err != nil {
 		return nil, err
 	}
@@ -248,7 +201,7 @@ type openDefer struct {
 // system call per frame). It leaves g alone when a word is out of reach;
 // PendingDefers then reads the target.
 func (t *Target) scanOpenDefers(g *G, sr *stackReader) {
-	p, err := t.loadPclntab()
+	p, err := t.loadDeferTab()
 	if err != nil || g.stk == nil {
 		return
 	}
@@ -314,7 +267,7 @@ func (t *Target) scanOpenDefers(g *G, sr *stackReader) {
 
 // deferRecords reads g._defer, the runtime's list of defers that were not
 // open-coded (defers in loops, functions with many defers).
-func (t *Target) deferRecords(p *pclntab, g *G, phys []physFrame) []PendingDefer {
+func (t *Target) deferRecords(p *deferTab, g *G, phys []physFrame) []PendingDefer {
 	dl, err := loadStruct(t.bi, "runtime._defer")
 	if err != nil {
 		return nil
@@ -351,17 +304,17 @@ func (t *Target) deferRecords(p *pclntab, g *G, phys []physFrame) []PendingDefer
 
 // decodeClosure reads a func() value: the code pointer and the captured
 // words, and works out whether calling it unlocks a sync lock.
-func (t *Target) decodeClosure(p *pclntab, closure uint64) (PendingDefer, bool) {
-	if c, ok := t.closures[closure]; ok {
+func (t *Target) decodeClosure(p *deferTab, closure uint64) (PendingDefer, bool) {
+	if c, ok := t.snap.closures[closure]; ok {
 		// Many goroutines defer the same static closure; Captured is
 		// shared and read only.
 		return c.d, c.ok
 	}
 	d, ok := t.decodeClosure1(p, closure)
-	if t.closures == nil {
-		t.closures = map[uint64]cachedClosure{}
+	if t.snap.closures == nil {
+		t.snap.closures = map[uint64]cachedClosure{}
 	}
-	t.closures[closure] = cachedClosure{d, ok}
+	t.snap.closures[closure] = cachedClosure{d, ok}
 	return d, ok
 }
 
@@ -370,7 +323,7 @@ type cachedClosure struct {
 	ok bool
 }
 
-func (t *Target) decodeClosure1(p *pclntab, closure uint64) (PendingDefer, bool) {
+func (t *Target) decodeClosure1(p *deferTab, closure uint64) (PendingDefer, bool) {
 	raw, err := t.read(closure, 4*8)
 	if err != nil {
 		return PendingDefer{}, false
@@ -383,7 +336,7 @@ func (t *Target) decodeClosure1(p *pclntab, closure uint64) (PendingDefer, bool)
 }
 
 // decodeClosureWords decodes a func value from its first four words.
-func (t *Target) decodeClosureWords(p *pclntab, words [4]uint64) (PendingDefer, bool) {
+func (t *Target) decodeClosureWords(p *deferTab, words [4]uint64) (PendingDefer, bool) {
 	pc := words[0]
 	fn := t.bi.PCToFunc(pc)
 	if fn == nil {
@@ -419,7 +372,7 @@ var unlockKinds = map[string]UnlockKind{
 // ("sync.(*Mutex).Unlock-fm") says so in its name; a compiler deferwrap
 // closure is disassembled to see which unlock it calls (Unlock itself may be
 // inlined, leaving a call to unlockSlow).
-func (t *Target) unlockKind(p *pclntab, fn *proc.Function) UnlockKind {
+func (t *Target) unlockKind(p *deferTab, fn *proc.Function) UnlockKind {
 	if k, ok := p.unlocks[fn.Entry]; ok {
 		return k
 	}
@@ -450,21 +403,6 @@ func (t *Target) unlockKind(p *pclntab, fn *proc.Function) UnlockKind {
 	}
 	p.unlocks[fn.Entry] = k
 	return k
-}
-
-// firstModuledata reads runtime.firstmoduledata: the executable's tables
-// (text, pclntab, data and bss ranges).
-func (t *Target) firstModuledata() (*structLayout, []byte, error) {
-	md, err := loadStruct(t.bi, "runtime.moduledata")
-	if err != nil {
-		return nil, nil, err
-	}
-	base, err := t.varAddr("runtime.firstmoduledata")
-	if err != nil {
-		return nil, nil, err
-	}
-	buf, err := t.read(base, int(md.Size))
-	return md, buf, err
 }
 
 // unlockKindRaw is unlockKind for a raw target, without Delve's

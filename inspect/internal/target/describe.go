@@ -228,7 +228,7 @@ func (t *Target) GlobalContaining(addr uint64) string {
 // globalType is a package variable's type and address, evaluated by Delve
 // once per target (neither changes while the process lives).
 func (t *Target) globalType(name string) (godwarf.Type, uint64, bool) {
-	if gt, ok := t.globalTypes[name]; ok {
+	if gt, ok := t.bin.globalTypes[name]; ok {
 		return gt.typ, gt.addr, gt.typ != nil
 	}
 	var gt globalTypeResult
@@ -240,10 +240,10 @@ func (t *Target) globalType(name string) (godwarf.Type, uint64, bool) {
 			gt = globalTypeResult{typ: v.RealType, addr: v.Addr}
 		}
 	}
-	if t.globalTypes == nil {
-		t.globalTypes = map[string]globalTypeResult{}
+	if t.bin.globalTypes == nil {
+		t.bin.globalTypes = map[string]globalTypeResult{}
 	}
-	t.globalTypes[name] = gt
+	t.bin.globalTypes[name] = gt
 	return gt.typ, gt.addr, gt.typ != nil
 }
 
@@ -255,19 +255,19 @@ type globalTypeResult struct {
 // GlobalHolding names the pointer-sized global variable whose value is p
 // (a channel held in a package variable): "main.events".
 func (t *Target) GlobalHolding(p uint64) string {
-	if t.globalVals == nil {
+	if t.snap.globalVals == nil {
 		// Read every pointer-sized global once per snapshot.
-		t.globalVals = map[uint64]string{}
+		t.snap.globalVals = map[uint64]string{}
 		for _, s := range t.userGlobals() {
 			if s.size != 8 {
 				continue
 			}
 			if v, err := t.readPtr(s.addr); err == nil && v != 0 {
-				if _, dup := t.globalVals[v]; !dup {
-					t.globalVals[v] = s.name
+				if _, dup := t.snap.globalVals[v]; !dup {
+					t.snap.globalVals[v] = s.name
 				}
 			}
 		}
 	}
-	return t.globalVals[p]
+	return t.snap.globalVals[p]
 }

@@ -33,7 +33,7 @@ func (t *Target) PointerVar(g *G, frame int, expr string) (uint64, error) {
 		}
 		if off, ok := t.unwinder().varOffs[key]; ok {
 			slot := uint64(int64(g.FrameCFA(frame)) + off)
-			p, ok := t.varVals[slot]
+			p, ok := t.snap.varVals[slot]
 			var err error
 			if !ok {
 				p, err = t.readPtr(slot)
@@ -161,12 +161,12 @@ func (t *Target) PrefetchVars(reqs []VarReq) {
 		bufs[i] = mem[i*8 : i*8+8 : i*8+8]
 	}
 	t.readMany(slots, bufs, ok)
-	if t.varVals == nil {
-		t.varVals = map[uint64]uint64{}
+	if t.snap.varVals == nil {
+		t.snap.varVals = map[uint64]uint64{}
 	}
 	for i, slot := range slots {
 		if ok[i] {
-			t.varVals[slot] = decodeUint(bufs[i])
+			t.snap.varVals[slot] = decodeUint(bufs[i])
 		}
 	}
 }

@@ -263,11 +263,11 @@ func (t *Target) Location(pc uint64) (Frame, bool) {
 	if pc == 0 {
 		return Frame{}, false
 	}
-	if f, ok := t.locs[pc]; ok {
+	if f, ok := t.bin.locs[pc]; ok {
 		return f, f.Func != ""
 	}
-	if t.locs == nil {
-		t.locs = map[uint64]Frame{}
+	if t.bin.locs == nil {
+		t.bin.locs = map[uint64]Frame{}
 	}
 	var f Frame
 	if fn := t.bi.PCToFunc(pc); fn != nil {
@@ -284,7 +284,7 @@ func (t *Target) Location(pc uint64) (Frame, bool) {
 		}
 		f = Frame{Func: fn.Name, File: file, Line: line, PC: pc}
 	}
-	t.locs[pc] = f
+	t.bin.locs[pc] = f
 	return f, f.Func != ""
 }
 
@@ -312,4 +312,64 @@ func (t *Target) GoVersion() string {
 		return v
 	}
 	return ""
+}
+
+// gRegs is what the unwinder needs from runtime.g besides G's own fields.
+type gRegs struct {
+	pc, sp, bp, lr                  uint64 // g.sched
+	lo, hi                          uint64 // g.stack
+	syscallpc, syscallsp, syscallbp uint64
+	m                               uint64
+	labels                          uint64
+	deferHead                       uint64 // g._defer
+	ctxt                            uint64 // g.sched.ctxt: a closure context the GC scans
+	panic                           uint64 // g._panic (on the stack)
+}
+
+// decodeRegs fills g.regs from the bytes of its runtime.g.
+func (l *layouts) decodeRegs(g *G, buf []byte) {
+	g.regs = gRegs{
+		pc: get(buf, l.gSchedPC), sp: get(buf, l.gSchedSP), bp: get(buf, l.gSchedBP), lr: get(buf, l.gSchedLR),
+		lo: get(buf, l.gStackLo), hi: get(buf, l.gStackHi),
+		syscallpc: get(buf, l.gSyscallPC), syscallsp: get(buf, l.gSyscallSP), syscallbp: get(buf, l.gSyscallBP),
+		m:         get(buf, l.gM),
+		labels:    get(buf, l.gLabels),
+		deferHead: get(buf, l.gDefer),
+		ctxt:      get(buf, l.gSchedCtxt),
+		panic:     get(buf, l.gPanic),
+	}
+}
+
+// gLeaked is Go 1.26's _Gleaked: a parked goroutine the GC found
+// unreachable (GOEXPERIMENT=goroutineleakprofile).
+const gLeaked = 10
+
+// startFunc is the function a goroutine was started with, unwrapping the
+// compiler's wrappers like Delve's G.StartLoc.
+func (t *Target) startFunc(pc uint64) string {
+	u := t.unwinder()
+	if s, ok := u.startFns[pc]; ok {
+		return s
+	}
+	var name string
+	if fn := t.bi.PCToFunc(pc); fn != nil {
+		name = fn.Name
+		if (strings.Contains(fn.Name, "·dwrap·") || fn.Trampoline) && t.t != nil {
+			if insts, err := proc.Disassemble(t.mem, nil, t.t.Breakpoints(), t.bi, fn.Entry, fn.End); err == nil {
+				for _, in := range insts {
+					if in.Kind == proc.CallInstruction && in.DestLoc != nil && in.DestLoc.Fn != nil && !privateRuntime(in.DestLoc.Fn.Name) {
+						name = in.DestLoc.Fn.Name
+						break
+					}
+				}
+			}
+		}
+	}
+	u.startFns[pc] = name
+	return name
+}
+
+func privateRuntime(name string) bool {
+	const n = len("runtime.")
+	return len(name) > n && name[:n] == "runtime." && !('A' <= name[n] && name[n] <= 'Z')
 }

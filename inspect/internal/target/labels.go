@@ -272,7 +272,7 @@ func (t *Target) readLabels(gs []*G) (warning string) {
 	byPtr = sortByAddr(byPtr)
 	// The distinct pointers not read yet in this snapshot, and a goroutine
 	// that has each (for Delve).
-	c := &t.labelMaps
+	c := &t.snap.labelMaps
 	distinct := 0
 	for k := range byPtr {
 		if k == 0 || byPtr[k].addr != byPtr[k-1].addr {

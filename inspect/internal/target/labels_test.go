@@ -267,7 +267,7 @@ func (m *fakeMem) word(addr uint64, f field, v uint64) {
 func checkCorruptLabels(t *testing.T, tg *Target, ll *labelsLayout) {
 	t.Helper()
 	fake := func(mem *fakeMem) *Target {
-		return &Target{bi: tg.bi, mem: mem, lay: &layouts{unw: &unwinder{}}}
+		return &Target{bi: tg.bi, mem: mem, lay: &layouts{}, bin: binaryCache{unw: &unwinder{}}}
 	}
 	check := func(what string, maps []map[string]string, n int) {
 		t.Helper()

@@ -42,11 +42,6 @@ type layouts struct {
 	condNotify                       field
 	nlWait, nlNotify, nlHead, nlTail field
 	nlSgNext                         field
-
-	// unw holds the fast stack reader's caches (unwind.go), made on first
-	// use and kept for the life of the target: they only depend on the
-	// binary.
-	unw *unwinder
 }
 
 func firstOK(fs ...field) field {

@@ -9,7 +9,7 @@ package target
 
 // initLines takes the line table layout from the target's DWARF; when
 // anything is missing the unwinder keeps asking Delve.
-func (u *unwinder) initLines(md, fn *structLayout, mdBuf []byte) {
+func (tab *pclntab) initLines(md, fn *structLayout, mdBuf []byte) {
 	fields := []field{fn.Field("pcfile"), fn.Field("pcln"), fn.Field("cuOffset"),
 		md.Field("cutab.array"), md.Field("filetab.array")}
 	for _, f := range fields {
@@ -17,31 +17,31 @@ func (u *unwinder) initLines(md, fn *structLayout, mdBuf []byte) {
 			return
 		}
 	}
-	u.fPcfile, u.fPcln, u.fCuOff = fields[0].Off, fields[1].Off, fields[2].Off
-	u.cutab, u.filetab = get(mdBuf, fields[3]), get(mdBuf, fields[4])
+	tab.fPcfile, tab.fPcln, tab.fCuOff = fields[0].Off, fields[1].Off, fields[2].Off
+	tab.cutab, tab.filetab = get(mdBuf, fields[3]), get(mdBuf, fields[4])
 	for _, f := range fields[:3] {
-		if f.Off+4 > u.fPcdataBase {
+		if f.Off+4 > tab.fPcdataBase {
 			return // the fixed header funcMeta reads would not cover it
 		}
 	}
-	u.lines = u.cutab != 0 && u.filetab != 0
+	tab.lines = tab.cutab != 0 && tab.filetab != 0
 }
 
 // fileLine is the file and line at pc in the function m, ok false when the
 // tables do not say (the caller then asks Delve).
-func (u *unwinder) fileLine(t *Target, m *fnMeta, pc uint64) (string, int, bool) {
-	if !u.lines || m.pcfile == 0 || m.pcln == 0 {
+func (tab *pclntab) fileLine(t *Target, m *fnMeta, pc uint64) (string, int, bool) {
+	if !tab.lines || m.pcfile == 0 || m.pcln == 0 {
 		return "", 0, false
 	}
-	line := u.pcvalue(t, m, m.pcln, pc)
-	fileno := u.pcvalue(t, m, m.pcfile, pc)
+	line := tab.pcvalue(t, m, m.pcln, pc)
+	fileno := tab.pcvalue(t, m, m.pcfile, pc)
 	if line < 0 || fileno < 0 {
 		return "", 0, false
 	}
-	off, ok := u.u32(t, u.cutab+4*(uint64(m.cuOff)+uint64(fileno)))
+	off, ok := tab.u32(t, tab.cutab+4*(uint64(m.cuOff)+uint64(fileno)))
 	if !ok || off == ^uint32(0) {
 		return "", 0, false
 	}
-	file, ok := u.cString(t, u.filetab+uint64(off))
+	file, ok := tab.cString(t, tab.filetab+uint64(off))
 	return file, int(line), ok
 }

@@ -68,7 +68,7 @@ func (t *Target) RawClone() (*Target, error) {
 		_, _ = loadStruct(t.bi, name)
 	}
 	t.unwinder() // reads the function table; copied below
-	_, _ = t.loadPclntab()
+	_, _ = t.loadDeferTab()
 	st := t.syms
 	if st != nil {
 		tab := st()
@@ -76,27 +76,39 @@ func (t *Target) RawClone() (*Target, error) {
 	}
 	lay := *t.lay
 	c := &Target{
-		bi:          t.bi,
-		mem:         vmMem{pid: t.pid},
-		live:        true,
-		pid:         t.pid,
-		lay:         &lay,
-		reasons:     t.reasons,
-		typeNames:   maps.Clone(t.typeNames),
-		syms:        st,
-		globalTypes: maps.Clone(t.globalTypes),
-		varAddrs:    maps.Clone(t.varAddrs),
+		bi:      t.bi,
+		mem:     vmMem{pid: t.pid},
+		live:    true,
+		pid:     t.pid,
+		lay:     &lay,
+		reasons: t.reasons,
+		syms:    st,
+		bin: binaryCache{
+			typeNames:   maps.Clone(t.bin.typeNames),
+			globalTypes: maps.Clone(t.bin.globalTypes),
+			varAddrs:    maps.Clone(t.bin.varAddrs),
+		},
 	}
-	lay.unw = nil
-	if u := t.lay.unw; u != nil {
+	// The function table is shared by the unwinder and the defer reader:
+	// one copy for the clone.
+	var orig, tab *pclntab
+	if r := t.bin.pcln; r != nil {
+		if orig = r.p; orig != nil {
+			tab = orig.clone()
+		}
+		c.bin.pcln = &pclntabResult{tab, r.err}
+	}
+	if u := t.bin.unw; u != nil {
 		cu := &unwinder{}
 		*cu = *u
 		// The caches that only depend on the binary are copied; the
 		// per-snapshot ones start empty.
-		cu.pages = maps.Clone(u.pages)
-		cu.funcs = maps.Clone(u.funcs)
+		if u.pclntab == orig {
+			cu.pclntab = tab
+		} else {
+			cu.pclntab = u.pclntab.clone()
+		}
 		cu.syms = maps.Clone(u.syms)
-		cu.strs = maps.Clone(u.strs)
 		cu.startFns = maps.Clone(u.startFns)
 		cu.shapes = map[uint64]*stackShape{}
 		cu.vars = maps.Clone(u.vars)
@@ -110,11 +122,10 @@ func (t *Target) RawClone() (*Target, error) {
 		cu.scratchP, cu.scratchC, cu.scratchS = nil, nil, nil
 		// Symbols are shared, read only: the direct-mapped cache is
 		// the clone's own array (copied with the struct).
-		lay.unw = cu
+		c.bin.unw = cu
 	}
-	if p := t.pcln; p != nil {
-		c.pcln = &pclntab{text: p.text, gofunc: p.gofunc, pclntable: p.pclntable, ftab: p.ftab,
-			funcs: maps.Clone(p.funcs), unlocks: maps.Clone(p.unlocks), entryLines: maps.Clone(p.entryLines)}
+	if p := t.bin.defers; p != nil {
+		c.bin.defers = &deferTab{tab: tab, funcs: maps.Clone(p.funcs), unlocks: maps.Clone(p.unlocks), entryLines: maps.Clone(p.entryLines)}
 	}
 	return c, nil
 }

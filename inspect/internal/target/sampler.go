@@ -510,7 +510,7 @@ func (s *Sampler) semaEntries() []entry {
 		chunks := w.chunks
 		for attempt := 1; attempt < 4 && why != ""; attempt++ {
 			for _, c := range chunks {
-				t.chunks.forget(c)
+				t.snap.chunks.forget(c)
 			}
 			root, err := t.read(base+uint64(w.i*l.semStride), rootSize)
 			if err != nil {

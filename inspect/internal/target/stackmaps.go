@@ -63,13 +63,13 @@ var debugStackMaps = os.Getenv("HANGTUI_DEBUG_STACKMAPS") != ""
 
 // readPointerMaps fills in m's pointer map metadata from its _func (at
 // address fn, fixed header hdr).
-func (u *unwinder) readPointerMaps(t *Target, m *fnMeta, fn uint64, hdr []byte, npcdata, nfuncdata uint64) {
+func (tab *pclntab) readPointerMaps(t *Target, m *fnMeta, fn uint64, hdr []byte, npcdata, nfuncdata uint64) {
 	m.args = argsSizeUnknown
-	if u.fArgs >= 0 && u.fArgs+4 <= int64(len(hdr)) {
-		m.args = int32(binary.LittleEndian.Uint32(hdr[u.fArgs:]))
+	if tab.fArgs >= 0 && tab.fArgs+4 <= int64(len(hdr)) {
+		m.args = int32(binary.LittleEndian.Uint32(hdr[tab.fArgs:]))
 	}
 	if npcdata > pcdataStackMapIndex {
-		if v, ok := u.u32(t, fn+uint64(u.fPcdataBase)+pcdataStackMapIndex*4); ok {
+		if v, ok := tab.u32(t, fn+uint64(tab.fPcdataBase)+pcdataStackMapIndex*4); ok {
 			m.stackMapIdx = v
 		}
 	}
@@ -77,8 +77,8 @@ func (u *unwinder) readPointerMaps(t *Target, m *fnMeta, fn uint64, hdr []byte, 
 		if uint64(i) >= nfuncdata {
 			break
 		}
-		if off, ok := u.u32(t, fn+uint64(u.fPcdataBase)+npcdata*4+uint64(i)*4); ok && off != ^uint32(0) {
-			m.funcdata[i] = u.gofunc + uint64(off)
+		if off, ok := tab.u32(t, fn+uint64(tab.fPcdataBase)+npcdata*4+uint64(i)*4); ok && off != ^uint32(0) {
+			m.funcdata[i] = tab.gofunc + uint64(off)
 		}
 	}
 }

@@ -113,18 +113,18 @@ func (t *Target) knownMissing(name string) bool {
 // userGlobals are the non-runtime data symbols at their loaded addresses,
 // sorted by address.
 func (t *Target) userGlobals() []globalSym {
-	if t.globals != nil {
-		return t.globals
+	if t.bin.globals != nil {
+		return t.bin.globals
 	}
-	t.globals = []globalSym{}
+	t.bin.globals = []globalSym{}
 	if t.syms == nil {
-		return t.globals
+		return t.bin.globals
 	}
 	base := t.staticBase()
 	for _, s := range t.syms().user {
-		t.globals = append(t.globals, globalSym{addr: s.addr + base, size: s.size, name: s.name})
+		t.bin.globals = append(t.bin.globals, globalSym{addr: s.addr + base, size: s.size, name: s.name})
 	}
-	return t.globals
+	return t.bin.globals
 }
 
 // staticBase is the load bias of the executable (non-zero for PIE).

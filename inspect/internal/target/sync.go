@@ -197,21 +197,21 @@ func (t *Target) typeName(rtype uint64) string {
 	if rtype == 0 {
 		return "?"
 	}
-	if t.typeNames == nil {
-		t.typeNames = map[uint64]string{}
+	if t.bin.typeNames == nil {
+		t.bin.typeNames = map[uint64]string{}
 	}
-	if n, ok := t.typeNames[rtype]; ok {
+	if n, ok := t.bin.typeNames[rtype]; ok {
 		return n
 	}
 	name := "?"
 	if t.t == nil {
 		if name = t.typeNameRaw(rtype); name != "?" {
-			t.typeNames[rtype] = name
+			t.bin.typeNames[rtype] = name
 		}
 		return name
 	}
-	if t.mds == nil {
-		t.mds, _ = proc.LoadModuleData(t.bi, t.mem)
+	if t.bin.mds == nil {
+		t.bin.mds, _ = proc.LoadModuleData(t.bi, t.mem)
 	}
 	if scope, err := t.globalScope(); err == nil {
 		for _, tn := range []string{`"internal/abi.Type"`, "runtime._type"} {
@@ -219,14 +219,14 @@ func (t *Target) typeName(rtype uint64) string {
 			if err != nil {
 				continue
 			}
-			if typ, _, err := proc.RuntimeTypeToDIE(v, 0, t.mds); err == nil && typ != nil {
+			if typ, _, err := proc.RuntimeTypeToDIE(v, 0, t.bin.mds); err == nil && typ != nil {
 				name = typ.String()
 			}
 			break
 		}
 	}
 	name = goTypeName(name)
-	t.typeNames[rtype] = name
+	t.bin.typeNames[rtype] = name
 	return name
 }
 

@@ -32,18 +32,41 @@ type Target struct {
 	lay *layouts
 	// reasons is the target's own runtime.waitReasonStrings table.
 	reasons []string
-	// typeNames caches runtime type names by *_type address.
-	typeNames map[uint64]string
-	mds       []proc.ModuleData
-	// pcln is the runtime function table, loaded on first use.
-	pcln *pclntab
-	// locs caches Location by PC.
-	locs map[uint64]Frame
 	// syms waits for the executable's symbol table (symtab.go), read
 	// before the target is stopped; nil when not started.
 	syms func() *symtab
 	// stoppedAt is when the attach stopped the process (after prewarm).
 	stoppedAt time.Time
+	// StacksOnly makes Goroutines read stacks only: no pprof labels, no
+	// stack words kept for reachability (holder passes of hangtui top).
+	StacksOnly bool
+
+	// bin is what only depends on the binary (and on tables the runtime
+	// writes once at start): kept for the target's life.
+	bin binaryCache
+	// snap describes the stopped process: dropped by ClearCaches at the
+	// start of every snapshot.
+	snap snapshotCache
+}
+
+// binaryCache holds what only depends on the target's binary, kept for the
+// target's life (also across Continue).
+type binaryCache struct {
+	// typeNames caches runtime type names by *_type address.
+	typeNames map[uint64]string
+	// mds is Delve's module data, for runtime type names.
+	mds []proc.ModuleData
+	// pcln is the runtime function table (pclntab.go), read on first use.
+	pcln *pclntabResult
+	// defers is the open-coded defer reader's function metadata
+	// (defers.go).
+	defers *deferTab
+	// unw is the fast stack reader (unwind.go) with its caches: symbols,
+	// stack shapes, frame variable offsets, lock expression recipes,
+	// frame pointer maps, package variable addresses, batch buffers.
+	unw *unwinder
+	// locs caches Location by PC.
+	locs map[uint64]Frame
 	// globals are the executable's non-runtime data symbols, sorted
 	// (describe.go).
 	globals []globalSym
@@ -51,27 +74,26 @@ type Target struct {
 	globalTypes map[string]globalTypeResult
 	// varAddrs caches the addresses of package variables.
 	varAddrs map[string]varAddrResult
-	// globalVals maps pointer values held by globals to their names; reset
-	// with every snapshot.
+}
+
+// snapshotCache holds what describes the stopped process: it is dropped at
+// the start of every snapshot (ClearCaches) as a process that ran in
+// between may have changed any of it.
+type snapshotCache struct {
+	// globalVals maps pointer values held by globals to their names.
 	globalVals map[uint64]string
-	// heap is the heap's span metadata, read lazily; reset with every
-	// snapshot.
+	// heap is the heap's span metadata, read lazily.
 	heap *heapMeta
-	// chunks caches target memory in aligned chunks for readSmall; reset
-	// with every snapshot.
+	// chunks caches target memory in aligned chunks for readSmall (its
+	// buffers are handed on to the next snapshot's).
 	chunks chunkCache
-	// closures caches decoded deferred func values by address; reset with
-	// every snapshot.
+	// closures caches decoded deferred func values by address.
 	closures map[uint64]cachedClosure
 	// varVals are frame variable words read ahead by PrefetchVars, by
-	// address; reset with every snapshot.
+	// address.
 	varVals map[uint64]uint64
-	// StacksOnly makes Goroutines read stacks only: no pprof labels, no
-	// stack words kept for reachability (holder passes of hangtui top).
-	StacksOnly bool
 	// labelMaps are the pprof label maps read, by g.labels pointer
-	// (labels.go); shared by goroutines, read only; reset with every
-	// snapshot.
+	// (labels.go); shared by goroutines, read only.
 	labelMaps labelCache
 }
 
@@ -280,12 +302,9 @@ func (t *Target) ClearCaches() {
 	if t.t != nil {
 		t.t.ClearCaches()
 	}
-	t.globalVals = nil
-	t.heap = nil
-	t.chunks.reset()
-	t.closures = nil
-	t.varVals = nil
-	t.labelMaps = labelCache{}
+	chunks := t.snap.chunks
+	chunks.reset() // the buffers are reused
+	t.snap = snapshotCache{chunks: chunks}
 }
 
 // Exited reports whether an error means the process has gone away.
@@ -313,7 +332,7 @@ func (t *Target) read(addr uint64, n int) ([]byte, error) {
 // semaphore table) would otherwise cost a system call per object. The
 // returned bytes must not be modified.
 func (t *Target) readSmall(addr uint64, n int) ([]byte, error) {
-	return t.chunks.readSmall(addr, n, func(b []byte, c uint64) bool {
+	return t.snap.chunks.readSmall(addr, n, func(b []byte, c uint64) bool {
 		m, err := t.mem.ReadMemory(b, c)
 		return err == nil && m == len(b)
 	}, t.read)
@@ -357,14 +376,14 @@ func get(buf []byte, f field) uint64 {
 // Addresses never move while the process lives, so each is evaluated once
 // (an evaluation costs about a millisecond).
 func (t *Target) varAddr(name string) (uint64, error) {
-	if a, ok := t.varAddrs[name]; ok {
+	if a, ok := t.bin.varAddrs[name]; ok {
 		return a.addr, a.err
 	}
 	addr, err := t.evalVarAddr(name)
-	if t.varAddrs == nil {
-		t.varAddrs = map[string]varAddrResult{}
+	if t.bin.varAddrs == nil {
+		t.bin.varAddrs = map[string]varAddrResult{}
 	}
-	t.varAddrs[name] = varAddrResult{addr, err}
+	t.bin.varAddrs[name] = varAddrResult{addr, err}
 	return addr, err
 }
 

@@ -701,7 +701,7 @@ func BenchmarkGoroutines(b *testing.B) {
 		return gs
 	})
 	run("fast-cold", func() any {
-		tg.lay.unw = nil
+		tg.bin.unw, tg.bin.pcln, tg.bin.defers = nil, nil, nil
 		gs, _, err := tg.Goroutines()
 		if err != nil || len(gs) < n {
 			b.Fatalf("%d goroutines, %v", len(gs), err)
