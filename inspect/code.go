@@ -918,7 +918,7 @@ func (p *prover) finish(before int) {
 			if all {
 				continue
 			}
-		case "finalizer-blocked", "cleanup-blocked":
+		case FindingFinalizerBlocked, FindingCleanupBlocked:
 			continue // made again below
 		}
 		kept = append(kept, f)

@@ -71,7 +71,7 @@ func buildGraph(snap *inspect.Snapshot) *waitGraph {
 
 	order := append([]*inspect.Goroutine(nil), snap.Goroutines...)
 	sort.SliceStable(order, func(i, j int) bool {
-		ri, rj := verdictRank(order[i].Verdict), verdictRank(order[j].Verdict)
+		ri, rj := order[i].Verdict.Rank(), order[j].Verdict.Rank()
 		if ri != rj {
 			return ri < rj
 		}
@@ -133,14 +133,10 @@ func buildGraph(snap *inspect.Snapshot) *waitGraph {
 		if r == nil {
 			continue
 		}
-		label := resName(r) + "\n" + fmt.Sprintf("%#x", r.Addr) + "\n" + graphResState(r)
+		label := resLabel(r)
 		g.nodes = append(g.nodes, graphNode{id: r.ID, label: label})
 		for _, h := range r.Holders {
-			lbl := "held by"
-			if h.Read {
-				lbl = "read-held by"
-			}
-			edge(r.ID, gNode(h.Goroutine), lbl)
+			edge(r.ID, gNode(h.Goroutine), h.HeldBy())
 		}
 	}
 	return g
@@ -252,16 +248,10 @@ func graphIDList(ids []int64, n int) string {
 }
 
 func gLabel(g *inspect.Goroutine, name string) string {
-	v := string(g.Verdict)
-	if g.Verdict.Stuck() {
-		v = strings.ToUpper(v)
-	}
-	if g.Verdict == "" {
-		v = "unknown"
-	}
+	v := g.Verdict.Label()
 	fn, loc := "(no stack)", ""
 	if f := topFrame(g); f != nil {
-		fn = inspect.ShortFunc(f.Func)
+		fn = inspect.ShortFunc(inspect.StripTypeArgs(f.Func, inspect.TypeArgsElided))
 		loc = inspect.ShortFile(f.File)
 		if f.Line > 0 {
 			loc += ":" + strconv.Itoa(f.Line)
@@ -287,66 +277,9 @@ func topFrame(g *inspect.Goroutine) *inspect.Frame {
 	return &g.Frames[0]
 }
 
-func resName(r *inspect.Resource) string {
-	t := r.Type
-	if t == "" {
-		return r.ID
-	}
-	if i := strings.LastIndex(t, "/"); i >= 0 && !strings.Contains(t[i:], " ") {
-		t = t[i+1:]
-	}
-	if strings.HasPrefix(t, string(r.Kind)) || (r.Kind == inspect.KindChan && strings.HasPrefix(t, "chan")) {
-		return t
-	}
-	return string(r.Kind) + " " + t
-}
-
-// resState is the resource's state in a few words.
-func graphResState(r *inspect.Resource) string {
-	var parts []string
-	switch {
-	case r.Mutex != nil:
-		if r.Mutex.Locked {
-			parts = append(parts, "locked")
-		} else {
-			parts = append(parts, "unlocked")
-		}
-	case r.RWMutex != nil:
-		if r.RWMutex.WriterHeld {
-			parts = append(parts, "write-locked")
-		}
-		if r.RWMutex.Readers > 0 {
-			parts = append(parts, strconv.Itoa(r.RWMutex.Readers)+" readers")
-		}
-	case r.WaitGroup != nil:
-		parts = append(parts, "counter "+strconv.Itoa(r.WaitGroup.Counter))
-	case r.Chan != nil:
-		switch {
-		case r.Chan.Nil:
-			parts = append(parts, "nil")
-		case r.Chan.Closed:
-			parts = append(parts, "closed")
-		default:
-			parts = append(parts, fmt.Sprintf("len %d/%d", r.Chan.Len, r.Chan.Cap))
-		}
-	case r.Cond == nil && r.Sema == nil:
-		// A dump or a Delve server shows no memory.
-		parts = append(parts, "state unknown")
-	}
-	parts = append(parts, strconv.Itoa(len(r.Waiters))+" waiting")
-	return strings.Join(parts, ", ")
-}
-
-func verdictRank(v inspect.Verdict) int {
-	switch v {
-	case inspect.VerdictDeadlocked:
-		return 0
-	case inspect.VerdictLeaked:
-		return 1
-	case inspect.VerdictBlocked:
-		return 2
-	}
-	return 3
+// resLabel is a resource node's label: name, address and state, one a line.
+func resLabel(r *inspect.Resource) string {
+	return inspect.ResourceName(r, r.ID) + "\n" + fmt.Sprintf("%#x", r.Addr) + "\n" + r.StateText()
 }
 
 func dotVerdict(v inspect.Verdict) string {

@@ -128,21 +128,14 @@ func GroupGoroutines(gs []*inspect.Goroutine) []Group {
 	return groups
 }
 
-// verdictOrder lists verdicts most severe first, the order in which counts
-// are printed.
-var verdictOrder = []inspect.Verdict{
-	inspect.VerdictDeadlocked, inspect.VerdictLeaked, inspect.VerdictBlocked, inspect.VerdictSyscall,
-	inspect.VerdictRunning, inspect.VerdictRunnable, inspect.VerdictSleeping, inspect.VerdictIdle,
-}
-
 // verdictCount is how many goroutines have one verdict.
 type verdictCount struct {
 	Verdict inspect.Verdict
 	N       int
 }
 
-// countVerdicts returns the non-zero verdict counts, most severe first;
-// verdicts this package does not know come last, by name.
+// countVerdicts returns the non-zero verdict counts, most severe first
+// (Verdict.Rank); verdicts this package does not know come last, by name.
 func countVerdicts(gs []*inspect.Goroutine) []verdictCount {
 	n := map[inspect.Verdict]int{}
 	for _, g := range gs {
@@ -150,24 +143,16 @@ func countVerdicts(gs []*inspect.Goroutine) []verdictCount {
 			n[g.Verdict]++
 		}
 	}
-	var out []verdictCount
-	for _, v := range verdictOrder {
-		if n[v] > 0 {
-			out = append(out, verdictCount{v, n[v]})
-			delete(n, v)
-		}
-	}
-	var rest []verdictCount
+	out := make([]verdictCount, 0, len(n))
 	for v, c := range n {
-		rest = append(rest, verdictCount{v, c})
+		out = append(out, verdictCount{v, c})
 	}
-	sort.Slice(rest, func(i, j int) bool { return rest[i].Verdict < rest[j].Verdict })
-	return append(out, rest...)
-}
-
-func verdictName(v inspect.Verdict) string {
-	if v == "" {
-		return "unknown"
-	}
-	return string(v)
+	sort.Slice(out, func(i, j int) bool {
+		a, b := out[i].Verdict, out[j].Verdict
+		if a.Rank() != b.Rank() {
+			return a.Rank() < b.Rank()
+		}
+		return a < b
+	})
+	return out
 }

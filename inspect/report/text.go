@@ -67,23 +67,23 @@ func Headline(s *inspect.Snapshot) string {
 	var parts []string
 	switch {
 	case dl > 0:
-		p := plural(dl, "goroutine") + " deadlocked"
+		p := inspect.Plural(dl, "goroutine") + " deadlocked"
 		if len(s.Cycles) > 0 {
-			p += " in " + plural(len(s.Cycles), "cycle")
+			p += " in " + inspect.Plural(len(s.Cycles), "cycle")
 		}
 		parts = append(parts, p)
 		if lk > 0 {
 			parts = append(parts, strconv.Itoa(lk)+" leaked")
 		}
 	case lk > 0:
-		parts = append(parts, plural(lk, "goroutine")+" leaked")
+		parts = append(parts, inspect.Plural(lk, "goroutine")+" leaked")
 	default:
 		parts = append(parts, "nothing stuck")
 		if b := n[inspect.VerdictBlocked]; b > 0 {
 			parts = append(parts, strconv.Itoa(b)+" blocked")
 		}
 	}
-	parts = append(parts, plural(total, "goroutine"))
+	parts = append(parts, inspect.Plural(total, "goroutine"))
 	return strings.Join(parts, " · ")
 }
 
@@ -224,13 +224,6 @@ func (t *text) headed(indent int, head, tail string) {
 
 func width(s string) int { return utf8.RuneCountInString(s) }
 
-func plural(n int, word string) string {
-	if n == 1 {
-		return "1 " + word
-	}
-	return strconv.Itoa(n) + " " + word + "s"
-}
-
 // ---- header and summary ----
 
 // header is one line when it fits in Width columns, which a long executable
@@ -340,7 +333,7 @@ func (t *text) summary() {
 	parts := make([]string, len(counts))
 	stuck, blocked := 0, 0
 	for i, c := range counts {
-		parts[i] = strconv.Itoa(c.N) + " " + verdictName(c.Verdict)
+		parts[i] = strconv.Itoa(c.N) + " " + c.Verdict.Name()
 		if c.Verdict.Stuck() {
 			stuck += c.N
 		}
@@ -348,7 +341,7 @@ func (t *text) summary() {
 			blocked = c.N
 		}
 	}
-	s := plural(len(t.gs), "goroutine")
+	s := inspect.Plural(len(t.gs), "goroutine")
 	if len(parts) > 0 {
 		s += ": " + strings.Join(parts, ", ")
 	}
@@ -361,7 +354,7 @@ func (t *text) summary() {
 		}
 		t.line(0, fmt.Sprintf("STUCK: %d %s never run again", stuck, verb))
 	case blocked > 0:
-		t.line(0, "Nothing is provably stuck ("+plural(blocked, "goroutine")+" blocked may still wake).")
+		t.line(0, "Nothing is provably stuck ("+inspect.Plural(blocked, "goroutine")+" blocked may still wake).")
 	default:
 		t.line(0, "Nothing is provably stuck.")
 	}
@@ -394,7 +387,7 @@ func CodeLine(c *inspect.CodeAnalysis) string {
 		case c.NotProven != "":
 			s += "; no proof from it: " + c.NotProven
 		case c.Proven > 0:
-			s += fmt.Sprintf("; it proved %s stuck beyond what memory proves", plural(c.Proven, "goroutine"))
+			s += fmt.Sprintf("; it proved %s stuck beyond what memory proves", inspect.Plural(c.Proven, "goroutine"))
 		}
 		return s + "."
 	case inspect.CodeRunning:
@@ -421,7 +414,7 @@ func (t *text) findings() {
 		if title == "" {
 			title = string(f.Kind)
 		}
-		t.wrap(0, ind, num+strings.ToUpper(severityName(f.Severity))+"  "+title)
+		t.wrap(0, ind, num+strings.ToUpper(f.Severity.String())+"  "+title)
 		for _, d := range f.Details {
 			t.wrap(ind, 2, d)
 		}
@@ -491,14 +484,15 @@ func (t *text) cycles() {
 				res = c.Resources[j]
 			}
 			next := c.Goroutines[(j+1)%len(c.Goroutines)]
-			held := "held by goroutine " + strconv.FormatInt(next, 10)
+			holder := inspect.Holder{Goroutine: next}
 			if r := t.res[res]; r != nil {
 				for _, h := range r.Holders {
 					if h.Goroutine == next && h.Read {
-						held = "read-held by goroutine " + strconv.FormatInt(next, 10)
+						holder = h
 					}
 				}
 			}
+			held := holder.HeldBy() + " goroutine " + strconv.FormatInt(next, 10)
 			t.wrap(4, 4, "→ "+t.resName(res)+" "+held)
 		}
 	}
@@ -535,7 +529,7 @@ func (t *text) goroutines() {
 	groups := GroupGoroutines(shown)
 	title := fmt.Sprintf("GOROUTINES (%d", len(t.gs))
 	if len(groups) > 0 {
-		title += " in " + plural(len(groups), "group")
+		title += " in " + inspect.Plural(len(groups), "group")
 	}
 	if len(idle) > 0 {
 		title += fmt.Sprintf(", %d idle runtime", len(idle))
@@ -571,7 +565,7 @@ func idleLine(gs []*inspect.Goroutine) string {
 		}
 		return reasons[i] < reasons[j]
 	})
-	s := plural(len(gs), "runtime goroutine") + " idle: "
+	s := inspect.Plural(len(gs), "runtime goroutine") + " idle: "
 	for i, r := range reasons {
 		item := r
 		if n[r] > 1 {
@@ -624,11 +618,7 @@ func idList(noun string, ids []int64, limit int) string {
 func status(g Group) string {
 	rep := g.Representative
 	var parts []string
-	v := verdictName(g.Key.Verdict)
-	if g.Stuck() {
-		v = strings.ToUpper(v)
-	}
-	parts = append(parts, v)
+	parts = append(parts, g.Key.Verdict.Label())
 	doing := g.Key.WaitReason
 	if doing == "" {
 		doing = string(g.Key.State)
@@ -646,27 +636,6 @@ func status(g Group) string {
 		parts = append(parts, w)
 	}
 	return strings.Join(parts, " · ")
-}
-
-// opPhrase is how a goroutine's wait on a resource reads.
-func opPhrase(op inspect.Op) string {
-	switch op {
-	case inspect.OpLock:
-		return "waits to lock"
-	case inspect.OpRLock:
-		return "waits to read-lock"
-	case inspect.OpWait:
-		return "waits on"
-	case inspect.OpSend:
-		return "waits to send on"
-	case inspect.OpRecv:
-		return "waits to receive from"
-	case inspect.OpSema:
-		return "waits to acquire"
-	case "":
-		return "waits on"
-	}
-	return "waits to " + string(op)
 }
 
 // group writes one group: header, and with details what it waits on and
@@ -711,7 +680,7 @@ func (t *text) groupDetails(indent int, g Group) {
 			t.line(indent, fmt.Sprintf("… and %d more waits", len(waits)-i))
 			break
 		}
-		t.wrap(indent, 4, opPhrase(w.op)+" "+t.resName(w.res))
+		t.wrap(indent, 4, w.op.WaitsTo()+" "+t.resName(w.res))
 	}
 	hs := sortedKeys(holds)
 	for i, h := range hs {
@@ -895,7 +864,7 @@ func (t *text) createdBy(g Group) *frameLine {
 			parent = 0
 		}
 	}
-	fn := "created by " + stripTypeArgs(c.Func, "[...]")
+	fn := "created by " + inspect.StripTypeArgs(c.Func, inspect.TypeArgsElided)
 	if parent > 0 {
 		fn += " in goroutine " + strconv.FormatInt(parent, 10)
 	}
@@ -931,7 +900,7 @@ func (t *text) resources() {
 	type simKey struct{ kind, typ, state string }
 	similar := map[simKey][]*inspect.Resource{}
 	keyOf := func(r *inspect.Resource) (simKey, bool) {
-		return simKey{string(r.Kind), r.Type, resState(r)}, len(r.Holders) == 0
+		return simKey{string(r.Kind), r.Type, r.StateText()}, len(r.Holders) == 0
 	}
 	for _, r := range rs {
 		if k, ok := keyOf(r); ok {
@@ -962,7 +931,12 @@ func resHead(id string, r *inspect.Resource) string {
 	if r.Type != "" {
 		s += "  " + r.Type
 	}
-	if st := resState(r); st != "" {
+	st := r.StateText()
+	if c := r.Chan; c != nil && !c.Nil {
+		// The buffer reads as part of the channel's type.
+		st = strings.Replace(st, c.Buffer(), "("+c.Buffer()+")", 1)
+	}
+	if st != "" {
 		if r.Kind == inspect.KindChan && r.Chan != nil && !r.Chan.Nil && r.Type != "" {
 			s += " " + st
 		} else {
@@ -970,91 +944,6 @@ func resHead(id string, r *inspect.Resource) string {
 		}
 	}
 	return s
-}
-
-// resState describes the state of a resource read from memory.
-func resState(r *inspect.Resource) string {
-	waiting := len(r.Waiters)
-	var p []string
-	switch {
-	case r.Mutex != nil:
-		m := r.Mutex
-		if m.Locked {
-			p = append(p, "locked")
-		} else {
-			p = append(p, "unlocked")
-		}
-		if m.Starving {
-			p = append(p, "starving")
-		}
-		if waiting == 0 {
-			waiting = m.Waiters
-		}
-		if waiting > 0 {
-			p = append(p, strconv.Itoa(waiting)+" waiting")
-		}
-	case r.RWMutex != nil:
-		m := r.RWMutex
-		switch {
-		case m.WriterHeld:
-			p = append(p, "write-locked")
-		case m.Readers > 0:
-			p = append(p, "read-locked by "+plural(m.Readers, "reader"))
-		default:
-			p = append(p, "unlocked")
-		}
-		if m.WriterPending {
-			p = append(p, "writer pending")
-		}
-		if m.WritersWaiting > 0 {
-			p = append(p, plural(m.WritersWaiting, "writer")+" waiting")
-		}
-		if m.ReadersWaiting > 0 {
-			p = append(p, plural(m.ReadersWaiting, "reader")+" waiting")
-		}
-	case r.WaitGroup != nil:
-		p = append(p, "counter "+strconv.Itoa(r.WaitGroup.Counter))
-		if waiting == 0 {
-			waiting = r.WaitGroup.Waiters
-		}
-		if waiting > 0 {
-			p = append(p, strconv.Itoa(waiting)+" waiting")
-		}
-	case r.Cond != nil:
-		p = append(p, strconv.Itoa(r.Cond.Waiters)+" waiting")
-	case r.Chan != nil:
-		c := r.Chan
-		if c.Nil {
-			return "nil channel: blocks forever"
-		}
-		s := fmt.Sprintf("(len %d/cap %d), ", c.Len, c.Cap)
-		if c.Closed {
-			s += "closed"
-		} else {
-			s += "open"
-		}
-		p = append(p, s)
-		if n := len(c.Senders); n > 0 {
-			p = append(p, plural(n, "sender")+" waiting")
-		}
-		if n := len(c.Receivers); n > 0 {
-			p = append(p, plural(n, "receiver")+" waiting")
-		}
-		if len(c.Senders)+len(c.Receivers) == 0 && waiting > 0 {
-			p = append(p, strconv.Itoa(waiting)+" waiting")
-		}
-	case r.Sema != nil:
-		p = append(p, "value "+strconv.FormatUint(uint64(r.Sema.Value), 10))
-		if waiting > 0 {
-			p = append(p, strconv.Itoa(waiting)+" waiting")
-		}
-	default:
-		p = append(p, "state not read")
-		if waiting > 0 {
-			p = append(p, strconv.Itoa(waiting)+" waiting")
-		}
-	}
-	return strings.Join(p, ", ")
 }
 
 // isHeld reports whether the state says somebody holds the lock.
@@ -1110,38 +999,20 @@ func (t *text) waiterLines(indent int, waiters []int64, c *inspect.ChanState) {
 // holder is "held by goroutine 18 (deadlocked) — deferred Unlock pending at
 // store.go:41".
 func (t *text) holder(h inspect.Holder) string {
-	s := "held by goroutine "
-	if h.Read {
-		s = "read-held by goroutine "
-	}
-	s += strconv.FormatInt(h.Goroutine, 10)
+	s := h.HeldBy() + " goroutine " + strconv.FormatInt(h.Goroutine, 10)
 	if g := t.byID[h.Goroutine]; g != nil {
-		s += " (" + verdictName(g.Verdict) + ")"
+		s += " (" + g.Verdict.Name() + ")"
 	} else {
 		s += " (not in snapshot)"
 	}
-	unlock, lock := "Unlock", "locked"
-	if h.Read {
-		unlock, lock = "RUnlock", "read-locked"
-	}
-	at := ""
+	loc := ""
 	if h.Frame != nil {
-		at = " at " + t.p.loc(*h.Frame)
+		loc = t.p.loc(*h.Frame)
 	}
-	switch h.Evidence {
-	case inspect.EvidenceDefer:
-		return s + " — deferred " + unlock + " pending" + at
-	case inspect.EvidenceSource:
-		return s + " — " + lock + at + ", not unlocked since"
-	case inspect.EvidenceReference:
-		return s + " — inferred: the only goroutine referencing it" + at
-	case "":
-		if at != "" {
-			return s + " —" + at
-		}
-		return s
+	if e := h.EvidenceText(loc); e != "" {
+		s += " — " + e
 	}
-	return s + " — " + string(h.Evidence) + at
+	return s
 }
 
 // resourceGroup prints alike resources that nobody holds as one block.
