@@ -248,7 +248,7 @@ func (m *Model) detail(b *doc.Builder, r *inspect.ContendedResource) {
 		b.Add("   nobody waits now", "   "+th.Dim.Render("nobody waits now"))
 		return
 	}
-	s = "now: " + uictx.Plural(len(r.Last), "goroutine")
+	s = "now: " + inspect.Plural(len(r.Last), "goroutine")
 	b.Add("   "+s, "   "+th.Dim.Render(s))
 	for i, id := range r.Last {
 		if i == 50 {

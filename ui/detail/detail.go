@@ -131,7 +131,7 @@ func (m *Model) header() string {
 	if g == nil {
 		return " " + th.Bold.Render("goroutine "+strconv.FormatInt(m.id, 10)) + th.Dim.Render(" · not in the snapshot")
 	}
-	parts := []string{th.Verdict(g.Verdict).Render(uictx.Verdict(g.Verdict))}
+	parts := []string{th.Verdict(g.Verdict).Render(g.Verdict.Label())}
 	if ended {
 		parts = []string{th.Warn.Render("ENDED: not in the latest snapshot")}
 	}
@@ -278,12 +278,12 @@ func (m *Model) build(b *doc.Builder, g *inspect.Goroutine, ended bool) {
 	for _, wt := range g.Waits {
 		r := d.R[wt.Resource]
 		it := m.item(b, target{r: wt.Resource})
-		s := uictx.OpPhrase(wt.Op) + " " + uictx.ResName(r, wt.Resource)
+		s := wt.Op.WaitsTo() + " " + inspect.ResourceName(r, wt.Resource)
 		addr := ""
 		if a := uictx.Addr(r); a != "" {
 			addr = "  " + a
 		}
-		b.AddTo(it, "   "+s+addr, "   "+uictx.OpPhrase(wt.Op)+" "+th.Resource.Render(uictx.ResName(r, wt.Resource))+th.Dim.Render(addr))
+		b.AddTo(it, "   "+s+addr, "   "+wt.Op.WaitsTo()+" "+th.Resource.Render(inspect.ResourceName(r, wt.Resource))+th.Dim.Render(addr))
 		if r == nil {
 			continue
 		}
@@ -291,19 +291,13 @@ func (m *Model) build(b *doc.Builder, g *inspect.Goroutine, ended bool) {
 			it := m.item(b, target{g: h.Goroutine})
 			hv := ""
 			if hg, _ := d.Goroutine(h.Goroutine); hg != nil {
-				hv = " · " + uictx.Verdict(hg.Verdict)
+				hv = " · " + hg.Verdict.Label()
 			}
 			s := "     └ " + uictx.HolderText(h) + hv
 			b.AddTo(it, text.Cut(s, w), "")
 		}
 		if len(r.Holders) == 0 && r.Chan != nil {
-			st := "     └ " + uictx.ResState(r)
-			if n := len(r.Chan.Senders); n > 0 {
-				st += ", " + uictx.Plural(n, "sender") + " waiting"
-			}
-			if n := len(r.Chan.Receivers); n > 0 {
-				st += ", " + uictx.Plural(n, "receiver") + " waiting"
-			}
+			st := "     └ " + r.StateText()
 			b.AddTo(it, st, th.Dim.Render(st))
 		}
 		m.wakers(b, g, wt.Resource)
@@ -311,11 +305,11 @@ func (m *Model) build(b *doc.Builder, g *inspect.Goroutine, ended bool) {
 	for _, h := range g.Holds {
 		r := d.R[h]
 		it := m.item(b, target{r: h})
-		s := "holds " + uictx.ResName(r, h)
+		s := "holds " + inspect.ResourceName(r, h)
 		extra := ""
 		if r != nil {
 			if n := len(r.Waiters); n > 0 {
-				extra = "  " + uictx.Plural(n, "goroutine") + " waiting: " + uictx.IDList(r.Waiters, 6)
+				extra = "  " + inspect.Plural(n, "goroutine") + " waiting: " + uictx.IDList(r.Waiters, 6)
 			}
 		}
 		b.AddTo(it, text.Cut("   "+s+extra, w), "   "+th.Bold.Render(s)+th.Dim.Render(text.Cut(extra, max(w-3-text.Width(s), 0))))

@@ -112,7 +112,7 @@ func (m *Model) build(b *doc.Builder, d *uictx.Data) {
 	if f.State == inspect.FinalizerBlocked {
 		for _, wt := range f.BlockedOn {
 			r := d.R[wt.Resource]
-			s := "waits to " + wt.Op.Verb() + " " + uictx.ResName(r, wt.Resource)
+			s := wt.Op.WaitsTo() + " " + inspect.ResourceName(r, wt.Resource)
 			if r != nil {
 				for _, hd := range r.Holders {
 					s += ", held by " + inspect.DescribeHolder(hd)

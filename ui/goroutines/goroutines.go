@@ -510,14 +510,14 @@ func (m *Model) toolbar() string {
 	}
 	var left string
 	if m.grouped {
-		left = fmt.Sprintf(" %s in %s", uictx.Plural(len(d.Order), "goroutine"), uictx.Plural(len(d.Groups), "group"))
+		left = fmt.Sprintf(" %s in %s", inspect.Plural(len(d.Order), "goroutine"), inspect.Plural(len(d.Groups), "group"))
 		if len(m.filter.Terms()) > 0 {
-			left = fmt.Sprintf(" %d of %s", len(m.groupRows), uictx.Plural(len(d.Groups), "group"))
+			left = fmt.Sprintf(" %d of %s", len(m.groupRows), inspect.Plural(len(d.Groups), "group"))
 		}
 	} else {
-		left = " " + uictx.Plural(len(d.Order), "goroutine")
+		left = " " + inspect.Plural(len(d.Order), "goroutine")
 		if len(m.filter.Terms()) > 0 {
-			left = fmt.Sprintf(" %d of %s", len(m.rows), uictx.Plural(len(d.Order), "goroutine"))
+			left = fmt.Sprintf(" %d of %s", len(m.rows), inspect.Plural(len(d.Order), "goroutine"))
 		}
 	}
 	left += " · sort: " + m.sortKey.String(m.grouped)
@@ -580,7 +580,7 @@ func (m *Model) row(i int, c columns) string {
 	if rep.Role != inspect.RoleNone {
 		doing = string(rep.Role) + ": " + doing
 	}
-	cols := c.cells(count, uictx.Verdict(verdict), doing, uictx.Wait(wait), same, uictx.WhereFit(fn, loc, c.where))
+	cols := c.cells(count, verdict.Label(), doing, uictx.Wait(wait), same, uictx.WhereFit(fn, loc, c.where))
 	sel := i == m.sc.Cursor
 	if sel {
 		return th.Selected.Render(text.Pad("›"+mark+strings.Join(cols, " "), m.w))

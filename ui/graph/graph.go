@@ -184,9 +184,9 @@ func (m *Model) build(b *doc.Builder) {
 		m.cycle(b, i, c)
 		for _, bh := range behinds[i] {
 			r := d.R[bh.Resource]
-			what := "waiting behind " + uictx.ResName(r, bh.Resource)
+			what := "waiting behind " + inspect.ResourceName(r, bh.Resource)
 			if r != nil && len(r.Holders) > 0 {
-				what += ", held by " + uictx.GID(r.Holders[0].Goroutine)
+				what += ", " + r.Holders[0].HeldBy() + " " + uictx.GID(r.Holders[0].Goroutine)
 			}
 			m.group(b, "cycle:"+bh.Resource, bh.IDs, what, bh.Resource)
 		}
@@ -223,7 +223,7 @@ func (m *Model) build(b *doc.Builder) {
 		for _, r := range resOrder {
 			what := "waiting on nothing known"
 			if r != "" {
-				what = "waiting on " + uictx.ResName(d.R[r], r)
+				what = "waiting on " + inspect.ResourceName(d.R[r], r)
 			}
 			m.group(b, "stuck:"+r, byRes[r], what, r)
 		}
@@ -261,7 +261,7 @@ func (m *Model) cycle(b *doc.Builder, i int, c inspect.Cycle) {
 	if kind == "" {
 		kind = "wait-for"
 	}
-	h := fmt.Sprintf("cycle %d · %s · %s", i+1, kind, uictx.Plural(len(c.Goroutines), "goroutine"))
+	h := fmt.Sprintf("cycle %d · %s · %s", i+1, kind, inspect.Plural(len(c.Goroutines), "goroutine"))
 	b.Add("  "+h, "  "+th.Bold.Render(h))
 	cy := th.Cycle
 	for j, id := range c.Goroutines {
@@ -314,7 +314,7 @@ func (m *Model) goroutineNode(b *doc.Builder, id int64, prefix, styledPrefix str
 		b.AddTo(it, s, styledPrefix+th.ID.Render(uictx.GID(id))+th.Dim.Render("  (not in the snapshot)"))
 		return
 	}
-	verdict := uictx.Verdict(g.Verdict)
+	verdict := g.Verdict.Label()
 	if ended {
 		verdict = "ended"
 	}
@@ -338,7 +338,7 @@ func (m *Model) resourceNode(b *doc.Builder, id string, prefix, styledPrefix str
 	th := m.ctx.Theme
 	it := m.item(b, target{r: id})
 	r := m.data.R[id]
-	name := uictx.ResName(r, id)
+	name := inspect.ResourceName(r, id)
 	addr := uictx.Addr(r)
 	if addr != "" {
 		addr = "  " + addr
@@ -380,9 +380,9 @@ func (m *Model) chain(b *doc.Builder, i int, c inspect.ChainPath) {
 	lastG, _ := d.Goroutine(last)
 	lv := ""
 	if lastG != nil {
-		lv = " (" + uictx.Verdict(lastG.Verdict) + ")"
+		lv = " (" + lastG.Verdict.Label() + ")"
 	}
-	h := fmt.Sprintf("chain %d · %s behind %s%s", i+1, uictx.Plural(c.Behind(), "goroutine"), uictx.GID(last), lv)
+	h := fmt.Sprintf("chain %d · %s behind %s%s", i+1, inspect.Plural(c.Behind(), "goroutine"), uictx.GID(last), lv)
 	b.Add("  "+h, "  "+th.Bold.Render(h))
 	pre := "  " + strings.Repeat(" ", edgeIndent+1)
 	if len(c.Starters) == 1 {
@@ -401,7 +401,7 @@ func (m *Model) chain(b *doc.Builder, i int, c inspect.ChainPath) {
 		r := d.R[c.Tail]
 		tail := ""
 		if r != nil {
-			tail = "  " + uictx.ResState(r) + ", nobody holds it"
+			tail = "  " + r.State() + ", nobody holds it"
 		}
 		m.resourceNode(b, c.Tail, pre+edgeWaits, pre+ed.Render(edgeWaits))
 		if tail != "" {

@@ -180,9 +180,9 @@ func (m *Model) build(b *doc.Builder, d *uictx.Data) {
 			parts = append(parts, uictx.GID(id))
 			if j < len(c.Resources) {
 				r := d.R[c.Resources[j]]
-				name := uictx.ResName(r, c.Resources[j])
-				if r != nil && uictx.TypeName(r) != "" {
-					name = uictx.TypeName(r)
+				name := inspect.ResourceName(r, c.Resources[j])
+				if r != nil && inspect.ShortType(r.Type) != "" {
+					name = inspect.ShortType(r.Type)
 				}
 				parts = append(parts, name)
 			}
@@ -319,7 +319,7 @@ func (m *Model) groups(b *doc.Builder, d *uictx.Data) {
 		if len(grp.Goroutines) == 1 {
 			count = uictx.GID(rep.ID)
 		}
-		verdict := uictx.Verdict(grp.Key.Verdict)
+		verdict := grp.Key.Verdict.Label()
 		fn, loc := uictx.Where(rep)
 		doing := uictx.Doing(rep)
 		dw := max(16, min(w/5, 26))
