@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // The words every view of a snapshot uses for the same things: the text
@@ -49,6 +50,77 @@ func StripTypeArgs(fn, repl string) string {
 		}
 	}
 	return b.String()
+}
+
+// ShortDuration is a duration to its unit, for how long something took
+// (a pause, an analysis): "850µs", "12ms", "1.4s".
+func ShortDuration(d time.Duration) string {
+	switch {
+	case d < time.Millisecond:
+		return strconv.FormatInt(d.Microseconds(), 10) + "µs"
+	case d < time.Second:
+		return strconv.FormatInt(d.Milliseconds(), 10) + "ms"
+	}
+	return strconv.FormatFloat(d.Seconds(), 'f', 1, 64) + "s"
+}
+
+// CoarseDuration is a duration as people say how long something has been
+// waiting: "<1s", "45s", "4m", "1h05m", "2d3h"; "" for none (the runtime
+// has not measured it).
+func CoarseDuration(d time.Duration) string {
+	switch {
+	case d <= 0:
+		return ""
+	case d < time.Second:
+		return "<1s"
+	case d < time.Minute:
+		return strconv.Itoa(int(d/time.Second)) + "s"
+	case d < time.Hour:
+		return strconv.Itoa(int(d/time.Minute)) + "m"
+	case d < 24*time.Hour:
+		return fmt.Sprintf("%dh%02dm", int(d/time.Hour), int(d%time.Hour/time.Minute))
+	}
+	return fmt.Sprintf("%dd%dh", int(d/(24*time.Hour)), int(d%(24*time.Hour)/time.Hour))
+}
+
+// ---- where a goroutine is ----
+
+// parkFuncs are the runtime functions every parked goroutine has on top of
+// its stack; they say nothing about why it parked.
+var parkFuncs = map[string]bool{
+	"runtime.gopark": true, "runtime.goparkunlock": true, "runtime.park_m": true,
+	"runtime.mcall": true, "runtime.systemstack": true, "runtime.fastrand": true,
+}
+
+// IsParkFunc reports whether fn is one of the runtime functions every
+// parked goroutine has on top of its stack (runtime.gopark...).
+func IsParkFunc(fn string) bool { return parkFuncs[fn] }
+
+// TopFrame is the frame that best says where a goroutine is: the innermost
+// frame of the program, else the innermost frame outside the runtime, else
+// the first frame after the parking functions. Nil without frames.
+func (g *Goroutine) TopFrame() *Frame {
+	if g == nil || len(g.Frames) == 0 {
+		return nil
+	}
+	if t := g.TopUser; t >= 0 && t < len(g.Frames) {
+		return &g.Frames[t]
+	}
+	for i, f := range g.Frames {
+		if IsUserFunc(f.Func) {
+			return &g.Frames[i]
+		}
+	}
+	for i, f := range g.Frames {
+		if FuncPackage(f.Func) != "runtime" {
+			return &g.Frames[i]
+		}
+	}
+	i := 0
+	for i < len(g.Frames)-1 && parkFuncs[g.Frames[i].Func] {
+		i++
+	}
+	return &g.Frames[i]
 }
 
 // ---- verdicts ----

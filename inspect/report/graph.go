@@ -250,7 +250,7 @@ func graphIDList(ids []int64, n int) string {
 func gLabel(g *inspect.Goroutine, name string) string {
 	v := g.Verdict.Label()
 	fn, loc := "(no stack)", ""
-	if f := topFrame(g); f != nil {
+	if f := g.TopFrame(); f != nil {
 		fn = inspect.ShortFunc(inspect.StripTypeArgs(f.Func, inspect.TypeArgsElided))
 		loc = inspect.ShortFile(f.File)
 		if f.Line > 0 {
@@ -258,23 +258,6 @@ func gLabel(g *inspect.Goroutine, name string) string {
 		}
 	}
 	return name + " " + v + "\n" + fn + "\n" + loc
-}
-
-// topFrame is the innermost user frame, else the innermost frame outside
-// the runtime, else the innermost.
-func topFrame(g *inspect.Goroutine) *inspect.Frame {
-	if len(g.Frames) == 0 {
-		return nil
-	}
-	if t := g.TopUser; t >= 0 && t < len(g.Frames) {
-		return &g.Frames[t]
-	}
-	for i, f := range g.Frames {
-		if inspect.FuncPackage(f.Func) != "runtime" {
-			return &g.Frames[i]
-		}
-	}
-	return &g.Frames[0]
 }
 
 // resLabel is a resource node's label: name, address and state, one a line.

@@ -275,7 +275,7 @@ func (m *md) loc(f inspect.Frame) string {
 // where is "`func` at `file:line`" for a goroutine's innermost frame of
 // the program (or the innermost frame outside the runtime).
 func (m *md) where(g *inspect.Goroutine) string {
-	f := topFrame(g)
+	f := g.TopFrame()
 	if f == nil {
 		return "no stack"
 	}
@@ -373,7 +373,7 @@ func (m *md) header() string {
 	switch s.Target.Source {
 	case inspect.SourceLive, inspect.SourceRemote:
 		if s.Pause > 0 {
-			parts = append(parts, "target paused "+fmtPause(s.Pause))
+			parts = append(parts, "target paused "+inspect.ShortDuration(s.Pause))
 		} else {
 			parts = append(parts, "pause unknown")
 		}
@@ -528,7 +528,7 @@ func (m *md) findingWhere(f inspect.Finding) []string {
 			continue
 		}
 		k := at{v: g.Verdict, noStack: true}
-		if fr := topFrame(g); fr != nil {
+		if fr := g.TopFrame(); fr != nil {
 			k = at{v: g.Verdict, fn: fr.Func, file: fr.File, line: fr.Line}
 		}
 		if _, ok := ids[k]; !ok {

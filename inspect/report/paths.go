@@ -154,13 +154,6 @@ func isRuntime(fn string) bool {
 	return inspect.FuncPackage(inspect.StripTypeArgs(fn, "")) == "runtime"
 }
 
-// parkFuncs are the runtime functions every parked goroutine has on top of
-// its stack; they say nothing about why it parked.
-var parkFuncs = map[string]bool{
-	"runtime.gopark": true, "runtime.goparkunlock": true, "runtime.park_m": true,
-	"runtime.mcall": true, "runtime.systemstack": true, "runtime.fastrand": true,
-}
-
 // topUser is g.TopUser, checked: a zero TopUser on a runtime frame (a
 // hand-built or partly filled Goroutine) is recomputed.
 func topUser(g *inspect.Goroutine) int {
@@ -203,7 +196,7 @@ func shownFrames(g *inspect.Goroutine) []int {
 		}
 		if start < 0 {
 			start = 0
-			for start < n-1 && parkFuncs[g.Frames[start].Func] {
+			for start < n-1 && inspect.IsParkFunc(g.Frames[start].Func) {
 				start++
 			}
 		}

@@ -248,7 +248,7 @@ func (t *text) header() {
 		parts = append(parts, t.s.TakenAt.UTC().Format("2006-01-02 15:04:05 UTC"))
 	}
 	if t.s.Pause > 0 {
-		parts = append(parts, "target paused "+fmtPause(t.s.Pause))
+		parts = append(parts, "target paused "+inspect.ShortDuration(t.s.Pause))
 	}
 	t.segments(0, 2, parts)
 }
@@ -270,31 +270,6 @@ func elidePath(p string, n int) string {
 		}
 	}
 	return "…" + base
-}
-
-func fmtPause(d time.Duration) string {
-	switch {
-	case d < time.Millisecond:
-		return strconv.FormatInt(d.Microseconds(), 10) + "µs"
-	case d < time.Second:
-		return strconv.FormatInt(d.Milliseconds(), 10) + "ms"
-	}
-	return strconv.FormatFloat(d.Seconds(), 'f', 1, 64) + "s"
-}
-
-// fmtWait is a coarse duration: 45s, 4m, 1h05m, 2d3h.
-func fmtWait(d time.Duration) string {
-	switch {
-	case d < time.Second:
-		return "<1s"
-	case d < time.Minute:
-		return strconv.Itoa(int(d/time.Second)) + "s"
-	case d < time.Hour:
-		return strconv.Itoa(int(d/time.Minute)) + "m"
-	case d < 24*time.Hour:
-		return fmt.Sprintf("%dh%02dm", int(d/time.Hour), int(d%time.Hour/time.Minute))
-	}
-	return fmt.Sprintf("%dd%dh", int(d/(24*time.Hour)), int(d%(24*time.Hour)/time.Hour))
 }
 
 // waitRange describes how long the goroutines have been parked: "waiting 4m"
@@ -320,11 +295,11 @@ func waitRange(gs []*inspect.Goroutine) string {
 	case known == 0:
 		return ""
 	case known < len(gs):
-		return "waiting up to " + fmtWait(hi)
-	case fmtWait(lo) == fmtWait(hi):
-		return "waiting " + fmtWait(hi)
+		return "waiting up to " + inspect.CoarseDuration(hi)
+	case inspect.CoarseDuration(lo) == inspect.CoarseDuration(hi):
+		return "waiting " + inspect.CoarseDuration(hi)
 	}
-	return "waiting " + fmtWait(lo) + "–" + fmtWait(hi)
+	return "waiting " + inspect.CoarseDuration(lo) + "–" + inspect.CoarseDuration(hi)
 }
 
 func (t *text) summary() {
@@ -382,7 +357,7 @@ func CodeLine(c *inspect.CodeAnalysis) string {
 	}
 	switch c.State {
 	case inspect.CodeReady:
-		s := fmt.Sprintf("Source analysis: %d packages in %s", c.Packages, fmtPause(c.Took))
+		s := fmt.Sprintf("Source analysis: %d packages in %s", c.Packages, inspect.ShortDuration(c.Took))
 		switch {
 		case c.NotProven != "":
 			s += "; no proof from it: " + c.NotProven

@@ -141,7 +141,7 @@ func (m *Model) header(b *doc.Builder) bool {
 	if s := p.Duration.Seconds(); s > 0 {
 		rate = float64(p.Samples) / s
 	}
-	s := fmt.Sprintf("%d samples (%.1f/s) over %s without stopping the process", p.Samples, rate, uictx.Wait(p.Duration))
+	s := fmt.Sprintf("%d samples (%.1f/s) over %s without stopping the process", p.Samples, rate, inspect.CoarseDuration(p.Duration))
 	if p.Dropped > 0 {
 		s += fmt.Sprintf(" · %d dropped", p.Dropped)
 	}

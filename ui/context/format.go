@@ -13,35 +13,6 @@ import (
 // GID is how a goroutine is named on screen: "g21".
 func GID(id int64) string { return "g" + strconv.FormatInt(id, 10) }
 
-// Wait is a coarse duration: "<1s", "45s", "4m31s", "1h05m", "2d3h"; "" for 0
-// (the runtime has not measured it).
-func Wait(d time.Duration) string {
-	switch {
-	case d <= 0:
-		return ""
-	case d < time.Second:
-		return "<1s"
-	case d < time.Minute:
-		return strconv.Itoa(int(d/time.Second)) + "s"
-	case d < time.Hour:
-		return fmt.Sprintf("%dm%02ds", int(d/time.Minute), int(d%time.Minute/time.Second))
-	case d < 24*time.Hour:
-		return fmt.Sprintf("%dh%02dm", int(d/time.Hour), int(d%time.Hour/time.Minute))
-	}
-	return fmt.Sprintf("%dd%dh", int(d/(24*time.Hour)), int(d%(24*time.Hour)/time.Hour))
-}
-
-// Pause is a short duration for how long the target was stopped: "12ms".
-func Pause(d time.Duration) string {
-	switch {
-	case d < time.Millisecond:
-		return strconv.FormatInt(d.Microseconds(), 10) + "µs"
-	case d < time.Second:
-		return strconv.FormatInt(d.Milliseconds(), 10) + "ms"
-	}
-	return strconv.FormatFloat(d.Seconds(), 'f', 1, 64) + "s"
-}
-
 // Age is how long ago t was: "now", "3s ago", "2m ago".
 func Age(now, t time.Time) string {
 	d := now.Sub(t)
@@ -79,42 +50,9 @@ func Loc(f inspect.Frame) string {
 	return s
 }
 
-// parkFuncs say nothing about why a goroutine is parked.
-var parkFuncs = map[string]bool{
-	"runtime.gopark": true, "runtime.goparkunlock": true, "runtime.park_m": true,
-	"runtime.mcall": true, "runtime.systemstack": true,
-}
-
-// TopFrame is the frame that best says where a goroutine is: the innermost
-// frame of the program, else the innermost frame outside the runtime, else
-// the first frame after the parking functions. Nil without frames.
-func TopFrame(g *inspect.Goroutine) *inspect.Frame {
-	if g == nil || len(g.Frames) == 0 {
-		return nil
-	}
-	if t := g.TopUser; t >= 0 && t < len(g.Frames) {
-		return &g.Frames[t]
-	}
-	for i, f := range g.Frames {
-		if inspect.IsUserFunc(f.Func) {
-			return &g.Frames[i]
-		}
-	}
-	for i, f := range g.Frames {
-		if inspect.FuncPackage(f.Func) != "runtime" {
-			return &g.Frames[i]
-		}
-	}
-	i := 0
-	for i < len(g.Frames)-1 && parkFuncs[g.Frames[i].Func] {
-		i++
-	}
-	return &g.Frames[i]
-}
-
 // Where is "func  file:line" of a goroutine's top frame.
 func Where(g *inspect.Goroutine) (fn, loc string) {
-	f := TopFrame(g)
+	f := g.TopFrame()
 	if f == nil {
 		return "(no stack)", ""
 	}

@@ -136,7 +136,7 @@ func (m *Model) header() string {
 		parts = []string{th.Warn.Render("ENDED: not in the latest snapshot")}
 	}
 	parts = append(parts, uictx.Doing(g))
-	if w := uictx.Wait(g.Waiting); w != "" {
+	if w := inspect.CoarseDuration(g.Waiting); w != "" {
 		parts = append(parts, "waiting "+w)
 	}
 	hint := th.Dim.Render("   esc back")

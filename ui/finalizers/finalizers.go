@@ -124,7 +124,7 @@ func (m *Model) build(b *doc.Builder, d *uictx.Data) {
 		}
 	}
 	if h.Stalled() {
-		s := fmt.Sprintf("⚠ stalled: blocked for %s while the queue grew from %d to %d", uictx.Wait(h.BlockedFor()), h.BlockedPending, h.Last().Pending)
+		s := fmt.Sprintf("⚠ stalled: blocked for %s while the queue grew from %d to %d", inspect.CoarseDuration(h.BlockedFor()), h.BlockedPending, h.Last().Pending)
 		for _, l := range text.Wrap(s, w-4, 2) {
 			m.add(b, it, "   "+l, "   "+th.Warn.Render(l))
 		}

@@ -580,7 +580,7 @@ func (m *Model) row(i int, c columns) string {
 	if rep.Role != inspect.RoleNone {
 		doing = string(rep.Role) + ": " + doing
 	}
-	cols := c.cells(count, verdict.Label(), doing, uictx.Wait(wait), same, uictx.WhereFit(fn, loc, c.where))
+	cols := c.cells(count, verdict.Label(), doing, inspect.CoarseDuration(wait), same, uictx.WhereFit(fn, loc, c.where))
 	sel := i == m.sc.Cursor
 	if sel {
 		return th.Selected.Render(text.Pad("›"+mark+strings.Join(cols, " "), m.w))

@@ -276,7 +276,7 @@ func (m *Model) finalizerLine(b *doc.Builder, d *uictx.Data) {
 	th := m.ctx.Theme
 	s := fmt.Sprintf("⚠ finalizers stalled: %s blocked", uictx.GID(f.Goroutine))
 	if bf := max(d.Fin.BlockedFor(), f.Waiting); bf > 0 {
-		s += " for " + uictx.Wait(bf)
+		s += " for " + inspect.CoarseDuration(bf)
 	}
 	if f.Running != nil {
 		s += " in " + uictx.Func(f.Running.Func)
