@@ -23,6 +23,27 @@ func Plural(n int, word string) string {
 	return strconv.Itoa(n) + " " + word + "s"
 }
 
+// ShortGID is how a goroutine is named where room is short (the TUI, graph
+// nodes): "g21".
+func ShortGID(id int64) string { return "g" + strconv.FormatInt(id, 10) }
+
+// ShortGIDs is "g5 g6 g7 +3": at most limit goroutines by ShortGID, and
+// how many more.
+func ShortGIDs(ids []int64, limit int) string {
+	var b strings.Builder
+	for i, id := range ids {
+		if i == limit {
+			b.WriteString(" +" + strconv.Itoa(len(ids)-limit))
+			break
+		}
+		if i > 0 {
+			b.WriteByte(' ')
+		}
+		b.WriteString(ShortGID(id))
+	}
+	return b.String()
+}
+
 // TypeArgsElided is what stands for a function's type arguments where it is
 // shown to people, as in Go tracebacks: "main.Map[...].Get".
 const TypeArgsElided = "[...]"
@@ -121,6 +142,47 @@ func (g *Goroutine) TopFrame() *Frame {
 		i++
 	}
 	return &g.Frames[i]
+}
+
+// ShortFuncName is a function name without its package path, type
+// arguments elided: "store.(*Cache[...]).Get"; "?" for none.
+func ShortFuncName(fn string) string {
+	if fn == "" {
+		return "?"
+	}
+	return ShortFunc(StripTypeArgs(fn, TypeArgsElided))
+}
+
+// ShortLoc is a frame's location with one directory: "store/store.go:41";
+// "?" when the file is not known.
+func ShortLoc(f Frame) string {
+	if f.File == "" {
+		return "?"
+	}
+	s := ShortFile(f.File)
+	if f.Line > 0 {
+		s += ":" + strconv.Itoa(f.Line)
+	}
+	return s
+}
+
+// ShortWhere is where a goroutine is, short: its TopFrame's ShortFuncName
+// and ShortLoc; "(no stack)" and "" without frames.
+func (g *Goroutine) ShortWhere() (fn, loc string) {
+	f := g.TopFrame()
+	if f == nil {
+		return "(no stack)", ""
+	}
+	return ShortFuncName(f.Func), ShortLoc(*f)
+}
+
+// Doing is what a goroutine does: its wait reason, else its state
+// ("sync.Mutex.Lock", "running").
+func (g *Goroutine) Doing() string {
+	if g.WaitReason != "" {
+		return g.WaitReason
+	}
+	return string(g.State)
 }
 
 // ---- verdicts ----

@@ -52,8 +52,8 @@ func buildGraph(snap *inspect.Snapshot) *waitGraph {
 			if i < len(c.Resources) {
 				r := c.Resources[i]
 				next := c.Goroutines[(i+1)%len(c.Goroutines)]
-				cycleEdge[[2]string{gNode(id), r}] = true
-				cycleEdge[[2]string{r, gNode(next)}] = true
+				cycleEdge[[2]string{inspect.ShortGID(id), r}] = true
+				cycleEdge[[2]string{r, inspect.ShortGID(next)}] = true
 			}
 		}
 	}
@@ -90,9 +90,9 @@ func buildGraph(snap *inspect.Snapshot) *waitGraph {
 			continue
 		}
 		if own[gr.ID] {
-			g.nodes = append(g.nodes, graphNode{id: gNode(gr.ID), label: gLabel(gr, gNode(gr.ID)), verdict: gr.Verdict, box: true})
+			g.nodes = append(g.nodes, graphNode{id: inspect.ShortGID(gr.ID), label: gLabel(gr, inspect.ShortGID(gr.ID)), verdict: gr.Verdict, box: true})
 			for _, wt := range gr.Waits {
-				edge(gNode(gr.ID), wt.Resource, string(wt.Op))
+				edge(inspect.ShortGID(gr.ID), wt.Resource, string(wt.Op))
 			}
 			continue
 		}
@@ -117,10 +117,10 @@ func buildGraph(snap *inspect.Snapshot) *waitGraph {
 		mg.ids = append(mg.ids, gr.ID)
 	}
 	for i, mg := range merges {
-		name := gNode(mg.rep.ID)
+		name := inspect.ShortGID(mg.rep.ID)
 		node := name
 		if len(mg.ids) > 1 {
-			name = "×" + strconv.Itoa(len(mg.ids)) + " " + graphIDList(mg.ids, 3)
+			name = "×" + strconv.Itoa(len(mg.ids)) + " " + inspect.ShortGIDs(mg.ids, 3)
 			node = "group" + strconv.Itoa(i)
 		}
 		g.nodes = append(g.nodes, graphNode{id: node, label: gLabel(mg.rep, name), verdict: mg.rep.Verdict, box: true})
@@ -136,7 +136,7 @@ func buildGraph(snap *inspect.Snapshot) *waitGraph {
 		label := resLabel(r)
 		g.nodes = append(g.nodes, graphNode{id: r.ID, label: label})
 		for _, h := range r.Holders {
-			edge(r.ID, gNode(h.Goroutine), h.HeldBy())
+			edge(r.ID, inspect.ShortGID(h.Goroutine), h.HeldBy())
 		}
 	}
 	return g
@@ -232,31 +232,9 @@ func writeMermaidFlow(p func(format string, a ...any), g *waitGraph) {
 	}
 }
 
-func gNode(id int64) string { return "g" + strconv.FormatInt(id, 10) }
-
-// idList is "g14 g15 g16 +1": the first n ids and how many more.
-func graphIDList(ids []int64, n int) string {
-	parts := make([]string, 0, n+1)
-	for i, id := range ids {
-		if i == n {
-			parts = append(parts, "+"+strconv.Itoa(len(ids)-n))
-			break
-		}
-		parts = append(parts, gNode(id))
-	}
-	return strings.Join(parts, " ")
-}
-
 func gLabel(g *inspect.Goroutine, name string) string {
 	v := g.Verdict.Label()
-	fn, loc := "(no stack)", ""
-	if f := g.TopFrame(); f != nil {
-		fn = inspect.ShortFunc(inspect.StripTypeArgs(f.Func, inspect.TypeArgsElided))
-		loc = inspect.ShortFile(f.File)
-		if f.Line > 0 {
-			loc += ":" + strconv.Itoa(f.Line)
-		}
-	}
+	fn, loc := g.ShortWhere()
 	return name + " " + v + "\n" + fn + "\n" + loc
 }
 

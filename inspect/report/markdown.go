@@ -633,8 +633,8 @@ func (m *md) focusGraph(max int) (*waitGraph, int) {
 				r := c.Resources[i]
 				f.addR(r)
 				next := c.Goroutines[(i+1)%len(c.Goroutines)]
-				f.cycleEdge[[2]string{gNode(id), r}] = true
-				f.cycleEdge[[2]string{r, gNode(next)}] = true
+				f.cycleEdge[[2]string{inspect.ShortGID(id), r}] = true
+				f.cycleEdge[[2]string{r, inspect.ShortGID(next)}] = true
 			}
 		}
 	}
@@ -713,7 +713,7 @@ func (f *focus) addG(id int64) {
 		f.notDrawn++
 		return
 	}
-	n := gNode(id)
+	n := inspect.ShortGID(id)
 	f.nodeOf[id] = n
 	f.rep[n] = g
 	f.g.nodes = append(f.g.nodes, graphNode{id: n, label: gLabel(g, n), verdict: g.Verdict, box: true})
@@ -746,7 +746,7 @@ func (f *focus) addGroup(ids []int64) {
 		f.nodeOf[id] = n
 	}
 	f.rep[n] = g
-	name := "×" + strconv.Itoa(len(left)) + " " + graphIDList(left, 3)
+	name := "×" + strconv.Itoa(len(left)) + " " + inspect.ShortGIDs(left, 3)
 	f.g.nodes = append(f.g.nodes, graphNode{id: n, label: gLabel(g, name), verdict: g.Verdict, box: true})
 }
 

@@ -524,11 +524,7 @@ func (t *text) goroutines() {
 func idleLine(gs []*inspect.Goroutine) string {
 	n := map[string]int{}
 	for _, g := range gs {
-		r := g.WaitReason
-		if r == "" {
-			r = string(g.State)
-		}
-		n[r]++
+		n[g.Doing()]++
 	}
 	reasons := make([]string, 0, len(n))
 	for r := range n {

@@ -258,9 +258,9 @@ func (m *Model) detail(b *doc.Builder, r *inspect.ContendedResource) {
 		}
 		it := b.Item()
 		m.goroutines = append(m.goroutines, id)
-		line := "     " + uictx.GID(id)
+		line := "     " + inspect.ShortGID(id)
 		if g := m.goroutineOf(id); g != nil {
-			fn, loc := uictx.Where(g)
+			fn, loc := g.ShortWhere()
 			line += " " + uictx.WhereFit(fn, loc, w-text.Width(line)-2)
 		}
 		b.AddTo(it, strings.TrimRight(line, " "), "")

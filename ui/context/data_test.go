@@ -57,8 +57,8 @@ func TestNames(t *testing.T) {
 	if got := inspect.ResourceName(m, m.ID); got != "mutex store.Store.mu" {
 		t.Errorf("ResourceName = %q", got)
 	}
-	if got := Func("github.com/acme/x/store.(*Cache[go.shape.int]).Get"); got != "store.(*Cache[...]).Get" {
-		t.Errorf("Func = %q", got)
+	if got := inspect.ShortFuncName("github.com/acme/x/store.(*Cache[go.shape.int]).Get"); got != "store.(*Cache[...]).Get" {
+		t.Errorf("ShortFuncName = %q", got)
 	}
 	h := inspect.Holder{Goroutine: 18, Evidence: inspect.EvidenceDefer, Frame: &inspect.Frame{File: "/src/app/store/store.go", Line: 41}}
 	if got := HolderText(h); got != "held by g18 since store/store.go:41 (deferred Unlock pending)" {

@@ -1,7 +1,6 @@
 package context
 
 import (
-	"fmt"
 	"strconv"
 	"strings"
 	"time"
@@ -9,9 +8,6 @@ import (
 	"github.com/hangtui/hangtui/inspect"
 	"github.com/hangtui/hangtui/ui/components/text"
 )
-
-// GID is how a goroutine is named on screen: "g21".
-func GID(id int64) string { return "g" + strconv.FormatInt(id, 10) }
 
 // Age is how long ago t was: "now", "3s ago", "2m ago".
 func Age(now, t time.Time) string {
@@ -27,36 +23,6 @@ func Age(now, t time.Time) string {
 		return strconv.Itoa(int(d/time.Minute)) + "m ago"
 	}
 	return strconv.Itoa(int(d/time.Hour)) + "h ago"
-}
-
-// Func is a function name without its package path and type arguments:
-// "store.(*Store).Get".
-func Func(fn string) string {
-	if fn == "" {
-		return "?"
-	}
-	return inspect.ShortFunc(inspect.StripTypeArgs(fn, inspect.TypeArgsElided))
-}
-
-// Loc is a frame's location, shortened: "store/store.go:41".
-func Loc(f inspect.Frame) string {
-	if f.File == "" {
-		return "?"
-	}
-	s := inspect.ShortFile(f.File)
-	if f.Line > 0 {
-		s += ":" + strconv.Itoa(f.Line)
-	}
-	return s
-}
-
-// Where is "func  file:line" of a goroutine's top frame.
-func Where(g *inspect.Goroutine) (fn, loc string) {
-	f := g.TopFrame()
-	if f == nil {
-		return "(no stack)", ""
-	}
-	return Func(f.Func), Loc(*f)
 }
 
 // WhereFit is "func  file:line" in at most w columns: the location loses
@@ -77,14 +43,6 @@ func WhereFit(fn, loc string, w int) string {
 	return text.Cut(fn, w)
 }
 
-// Doing is what a goroutine does: its wait reason, or its state.
-func Doing(g *inspect.Goroutine) string {
-	if g.WaitReason != "" {
-		return g.WaitReason
-	}
-	return string(g.State)
-}
-
 // Addr is a resource's address, "0xc000012340", or "" when unknown.
 func Addr(r *inspect.Resource) string {
 	if r == nil || r.Addr == 0 {
@@ -99,23 +57,8 @@ func Addr(r *inspect.Resource) string {
 func HolderText(h inspect.Holder) string {
 	loc := ""
 	if h.Frame != nil {
-		loc = Loc(*h.Frame)
+		loc = inspect.ShortLoc(*h.Frame)
 	}
-	return h.HeldBy() + " " + h.Since(GID(h.Goroutine), loc)
+	return h.HeldBy() + " " + h.Since(inspect.ShortGID(h.Goroutine), loc)
 }
 
-// IDList is "g5 g6 g7 +3" with at most limit ids.
-func IDList(ids []int64, limit int) string {
-	var b strings.Builder
-	for i, id := range ids {
-		if i == limit {
-			fmt.Fprintf(&b, " +%d", len(ids)-limit)
-			break
-		}
-		if i > 0 {
-			b.WriteByte(' ')
-		}
-		b.WriteString(GID(id))
-	}
-	return b.String()
-}

@@ -186,7 +186,7 @@ func (m *Model) build(b *doc.Builder) {
 			r := d.R[bh.Resource]
 			what := "waiting behind " + inspect.ResourceName(r, bh.Resource)
 			if r != nil && len(r.Holders) > 0 {
-				what += ", " + r.Holders[0].HeldBy() + " " + uictx.GID(r.Holders[0].Goroutine)
+				what += ", " + r.Holders[0].HeldBy() + " " + inspect.ShortGID(r.Holders[0].Goroutine)
 			}
 			m.group(b, "cycle:"+bh.Resource, bh.IDs, what, bh.Resource)
 		}
@@ -286,8 +286,8 @@ func (m *Model) cycle(b *doc.Builder, i int, c inspect.Cycle) {
 		if len(c.Resources) < len(c.Goroutines) {
 			pre = "  └" + strings.Repeat("─", edgeIndent) + edgeHeld + "back to "
 		}
-		s := pre + uictx.GID(first)
-		b.AddTo(it, s, cy.Render(pre)+th.ID.Render(uictx.GID(first)))
+		s := pre + inspect.ShortGID(first)
+		b.AddTo(it, s, cy.Render(pre)+th.ID.Render(inspect.ShortGID(first)))
 	}
 	_ = d
 }
@@ -310,26 +310,26 @@ func (m *Model) goroutineNode(b *doc.Builder, id int64, prefix, styledPrefix str
 	it := m.item(b, target{g: id})
 	g, ended := m.data.Goroutine(id)
 	if g == nil {
-		s := prefix + uictx.GID(id) + "  (not in the snapshot)"
-		b.AddTo(it, s, styledPrefix+th.ID.Render(uictx.GID(id))+th.Dim.Render("  (not in the snapshot)"))
+		s := prefix + inspect.ShortGID(id) + "  (not in the snapshot)"
+		b.AddTo(it, s, styledPrefix+th.ID.Render(inspect.ShortGID(id))+th.Dim.Render("  (not in the snapshot)"))
 		return
 	}
 	verdict := g.Verdict.Label()
 	if ended {
 		verdict = "ended"
 	}
-	fn, loc := uictx.Where(g)
+	fn, loc := g.ShortWhere()
 	// The finalizer and cleanup goroutines say so: a cycle through the
 	// finalizer goroutine stalls every finalizer of the process.
 	role := ""
 	if g.Role != inspect.RoleNone {
 		role = string(g.Role) + "  "
 	}
-	head := uictx.GID(id) + "  " + verdict + "  " + role
+	head := inspect.ShortGID(id) + "  " + verdict + "  " + role
 	room := m.doc.W - text.Width(prefix) - text.Width(head)
 	where := uictx.WhereFit(fn, loc, room)
 	plain := prefix + head + where
-	styled := styledPrefix + th.ID.Render(uictx.GID(id)) + "  " + th.Verdict(g.Verdict).Render(verdict) + "  " + th.Bold.Render(role) + dimLoc(th.Dim, where)
+	styled := styledPrefix + th.ID.Render(inspect.ShortGID(id)) + "  " + th.Verdict(g.Verdict).Render(verdict) + "  " + th.Bold.Render(role) + dimLoc(th.Dim, where)
 	b.AddTo(it, plain, styled)
 }
 
@@ -382,14 +382,14 @@ func (m *Model) chain(b *doc.Builder, i int, c inspect.ChainPath) {
 	if lastG != nil {
 		lv = " (" + lastG.Verdict.Label() + ")"
 	}
-	h := fmt.Sprintf("chain %d · %s behind %s%s", i+1, inspect.Plural(c.Behind(), "goroutine"), uictx.GID(last), lv)
+	h := fmt.Sprintf("chain %d · %s behind %s%s", i+1, inspect.Plural(c.Behind(), "goroutine"), inspect.ShortGID(last), lv)
 	b.Add("  "+h, "  "+th.Bold.Render(h))
 	pre := "  " + strings.Repeat(" ", edgeIndent+1)
 	if len(c.Starters) == 1 {
 		m.goroutineNode(b, c.Starters[0], pre, pre)
 	} else {
 		key := "chain:" + c.Resources[0]
-		m.group(b, key, c.Starters, "goroutines "+uictx.IDList(c.Starters, 4), "")
+		m.group(b, key, c.Starters, "goroutines "+inspect.ShortGIDs(c.Starters, 4), "")
 	}
 	ed := th.Edge
 	for j, r := range c.Resources {

@@ -177,7 +177,7 @@ func (m *Model) build(b *doc.Builder, d *uictx.Data) {
 		}
 		var parts []string
 		for j, id := range c.Goroutines {
-			parts = append(parts, uictx.GID(id))
+			parts = append(parts, inspect.ShortGID(id))
 			if j < len(c.Resources) {
 				r := d.R[c.Resources[j]]
 				name := inspect.ResourceName(r, c.Resources[j])
@@ -188,7 +188,7 @@ func (m *Model) build(b *doc.Builder, d *uictx.Data) {
 			}
 		}
 		if len(c.Goroutines) > 0 {
-			parts = append(parts, uictx.GID(c.Goroutines[0]))
+			parts = append(parts, inspect.ShortGID(c.Goroutines[0]))
 		}
 		head := strconv.Itoa(i+1) + ". " + string(kind) + ": "
 		for k, l := range text.Wrap(head+strings.Join(parts, " → "), w-3, len(head)) {
@@ -274,12 +274,12 @@ func (m *Model) finalizerLine(b *doc.Builder, d *uictx.Data) {
 		return
 	}
 	th := m.ctx.Theme
-	s := fmt.Sprintf("⚠ finalizers stalled: %s blocked", uictx.GID(f.Goroutine))
+	s := fmt.Sprintf("⚠ finalizers stalled: %s blocked", inspect.ShortGID(f.Goroutine))
 	if bf := max(d.Fin.BlockedFor(), f.Waiting); bf > 0 {
 		s += " for " + inspect.CoarseDuration(bf)
 	}
 	if f.Running != nil {
-		s += " in " + uictx.Func(f.Running.Func)
+		s += " in " + inspect.ShortFuncName(f.Running.Func)
 	}
 	s += fmt.Sprintf(" · %d queued", f.Pending)
 	if d.Fin.Growing() {
@@ -317,11 +317,11 @@ func (m *Model) groups(b *doc.Builder, d *uictx.Data) {
 		it := m.item(b, rep.ID)
 		count := "×" + strconv.Itoa(len(grp.Goroutines))
 		if len(grp.Goroutines) == 1 {
-			count = uictx.GID(rep.ID)
+			count = inspect.ShortGID(rep.ID)
 		}
 		verdict := grp.Key.Verdict.Label()
-		fn, loc := uictx.Where(rep)
-		doing := uictx.Doing(rep)
+		fn, loc := rep.ShortWhere()
+		doing := rep.Doing()
 		dw := max(16, min(w/5, 26))
 		left := fmt.Sprintf("   %-6s %-10s %s ", text.Cut(count, 6), verdict, text.Pad(doing, dw))
 		rest := uictx.WhereFit(fn, loc, w-text.Width(left))

@@ -299,10 +299,10 @@ func (m *Model) who(r *inspect.Resource) string {
 	if c := r.Chan; c != nil && len(c.Senders)+len(c.Receivers) > 0 {
 		var p []string
 		if len(c.Senders) > 0 {
-			p = append(p, "senders "+uictx.IDList(c.Senders, 6))
+			p = append(p, "senders "+inspect.ShortGIDs(c.Senders, 6))
 		}
 		if len(c.Receivers) > 0 {
-			p = append(p, "receivers "+uictx.IDList(c.Receivers, 6))
+			p = append(p, "receivers "+inspect.ShortGIDs(c.Receivers, 6))
 		}
 		return strings.Join(p, " · ")
 	}
@@ -311,7 +311,7 @@ func (m *Model) who(r *inspect.Resource) string {
 	case held:
 		return "holder not found" + waitersSuffix(r)
 	case len(r.Waiters) > 0:
-		return "waiters " + uictx.IDList(r.Waiters, 8)
+		return "waiters " + inspect.ShortGIDs(r.Waiters, 8)
 	}
 	return "nobody waits"
 }
@@ -320,7 +320,7 @@ func waitersSuffix(r *inspect.Resource) string {
 	if len(r.Waiters) == 0 {
 		return ""
 	}
-	return " · waiters " + uictx.IDList(r.Waiters, 6)
+	return " · waiters " + inspect.ShortGIDs(r.Waiters, 6)
 }
 
 func (m *Model) toolbar() string {
@@ -374,7 +374,7 @@ func (m *Model) buildDetail() {
 				if h.Goroutine == id {
 					s := "since "
 					if h.Frame != nil {
-						s += uictx.Loc(*h.Frame)
+						s += inspect.ShortLoc(*h.Frame)
 					} else {
 						s += "?"
 					}
@@ -434,11 +434,11 @@ func (m *Model) section(b *doc.Builder, title string, ids []int64, what func(int
 		if g != nil {
 			v = g.Verdict
 			verdict = v.Label()
-			fn, loc = uictx.Where(g)
+			fn, loc = g.ShortWhere()
 		}
-		left := "   " + text.Pad(uictx.GID(id), 7) + " " + text.Pad(verdict, 10) + " "
+		left := "   " + text.Pad(inspect.ShortGID(id), 7) + " " + text.Pad(verdict, 10) + " "
 		w := what(id)
 		rest := w + "  " + uictx.WhereFit(fn, loc, m.w-text.Width(left)-text.Width(w)-2)
-		b.AddTo(it, left+rest, "   "+th.ID.Render(text.Pad(uictx.GID(id), 7))+" "+th.Verdict(v).Render(text.Pad(verdict, 10))+" "+rest)
+		b.AddTo(it, left+rest, "   "+th.ID.Render(text.Pad(inspect.ShortGID(id), 7))+" "+th.Verdict(v).Render(text.Pad(verdict, 10))+" "+rest)
 	}
 }
