@@ -156,3 +156,32 @@ func countVerdicts(gs []*inspect.Goroutine) []verdictCount {
 	})
 	return out
 }
+
+// tallyVerdicts is countVerdicts, and how many goroutines are stuck
+// (Verdict.Stuck) and how many blocked.
+func tallyVerdicts(gs []*inspect.Goroutine) (counts []verdictCount, stuck, blocked int) {
+	counts = countVerdicts(gs)
+	for _, c := range counts {
+		if c.Verdict.Stuck() {
+			stuck += c.N
+		}
+		if c.Verdict == inspect.VerdictBlocked {
+			blocked = c.N
+		}
+	}
+	return counts, stuck, blocked
+}
+
+// neverRunAgain is "2 goroutines can never run again".
+func neverRunAgain(stuck int) string {
+	return inspect.Plural(stuck, "goroutine") + " can never run again"
+}
+
+// notStuck is the sentence for a snapshot with nothing stuck: "Nothing is
+// provably stuck (3 goroutines blocked may still wake)."
+func notStuck(blocked int) string {
+	if blocked > 0 {
+		return "Nothing is provably stuck (" + inspect.Plural(blocked, "goroutine") + " blocked may still wake)."
+	}
+	return "Nothing is provably stuck."
+}

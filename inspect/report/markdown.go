@@ -381,17 +381,12 @@ func (m *md) header() string {
 	b.WriteString(strings.Join(parts, " · "))
 	b.WriteString("\n\n")
 
-	counts := countVerdicts(m.t.gs)
+	counts, stuck, blocked := tallyVerdicts(m.t.gs)
 	cs := make([]string, len(counts))
-	stuck, blocked := 0, 0
 	for i, c := range counts {
 		v := c.Verdict.Name()
 		if c.Verdict.Stuck() {
 			v = "**" + v + "**"
-			stuck += c.N
-		}
-		if c.Verdict == inspect.VerdictBlocked {
-			blocked = c.N
 		}
 		cs[i] = strconv.Itoa(c.N) + " " + v
 	}
@@ -400,17 +395,10 @@ func (m *md) header() string {
 		line += ": " + strings.Join(cs, ", ")
 	}
 	b.WriteString(line + ".")
-	switch {
-	case stuck > 0:
-		verb := " goroutines can"
-		if stuck == 1 {
-			verb = " goroutine can"
-		}
-		b.WriteString(" **Stuck: " + strconv.Itoa(stuck) + verb + " never run again.**")
-	case blocked > 0:
-		b.WriteString(" Nothing is provably stuck (" + inspect.Plural(blocked, "goroutine") + " blocked may still wake).")
-	default:
-		b.WriteString(" Nothing is provably stuck.")
+	if stuck > 0 {
+		b.WriteString(" **Stuck: " + neverRunAgain(stuck) + ".**")
+	} else {
+		b.WriteString(" " + notStuck(blocked))
 	}
 	b.WriteString("\n\n")
 	if u := unknownFrom(s.Target.Source); u != "" {
@@ -925,24 +913,13 @@ func (m *md) warnings() (full, short string) {
 	if len(m.s.Warnings) == 0 {
 		return "", ""
 	}
-	n := map[string]int{}
-	for _, w := range m.s.Warnings {
-		n[w]++
-	}
-	ws := make([]string, 0, len(n))
-	for w := range n {
-		ws = append(ws, w)
-	}
-	sort.Strings(ws)
+	ws := countedWarnings(m.s.Warnings)
 	var b strings.Builder
 	b.WriteString("### Warnings\n\n")
 	for i, w := range ws {
 		if i == mdMaxWarnings {
 			fmt.Fprintf(&b, "- … %d more in the full report\n", len(ws)-i)
 			break
-		}
-		if n[w] > 1 {
-			w += fmt.Sprintf(" (×%d)", n[w])
 		}
 		b.WriteString("- " + mdEscape(w) + "\n")
 	}

@@ -304,34 +304,20 @@ func waitRange(gs []*inspect.Goroutine) string {
 
 func (t *text) summary() {
 	t.sep()
-	counts := countVerdicts(t.gs)
+	counts, stuck, blocked := tallyVerdicts(t.gs)
 	parts := make([]string, len(counts))
-	stuck, blocked := 0, 0
 	for i, c := range counts {
 		parts[i] = strconv.Itoa(c.N) + " " + c.Verdict.Name()
-		if c.Verdict.Stuck() {
-			stuck += c.N
-		}
-		if c.Verdict == inspect.VerdictBlocked {
-			blocked = c.N
-		}
 	}
 	s := inspect.Plural(len(t.gs), "goroutine")
 	if len(parts) > 0 {
 		s += ": " + strings.Join(parts, ", ")
 	}
 	t.wrap(0, 4, s)
-	switch {
-	case stuck > 0:
-		verb := "goroutines can"
-		if stuck == 1 {
-			verb = "goroutine can"
-		}
-		t.line(0, fmt.Sprintf("STUCK: %d %s never run again", stuck, verb))
-	case blocked > 0:
-		t.line(0, "Nothing is provably stuck ("+inspect.Plural(blocked, "goroutine")+" blocked may still wake).")
-	default:
-		t.line(0, "Nothing is provably stuck.")
+	if stuck > 0 {
+		t.line(0, "STUCK: "+neverRunAgain(stuck))
+	} else {
+		t.line(0, notStuck(blocked))
 	}
 	var where []string
 	if t.p.prefix != "" {
@@ -1023,8 +1009,17 @@ func (t *text) warnings() {
 	if len(t.s.Warnings) == 0 {
 		return
 	}
+	t.section(fmt.Sprintf("WARNINGS (%d)", len(t.s.Warnings)))
+	for _, w := range countedWarnings(t.s.Warnings) {
+		t.wrap(0, 2, "- "+w)
+	}
+}
+
+// countedWarnings is each distinct warning once, sorted, with how many
+// times it was given when more than once: "no memory at 0x10 (×3)".
+func countedWarnings(warnings []string) []string {
 	n := map[string]int{}
-	for _, w := range t.s.Warnings {
+	for _, w := range warnings {
 		n[w]++
 	}
 	ws := make([]string, 0, len(n))
@@ -1032,11 +1027,10 @@ func (t *text) warnings() {
 		ws = append(ws, w)
 	}
 	sort.Strings(ws)
-	t.section(fmt.Sprintf("WARNINGS (%d)", len(t.s.Warnings)))
-	for _, w := range ws {
+	for i, w := range ws {
 		if n[w] > 1 {
-			w += fmt.Sprintf(" (×%d)", n[w])
+			ws[i] += fmt.Sprintf(" (×%d)", n[w])
 		}
-		t.wrap(0, 2, "- "+w)
 	}
+	return ws
 }
