@@ -61,4 +61,3 @@ func HolderText(h inspect.Holder) string {
 	}
 	return h.HeldBy() + " " + h.Since(inspect.ShortGID(h.Goroutine), loc)
 }
-
