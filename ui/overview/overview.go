@@ -332,12 +332,8 @@ func (m *Model) groups(b *doc.Builder, d *uictx.Data) {
 	}
 }
 
+// severity is a finding's severity tag, in upper case, all tags as wide as
+// the widest: "ERROR  ", "WARNING".
 func severity(s inspect.Severity) string {
-	switch s {
-	case inspect.SeverityError:
-		return "ERROR"
-	case inspect.SeverityWarning:
-		return "WARN "
-	}
-	return "INFO "
+	return text.Pad(strings.ToUpper(s.String()), len("WARNING"))
 }
