@@ -815,22 +815,8 @@ func (m *md) goroutines(room int) (string, int, int) {
 	if len(m.t.gs) == 0 {
 		return "", 0, 0
 	}
-	var shown, idle []*inspect.Goroutine
-	for _, g := range m.t.gs {
-		if collapsed(g) {
-			idle = append(idle, g)
-		} else {
-			shown = append(shown, g)
-		}
-	}
-	groups := GroupGoroutines(shown)
-	summary := inspect.Plural(len(m.t.gs), "goroutine")
-	if len(groups) > 0 {
-		summary += " in " + inspect.Plural(len(groups), "group")
-	}
-	if len(idle) > 0 {
-		summary += fmt.Sprintf(", %d idle runtime", len(idle))
-	}
+	groups, idle := groupShown(m.t.gs)
+	summary := inspect.Plural(len(m.t.gs), "goroutine") + groupsNote(len(groups), len(idle))
 	head := "### Goroutines\n\n<details>\n<summary>" + summary + " (stuck first, then the largest groups)</summary>\n\n"
 	tail := ""
 	if len(idle) > 0 {

@@ -475,27 +475,38 @@ func collapsed(g *inspect.Goroutine) bool {
 	return g.Verdict == inspect.VerdictIdle && (g.System || g.Role != inspect.RoleNone)
 }
 
-func (t *text) goroutines() {
-	if len(t.gs) == 0 {
-		return
-	}
-	var shown, idle []*inspect.Goroutine
-	for _, g := range t.gs {
+// groupShown groups the goroutines that are shown, and returns apart those
+// collapsed into the idle line.
+func groupShown(gs []*inspect.Goroutine) (groups []Group, idle []*inspect.Goroutine) {
+	var shown []*inspect.Goroutine
+	for _, g := range gs {
 		if collapsed(g) {
 			idle = append(idle, g)
 		} else {
 			shown = append(shown, g)
 		}
 	}
-	groups := GroupGoroutines(shown)
-	title := fmt.Sprintf("GOROUTINES (%d", len(t.gs))
-	if len(groups) > 0 {
-		title += " in " + inspect.Plural(len(groups), "group")
+	return GroupGoroutines(shown), idle
+}
+
+// groupsNote follows a goroutine count: " in 12 groups, 8 idle runtime".
+func groupsNote(groups, idle int) string {
+	s := ""
+	if groups > 0 {
+		s += " in " + inspect.Plural(groups, "group")
 	}
-	if len(idle) > 0 {
-		title += fmt.Sprintf(", %d idle runtime", len(idle))
+	if idle > 0 {
+		s += fmt.Sprintf(", %d idle runtime", idle)
 	}
-	t.section(title + ")")
+	return s
+}
+
+func (t *text) goroutines() {
+	if len(t.gs) == 0 {
+		return
+	}
+	groups, idle := groupShown(t.gs)
+	t.section(fmt.Sprintf("GOROUTINES (%d%s)", len(t.gs), groupsNote(len(groups), len(idle))))
 	for _, g := range groups {
 		t.sep()
 		t.group(0, g, true)
