@@ -224,6 +224,15 @@ func (v Verdict) Label() string {
 	return v.Name()
 }
 
+// Name is the cycle's kind as written: "lock-order"; "wait-for" when it
+// has none.
+func (k CycleKind) Name() string {
+	if k == "" {
+		return "wait-for"
+	}
+	return string(k)
+}
+
 // ---- waits ----
 
 // Verb is the operation as a verb phrase, before a resource: "lock",

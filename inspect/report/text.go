@@ -430,10 +430,7 @@ func (t *text) cycles() {
 	cs := sortedCycles(t.s.Cycles)
 	t.section(fmt.Sprintf("CYCLES (%d)", len(cs)))
 	for i, c := range cs {
-		kind := c.Kind
-		if kind == "" {
-			kind = "wait-for"
-		}
+		kind := c.Kind.Name()
 		first := "?"
 		if len(c.Goroutines) > 0 {
 			first = "goroutine " + strconv.FormatInt(c.Goroutines[0], 10)

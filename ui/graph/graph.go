@@ -257,10 +257,7 @@ func (m *Model) title(n int) string {
 // cycle draws one cycle as a vertical chain with a loop bracket on the left.
 func (m *Model) cycle(b *doc.Builder, i int, c inspect.Cycle) {
 	d, th := m.data, m.ctx.Theme
-	kind := c.Kind
-	if kind == "" {
-		kind = "wait-for"
-	}
+	kind := c.Kind.Name()
 	h := fmt.Sprintf("cycle %d · %s · %s", i+1, kind, inspect.Plural(len(c.Goroutines), "goroutine"))
 	b.Add("  "+h, "  "+th.Bold.Render(h))
 	cy := th.Cycle

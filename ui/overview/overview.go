@@ -171,10 +171,7 @@ func (m *Model) build(b *doc.Builder, d *uictx.Data) {
 			target = c.Goroutines[0]
 		}
 		it := m.item(b, target)
-		kind := c.Kind
-		if kind == "" {
-			kind = "wait-for"
-		}
+		kind := c.Kind.Name()
 		var parts []string
 		for j, id := range c.Goroutines {
 			parts = append(parts, inspect.ShortGID(id))

@@ -357,7 +357,7 @@ func (m *Model) viewDetail() string {
 			sub += " · " + strconv.Itoa(n) + " waiting"
 		}
 		if ci, ok := m.data.ResInCycle[r.ID]; ok {
-			kind := m.data.Snap.Cycles[ci].Kind
+			kind := m.data.Snap.Cycles[ci].Kind.Name()
 			sub += " · " + th.Cycle.Render(fmt.Sprintf("in deadlock cycle %d (%s)", ci+1, kind))
 		}
 	}
