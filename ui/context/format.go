@@ -9,7 +9,8 @@ import (
 	"github.com/hangtui/hangtui/ui/components/text"
 )
 
-// Age is how long ago t was: "now", "3s ago", "2m ago".
+// Age is how long ago t was, in inspect's coarse duration: "now", "3s
+// ago", "2m ago", "1h05m ago"; "" for a zero t.
 func Age(now, t time.Time) string {
 	d := now.Sub(t)
 	switch {
@@ -17,12 +18,8 @@ func Age(now, t time.Time) string {
 		return ""
 	case d < time.Second:
 		return "now"
-	case d < time.Minute:
-		return strconv.Itoa(int(d/time.Second)) + "s ago"
-	case d < time.Hour:
-		return strconv.Itoa(int(d/time.Minute)) + "m ago"
 	}
-	return strconv.Itoa(int(d/time.Hour)) + "h ago"
+	return inspect.CoarseDuration(d) + " ago"
 }
 
 // WhereFit is "func  file:line" in at most w columns: the location loses
