@@ -347,10 +347,6 @@ func where(g *Goroutine) string {
 	return fmt.Sprintf(" (%s at %s:%d)", ShortFunc(f.Func), ShortFile(f.File), f.Line)
 }
 
-func describeResource(r *Resource) string {
-	return fmt.Sprintf("%s %#x (%s)", r.Kind, r.Addr, ShortType(r.Type))
-}
-
 func (a *analysis) cycleKind(c Cycle) CycleKind {
 	for _, id := range c.Goroutines {
 		if a.gs[id].Role == RoleFinalizer {

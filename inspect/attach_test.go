@@ -367,7 +367,7 @@ func checkPossible(t *testing.T, snap *inspect.Snapshot, m *fixture.Manifest) {
 	t.Helper()
 	var possible [][]int64
 	for _, f := range snap.Findings {
-		if f.Kind == "possible-deadlock" {
+		if f.Kind == inspect.FindingPossibleDeadlock {
 			possible = append(possible, f.Goroutines)
 		}
 	}

@@ -179,8 +179,8 @@ func (a *analysis) chainFindings() {
 		f := Finding{Severity: SeverityInfo, Kind: FindingWaitChain, Goroutines: append(append([]int64{}, c.Waiters...), c.Head),
 			Resources: append([]string{}, c.Resources...)}
 		sortIDs(f.Goroutines)
-		f.Title = fmt.Sprintf("%s wait, through %s, for goroutine %d%s", plural(len(c.Waiters), "1 goroutine", fmt.Sprintf("%d goroutines", len(c.Waiters))),
-			plural(len(c.Resources), "1 lock", fmt.Sprintf("%d locks", len(c.Resources))), c.Head, where(h))
+		f.Title = fmt.Sprintf("%s wait, through %s, for goroutine %d%s", Plural(len(c.Waiters), "goroutine"),
+			Plural(len(c.Resources), "lock"), c.Head, where(h))
 		for i, id := range c.Longest[:len(c.Longest)-1] {
 			f.Details = append(f.Details, a.step(id, a.rs[c.Via[i]], c.Longest[i+1]))
 		}

@@ -883,7 +883,7 @@ func (p *prover) leakFindings(leaked []*Goroutine, sites map[string][]WakerSite)
 	for _, key := range sortedKeys(byRes) {
 		ids := byRes[key]
 		g := p.gs[ids[0]]
-		f := Finding{Severity: SeverityError, Kind: "leak", Goroutines: ids, Resources: strings.Fields(key)}
+		f := Finding{Severity: SeverityError, Kind: FindingLeak, Goroutines: ids, Resources: strings.Fields(key)}
 		f.Title = fmt.Sprintf("%d goroutine(s) stuck forever: %s", len(ids), g.Why)
 		for _, w := range g.Waits {
 			r := p.rs[w.Resource]
@@ -910,7 +910,7 @@ func (p *prover) finish(before int) {
 	var kept []Finding
 	for _, f := range old {
 		switch f.Kind {
-		case "possible-deadlock":
+		case FindingPossibleDeadlock:
 			all := true
 			for _, id := range f.Goroutines {
 				all = all && p.gs[id].Verdict.Stuck()
@@ -918,7 +918,7 @@ func (p *prover) finish(before int) {
 			if all {
 				continue
 			}
-		case "finalizer-blocked", "cleanup-blocked":
+		case FindingFinalizerBlocked, FindingCleanupBlocked:
 			continue // made again below
 		}
 		kept = append(kept, f)
@@ -940,7 +940,7 @@ func (p *prover) finish(before int) {
 func (p *prover) annotatePossible() {
 	for i := range p.snap.Findings {
 		f := &p.snap.Findings[i]
-		if f.Kind != "possible-deadlock" {
+		if f.Kind != FindingPossibleDeadlock {
 			continue
 		}
 		for _, id := range f.Goroutines {

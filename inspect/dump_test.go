@@ -47,7 +47,7 @@ func checkDumpABBA(t *testing.T, snap *inspect.Snapshot, g1, g2 int64, a, b uint
 	if snap.Target.Source != inspect.SourceDump && snap.Target.Source != inspect.SourceRemote {
 		t.Errorf("source %q", snap.Target.Source)
 	}
-	if len(snap.Cycles) != 1 || snap.Cycles[0].Kind != "lock-order" {
+	if len(snap.Cycles) != 1 || snap.Cycles[0].Kind != inspect.CycleLockOrder {
 		t.Fatalf("cycles %+v, want one lock-order cycle\n%s", snap.Cycles, describe(snap))
 	}
 	c := snap.Cycles[0]

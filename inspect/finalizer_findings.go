@@ -76,9 +76,9 @@ func (a *analysis) stalled(g *Goroutine, call *FinalizerCall, pending int, group
 	case stuck:
 		f.Title += ": it can never return"
 	case pending > 0:
-		f.Title += fmt.Sprintf(": %d %s queued behind it", pending, plural(pending, "finalizer", "finalizers"))
+		f.Title += ": " + Plural(pending, "finalizer") + " queued behind it"
 		if g.Role == RoleCleanup {
-			f.Title = fmt.Sprintf("%s %d is blocked in %s: %d queued %s wait", runner, g.ID, fn, pending, plural(pending, "cleanup", "cleanups"))
+			f.Title = fmt.Sprintf("%s %d is blocked in %s: %s wait", runner, g.ID, fn, Plural(pending, "queued cleanup"))
 		}
 	case g.Role == RoleFinalizer:
 		f.Title += ": no other finalizer can run"
@@ -153,13 +153,6 @@ func (a *analysis) stalled(g *Goroutine, call *FinalizerCall, pending int, group
 		}
 	}
 	a.s.Findings = append(a.s.Findings, f)
-}
-
-func plural(n int, one, many string) string {
-	if n == 1 {
-		return one
-	}
-	return many
 }
 
 // roundWait prints a wait time the way people read it: 2m, 45s, 1.2s.

@@ -121,7 +121,7 @@ func checkFinalizers(t *testing.T, snap *inspect.Snapshot, m *fixture.Manifest) 
 	}
 	var kinds []string
 	for _, fd := range snap.Findings {
-		if fd.Kind != "finalizer-blocked" && fd.Kind != "cleanup-blocked" {
+		if fd.Kind != inspect.FindingFinalizerBlocked && fd.Kind != inspect.FindingCleanupBlocked {
 			continue
 		}
 		kinds = append(kinds, string(fd.Kind))

@@ -267,7 +267,7 @@ func (db *dumpBuilder) runtimeVerdicts(a *analysis) {
 		}
 	}
 	if len(asleep) > 0 {
-		f := Finding{Severity: SeverityError, Kind: "deadlock", Goroutines: asleep,
+		f := Finding{Severity: SeverityError, Kind: FindingDeadlock, Goroutines: asleep,
 			Title:   fmt.Sprintf("Deadlock: the Go runtime reported all goroutines are asleep (%d parked)", len(asleep)),
 			Details: []string{"fatal error: all goroutines are asleep - deadlock!"}}
 		for _, id := range asleep {
@@ -277,7 +277,7 @@ func (db *dumpBuilder) runtimeVerdicts(a *analysis) {
 		db.s.Findings = append(db.s.Findings, f)
 	}
 	if len(leaked) > 0 {
-		f := Finding{Severity: SeverityError, Kind: "leak", Goroutines: leaked,
+		f := Finding{Severity: SeverityError, Kind: FindingLeak, Goroutines: leaked,
 			Title: fmt.Sprintf("%d goroutine(s) marked (leaked) by the Go runtime's leak detector", len(leaked))}
 		for _, id := range leaked {
 			g := a.gs[id]

@@ -43,7 +43,7 @@ func TestGcoreFile(t *testing.T) {
 	checkWaits(t, snap, p.Manifest)
 	checkHolders(t, snap, p.Manifest)
 	checkVerdicts(t, snap, p.Manifest)
-	if len(snap.Cycles) != 1 || snap.Cycles[0].Kind != "lock-order" {
+	if len(snap.Cycles) != 1 || snap.Cycles[0].Kind != inspect.CycleLockOrder {
 		t.Errorf("cycles %+v, want one lock-order cycle", snap.Cycles)
 	}
 }

@@ -65,7 +65,7 @@ func groupFindings(s *Snapshot) {
 		f.Resources = compactStrings(f.Resources)
 		n := 1 + len(f.Instances)
 		f.Title = fmt.Sprintf("%s — %d instances of the same pattern", f.Title, n)
-		f.Details = append(f.Details, fmt.Sprintf("the same pattern, %d more %s: ", n-1, plural(n-1, "instance", "instances"))+instanceList(f.Instances, 8))
+		f.Details = append(f.Details, "the same pattern, "+Plural(n-1, "more instance")+": "+instanceList(f.Instances, 8))
 	}
 }
 

@@ -1,7 +1,6 @@
 package inspect
 
 import (
-	"fmt"
 	"strings"
 
 	"github.com/hangtui/hangtui/inspect/internal/target"
@@ -89,27 +88,6 @@ type holderKey struct {
 	r    *Resource
 	g    int64
 	read bool
-}
-
-// DescribeHolder is "goroutine 18 since store.go:41 (deferred Unlock pending)".
-func DescribeHolder(h Holder) string {
-	s := fmt.Sprintf("goroutine %d", h.Goroutine)
-	if h.Frame != nil {
-		s += fmt.Sprintf(" since %s:%d", ShortFile(h.Frame.File), h.Frame.Line)
-	}
-	switch h.Evidence {
-	case EvidenceDefer:
-		if h.Read {
-			s += " (deferred RUnlock pending)"
-		} else {
-			s += " (deferred Unlock pending)"
-		}
-	case EvidenceSource:
-		s += " (Lock earlier in the function, no Unlock since)"
-	case EvidenceReference:
-		s += " (the only goroutine referencing it)"
-	}
-	return s
 }
 
 // nameResources finds, for each sync object, the variable or struct field

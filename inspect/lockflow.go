@@ -208,7 +208,7 @@ func (lf *lockFunc) matches(fn string) bool {
 	if i := strings.LastIndex(fn, "/"); i >= 0 {
 		fn = fn[i+1:]
 	}
-	fn = stripTypeArgs(fn)
+	fn = StripTypeArgs(fn, "")
 	if lf.name == "" { // a literal: "pkg.Outer.func1" or "pkg.(*T).M.func2.1"
 		return lf.enclosing != "" && strings.Contains(fn, "."+lf.enclosing+".func") || strings.Contains(fn, ".func")
 	}
@@ -216,26 +216,6 @@ func (lf *lockFunc) matches(fn string) bool {
 		return strings.HasSuffix(fn, "(*"+lf.recvType+")."+lf.name) || strings.HasSuffix(fn, "."+lf.recvType+"."+lf.name)
 	}
 	return strings.HasSuffix(fn, "."+lf.name)
-}
-
-// stripTypeArgs removes "[...]" groups: "main.F[...]" → "main.F".
-func stripTypeArgs(s string) string {
-	if !strings.Contains(s, "[") {
-		return s
-	}
-	var b strings.Builder
-	depth := 0
-	for _, c := range s {
-		switch {
-		case c == '[':
-			depth++
-		case c == ']' && depth > 0:
-			depth--
-		case depth == 0:
-			b.WriteRune(c)
-		}
-	}
-	return b.String()
 }
 
 // heldAt answers for one line of an analysed function.

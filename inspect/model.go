@@ -208,29 +208,6 @@ const (
 	OpSelect Op = "select"
 )
 
-// Verb is the operation as a verb phrase: "receive from", "lock".
-func (o Op) Verb() string {
-	switch o {
-	case OpRLock:
-		return "read-lock"
-	case OpWait:
-		return "wait on"
-	case OpSend:
-		return "send on"
-	case OpRecv:
-		return "receive from"
-	}
-	return string(o)
-}
-
-// WaitsTo is the phrase after a goroutine: "waits to lock", "waits on".
-func (o Op) WaitsTo() string {
-	if o == OpWait {
-		return "waits on"
-	}
-	return "waits to " + o.Verb()
-}
-
 // Wait is one thing a goroutine is parked on.
 type Wait struct {
 	// Resource is the Resource.ID waited on.

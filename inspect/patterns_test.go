@@ -79,7 +79,7 @@ func TestFindingPatternsExplain(t *testing.T) {
 		{"leaks-many", func(t *testing.T, snap *inspect.Snapshot) {
 			n := 0
 			for _, f := range snap.Findings {
-				if f.Kind == "leak" {
+				if f.Kind == inspect.FindingLeak {
 					n++
 					if 1+len(f.Instances) != 300 {
 						t.Errorf("%q: %d instances, want 300", f.Title, 1+len(f.Instances))
@@ -185,7 +185,7 @@ func renderFindings(snap *inspect.Snapshot) string {
 	var blocks []string
 	for _, f := range snap.Findings {
 		var b strings.Builder
-		if f.Kind == "possible-deadlock" {
+		if f.Kind == inspect.FindingPossibleDeadlock {
 			// Which parked goroutines can reach a channel depends on
 			// stale words conservative marking finds on their stacks:
 			// the kind is stable, the members are not.
@@ -198,7 +198,7 @@ func renderFindings(snap *inspect.Snapshot) string {
 		for i, d := range f.Details {
 			details[i] = norm(d)
 		}
-		if f.Kind == "deadlock" {
+		if f.Kind == inspect.FindingDeadlock {
 			// A cycle starts at its lowest goroutine id: a different
 			// member from run to run.
 			sort.Strings(details)

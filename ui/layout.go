@@ -11,6 +11,7 @@ import (
 	tea "charm.land/bubbletea/v2"
 	"charm.land/lipgloss/v2"
 
+	"github.com/hangtui/hangtui/inspect"
 	"github.com/hangtui/hangtui/inspect/report"
 	"github.com/hangtui/hangtui/ui/components/text"
 	uictx "github.com/hangtui/hangtui/ui/context"
@@ -162,8 +163,8 @@ func (a *App) tabBar() string {
 			b.WriteString(th.Tab.Render(t))
 		}
 	}
-	if crumb := " › " + uictx.GID(a.detail.ID()); a.inDetail && text.Width(b.String())+text.Width(crumb) <= a.ctx.Width {
-		b.WriteString(th.Dim.Render(" › ") + th.Bold.Render(uictx.GID(a.detail.ID())))
+	if crumb := " › " + inspect.ShortGID(a.detail.ID()); a.inDetail && text.Width(b.String())+text.Width(crumb) <= a.ctx.Width {
+		b.WriteString(th.Dim.Render(" › ") + th.Bold.Render(inspect.ShortGID(a.detail.ID())))
 	}
 	return text.Pad(b.String(), a.ctx.Width)
 }

@@ -24,7 +24,7 @@ func (t *text) finalizers() {
 	t.wrap(0, 2, FinalizerLine(f))
 	if f.State == inspect.FinalizerBlocked {
 		for _, w := range f.BlockedOn {
-			t.line(2, opPhrase(w.Op)+" "+t.resName(w.Resource))
+			t.line(2, w.Op.WaitsTo()+" "+t.resName(w.Resource))
 		}
 	}
 	if f.QueueUnknown {

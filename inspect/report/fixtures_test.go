@@ -199,18 +199,18 @@ func deadlockSnapshot() *inspect.Snapshot {
 				WaitGroup: &inspect.WaitGroupState{Counter: 2, Waiters: 1},
 				Waiters:   []int64{1}},
 		},
-		Cycles: []inspect.Cycle{{Goroutines: []int64{19, 20}, Resources: []string{muB, muA}, Kind: "lock-order"}},
+		Cycles: []inspect.Cycle{{Goroutines: []int64{19, 20}, Resources: []string{muB, muA}, Kind: inspect.CycleLockOrder}},
 		// Deliberately not in report order.
 		Findings: []inspect.Finding{
 			{Severity: inspect.SeverityWarning, Kind: "leak-risk",
 				Title:      "main.(*Bank).Deposit starts a goroutine per deposit that can block forever",
 				Details:    []string{"every Deposit sends a notification on " + ch + " from a new goroutine (bank.go:52)", "nothing receives from it: its only reader was goroutine 12, which has exited"},
 				Goroutines: []int64{33}, Resources: []string{ch}},
-			{Severity: inspect.SeverityError, Kind: "leak",
+			{Severity: inspect.SeverityError, Kind: inspect.FindingLeak,
 				Title:      "Goroutine 33 is blocked forever sending on a channel nobody receives from",
 				Details:    []string{"goroutine 33 sends on " + ch + " (chan main.event, unbuffered, open)", "no goroutine that can still run references the channel"},
 				Goroutines: []int64{33}, Resources: []string{ch}},
-			{Severity: inspect.SeverityError, Kind: "deadlock",
+			{Severity: inspect.SeverityError, Kind: inspect.FindingDeadlock,
 				Title: "Lock-order deadlock: goroutines 19 and 20 each hold the mutex the other one wants",
 				Details: []string{
 					"goroutine 19 holds " + muA + " (main.Account.mu, deferred Unlock at account.go:28) and waits for " + muB,

@@ -52,8 +52,8 @@ func buildGraph(snap *inspect.Snapshot) *waitGraph {
 			if i < len(c.Resources) {
 				r := c.Resources[i]
 				next := c.Goroutines[(i+1)%len(c.Goroutines)]
-				cycleEdge[[2]string{gNode(id), r}] = true
-				cycleEdge[[2]string{r, gNode(next)}] = true
+				cycleEdge[[2]string{inspect.ShortGID(id), r}] = true
+				cycleEdge[[2]string{r, inspect.ShortGID(next)}] = true
 			}
 		}
 	}
@@ -71,7 +71,7 @@ func buildGraph(snap *inspect.Snapshot) *waitGraph {
 
 	order := append([]*inspect.Goroutine(nil), snap.Goroutines...)
 	sort.SliceStable(order, func(i, j int) bool {
-		ri, rj := verdictRank(order[i].Verdict), verdictRank(order[j].Verdict)
+		ri, rj := order[i].Verdict.Rank(), order[j].Verdict.Rank()
 		if ri != rj {
 			return ri < rj
 		}
@@ -90,9 +90,9 @@ func buildGraph(snap *inspect.Snapshot) *waitGraph {
 			continue
 		}
 		if own[gr.ID] {
-			g.nodes = append(g.nodes, graphNode{id: gNode(gr.ID), label: gLabel(gr, gNode(gr.ID)), verdict: gr.Verdict, box: true})
+			g.nodes = append(g.nodes, graphNode{id: inspect.ShortGID(gr.ID), label: gLabel(gr, inspect.ShortGID(gr.ID)), verdict: gr.Verdict, box: true})
 			for _, wt := range gr.Waits {
-				edge(gNode(gr.ID), wt.Resource, string(wt.Op))
+				edge(inspect.ShortGID(gr.ID), wt.Resource, string(wt.Op))
 			}
 			continue
 		}
@@ -117,10 +117,10 @@ func buildGraph(snap *inspect.Snapshot) *waitGraph {
 		mg.ids = append(mg.ids, gr.ID)
 	}
 	for i, mg := range merges {
-		name := gNode(mg.rep.ID)
+		name := inspect.ShortGID(mg.rep.ID)
 		node := name
 		if len(mg.ids) > 1 {
-			name = "×" + strconv.Itoa(len(mg.ids)) + " " + graphIDList(mg.ids, 3)
+			name = "×" + strconv.Itoa(len(mg.ids)) + " " + inspect.ShortGIDs(mg.ids, 3)
 			node = "group" + strconv.Itoa(i)
 		}
 		g.nodes = append(g.nodes, graphNode{id: node, label: gLabel(mg.rep, name), verdict: mg.rep.Verdict, box: true})
@@ -133,14 +133,10 @@ func buildGraph(snap *inspect.Snapshot) *waitGraph {
 		if r == nil {
 			continue
 		}
-		label := resName(r) + "\n" + fmt.Sprintf("%#x", r.Addr) + "\n" + graphResState(r)
+		label := resLabel(r)
 		g.nodes = append(g.nodes, graphNode{id: r.ID, label: label})
 		for _, h := range r.Holders {
-			lbl := "held by"
-			if h.Read {
-				lbl = "read-held by"
-			}
-			edge(r.ID, gNode(h.Goroutine), lbl)
+			edge(r.ID, inspect.ShortGID(h.Goroutine), h.HeldBy())
 		}
 	}
 	return g
@@ -236,117 +232,15 @@ func writeMermaidFlow(p func(format string, a ...any), g *waitGraph) {
 	}
 }
 
-func gNode(id int64) string { return "g" + strconv.FormatInt(id, 10) }
-
-// idList is "g14 g15 g16 +1": the first n ids and how many more.
-func graphIDList(ids []int64, n int) string {
-	parts := make([]string, 0, n+1)
-	for i, id := range ids {
-		if i == n {
-			parts = append(parts, "+"+strconv.Itoa(len(ids)-n))
-			break
-		}
-		parts = append(parts, gNode(id))
-	}
-	return strings.Join(parts, " ")
-}
-
 func gLabel(g *inspect.Goroutine, name string) string {
-	v := string(g.Verdict)
-	if g.Verdict.Stuck() {
-		v = strings.ToUpper(v)
-	}
-	if g.Verdict == "" {
-		v = "unknown"
-	}
-	fn, loc := "(no stack)", ""
-	if f := topFrame(g); f != nil {
-		fn = inspect.ShortFunc(f.Func)
-		loc = inspect.ShortFile(f.File)
-		if f.Line > 0 {
-			loc += ":" + strconv.Itoa(f.Line)
-		}
-	}
+	v := g.Verdict.Label()
+	fn, loc := g.ShortWhere()
 	return name + " " + v + "\n" + fn + "\n" + loc
 }
 
-// topFrame is the innermost user frame, else the innermost frame outside
-// the runtime, else the innermost.
-func topFrame(g *inspect.Goroutine) *inspect.Frame {
-	if len(g.Frames) == 0 {
-		return nil
-	}
-	if t := g.TopUser; t >= 0 && t < len(g.Frames) {
-		return &g.Frames[t]
-	}
-	for i, f := range g.Frames {
-		if inspect.FuncPackage(f.Func) != "runtime" {
-			return &g.Frames[i]
-		}
-	}
-	return &g.Frames[0]
-}
-
-func resName(r *inspect.Resource) string {
-	t := r.Type
-	if t == "" {
-		return r.ID
-	}
-	if i := strings.LastIndex(t, "/"); i >= 0 && !strings.Contains(t[i:], " ") {
-		t = t[i+1:]
-	}
-	if strings.HasPrefix(t, string(r.Kind)) || (r.Kind == inspect.KindChan && strings.HasPrefix(t, "chan")) {
-		return t
-	}
-	return string(r.Kind) + " " + t
-}
-
-// resState is the resource's state in a few words.
-func graphResState(r *inspect.Resource) string {
-	var parts []string
-	switch {
-	case r.Mutex != nil:
-		if r.Mutex.Locked {
-			parts = append(parts, "locked")
-		} else {
-			parts = append(parts, "unlocked")
-		}
-	case r.RWMutex != nil:
-		if r.RWMutex.WriterHeld {
-			parts = append(parts, "write-locked")
-		}
-		if r.RWMutex.Readers > 0 {
-			parts = append(parts, strconv.Itoa(r.RWMutex.Readers)+" readers")
-		}
-	case r.WaitGroup != nil:
-		parts = append(parts, "counter "+strconv.Itoa(r.WaitGroup.Counter))
-	case r.Chan != nil:
-		switch {
-		case r.Chan.Nil:
-			parts = append(parts, "nil")
-		case r.Chan.Closed:
-			parts = append(parts, "closed")
-		default:
-			parts = append(parts, fmt.Sprintf("len %d/%d", r.Chan.Len, r.Chan.Cap))
-		}
-	case r.Cond == nil && r.Sema == nil:
-		// A dump or a Delve server shows no memory.
-		parts = append(parts, "state unknown")
-	}
-	parts = append(parts, strconv.Itoa(len(r.Waiters))+" waiting")
-	return strings.Join(parts, ", ")
-}
-
-func verdictRank(v inspect.Verdict) int {
-	switch v {
-	case inspect.VerdictDeadlocked:
-		return 0
-	case inspect.VerdictLeaked:
-		return 1
-	case inspect.VerdictBlocked:
-		return 2
-	}
-	return 3
+// resLabel is a resource node's label: name, address and state, one a line.
+func resLabel(r *inspect.Resource) string {
+	return inspect.ResourceName(r, r.ID) + "\n" + fmt.Sprintf("%#x", r.Addr) + "\n" + r.StateText()
 }
 
 func dotVerdict(v inspect.Verdict) string {

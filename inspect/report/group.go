@@ -128,21 +128,14 @@ func GroupGoroutines(gs []*inspect.Goroutine) []Group {
 	return groups
 }
 
-// verdictOrder lists verdicts most severe first, the order in which counts
-// are printed.
-var verdictOrder = []inspect.Verdict{
-	inspect.VerdictDeadlocked, inspect.VerdictLeaked, inspect.VerdictBlocked, inspect.VerdictSyscall,
-	inspect.VerdictRunning, inspect.VerdictRunnable, inspect.VerdictSleeping, inspect.VerdictIdle,
-}
-
 // verdictCount is how many goroutines have one verdict.
 type verdictCount struct {
 	Verdict inspect.Verdict
 	N       int
 }
 
-// countVerdicts returns the non-zero verdict counts, most severe first;
-// verdicts this package does not know come last, by name.
+// countVerdicts returns the non-zero verdict counts, most severe first
+// (Verdict.Rank); verdicts this package does not know come last, by name.
 func countVerdicts(gs []*inspect.Goroutine) []verdictCount {
 	n := map[inspect.Verdict]int{}
 	for _, g := range gs {
@@ -150,24 +143,45 @@ func countVerdicts(gs []*inspect.Goroutine) []verdictCount {
 			n[g.Verdict]++
 		}
 	}
-	var out []verdictCount
-	for _, v := range verdictOrder {
-		if n[v] > 0 {
-			out = append(out, verdictCount{v, n[v]})
-			delete(n, v)
-		}
-	}
-	var rest []verdictCount
+	out := make([]verdictCount, 0, len(n))
 	for v, c := range n {
-		rest = append(rest, verdictCount{v, c})
+		out = append(out, verdictCount{v, c})
 	}
-	sort.Slice(rest, func(i, j int) bool { return rest[i].Verdict < rest[j].Verdict })
-	return append(out, rest...)
+	sort.Slice(out, func(i, j int) bool {
+		a, b := out[i].Verdict, out[j].Verdict
+		if a.Rank() != b.Rank() {
+			return a.Rank() < b.Rank()
+		}
+		return a < b
+	})
+	return out
 }
 
-func verdictName(v inspect.Verdict) string {
-	if v == "" {
-		return "unknown"
+// tallyVerdicts is countVerdicts, and how many goroutines are stuck
+// (Verdict.Stuck) and how many blocked.
+func tallyVerdicts(gs []*inspect.Goroutine) (counts []verdictCount, stuck, blocked int) {
+	counts = countVerdicts(gs)
+	for _, c := range counts {
+		if c.Verdict.Stuck() {
+			stuck += c.N
+		}
+		if c.Verdict == inspect.VerdictBlocked {
+			blocked = c.N
+		}
 	}
-	return string(v)
+	return counts, stuck, blocked
+}
+
+// neverRunAgain is "2 goroutines can never run again".
+func neverRunAgain(stuck int) string {
+	return inspect.Plural(stuck, "goroutine") + " can never run again"
+}
+
+// notStuck is the sentence for a snapshot with nothing stuck: "Nothing is
+// provably stuck (3 goroutines blocked may still wake)."
+func notStuck(blocked int) string {
+	if blocked > 0 {
+		return "Nothing is provably stuck (" + inspect.Plural(blocked, "goroutine") + " blocked may still wake)."
+	}
+	return "Nothing is provably stuck."
 }

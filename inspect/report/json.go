@@ -252,7 +252,7 @@ func toDoc(s *inspect.Snapshot, goroutines bool) *Doc {
 		d.Chains = append(d.Chains, Chain{Head: c.Head, Waiters: c.Waiters, Resources: c.Resources, Longest: c.Longest, Via: c.Via})
 	}
 	for _, f := range s.Findings {
-		fd := Finding{Severity: severityName(f.Severity), Kind: string(f.Kind), Title: f.Title,
+		fd := Finding{Severity: f.Severity.String(), Kind: string(f.Kind), Title: f.Title,
 			Details: append([]string{}, f.Details...), Goroutines: nonNilIDs(f.Goroutines), Resources: nonNil(f.Resources)}
 		for _, st := range f.Sites {
 			fd.Sites = append(fd.Sites, Site{Func: st.Func, File: st.File, Line: st.Line, Exit: st.Exit, ExitLine: st.ExitLine, Via: st.Via})
@@ -357,16 +357,6 @@ func ExitCode(s *inspect.Snapshot) int {
 		return ExitStuck
 	}
 	return ExitOK
-}
-
-func severityName(s inspect.Severity) string {
-	switch s {
-	case inspect.SeverityError:
-		return "error"
-	case inspect.SeverityWarning:
-		return "warning"
-	}
-	return "info"
 }
 
 func nonNil(s []string) []string {

@@ -275,11 +275,11 @@ func (m *md) loc(f inspect.Frame) string {
 // where is "`func` at `file:line`" for a goroutine's innermost frame of
 // the program (or the innermost frame outside the runtime).
 func (m *md) where(g *inspect.Goroutine) string {
-	f := topFrame(g)
+	f := g.TopFrame()
 	if f == nil {
 		return "no stack"
 	}
-	return code(stripTypeArgs(f.Func, "[...]")) + " at " + m.loc(*f)
+	return code(inspect.StripTypeArgs(f.Func, inspect.TypeArgsElided)) + " at " + m.loc(*f)
 }
 
 // ---- header ----
@@ -373,7 +373,7 @@ func (m *md) header() string {
 	switch s.Target.Source {
 	case inspect.SourceLive, inspect.SourceRemote:
 		if s.Pause > 0 {
-			parts = append(parts, "target paused "+fmtPause(s.Pause))
+			parts = append(parts, "target paused "+inspect.ShortDuration(s.Pause))
 		} else {
 			parts = append(parts, "pause unknown")
 		}
@@ -381,36 +381,24 @@ func (m *md) header() string {
 	b.WriteString(strings.Join(parts, " · "))
 	b.WriteString("\n\n")
 
-	counts := countVerdicts(m.t.gs)
+	counts, stuck, blocked := tallyVerdicts(m.t.gs)
 	cs := make([]string, len(counts))
-	stuck, blocked := 0, 0
 	for i, c := range counts {
-		v := verdictName(c.Verdict)
+		v := c.Verdict.Name()
 		if c.Verdict.Stuck() {
 			v = "**" + v + "**"
-			stuck += c.N
-		}
-		if c.Verdict == inspect.VerdictBlocked {
-			blocked = c.N
 		}
 		cs[i] = strconv.Itoa(c.N) + " " + v
 	}
-	line := plural(len(m.t.gs), "goroutine")
+	line := inspect.Plural(len(m.t.gs), "goroutine")
 	if len(cs) > 0 {
 		line += ": " + strings.Join(cs, ", ")
 	}
 	b.WriteString(line + ".")
-	switch {
-	case stuck > 0:
-		verb := " goroutines can"
-		if stuck == 1 {
-			verb = " goroutine can"
-		}
-		b.WriteString(" **Stuck: " + strconv.Itoa(stuck) + verb + " never run again.**")
-	case blocked > 0:
-		b.WriteString(" Nothing is provably stuck (" + plural(blocked, "goroutine") + " blocked may still wake).")
-	default:
-		b.WriteString(" Nothing is provably stuck.")
+	if stuck > 0 {
+		b.WriteString(" **Stuck: " + neverRunAgain(stuck) + ".**")
+	} else {
+		b.WriteString(" " + notStuck(blocked))
 	}
 	b.WriteString("\n\n")
 	if u := unknownFrom(s.Target.Source); u != "" {
@@ -430,7 +418,7 @@ func (m *md) footer() string {
 func (m *md) truncNote(shown, total int) string {
 	s := "> [!NOTE]\n> This summary was cut to stay under its size limit"
 	if shown < total {
-		s += ": " + strconv.Itoa(shown) + " of " + plural(total, "goroutine group") + " are listed"
+		s += ": " + strconv.Itoa(shown) + " of " + inspect.Plural(total, "goroutine group") + " are listed"
 	}
 	s += "."
 	if m.opt.Full != "" {
@@ -461,7 +449,7 @@ func (m *md) findings() (full, short string) {
 		if title == "" {
 			title = string(f.Kind)
 		}
-		head := num + severityIcon(f.Severity) + " **" + severityName(f.Severity) + "** · " + mdEscape(title) + "\n"
+		head := num + severityIcon(f.Severity) + " **" + f.Severity.String() + "** · " + mdEscape(title) + "\n"
 		b.WriteString(head)
 		sb.WriteString(head)
 		for j, d := range f.Details {
@@ -528,7 +516,7 @@ func (m *md) findingWhere(f inspect.Finding) []string {
 			continue
 		}
 		k := at{v: g.Verdict, noStack: true}
-		if fr := topFrame(g); fr != nil {
+		if fr := g.TopFrame(); fr != nil {
 			k = at{v: g.Verdict, fn: fr.Func, file: fr.File, line: fr.Line}
 		}
 		if _, ok := ids[k]; !ok {
@@ -539,8 +527,8 @@ func (m *md) findingWhere(f inspect.Finding) []string {
 	}
 	sort.SliceStable(order, func(i, j int) bool {
 		a, b := order[i], order[j]
-		if verdictRank(a.v) != verdictRank(b.v) {
-			return verdictRank(a.v) < verdictRank(b.v)
+		if a.v.Rank() != b.v.Rank() {
+			return a.v.Rank() < b.v.Rank()
 		}
 		return len(ids[a]) > len(ids[b])
 	})
@@ -553,7 +541,7 @@ func (m *md) findingWhere(f inspect.Finding) []string {
 		if n := len(ids[k]); n > 1 {
 			head = "×" + strconv.Itoa(n) + " goroutines " + idList("", ids[k], maxGroupIDs)
 		}
-		out = append(out, "**"+mdEscape(head)+"** "+verdictName(k.v)+": "+m.where(rep[k]))
+		out = append(out, "**"+mdEscape(head)+"** "+k.v.Name()+": "+m.where(rep[k]))
 	}
 	for _, rid := range f.Resources {
 		r := m.t.res[rid]
@@ -581,21 +569,7 @@ func (m *md) holderLine(r *inspect.Resource, h inspect.Holder) string {
 	if r.Type != "" {
 		s += " (" + code(inspect.ShortType(r.Type)) + ")"
 	}
-	held, unlock, lock := " held by goroutine ", "Unlock", "locked"
-	if h.Read {
-		held, unlock, lock = " read-held by goroutine ", "RUnlock", "read-locked"
-	}
-	s += held + strconv.FormatInt(h.Goroutine, 10)
-	at := " at " + m.loc(*h.Frame)
-	switch h.Evidence {
-	case inspect.EvidenceDefer:
-		return s + ": deferred " + unlock + " pending" + at
-	case inspect.EvidenceSource:
-		return s + ": " + lock + at + ", not unlocked since"
-	case inspect.EvidenceReference:
-		return s + ": inferred, the only goroutine referencing it," + at
-	}
-	return s + ":" + at
+	return s + " " + h.HeldBy() + " goroutine " + strconv.FormatInt(h.Goroutine, 10) + ": " + h.EvidenceText(m.loc(*h.Frame))
 }
 
 // ---- graph ----
@@ -612,7 +586,7 @@ func (m *md) graph() (full, short string) {
 	b.WriteString("Goroutines (boxes) wait for resources (rounded), which point to the goroutines holding them; ")
 	b.WriteString("cycles and deadlocked goroutines are red, leaked ones magenta, identical waiters one box.")
 	if notDrawn > 0 {
-		fmt.Fprintf(&b, " %s not drawn (the graph stops at %d nodes).", plural(notDrawn, "more goroutine or resource"), mdMaxGraphNodes)
+		fmt.Fprintf(&b, " %s not drawn (the graph stops at %d nodes).", inspect.Plural(notDrawn, "more goroutine or resource"), mdMaxGraphNodes)
 	}
 	b.WriteString("\n\n```mermaid\n")
 	writeMermaidFlow(func(format string, a ...any) { fmt.Fprintf(&b, format, a...) }, g)
@@ -647,8 +621,8 @@ func (m *md) focusGraph(max int) (*waitGraph, int) {
 				r := c.Resources[i]
 				f.addR(r)
 				next := c.Goroutines[(i+1)%len(c.Goroutines)]
-				f.cycleEdge[[2]string{gNode(id), r}] = true
-				f.cycleEdge[[2]string{r, gNode(next)}] = true
+				f.cycleEdge[[2]string{inspect.ShortGID(id), r}] = true
+				f.cycleEdge[[2]string{r, inspect.ShortGID(next)}] = true
 			}
 		}
 	}
@@ -695,8 +669,8 @@ func (m *md) focusGraph(max int) (*waitGraph, int) {
 	}
 	sort.SliceStable(order, func(i, j int) bool {
 		a, b := order[i], order[j]
-		if verdictRank(a.v) != verdictRank(b.v) {
-			return verdictRank(a.v) < verdictRank(b.v)
+		if a.v.Rank() != b.v.Rank() {
+			return a.v.Rank() < b.v.Rank()
 		}
 		return len(byKey[a]) > len(byKey[b])
 	})
@@ -727,7 +701,7 @@ func (f *focus) addG(id int64) {
 		f.notDrawn++
 		return
 	}
-	n := gNode(id)
+	n := inspect.ShortGID(id)
 	f.nodeOf[id] = n
 	f.rep[n] = g
 	f.g.nodes = append(f.g.nodes, graphNode{id: n, label: gLabel(g, n), verdict: g.Verdict, box: true})
@@ -760,7 +734,7 @@ func (f *focus) addGroup(ids []int64) {
 		f.nodeOf[id] = n
 	}
 	f.rep[n] = g
-	name := "×" + strconv.Itoa(len(left)) + " " + graphIDList(left, 3)
+	name := "×" + strconv.Itoa(len(left)) + " " + inspect.ShortGIDs(left, 3)
 	f.g.nodes = append(f.g.nodes, graphNode{id: n, label: gLabel(g, name), verdict: g.Verdict, box: true})
 }
 
@@ -775,7 +749,7 @@ func (f *focus) addR(id string) {
 	f.resDrawn[id] = true
 	label := id
 	if r := f.m.t.res[id]; r != nil {
-		label = resName(r) + "\n" + fmt.Sprintf("%#x", r.Addr) + "\n" + graphResState(r)
+		label = resLabel(r)
 	}
 	f.g.nodes = append(f.g.nodes, graphNode{id: id, label: label})
 }
@@ -808,11 +782,7 @@ func (f *focus) edges() {
 		}
 		for _, h := range r.Holders {
 			if to := f.nodeOf[h.Goroutine]; to != "" {
-				lbl := "held by"
-				if h.Read {
-					lbl = "read-held by"
-				}
-				edge(n.id, to, lbl)
+				edge(n.id, to, h.HeldBy())
 			}
 		}
 	}
@@ -845,22 +815,8 @@ func (m *md) goroutines(room int) (string, int, int) {
 	if len(m.t.gs) == 0 {
 		return "", 0, 0
 	}
-	var shown, idle []*inspect.Goroutine
-	for _, g := range m.t.gs {
-		if collapsed(g) {
-			idle = append(idle, g)
-		} else {
-			shown = append(shown, g)
-		}
-	}
-	groups := GroupGoroutines(shown)
-	summary := plural(len(m.t.gs), "goroutine")
-	if len(groups) > 0 {
-		summary += " in " + plural(len(groups), "group")
-	}
-	if len(idle) > 0 {
-		summary += fmt.Sprintf(", %d idle runtime", len(idle))
-	}
+	groups, idle := groupShown(m.t.gs)
+	summary := inspect.Plural(len(m.t.gs), "goroutine") + groupsNote(len(groups), len(idle))
 	head := "### Goroutines\n\n<details>\n<summary>" + summary + " (stuck first, then the largest groups)</summary>\n\n"
 	tail := ""
 	if len(idle) > 0 {
@@ -887,7 +843,7 @@ func (m *md) goroutines(room int) (string, int, int) {
 		n++
 	}
 	if n < len(groups) {
-		more := fmt.Sprintf("%s (%s) not listed.\n\n", plural(len(groups)-n, "more group"), plural(countIn(groups[n:]), "goroutine"))
+		more := fmt.Sprintf("%s (%s) not listed.\n\n", inspect.Plural(len(groups)-n, "more group"), inspect.Plural(countIn(groups[n:]), "goroutine"))
 		if len(more) <= left {
 			b.WriteString(more)
 			left -= len(more)
@@ -918,7 +874,7 @@ func countIn(gs []Group) int {
 // as in the text report.
 func (m *md) group(g Group) string {
 	st := mdEscape(status(g))
-	if up := strings.ToUpper(verdictName(g.Key.Verdict)); g.Stuck() && strings.HasPrefix(st, up) {
+	if up := g.Key.Verdict.Label(); g.Stuck() && strings.HasPrefix(st, up) {
 		st = "**" + up + "**" + st[len(up):]
 	}
 	var b strings.Builder
@@ -943,15 +899,7 @@ func (m *md) warnings() (full, short string) {
 	if len(m.s.Warnings) == 0 {
 		return "", ""
 	}
-	n := map[string]int{}
-	for _, w := range m.s.Warnings {
-		n[w]++
-	}
-	ws := make([]string, 0, len(n))
-	for w := range n {
-		ws = append(ws, w)
-	}
-	sort.Strings(ws)
+	ws := countedWarnings(m.s.Warnings)
 	var b strings.Builder
 	b.WriteString("### Warnings\n\n")
 	for i, w := range ws {
@@ -959,12 +907,9 @@ func (m *md) warnings() (full, short string) {
 			fmt.Fprintf(&b, "- … %d more in the full report\n", len(ws)-i)
 			break
 		}
-		if n[w] > 1 {
-			w += fmt.Sprintf(" (×%d)", n[w])
-		}
 		b.WriteString("- " + mdEscape(w) + "\n")
 	}
 	b.WriteString("\n")
-	short = "### Warnings\n\n" + plural(len(ws), "warning") + " in the full report.\n\n"
+	short = "### Warnings\n\n" + inspect.Plural(len(ws), "warning") + " in the full report.\n\n"
 	return b.String(), short
 }

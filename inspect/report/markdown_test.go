@@ -177,8 +177,8 @@ func bigSnapshot(n int) *inspect.Snapshot {
 	for c := 0; c+1 < n; c += 1000 {
 		a, b := s.Goroutines[c], s.Goroutines[c+1]
 		a.Verdict, b.Verdict = inspect.VerdictDeadlocked, inspect.VerdictDeadlocked
-		s.Cycles = append(s.Cycles, inspect.Cycle{Goroutines: []int64{a.ID, b.ID}, Resources: []string{a.Waits[0].Resource, b.Waits[0].Resource}, Kind: "lock-order"})
-		s.Findings = append(s.Findings, inspect.Finding{Severity: inspect.SeverityError, Kind: "deadlock",
+		s.Cycles = append(s.Cycles, inspect.Cycle{Goroutines: []int64{a.ID, b.ID}, Resources: []string{a.Waits[0].Resource, b.Waits[0].Resource}, Kind: inspect.CycleLockOrder})
+		s.Findings = append(s.Findings, inspect.Finding{Severity: inspect.SeverityError, Kind: inspect.FindingDeadlock,
 			Title:      fmt.Sprintf("Lock-order deadlock between goroutines %d and %d", a.ID, b.ID),
 			Details:    []string{strings.Repeat("a long line of evidence ", 40), "another", "and another"},
 			Goroutines: []int64{a.ID, b.ID}, Resources: []string{a.Waits[0].Resource}})

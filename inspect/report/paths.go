@@ -66,7 +66,7 @@ func newPaths(s *inspect.Snapshot) *paths {
 		if !isAbs(f.File) || inspect.IsUserFunc(f.Func) {
 			continue
 		}
-		pkg := inspect.FuncPackage(stripTypeArgs(f.Func, ""))
+		pkg := inspect.FuncPackage(inspect.StripTypeArgs(f.Func, ""))
 		if pkg == "" {
 			continue
 		}
@@ -137,33 +137,9 @@ func (p *paths) loc(f inspect.Frame) string {
 	return s
 }
 
-// stripTypeArgs replaces every top-level [...] in a function name with repl,
-// as Go tracebacks do: "main.Map[go.shape.int]" → "main.Map[...]".
-func stripTypeArgs(fn, repl string) string {
-	if !strings.Contains(fn, "[") {
-		return fn
-	}
-	var b strings.Builder
-	depth := 0
-	for _, r := range fn {
-		switch {
-		case r == '[':
-			if depth == 0 {
-				b.WriteString(repl)
-			}
-			depth++
-		case r == ']' && depth > 0:
-			depth--
-		case depth == 0:
-			b.WriteRune(r)
-		}
-	}
-	return b.String()
-}
-
 // funcName is how a frame's function is printed.
 func funcName(f inspect.Frame) string {
-	name := stripTypeArgs(f.Func, "[...]")
+	name := inspect.StripTypeArgs(f.Func, inspect.TypeArgsElided)
 	if name == "" {
 		name = "?"
 	}
@@ -175,14 +151,7 @@ func funcName(f inspect.Frame) string {
 
 // isRuntime reports whether fn is in package runtime.
 func isRuntime(fn string) bool {
-	return inspect.FuncPackage(stripTypeArgs(fn, "")) == "runtime"
-}
-
-// parkFuncs are the runtime functions every parked goroutine has on top of
-// its stack; they say nothing about why it parked.
-var parkFuncs = map[string]bool{
-	"runtime.gopark": true, "runtime.goparkunlock": true, "runtime.park_m": true,
-	"runtime.mcall": true, "runtime.systemstack": true, "runtime.fastrand": true,
+	return inspect.FuncPackage(inspect.StripTypeArgs(fn, "")) == "runtime"
 }
 
 // topUser is g.TopUser, checked: a zero TopUser on a runtime frame (a
@@ -227,7 +196,7 @@ func shownFrames(g *inspect.Goroutine) []int {
 		}
 		if start < 0 {
 			start = 0
-			for start < n-1 && parkFuncs[g.Frames[start].Func] {
+			for start < n-1 && inspect.IsParkFunc(g.Frames[start].Func) {
 				start++
 			}
 		}

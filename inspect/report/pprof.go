@@ -249,7 +249,7 @@ func pprofLabels(g *inspect.Goroutine) map[string][]string {
 		}
 		l[k] = []string{v}
 	}
-	l[PprofVerdict] = []string{verdictName(g.Verdict)}
+	l[PprofVerdict] = []string{g.Verdict.Name()}
 	if g.State != "" {
 		l[PprofState] = []string{string(g.State)}
 	} else {

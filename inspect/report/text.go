@@ -67,23 +67,23 @@ func Headline(s *inspect.Snapshot) string {
 	var parts []string
 	switch {
 	case dl > 0:
-		p := plural(dl, "goroutine") + " deadlocked"
+		p := inspect.Plural(dl, "goroutine") + " deadlocked"
 		if len(s.Cycles) > 0 {
-			p += " in " + plural(len(s.Cycles), "cycle")
+			p += " in " + inspect.Plural(len(s.Cycles), "cycle")
 		}
 		parts = append(parts, p)
 		if lk > 0 {
 			parts = append(parts, strconv.Itoa(lk)+" leaked")
 		}
 	case lk > 0:
-		parts = append(parts, plural(lk, "goroutine")+" leaked")
+		parts = append(parts, inspect.Plural(lk, "goroutine")+" leaked")
 	default:
 		parts = append(parts, "nothing stuck")
 		if b := n[inspect.VerdictBlocked]; b > 0 {
 			parts = append(parts, strconv.Itoa(b)+" blocked")
 		}
 	}
-	parts = append(parts, plural(total, "goroutine"))
+	parts = append(parts, inspect.Plural(total, "goroutine"))
 	return strings.Join(parts, " · ")
 }
 
@@ -224,13 +224,6 @@ func (t *text) headed(indent int, head, tail string) {
 
 func width(s string) int { return utf8.RuneCountInString(s) }
 
-func plural(n int, word string) string {
-	if n == 1 {
-		return "1 " + word
-	}
-	return strconv.Itoa(n) + " " + word + "s"
-}
-
 // ---- header and summary ----
 
 // header is one line when it fits in Width columns, which a long executable
@@ -255,7 +248,7 @@ func (t *text) header() {
 		parts = append(parts, t.s.TakenAt.UTC().Format("2006-01-02 15:04:05 UTC"))
 	}
 	if t.s.Pause > 0 {
-		parts = append(parts, "target paused "+fmtPause(t.s.Pause))
+		parts = append(parts, "target paused "+inspect.ShortDuration(t.s.Pause))
 	}
 	t.segments(0, 2, parts)
 }
@@ -277,31 +270,6 @@ func elidePath(p string, n int) string {
 		}
 	}
 	return "…" + base
-}
-
-func fmtPause(d time.Duration) string {
-	switch {
-	case d < time.Millisecond:
-		return strconv.FormatInt(d.Microseconds(), 10) + "µs"
-	case d < time.Second:
-		return strconv.FormatInt(d.Milliseconds(), 10) + "ms"
-	}
-	return strconv.FormatFloat(d.Seconds(), 'f', 1, 64) + "s"
-}
-
-// fmtWait is a coarse duration: 45s, 4m, 1h05m, 2d3h.
-func fmtWait(d time.Duration) string {
-	switch {
-	case d < time.Second:
-		return "<1s"
-	case d < time.Minute:
-		return strconv.Itoa(int(d/time.Second)) + "s"
-	case d < time.Hour:
-		return strconv.Itoa(int(d/time.Minute)) + "m"
-	case d < 24*time.Hour:
-		return fmt.Sprintf("%dh%02dm", int(d/time.Hour), int(d%time.Hour/time.Minute))
-	}
-	return fmt.Sprintf("%dd%dh", int(d/(24*time.Hour)), int(d%(24*time.Hour)/time.Hour))
 }
 
 // waitRange describes how long the goroutines have been parked: "waiting 4m"
@@ -327,43 +295,29 @@ func waitRange(gs []*inspect.Goroutine) string {
 	case known == 0:
 		return ""
 	case known < len(gs):
-		return "waiting up to " + fmtWait(hi)
-	case fmtWait(lo) == fmtWait(hi):
-		return "waiting " + fmtWait(hi)
+		return "waiting up to " + inspect.CoarseDuration(hi)
+	case inspect.CoarseDuration(lo) == inspect.CoarseDuration(hi):
+		return "waiting " + inspect.CoarseDuration(hi)
 	}
-	return "waiting " + fmtWait(lo) + "–" + fmtWait(hi)
+	return "waiting " + inspect.CoarseDuration(lo) + "–" + inspect.CoarseDuration(hi)
 }
 
 func (t *text) summary() {
 	t.sep()
-	counts := countVerdicts(t.gs)
+	counts, stuck, blocked := tallyVerdicts(t.gs)
 	parts := make([]string, len(counts))
-	stuck, blocked := 0, 0
 	for i, c := range counts {
-		parts[i] = strconv.Itoa(c.N) + " " + verdictName(c.Verdict)
-		if c.Verdict.Stuck() {
-			stuck += c.N
-		}
-		if c.Verdict == inspect.VerdictBlocked {
-			blocked = c.N
-		}
+		parts[i] = strconv.Itoa(c.N) + " " + c.Verdict.Name()
 	}
-	s := plural(len(t.gs), "goroutine")
+	s := inspect.Plural(len(t.gs), "goroutine")
 	if len(parts) > 0 {
 		s += ": " + strings.Join(parts, ", ")
 	}
 	t.wrap(0, 4, s)
-	switch {
-	case stuck > 0:
-		verb := "goroutines can"
-		if stuck == 1 {
-			verb = "goroutine can"
-		}
-		t.line(0, fmt.Sprintf("STUCK: %d %s never run again", stuck, verb))
-	case blocked > 0:
-		t.line(0, "Nothing is provably stuck ("+plural(blocked, "goroutine")+" blocked may still wake).")
-	default:
-		t.line(0, "Nothing is provably stuck.")
+	if stuck > 0 {
+		t.line(0, "STUCK: "+neverRunAgain(stuck))
+	} else {
+		t.line(0, notStuck(blocked))
 	}
 	var where []string
 	if t.p.prefix != "" {
@@ -389,12 +343,12 @@ func CodeLine(c *inspect.CodeAnalysis) string {
 	}
 	switch c.State {
 	case inspect.CodeReady:
-		s := fmt.Sprintf("Source analysis: %d packages in %s", c.Packages, fmtPause(c.Took))
+		s := fmt.Sprintf("Source analysis: %d packages in %s", c.Packages, inspect.ShortDuration(c.Took))
 		switch {
 		case c.NotProven != "":
 			s += "; no proof from it: " + c.NotProven
 		case c.Proven > 0:
-			s += fmt.Sprintf("; it proved %s stuck beyond what memory proves", plural(c.Proven, "goroutine"))
+			s += fmt.Sprintf("; it proved %s stuck beyond what memory proves", inspect.Plural(c.Proven, "goroutine"))
 		}
 		return s + "."
 	case inspect.CodeRunning:
@@ -421,7 +375,7 @@ func (t *text) findings() {
 		if title == "" {
 			title = string(f.Kind)
 		}
-		t.wrap(0, ind, num+strings.ToUpper(severityName(f.Severity))+"  "+title)
+		t.wrap(0, ind, num+strings.ToUpper(f.Severity.String())+"  "+title)
 		for _, d := range f.Details {
 			t.wrap(ind, 2, d)
 		}
@@ -476,10 +430,7 @@ func (t *text) cycles() {
 	cs := sortedCycles(t.s.Cycles)
 	t.section(fmt.Sprintf("CYCLES (%d)", len(cs)))
 	for i, c := range cs {
-		kind := c.Kind
-		if kind == "" {
-			kind = "wait-for"
-		}
+		kind := c.Kind.Name()
 		first := "?"
 		if len(c.Goroutines) > 0 {
 			first = "goroutine " + strconv.FormatInt(c.Goroutines[0], 10)
@@ -491,14 +442,15 @@ func (t *text) cycles() {
 				res = c.Resources[j]
 			}
 			next := c.Goroutines[(j+1)%len(c.Goroutines)]
-			held := "held by goroutine " + strconv.FormatInt(next, 10)
+			holder := inspect.Holder{Goroutine: next}
 			if r := t.res[res]; r != nil {
 				for _, h := range r.Holders {
 					if h.Goroutine == next && h.Read {
-						held = "read-held by goroutine " + strconv.FormatInt(next, 10)
+						holder = h
 					}
 				}
 			}
+			held := holder.HeldBy() + " goroutine " + strconv.FormatInt(next, 10)
 			t.wrap(4, 4, "→ "+t.resName(res)+" "+held)
 		}
 	}
@@ -520,27 +472,38 @@ func collapsed(g *inspect.Goroutine) bool {
 	return g.Verdict == inspect.VerdictIdle && (g.System || g.Role != inspect.RoleNone)
 }
 
-func (t *text) goroutines() {
-	if len(t.gs) == 0 {
-		return
-	}
-	var shown, idle []*inspect.Goroutine
-	for _, g := range t.gs {
+// groupShown groups the goroutines that are shown, and returns apart those
+// collapsed into the idle line.
+func groupShown(gs []*inspect.Goroutine) (groups []Group, idle []*inspect.Goroutine) {
+	var shown []*inspect.Goroutine
+	for _, g := range gs {
 		if collapsed(g) {
 			idle = append(idle, g)
 		} else {
 			shown = append(shown, g)
 		}
 	}
-	groups := GroupGoroutines(shown)
-	title := fmt.Sprintf("GOROUTINES (%d", len(t.gs))
-	if len(groups) > 0 {
-		title += " in " + plural(len(groups), "group")
+	return GroupGoroutines(shown), idle
+}
+
+// groupsNote follows a goroutine count: " in 12 groups, 8 idle runtime".
+func groupsNote(groups, idle int) string {
+	s := ""
+	if groups > 0 {
+		s += " in " + inspect.Plural(groups, "group")
 	}
-	if len(idle) > 0 {
-		title += fmt.Sprintf(", %d idle runtime", len(idle))
+	if idle > 0 {
+		s += fmt.Sprintf(", %d idle runtime", idle)
 	}
-	t.section(title + ")")
+	return s
+}
+
+func (t *text) goroutines() {
+	if len(t.gs) == 0 {
+		return
+	}
+	groups, idle := groupShown(t.gs)
+	t.section(fmt.Sprintf("GOROUTINES (%d%s)", len(t.gs), groupsNote(len(groups), len(idle))))
 	for _, g := range groups {
 		t.sep()
 		t.group(0, g, true)
@@ -555,11 +518,7 @@ func (t *text) goroutines() {
 func idleLine(gs []*inspect.Goroutine) string {
 	n := map[string]int{}
 	for _, g := range gs {
-		r := g.WaitReason
-		if r == "" {
-			r = string(g.State)
-		}
-		n[r]++
+		n[g.Doing()]++
 	}
 	reasons := make([]string, 0, len(n))
 	for r := range n {
@@ -571,7 +530,7 @@ func idleLine(gs []*inspect.Goroutine) string {
 		}
 		return reasons[i] < reasons[j]
 	})
-	s := plural(len(gs), "runtime goroutine") + " idle: "
+	s := inspect.Plural(len(gs), "runtime goroutine") + " idle: "
 	for i, r := range reasons {
 		item := r
 		if n[r] > 1 {
@@ -624,11 +583,7 @@ func idList(noun string, ids []int64, limit int) string {
 func status(g Group) string {
 	rep := g.Representative
 	var parts []string
-	v := verdictName(g.Key.Verdict)
-	if g.Stuck() {
-		v = strings.ToUpper(v)
-	}
-	parts = append(parts, v)
+	parts = append(parts, g.Key.Verdict.Label())
 	doing := g.Key.WaitReason
 	if doing == "" {
 		doing = string(g.Key.State)
@@ -646,27 +601,6 @@ func status(g Group) string {
 		parts = append(parts, w)
 	}
 	return strings.Join(parts, " · ")
-}
-
-// opPhrase is how a goroutine's wait on a resource reads.
-func opPhrase(op inspect.Op) string {
-	switch op {
-	case inspect.OpLock:
-		return "waits to lock"
-	case inspect.OpRLock:
-		return "waits to read-lock"
-	case inspect.OpWait:
-		return "waits on"
-	case inspect.OpSend:
-		return "waits to send on"
-	case inspect.OpRecv:
-		return "waits to receive from"
-	case inspect.OpSema:
-		return "waits to acquire"
-	case "":
-		return "waits on"
-	}
-	return "waits to " + string(op)
 }
 
 // group writes one group: header, and with details what it waits on and
@@ -711,7 +645,7 @@ func (t *text) groupDetails(indent int, g Group) {
 			t.line(indent, fmt.Sprintf("… and %d more waits", len(waits)-i))
 			break
 		}
-		t.wrap(indent, 4, opPhrase(w.op)+" "+t.resName(w.res))
+		t.wrap(indent, 4, w.op.WaitsTo()+" "+t.resName(w.res))
 	}
 	hs := sortedKeys(holds)
 	for i, h := range hs {
@@ -895,7 +829,7 @@ func (t *text) createdBy(g Group) *frameLine {
 			parent = 0
 		}
 	}
-	fn := "created by " + stripTypeArgs(c.Func, "[...]")
+	fn := "created by " + inspect.StripTypeArgs(c.Func, inspect.TypeArgsElided)
 	if parent > 0 {
 		fn += " in goroutine " + strconv.FormatInt(parent, 10)
 	}
@@ -931,7 +865,7 @@ func (t *text) resources() {
 	type simKey struct{ kind, typ, state string }
 	similar := map[simKey][]*inspect.Resource{}
 	keyOf := func(r *inspect.Resource) (simKey, bool) {
-		return simKey{string(r.Kind), r.Type, resState(r)}, len(r.Holders) == 0
+		return simKey{string(r.Kind), r.Type, r.StateText()}, len(r.Holders) == 0
 	}
 	for _, r := range rs {
 		if k, ok := keyOf(r); ok {
@@ -962,7 +896,12 @@ func resHead(id string, r *inspect.Resource) string {
 	if r.Type != "" {
 		s += "  " + r.Type
 	}
-	if st := resState(r); st != "" {
+	st := r.StateText()
+	if c := r.Chan; c != nil && !c.Nil {
+		// The buffer reads as part of the channel's type.
+		st = strings.Replace(st, c.Buffer(), "("+c.Buffer()+")", 1)
+	}
+	if st != "" {
 		if r.Kind == inspect.KindChan && r.Chan != nil && !r.Chan.Nil && r.Type != "" {
 			s += " " + st
 		} else {
@@ -970,91 +909,6 @@ func resHead(id string, r *inspect.Resource) string {
 		}
 	}
 	return s
-}
-
-// resState describes the state of a resource read from memory.
-func resState(r *inspect.Resource) string {
-	waiting := len(r.Waiters)
-	var p []string
-	switch {
-	case r.Mutex != nil:
-		m := r.Mutex
-		if m.Locked {
-			p = append(p, "locked")
-		} else {
-			p = append(p, "unlocked")
-		}
-		if m.Starving {
-			p = append(p, "starving")
-		}
-		if waiting == 0 {
-			waiting = m.Waiters
-		}
-		if waiting > 0 {
-			p = append(p, strconv.Itoa(waiting)+" waiting")
-		}
-	case r.RWMutex != nil:
-		m := r.RWMutex
-		switch {
-		case m.WriterHeld:
-			p = append(p, "write-locked")
-		case m.Readers > 0:
-			p = append(p, "read-locked by "+plural(m.Readers, "reader"))
-		default:
-			p = append(p, "unlocked")
-		}
-		if m.WriterPending {
-			p = append(p, "writer pending")
-		}
-		if m.WritersWaiting > 0 {
-			p = append(p, plural(m.WritersWaiting, "writer")+" waiting")
-		}
-		if m.ReadersWaiting > 0 {
-			p = append(p, plural(m.ReadersWaiting, "reader")+" waiting")
-		}
-	case r.WaitGroup != nil:
-		p = append(p, "counter "+strconv.Itoa(r.WaitGroup.Counter))
-		if waiting == 0 {
-			waiting = r.WaitGroup.Waiters
-		}
-		if waiting > 0 {
-			p = append(p, strconv.Itoa(waiting)+" waiting")
-		}
-	case r.Cond != nil:
-		p = append(p, strconv.Itoa(r.Cond.Waiters)+" waiting")
-	case r.Chan != nil:
-		c := r.Chan
-		if c.Nil {
-			return "nil channel: blocks forever"
-		}
-		s := fmt.Sprintf("(len %d/cap %d), ", c.Len, c.Cap)
-		if c.Closed {
-			s += "closed"
-		} else {
-			s += "open"
-		}
-		p = append(p, s)
-		if n := len(c.Senders); n > 0 {
-			p = append(p, plural(n, "sender")+" waiting")
-		}
-		if n := len(c.Receivers); n > 0 {
-			p = append(p, plural(n, "receiver")+" waiting")
-		}
-		if len(c.Senders)+len(c.Receivers) == 0 && waiting > 0 {
-			p = append(p, strconv.Itoa(waiting)+" waiting")
-		}
-	case r.Sema != nil:
-		p = append(p, "value "+strconv.FormatUint(uint64(r.Sema.Value), 10))
-		if waiting > 0 {
-			p = append(p, strconv.Itoa(waiting)+" waiting")
-		}
-	default:
-		p = append(p, "state not read")
-		if waiting > 0 {
-			p = append(p, strconv.Itoa(waiting)+" waiting")
-		}
-	}
-	return strings.Join(p, ", ")
 }
 
 // isHeld reports whether the state says somebody holds the lock.
@@ -1110,38 +964,20 @@ func (t *text) waiterLines(indent int, waiters []int64, c *inspect.ChanState) {
 // holder is "held by goroutine 18 (deadlocked) — deferred Unlock pending at
 // store.go:41".
 func (t *text) holder(h inspect.Holder) string {
-	s := "held by goroutine "
-	if h.Read {
-		s = "read-held by goroutine "
-	}
-	s += strconv.FormatInt(h.Goroutine, 10)
+	s := h.HeldBy() + " goroutine " + strconv.FormatInt(h.Goroutine, 10)
 	if g := t.byID[h.Goroutine]; g != nil {
-		s += " (" + verdictName(g.Verdict) + ")"
+		s += " (" + g.Verdict.Name() + ")"
 	} else {
 		s += " (not in snapshot)"
 	}
-	unlock, lock := "Unlock", "locked"
-	if h.Read {
-		unlock, lock = "RUnlock", "read-locked"
-	}
-	at := ""
+	loc := ""
 	if h.Frame != nil {
-		at = " at " + t.p.loc(*h.Frame)
+		loc = t.p.loc(*h.Frame)
 	}
-	switch h.Evidence {
-	case inspect.EvidenceDefer:
-		return s + " — deferred " + unlock + " pending" + at
-	case inspect.EvidenceSource:
-		return s + " — " + lock + at + ", not unlocked since"
-	case inspect.EvidenceReference:
-		return s + " — inferred: the only goroutine referencing it" + at
-	case "":
-		if at != "" {
-			return s + " —" + at
-		}
-		return s
+	if e := h.EvidenceText(loc); e != "" {
+		s += " — " + e
 	}
-	return s + " — " + string(h.Evidence) + at
+	return s
 }
 
 // resourceGroup prints alike resources that nobody holds as one block.
@@ -1181,8 +1017,17 @@ func (t *text) warnings() {
 	if len(t.s.Warnings) == 0 {
 		return
 	}
+	t.section(fmt.Sprintf("WARNINGS (%d)", len(t.s.Warnings)))
+	for _, w := range countedWarnings(t.s.Warnings) {
+		t.wrap(0, 2, "- "+w)
+	}
+}
+
+// countedWarnings is each distinct warning once, sorted, with how many
+// times it was given when more than once: "no memory at 0x10 (×3)".
+func countedWarnings(warnings []string) []string {
 	n := map[string]int{}
-	for _, w := range t.s.Warnings {
+	for _, w := range warnings {
 		n[w]++
 	}
 	ws := make([]string, 0, len(n))
@@ -1190,11 +1035,10 @@ func (t *text) warnings() {
 		ws = append(ws, w)
 	}
 	sort.Strings(ws)
-	t.section(fmt.Sprintf("WARNINGS (%d)", len(t.s.Warnings)))
-	for _, w := range ws {
+	for i, w := range ws {
 		if n[w] > 1 {
-			w += fmt.Sprintf(" (×%d)", n[w])
+			ws[i] += fmt.Sprintf(" (×%d)", n[w])
 		}
-		t.wrap(0, 2, "- "+w)
 	}
+	return ws
 }

@@ -141,7 +141,7 @@ func (m *Model) header(b *doc.Builder) bool {
 	if s := p.Duration.Seconds(); s > 0 {
 		rate = float64(p.Samples) / s
 	}
-	s := fmt.Sprintf("%d samples (%.1f/s) over %s without stopping the process", p.Samples, rate, uictx.Wait(p.Duration))
+	s := fmt.Sprintf("%d samples (%.1f/s) over %s without stopping the process", p.Samples, rate, inspect.CoarseDuration(p.Duration))
 	if p.Dropped > 0 {
 		s += fmt.Sprintf(" · %d dropped", p.Dropped)
 	}
@@ -248,7 +248,7 @@ func (m *Model) detail(b *doc.Builder, r *inspect.ContendedResource) {
 		b.Add("   nobody waits now", "   "+th.Dim.Render("nobody waits now"))
 		return
 	}
-	s = "now: " + uictx.Plural(len(r.Last), "goroutine")
+	s = "now: " + inspect.Plural(len(r.Last), "goroutine")
 	b.Add("   "+s, "   "+th.Dim.Render(s))
 	for i, id := range r.Last {
 		if i == 50 {
@@ -258,9 +258,9 @@ func (m *Model) detail(b *doc.Builder, r *inspect.ContendedResource) {
 		}
 		it := b.Item()
 		m.goroutines = append(m.goroutines, id)
-		line := "     " + uictx.GID(id)
+		line := "     " + inspect.ShortGID(id)
 		if g := m.goroutineOf(id); g != nil {
-			fn, loc := uictx.Where(g)
+			fn, loc := g.ShortWhere()
 			line += " " + uictx.WhereFit(fn, loc, w-text.Width(line)-2)
 		}
 		b.AddTo(it, strings.TrimRight(line, " "), "")

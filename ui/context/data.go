@@ -104,7 +104,7 @@ func Build(snap *inspect.Snapshot, prev *Data) *Data {
 	}
 	sort.SliceStable(d.Order, func(i, j int) bool {
 		a, b := d.Order[i], d.Order[j]
-		if ra, rb := VerdictRank(a.Verdict), VerdictRank(b.Verdict); ra != rb {
+		if ra, rb := a.Verdict.Rank(), b.Verdict.Rank(); ra != rb {
 			return ra < rb
 		}
 		return a.ID < b.ID
@@ -231,27 +231,4 @@ func (d *Data) GroupChanges(grp report.Group) (newN, moved int) {
 		}
 	}
 	return newN, moved
-}
-
-// VerdictRank orders verdicts, most severe first.
-func VerdictRank(v inspect.Verdict) int {
-	switch v {
-	case inspect.VerdictDeadlocked:
-		return 0
-	case inspect.VerdictLeaked:
-		return 1
-	case inspect.VerdictBlocked:
-		return 2
-	case inspect.VerdictSyscall:
-		return 3
-	case inspect.VerdictRunning:
-		return 4
-	case inspect.VerdictRunnable:
-		return 5
-	case inspect.VerdictSleeping:
-		return 6
-	case inspect.VerdictIdle:
-		return 7
-	}
-	return 8
 }

@@ -50,18 +50,18 @@ func TestChanges(t *testing.T) {
 
 func TestNames(t *testing.T) {
 	r := &inspect.Resource{ID: "chan:0x1", Kind: inspect.KindChan, Type: "chan github.com/acme/x/events.Event"}
-	if got := ResName(r, r.ID); got != "chan events.Event" {
-		t.Errorf("ResName = %q", got)
+	if got := inspect.ResourceName(r, r.ID); got != "chan events.Event" {
+		t.Errorf("ResourceName = %q", got)
 	}
 	m := &inspect.Resource{ID: "mutex:0x2", Kind: inspect.KindMutex, Type: "github.com/acme/x/store.Store.mu"}
-	if got := ResName(m, m.ID); got != "mutex store.Store.mu" {
-		t.Errorf("ResName = %q", got)
+	if got := inspect.ResourceName(m, m.ID); got != "mutex store.Store.mu" {
+		t.Errorf("ResourceName = %q", got)
 	}
-	if got := Func("github.com/acme/x/store.(*Cache[go.shape.int]).Get"); got != "store.(*Cache[…]).Get" {
-		t.Errorf("Func = %q", got)
+	if got := inspect.ShortFuncName("github.com/acme/x/store.(*Cache[go.shape.int]).Get"); got != "store.(*Cache[...]).Get" {
+		t.Errorf("ShortFuncName = %q", got)
 	}
 	h := inspect.Holder{Goroutine: 18, Evidence: inspect.EvidenceDefer, Frame: &inspect.Frame{File: "/src/app/store/store.go", Line: 41}}
-	if got := HolderText(h); got != "held by g18 since store/store.go:41 (deferred Unlock)" {
+	if got := HolderText(h); got != "held by g18 since store/store.go:41 (deferred Unlock pending)" {
 		t.Errorf("HolderText = %q", got)
 	}
 }

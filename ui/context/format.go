@@ -1,7 +1,6 @@
 package context
 
 import (
-	"fmt"
 	"strconv"
 	"strings"
 	"time"
@@ -10,39 +9,8 @@ import (
 	"github.com/hangtui/hangtui/ui/components/text"
 )
 
-// GID is how a goroutine is named on screen: "g21".
-func GID(id int64) string { return "g" + strconv.FormatInt(id, 10) }
-
-// Wait is a coarse duration: "<1s", "45s", "4m31s", "1h05m", "2d3h"; "" for 0
-// (the runtime has not measured it).
-func Wait(d time.Duration) string {
-	switch {
-	case d <= 0:
-		return ""
-	case d < time.Second:
-		return "<1s"
-	case d < time.Minute:
-		return strconv.Itoa(int(d/time.Second)) + "s"
-	case d < time.Hour:
-		return fmt.Sprintf("%dm%02ds", int(d/time.Minute), int(d%time.Minute/time.Second))
-	case d < 24*time.Hour:
-		return fmt.Sprintf("%dh%02dm", int(d/time.Hour), int(d%time.Hour/time.Minute))
-	}
-	return fmt.Sprintf("%dd%dh", int(d/(24*time.Hour)), int(d%(24*time.Hour)/time.Hour))
-}
-
-// Pause is a short duration for how long the target was stopped: "12ms".
-func Pause(d time.Duration) string {
-	switch {
-	case d < time.Millisecond:
-		return strconv.FormatInt(d.Microseconds(), 10) + "µs"
-	case d < time.Second:
-		return strconv.FormatInt(d.Milliseconds(), 10) + "ms"
-	}
-	return strconv.FormatFloat(d.Seconds(), 'f', 1, 64) + "s"
-}
-
-// Age is how long ago t was: "now", "3s ago", "2m ago".
+// Age is how long ago t was, in inspect's coarse duration: "now", "3s
+// ago", "2m ago", "1h05m ago"; "" for a zero t.
 func Age(now, t time.Time) string {
 	d := now.Sub(t)
 	switch {
@@ -50,97 +18,8 @@ func Age(now, t time.Time) string {
 		return ""
 	case d < time.Second:
 		return "now"
-	case d < time.Minute:
-		return strconv.Itoa(int(d/time.Second)) + "s ago"
-	case d < time.Hour:
-		return strconv.Itoa(int(d/time.Minute)) + "m ago"
 	}
-	return strconv.Itoa(int(d/time.Hour)) + "h ago"
-}
-
-// Func is a function name without its package path and type arguments:
-// "store.(*Store).Get".
-func Func(fn string) string {
-	if fn == "" {
-		return "?"
-	}
-	return inspect.ShortFunc(stripTypeArgs(fn))
-}
-
-func stripTypeArgs(fn string) string {
-	if !strings.Contains(fn, "[") {
-		return fn
-	}
-	var b strings.Builder
-	depth := 0
-	for _, r := range fn {
-		switch {
-		case r == '[':
-			if depth == 0 {
-				b.WriteString("[…]")
-			}
-			depth++
-		case r == ']' && depth > 0:
-			depth--
-		case depth == 0:
-			b.WriteRune(r)
-		}
-	}
-	return b.String()
-}
-
-// Loc is a frame's location, shortened: "store/store.go:41".
-func Loc(f inspect.Frame) string {
-	if f.File == "" {
-		return "?"
-	}
-	s := inspect.ShortFile(f.File)
-	if f.Line > 0 {
-		s += ":" + strconv.Itoa(f.Line)
-	}
-	return s
-}
-
-// parkFuncs say nothing about why a goroutine is parked.
-var parkFuncs = map[string]bool{
-	"runtime.gopark": true, "runtime.goparkunlock": true, "runtime.park_m": true,
-	"runtime.mcall": true, "runtime.systemstack": true,
-}
-
-// TopFrame is the frame that best says where a goroutine is: the innermost
-// frame of the program, else the innermost frame outside the runtime, else
-// the first frame after the parking functions. Nil without frames.
-func TopFrame(g *inspect.Goroutine) *inspect.Frame {
-	if g == nil || len(g.Frames) == 0 {
-		return nil
-	}
-	if t := g.TopUser; t >= 0 && t < len(g.Frames) {
-		return &g.Frames[t]
-	}
-	for i, f := range g.Frames {
-		if inspect.IsUserFunc(f.Func) {
-			return &g.Frames[i]
-		}
-	}
-	for i, f := range g.Frames {
-		if inspect.FuncPackage(f.Func) != "runtime" {
-			return &g.Frames[i]
-		}
-	}
-	i := 0
-	for i < len(g.Frames)-1 && parkFuncs[g.Frames[i].Func] {
-		i++
-	}
-	return &g.Frames[i]
-}
-
-// Where is "func  file:line" of a goroutine's top frame.
-func Where(g *inspect.Goroutine) (fn, loc string) {
-	f := TopFrame(g)
-	if f == nil {
-		return "(no stack)", ""
-	}
-	return Func(f.Func), Loc(*f)
+	return inspect.CoarseDuration(d) + " ago"
 }
 
 // WhereFit is "func  file:line" in at most w columns: the location loses
@@ -161,70 +40,6 @@ func WhereFit(fn, loc string, w int) string {
 	return text.Cut(fn, w)
 }
 
-// Doing is what a goroutine does: its wait reason, or its state.
-func Doing(g *inspect.Goroutine) string {
-	if g.WaitReason != "" {
-		return g.WaitReason
-	}
-	return string(g.State)
-}
-
-// Verdict is a verdict as shown: upper case when it claims the goroutine
-// can never run again.
-func Verdict(v inspect.Verdict) string {
-	if v == "" {
-		return "unknown"
-	}
-	if v.Stuck() {
-		return strings.ToUpper(string(v))
-	}
-	return string(v)
-}
-
-// TypeName is a resource's type without package paths:
-// "demo.Account.mu", "chan int".
-func TypeName(r *inspect.Resource) string {
-	t := r.Type
-	if t == "" {
-		return ""
-	}
-	// Drop every package path: "chan github.com/x/y.T" → "chan y.T".
-	var b strings.Builder
-	start := 0
-	for i := 0; i <= len(t); i++ {
-		if i == len(t) || t[i] == ' ' || t[i] == '*' || t[i] == '(' || t[i] == '[' || t[i] == ']' || t[i] == ',' {
-			word := t[start:i]
-			if j := strings.LastIndex(word, "/"); j >= 0 {
-				word = word[j+1:]
-			}
-			b.WriteString(word)
-			if i < len(t) {
-				b.WriteByte(t[i])
-			}
-			start = i + 1
-		}
-	}
-	return b.String()
-}
-
-// ResName is "mutex demo.Account.mu" or "chan int"; the id when nothing
-// else is known. r may be nil, then id is used.
-func ResName(r *inspect.Resource, id string) string {
-	if r == nil {
-		return id
-	}
-	t := TypeName(r)
-	switch {
-	case t == "":
-		return r.ID
-	case strings.HasPrefix(t, string(r.Kind)+" ") || r.Kind == inspect.KindChan && strings.HasPrefix(t, "chan"):
-		return t
-	case r.Kind == inspect.KindChan && r.Chan != nil && r.Chan.Nil:
-		return "nil chan"
-	}
-	return string(r.Kind) + " " + t
-}
-
 // Addr is a resource's address, "0xc000012340", or "" when unknown.
 func Addr(r *inspect.Resource) string {
 	if r == nil || r.Addr == 0 {
@@ -233,126 +48,13 @@ func Addr(r *inspect.Resource) string {
 	return "0x" + strconv.FormatUint(r.Addr, 16)
 }
 
-// OpPhrase is how waiting to do op reads: "waits to lock".
-func OpPhrase(op inspect.Op) string {
-	switch op {
-	case inspect.OpLock:
-		return "waits to lock"
-	case inspect.OpRLock:
-		return "waits to read-lock"
-	case inspect.OpSend:
-		return "waits to send on"
-	case inspect.OpRecv:
-		return "waits to receive from"
-	case inspect.OpSema:
-		return "waits to acquire"
-	}
-	return "waits on"
-}
-
-// Evidence is how a holder was identified, in a few words.
-func Evidence(h inspect.Holder) string {
-	switch h.Evidence {
-	case inspect.EvidenceDefer:
-		if h.Read {
-			return "deferred RUnlock"
-		}
-		return "deferred Unlock"
-	case inspect.EvidenceSource:
-		return "locked, no Unlock since"
-	case inspect.EvidenceReference:
-		return "inferred: only goroutine referencing it"
-	}
-	return string(h.Evidence)
-}
-
-// HolderText is "held by g18 since store/store.go:41 (deferred Unlock)".
+// HolderText is "held by g18 since store/store.go:41 (deferred Unlock
+// pending)": inspect's wording (Holder.HeldBy, Holder.Since) with the
+// screen's goroutine names and locations.
 func HolderText(h inspect.Holder) string {
-	s := "held by "
-	if h.Read {
-		s = "read-held by "
-	}
-	s += GID(h.Goroutine)
+	loc := ""
 	if h.Frame != nil {
-		s += " since " + Loc(*h.Frame)
+		loc = inspect.ShortLoc(*h.Frame)
 	}
-	if e := Evidence(h); e != "" {
-		s += " (" + e + ")"
-	}
-	return s
-}
-
-// ResState is a resource's state in a few words: "locked, 3 waiting",
-// "chan len 0/cap 0, open, 4 receivers".
-func ResState(r *inspect.Resource) string {
-	var p []string
-	switch {
-	case r.Mutex != nil:
-		if r.Mutex.Locked {
-			p = append(p, "locked")
-		} else {
-			p = append(p, "unlocked")
-		}
-		if r.Mutex.Starving {
-			p = append(p, "starving")
-		}
-	case r.RWMutex != nil:
-		m := r.RWMutex
-		switch {
-		case m.WriterHeld:
-			p = append(p, "write-locked")
-		case m.Readers > 0:
-			p = append(p, strconv.Itoa(m.Readers)+" readers")
-		default:
-			p = append(p, "unlocked")
-		}
-		if m.WriterPending {
-			p = append(p, "writer pending")
-		}
-	case r.WaitGroup != nil:
-		p = append(p, "counter "+strconv.Itoa(r.WaitGroup.Counter))
-	case r.Cond != nil:
-		p = append(p, strconv.Itoa(r.Cond.Waiters)+" in Wait")
-	case r.Chan != nil:
-		c := r.Chan
-		if c.Nil {
-			return "nil: blocks forever"
-		}
-		s := fmt.Sprintf("%d/%d", c.Len, c.Cap)
-		if c.Closed {
-			s += " closed"
-		} else {
-			s += " open"
-		}
-		p = append(p, s)
-	case r.Sema != nil:
-		p = append(p, "value "+strconv.FormatUint(uint64(r.Sema.Value), 10))
-	default:
-		p = append(p, "not read")
-	}
-	return strings.Join(p, ", ")
-}
-
-// Plural is "1 goroutine", "3 goroutines".
-func Plural(n int, word string) string {
-	if n == 1 {
-		return "1 " + word
-	}
-	return strconv.Itoa(n) + " " + word + "s"
-}
-
-// IDList is "g5 g6 g7 +3" with at most limit ids.
-func IDList(ids []int64, limit int) string {
-	var b strings.Builder
-	for i, id := range ids {
-		if i == limit {
-			fmt.Fprintf(&b, " +%d", len(ids)-limit)
-			break
-		}
-		if i > 0 {
-			b.WriteByte(' ')
-		}
-		b.WriteString(GID(id))
-	}
-	return b.String()
+	return h.HeldBy() + " " + h.Since(inspect.ShortGID(h.Goroutine), loc)
 }

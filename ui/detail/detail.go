@@ -131,12 +131,12 @@ func (m *Model) header() string {
 	if g == nil {
 		return " " + th.Bold.Render("goroutine "+strconv.FormatInt(m.id, 10)) + th.Dim.Render(" · not in the snapshot")
 	}
-	parts := []string{th.Verdict(g.Verdict).Render(uictx.Verdict(g.Verdict))}
+	parts := []string{th.Verdict(g.Verdict).Render(g.Verdict.Label())}
 	if ended {
 		parts = []string{th.Warn.Render("ENDED: not in the latest snapshot")}
 	}
-	parts = append(parts, uictx.Doing(g))
-	if w := uictx.Wait(g.Waiting); w != "" {
+	parts = append(parts, g.Doing())
+	if w := inspect.CoarseDuration(g.Waiting); w != "" {
 		parts = append(parts, "waiting "+w)
 	}
 	hint := th.Dim.Render("   esc back")
@@ -189,7 +189,7 @@ func (m *Model) wakers(b *doc.Builder, g *inspect.Goroutine, res string) {
 			}
 			n++
 			if ws.Reflection {
-				reflection = append(reflection, uictx.Func(ws.Func))
+				reflection = append(reflection, inspect.ShortFuncName(ws.Func))
 				why = ws.Why
 				continue
 			}
@@ -202,7 +202,7 @@ func (m *Model) wakers(b *doc.Builder, g *inspect.Goroutine, res string) {
 			if code == "" {
 				code = ws.Op
 			}
-			line := fmt.Sprintf("could be woken by %s at %s:%d in %s — %s", code, inspect.ShortFile(ws.File), ws.Line, uictx.Func(ws.Func), ws.Why)
+			line := fmt.Sprintf("could be woken by %s at %s:%d in %s — %s", code, inspect.ShortFile(ws.File), ws.Line, inspect.ShortFuncName(ws.Func), ws.Why)
 			for i, l := range text.Wrap(line, w-7, 2) {
 				lead := "     "
 				if i == 0 {
@@ -278,12 +278,12 @@ func (m *Model) build(b *doc.Builder, g *inspect.Goroutine, ended bool) {
 	for _, wt := range g.Waits {
 		r := d.R[wt.Resource]
 		it := m.item(b, target{r: wt.Resource})
-		s := uictx.OpPhrase(wt.Op) + " " + uictx.ResName(r, wt.Resource)
+		s := wt.Op.WaitsTo() + " " + inspect.ResourceName(r, wt.Resource)
 		addr := ""
 		if a := uictx.Addr(r); a != "" {
 			addr = "  " + a
 		}
-		b.AddTo(it, "   "+s+addr, "   "+uictx.OpPhrase(wt.Op)+" "+th.Resource.Render(uictx.ResName(r, wt.Resource))+th.Dim.Render(addr))
+		b.AddTo(it, "   "+s+addr, "   "+wt.Op.WaitsTo()+" "+th.Resource.Render(inspect.ResourceName(r, wt.Resource))+th.Dim.Render(addr))
 		if r == nil {
 			continue
 		}
@@ -291,19 +291,13 @@ func (m *Model) build(b *doc.Builder, g *inspect.Goroutine, ended bool) {
 			it := m.item(b, target{g: h.Goroutine})
 			hv := ""
 			if hg, _ := d.Goroutine(h.Goroutine); hg != nil {
-				hv = " · " + uictx.Verdict(hg.Verdict)
+				hv = " · " + hg.Verdict.Label()
 			}
 			s := "     └ " + uictx.HolderText(h) + hv
 			b.AddTo(it, text.Cut(s, w), "")
 		}
 		if len(r.Holders) == 0 && r.Chan != nil {
-			st := "     └ " + uictx.ResState(r)
-			if n := len(r.Chan.Senders); n > 0 {
-				st += ", " + uictx.Plural(n, "sender") + " waiting"
-			}
-			if n := len(r.Chan.Receivers); n > 0 {
-				st += ", " + uictx.Plural(n, "receiver") + " waiting"
-			}
+			st := "     └ " + r.StateText()
 			b.AddTo(it, st, th.Dim.Render(st))
 		}
 		m.wakers(b, g, wt.Resource)
@@ -311,20 +305,20 @@ func (m *Model) build(b *doc.Builder, g *inspect.Goroutine, ended bool) {
 	for _, h := range g.Holds {
 		r := d.R[h]
 		it := m.item(b, target{r: h})
-		s := "holds " + uictx.ResName(r, h)
+		s := "holds " + inspect.ResourceName(r, h)
 		extra := ""
 		if r != nil {
 			if n := len(r.Waiters); n > 0 {
-				extra = "  " + uictx.Plural(n, "goroutine") + " waiting: " + uictx.IDList(r.Waiters, 6)
+				extra = "  " + inspect.Plural(n, "goroutine") + " waiting: " + inspect.ShortGIDs(r.Waiters, 6)
 			}
 		}
 		b.AddTo(it, text.Cut("   "+s+extra, w), "   "+th.Bold.Render(s)+th.Dim.Render(text.Cut(extra, max(w-3-text.Width(s), 0))))
 	}
 	if c := g.CreatedBy; c != nil {
 		t := target{}
-		s := "created by " + uictx.Func(c.Func) + " at " + uictx.Loc(*c)
+		s := "created by " + inspect.ShortFuncName(c.Func) + " at " + inspect.ShortLoc(*c)
 		if g.ParentID > 0 {
-			s += " in " + uictx.GID(g.ParentID)
+			s += " in " + inspect.ShortGID(g.ParentID)
 			t.g = g.ParentID
 		}
 		it := m.item(b, t)
@@ -354,7 +348,7 @@ func (m *Model) build(b *doc.Builder, g *inspect.Goroutine, ended bool) {
 				}
 			}
 			it := m.item(b, target{g: others[0]})
-			s := fmt.Sprintf("same stack and state as %d more: %s", n-1, uictx.IDList(others, 8))
+			s := fmt.Sprintf("same stack and state as %d more: %s", n-1, inspect.ShortGIDs(others, 8))
 			b.AddTo(it, text.Cut("   "+s, w), "   "+th.Dim.Render(text.Cut(s, w-3)))
 		}
 	}
@@ -371,7 +365,7 @@ func (m *Model) build(b *doc.Builder, g *inspect.Goroutine, ended bool) {
 	fnW, locW := 0, 0
 	for _, f := range g.Frames {
 		fnW = max(fnW, text.Width(frameFunc(f)))
-		locW = max(locW, text.Width(uictx.Loc(f)))
+		locW = max(locW, text.Width(inspect.ShortLoc(f)))
 	}
 	col := min(4+fnW+2, max(w-locW, 24))
 	// The runtime frames above the call the program made are folded into
@@ -382,7 +376,7 @@ func (m *Model) build(b *doc.Builder, g *inspect.Goroutine, ended bool) {
 	}
 	if fold > 0 {
 		it := m.item(b, target{expand: true})
-		s := fmt.Sprintf("    + %d runtime frames: %s … %s", fold, uictx.Func(g.Frames[0].Func), uictx.Func(g.Frames[fold-1].Func))
+		s := fmt.Sprintf("    + %d runtime frames: %s … %s", fold, inspect.ShortFuncName(g.Frames[0].Func), inspect.ShortFuncName(g.Frames[fold-1].Func))
 		hint := "  (e shows them)"
 		b.AddTo(it, text.Cut(s+hint, w), th.Dim.Render(text.Cut(s+hint, w)))
 	}
@@ -397,7 +391,7 @@ func (m *Model) build(b *doc.Builder, g *inspect.Goroutine, ended bool) {
 }
 
 func frameFunc(f inspect.Frame) string {
-	fn := uictx.Func(f.Func)
+	fn := inspect.ShortFuncName(f.Func)
 	if f.Inlined {
 		fn += " (inlined)"
 	}
@@ -409,7 +403,7 @@ func (m *Model) frame(b *doc.Builder, g *inspect.Goroutine, i int, f inspect.Fra
 	it := m.item(b, target{})
 	user := inspect.IsUserFunc(f.Func)
 	fn := frameFunc(f)
-	loc := uictx.Loc(f)
+	loc := inspect.ShortLoc(f)
 	mark := "  "
 	if i == g.TopUser {
 		mark = "▶ "

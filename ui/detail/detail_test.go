@@ -103,7 +103,7 @@ func TestEnded(t *testing.T) {
 func TestWakersShown(t *testing.T) {
 	s := uitest.FinalizerStall(0)
 	const ch = "chan:0xc000080120"
-	s.Findings = append(s.Findings, inspect.Finding{Severity: inspect.SeverityError, Kind: "deadlock",
+	s.Findings = append(s.Findings, inspect.Finding{Severity: inspect.SeverityError, Kind: inspect.FindingDeadlock,
 		Title: "Deadlock (finalizer)", Goroutines: []int64{5, 17}, Resources: []string{uitest.PoolMu, ch},
 		Wakers: []inspect.WakerSite{
 			{Resource: ch, Op: "send", Func: "main.(*Conn).release", File: "/srv/pool/pool.go", Line: 91,

@@ -112,7 +112,7 @@ func (m *Model) build(b *doc.Builder, d *uictx.Data) {
 	if f.State == inspect.FinalizerBlocked {
 		for _, wt := range f.BlockedOn {
 			r := d.R[wt.Resource]
-			s := "waits to " + wt.Op.Verb() + " " + uictx.ResName(r, wt.Resource)
+			s := wt.Op.WaitsTo() + " " + inspect.ResourceName(r, wt.Resource)
 			if r != nil {
 				for _, hd := range r.Holders {
 					s += ", held by " + inspect.DescribeHolder(hd)
@@ -124,7 +124,7 @@ func (m *Model) build(b *doc.Builder, d *uictx.Data) {
 		}
 	}
 	if h.Stalled() {
-		s := fmt.Sprintf("⚠ stalled: blocked for %s while the queue grew from %d to %d", uictx.Wait(h.BlockedFor()), h.BlockedPending, h.Last().Pending)
+		s := fmt.Sprintf("⚠ stalled: blocked for %s while the queue grew from %d to %d", inspect.CoarseDuration(h.BlockedFor()), h.BlockedPending, h.Last().Pending)
 		for _, l := range text.Wrap(s, w-4, 2) {
 			m.add(b, it, "   "+l, "   "+th.Warn.Render(l))
 		}
@@ -169,7 +169,7 @@ func (m *Model) build(b *doc.Builder, d *uictx.Data) {
 			}
 			s := fmt.Sprintf("cleanup goroutine %d · %s", id, state)
 			if g != nil && (blocked[id] || running[id]) {
-				fn, loc := uictx.Where(g)
+				fn, loc := g.ShortWhere()
 				s += " in " + fn + " " + loc
 				if blocked[id] && g.WaitReason != "" {
 					s += " (" + g.WaitReason + ")"
@@ -229,14 +229,14 @@ func (m *Model) groups(b *doc.Builder, gs []inspect.FinalizerGroup) {
 			b.Add("     "+s, "     "+th.Dim.Render(s))
 			return
 		}
-		s := fmt.Sprintf("%6d × %s", g.Count, uictx.Func(g.Func))
+		s := fmt.Sprintf("%6d × %s", g.Count, inspect.ShortFuncName(g.Func))
 		if g.Type != "" {
 			s += " (" + inspect.ShortType(g.Type) + ")"
 		}
 		if g.Cleanup {
 			s += " [cleanup]"
 		}
-		loc := uictx.Loc(inspect.Frame{File: g.File, Line: g.Line})
+		loc := inspect.ShortLoc(inspect.Frame{File: g.File, Line: g.Line})
 		s = text.Cut(s, max(10, w-6-text.Width(loc)-2))
 		b.Add("   "+s+"  "+loc, "   "+s+"  "+th.Dim.Render(loc))
 	}

@@ -359,8 +359,8 @@ func (m *Model) sortGroups() {
 		less = func(a, b report.Group) bool { return d.GroupUnchanged(a) > d.GroupUnchanged(b) }
 	case ByFunc:
 		less = func(a, b report.Group) bool {
-			fa, _ := uictx.Where(a.Representative)
-			fb, _ := uictx.Where(b.Representative)
+			fa, _ := a.Representative.ShortWhere()
+			fb, _ := b.Representative.ShortWhere()
 			return fa < fb
 		}
 	case ByID:
@@ -392,7 +392,7 @@ func (m *Model) sortRows() {
 		case ByUnchanged:
 			k.n = -int64(d.Unchanged[g.ID])
 		case ByFunc:
-			k.s, _ = uictx.Where(g)
+			k.s, _ = g.ShortWhere()
 		case ByID:
 			k.n = g.ID
 		}
@@ -432,7 +432,7 @@ func (m *Model) computeColumns() columns {
 			c.count = n
 		}
 		if len(d.Order) > 0 {
-			if n := len(uictx.GID(d.Order[len(d.Order)-1].ID)); n > c.count && !m.grouped {
+			if n := len(inspect.ShortGID(d.Order[len(d.Order)-1].ID)); n > c.count && !m.grouped {
 				c.count = n
 			}
 		}
@@ -448,7 +448,7 @@ func (m *Model) computeColumns() columns {
 	}
 	if !m.grouped && d != nil {
 		for _, g := range d.Order {
-			c.count = max(c.count, len(uictx.GID(g.ID)))
+			c.count = max(c.count, len(inspect.ShortGID(g.ID)))
 		}
 	}
 	c.where = m.w - 2 - c.count - 1 - c.verdict - 1 - c.doing - 1
@@ -510,14 +510,14 @@ func (m *Model) toolbar() string {
 	}
 	var left string
 	if m.grouped {
-		left = fmt.Sprintf(" %s in %s", uictx.Plural(len(d.Order), "goroutine"), uictx.Plural(len(d.Groups), "group"))
+		left = fmt.Sprintf(" %s in %s", inspect.Plural(len(d.Order), "goroutine"), inspect.Plural(len(d.Groups), "group"))
 		if len(m.filter.Terms()) > 0 {
-			left = fmt.Sprintf(" %d of %s", len(m.groupRows), uictx.Plural(len(d.Groups), "group"))
+			left = fmt.Sprintf(" %d of %s", len(m.groupRows), inspect.Plural(len(d.Groups), "group"))
 		}
 	} else {
-		left = " " + uictx.Plural(len(d.Order), "goroutine")
+		left = " " + inspect.Plural(len(d.Order), "goroutine")
 		if len(m.filter.Terms()) > 0 {
-			left = fmt.Sprintf(" %d of %s", len(m.rows), uictx.Plural(len(d.Order), "goroutine"))
+			left = fmt.Sprintf(" %d of %s", len(m.rows), inspect.Plural(len(d.Order), "goroutine"))
 		}
 	}
 	left += " · sort: " + m.sortKey.String(m.grouped)
@@ -548,7 +548,7 @@ func (m *Model) row(i int, c columns) string {
 		rep, verdict = grp.Representative, grp.Key.Verdict
 		count = "×" + strconv.Itoa(len(grp.Goroutines))
 		if len(grp.Goroutines) == 1 {
-			count = uictx.GID(rep.ID)
+			count = inspect.ShortGID(rep.ID)
 		}
 		wait = maxWait(grp.Goroutines)
 		unchanged = d.GroupUnchanged(grp)
@@ -561,7 +561,7 @@ func (m *Model) row(i int, c columns) string {
 	} else {
 		rep = m.rows[i]
 		verdict = rep.Verdict
-		count = uictx.GID(rep.ID)
+		count = inspect.ShortGID(rep.ID)
 		wait = rep.Waiting
 		unchanged = d.Unchanged[rep.ID]
 		switch d.Changes[rep.ID] {
@@ -575,12 +575,12 @@ func (m *Model) row(i int, c columns) string {
 	if unchanged > 1 {
 		same = strconv.Itoa(unchanged) + "×"
 	}
-	fn, loc := uictx.Where(rep)
-	doing := uictx.Doing(rep)
+	fn, loc := rep.ShortWhere()
+	doing := rep.Doing()
 	if rep.Role != inspect.RoleNone {
 		doing = string(rep.Role) + ": " + doing
 	}
-	cols := c.cells(count, uictx.Verdict(verdict), doing, uictx.Wait(wait), same, uictx.WhereFit(fn, loc, c.where))
+	cols := c.cells(count, verdict.Label(), doing, inspect.CoarseDuration(wait), same, uictx.WhereFit(fn, loc, c.where))
 	sel := i == m.sc.Cursor
 	if sel {
 		return th.Selected.Render(text.Pad("›"+mark+strings.Join(cols, " "), m.w))

@@ -184,9 +184,9 @@ func (m *Model) build(b *doc.Builder) {
 		m.cycle(b, i, c)
 		for _, bh := range behinds[i] {
 			r := d.R[bh.Resource]
-			what := "waiting behind " + uictx.ResName(r, bh.Resource)
+			what := "waiting behind " + inspect.ResourceName(r, bh.Resource)
 			if r != nil && len(r.Holders) > 0 {
-				what += ", held by " + uictx.GID(r.Holders[0].Goroutine)
+				what += ", " + r.Holders[0].HeldBy() + " " + inspect.ShortGID(r.Holders[0].Goroutine)
 			}
 			m.group(b, "cycle:"+bh.Resource, bh.IDs, what, bh.Resource)
 		}
@@ -223,7 +223,7 @@ func (m *Model) build(b *doc.Builder) {
 		for _, r := range resOrder {
 			what := "waiting on nothing known"
 			if r != "" {
-				what = "waiting on " + uictx.ResName(d.R[r], r)
+				what = "waiting on " + inspect.ResourceName(d.R[r], r)
 			}
 			m.group(b, "stuck:"+r, byRes[r], what, r)
 		}
@@ -257,11 +257,8 @@ func (m *Model) title(n int) string {
 // cycle draws one cycle as a vertical chain with a loop bracket on the left.
 func (m *Model) cycle(b *doc.Builder, i int, c inspect.Cycle) {
 	d, th := m.data, m.ctx.Theme
-	kind := c.Kind
-	if kind == "" {
-		kind = "wait-for"
-	}
-	h := fmt.Sprintf("cycle %d · %s · %s", i+1, kind, uictx.Plural(len(c.Goroutines), "goroutine"))
+	kind := c.Kind.Name()
+	h := fmt.Sprintf("cycle %d · %s · %s", i+1, kind, inspect.Plural(len(c.Goroutines), "goroutine"))
 	b.Add("  "+h, "  "+th.Bold.Render(h))
 	cy := th.Cycle
 	for j, id := range c.Goroutines {
@@ -286,8 +283,8 @@ func (m *Model) cycle(b *doc.Builder, i int, c inspect.Cycle) {
 		if len(c.Resources) < len(c.Goroutines) {
 			pre = "  └" + strings.Repeat("─", edgeIndent) + edgeHeld + "back to "
 		}
-		s := pre + uictx.GID(first)
-		b.AddTo(it, s, cy.Render(pre)+th.ID.Render(uictx.GID(first)))
+		s := pre + inspect.ShortGID(first)
+		b.AddTo(it, s, cy.Render(pre)+th.ID.Render(inspect.ShortGID(first)))
 	}
 	_ = d
 }
@@ -310,26 +307,26 @@ func (m *Model) goroutineNode(b *doc.Builder, id int64, prefix, styledPrefix str
 	it := m.item(b, target{g: id})
 	g, ended := m.data.Goroutine(id)
 	if g == nil {
-		s := prefix + uictx.GID(id) + "  (not in the snapshot)"
-		b.AddTo(it, s, styledPrefix+th.ID.Render(uictx.GID(id))+th.Dim.Render("  (not in the snapshot)"))
+		s := prefix + inspect.ShortGID(id) + "  (not in the snapshot)"
+		b.AddTo(it, s, styledPrefix+th.ID.Render(inspect.ShortGID(id))+th.Dim.Render("  (not in the snapshot)"))
 		return
 	}
-	verdict := uictx.Verdict(g.Verdict)
+	verdict := g.Verdict.Label()
 	if ended {
 		verdict = "ended"
 	}
-	fn, loc := uictx.Where(g)
+	fn, loc := g.ShortWhere()
 	// The finalizer and cleanup goroutines say so: a cycle through the
 	// finalizer goroutine stalls every finalizer of the process.
 	role := ""
 	if g.Role != inspect.RoleNone {
 		role = string(g.Role) + "  "
 	}
-	head := uictx.GID(id) + "  " + verdict + "  " + role
+	head := inspect.ShortGID(id) + "  " + verdict + "  " + role
 	room := m.doc.W - text.Width(prefix) - text.Width(head)
 	where := uictx.WhereFit(fn, loc, room)
 	plain := prefix + head + where
-	styled := styledPrefix + th.ID.Render(uictx.GID(id)) + "  " + th.Verdict(g.Verdict).Render(verdict) + "  " + th.Bold.Render(role) + dimLoc(th.Dim, where)
+	styled := styledPrefix + th.ID.Render(inspect.ShortGID(id)) + "  " + th.Verdict(g.Verdict).Render(verdict) + "  " + th.Bold.Render(role) + dimLoc(th.Dim, where)
 	b.AddTo(it, plain, styled)
 }
 
@@ -338,7 +335,7 @@ func (m *Model) resourceNode(b *doc.Builder, id string, prefix, styledPrefix str
 	th := m.ctx.Theme
 	it := m.item(b, target{r: id})
 	r := m.data.R[id]
-	name := uictx.ResName(r, id)
+	name := inspect.ResourceName(r, id)
 	addr := uictx.Addr(r)
 	if addr != "" {
 		addr = "  " + addr
@@ -380,16 +377,16 @@ func (m *Model) chain(b *doc.Builder, i int, c inspect.ChainPath) {
 	lastG, _ := d.Goroutine(last)
 	lv := ""
 	if lastG != nil {
-		lv = " (" + uictx.Verdict(lastG.Verdict) + ")"
+		lv = " (" + lastG.Verdict.Label() + ")"
 	}
-	h := fmt.Sprintf("chain %d · %s behind %s%s", i+1, uictx.Plural(c.Behind(), "goroutine"), uictx.GID(last), lv)
+	h := fmt.Sprintf("chain %d · %s behind %s%s", i+1, inspect.Plural(c.Behind(), "goroutine"), inspect.ShortGID(last), lv)
 	b.Add("  "+h, "  "+th.Bold.Render(h))
 	pre := "  " + strings.Repeat(" ", edgeIndent+1)
 	if len(c.Starters) == 1 {
 		m.goroutineNode(b, c.Starters[0], pre, pre)
 	} else {
 		key := "chain:" + c.Resources[0]
-		m.group(b, key, c.Starters, "goroutines "+uictx.IDList(c.Starters, 4), "")
+		m.group(b, key, c.Starters, "goroutines "+inspect.ShortGIDs(c.Starters, 4), "")
 	}
 	ed := th.Edge
 	for j, r := range c.Resources {
@@ -401,7 +398,7 @@ func (m *Model) chain(b *doc.Builder, i int, c inspect.ChainPath) {
 		r := d.R[c.Tail]
 		tail := ""
 		if r != nil {
-			tail = "  " + uictx.ResState(r) + ", nobody holds it"
+			tail = "  " + r.State() + ", nobody holds it"
 		}
 		m.resourceNode(b, c.Tail, pre+edgeWaits, pre+ed.Render(edgeWaits))
 		if tail != "" {

@@ -171,24 +171,21 @@ func (m *Model) build(b *doc.Builder, d *uictx.Data) {
 			target = c.Goroutines[0]
 		}
 		it := m.item(b, target)
-		kind := c.Kind
-		if kind == "" {
-			kind = "wait-for"
-		}
+		kind := c.Kind.Name()
 		var parts []string
 		for j, id := range c.Goroutines {
-			parts = append(parts, uictx.GID(id))
+			parts = append(parts, inspect.ShortGID(id))
 			if j < len(c.Resources) {
 				r := d.R[c.Resources[j]]
-				name := uictx.ResName(r, c.Resources[j])
-				if r != nil && uictx.TypeName(r) != "" {
-					name = uictx.TypeName(r)
+				name := inspect.ResourceName(r, c.Resources[j])
+				if r != nil && inspect.ShortType(r.Type) != "" {
+					name = inspect.ShortType(r.Type)
 				}
 				parts = append(parts, name)
 			}
 		}
 		if len(c.Goroutines) > 0 {
-			parts = append(parts, uictx.GID(c.Goroutines[0]))
+			parts = append(parts, inspect.ShortGID(c.Goroutines[0]))
 		}
 		head := strconv.Itoa(i+1) + ". " + string(kind) + ": "
 		for k, l := range text.Wrap(head+strings.Join(parts, " → "), w-3, len(head)) {
@@ -274,12 +271,12 @@ func (m *Model) finalizerLine(b *doc.Builder, d *uictx.Data) {
 		return
 	}
 	th := m.ctx.Theme
-	s := fmt.Sprintf("⚠ finalizers stalled: %s blocked", uictx.GID(f.Goroutine))
+	s := fmt.Sprintf("⚠ finalizers stalled: %s blocked", inspect.ShortGID(f.Goroutine))
 	if bf := max(d.Fin.BlockedFor(), f.Waiting); bf > 0 {
-		s += " for " + uictx.Wait(bf)
+		s += " for " + inspect.CoarseDuration(bf)
 	}
 	if f.Running != nil {
-		s += " in " + uictx.Func(f.Running.Func)
+		s += " in " + inspect.ShortFuncName(f.Running.Func)
 	}
 	s += fmt.Sprintf(" · %d queued", f.Pending)
 	if d.Fin.Growing() {
@@ -317,11 +314,11 @@ func (m *Model) groups(b *doc.Builder, d *uictx.Data) {
 		it := m.item(b, rep.ID)
 		count := "×" + strconv.Itoa(len(grp.Goroutines))
 		if len(grp.Goroutines) == 1 {
-			count = uictx.GID(rep.ID)
+			count = inspect.ShortGID(rep.ID)
 		}
-		verdict := uictx.Verdict(grp.Key.Verdict)
-		fn, loc := uictx.Where(rep)
-		doing := uictx.Doing(rep)
+		verdict := grp.Key.Verdict.Label()
+		fn, loc := rep.ShortWhere()
+		doing := rep.Doing()
 		dw := max(16, min(w/5, 26))
 		left := fmt.Sprintf("   %-6s %-10s %s ", text.Cut(count, 6), verdict, text.Pad(doing, dw))
 		rest := uictx.WhereFit(fn, loc, w-text.Width(left))
@@ -332,12 +329,8 @@ func (m *Model) groups(b *doc.Builder, d *uictx.Data) {
 	}
 }
 
+// severity is a finding's severity tag, in upper case, all tags as wide as
+// the widest: "ERROR  ", "WARNING".
 func severity(s inspect.Severity) string {
-	switch s {
-	case inspect.SeverityError:
-		return "ERROR"
-	case inspect.SeverityWarning:
-		return "WARN "
-	}
-	return "INFO "
+	return text.Pad(strings.ToUpper(s.String()), len("WARNING"))
 }

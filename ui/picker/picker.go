@@ -14,6 +14,7 @@ import (
 	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
 
+	"github.com/hangtui/hangtui/inspect"
 	"github.com/hangtui/hangtui/ui/components/filter"
 	"github.com/hangtui/hangtui/ui/components/scroll"
 	"github.com/hangtui/hangtui/ui/components/text"
@@ -348,18 +349,13 @@ func (m *Model) footer() []string {
 	return out
 }
 
+// fmtUptime is how long a process has run, as inspect words a wait
+// ("3h00m", "2d3h"); "?" when not known.
 func fmtUptime(d time.Duration) string {
-	switch {
-	case d <= 0:
+	if d <= 0 {
 		return "?"
-	case d < time.Minute:
-		return strconv.Itoa(int(d/time.Second)) + "s"
-	case d < time.Hour:
-		return strconv.Itoa(int(d/time.Minute)) + "m"
-	case d < 48*time.Hour:
-		return fmt.Sprintf("%dh%02d", int(d/time.Hour), int(d%time.Hour/time.Minute))
 	}
-	return strconv.Itoa(int(d/(24*time.Hour))) + "d"
+	return inspect.CoarseDuration(d)
 }
 
 func fmtBytes(n int64) string {

@@ -189,7 +189,7 @@ func (m *Model) rebuild() {
 		if r == nil {
 			continue
 		}
-		if len(terms) > 0 && !filter.Match(strings.ToLower(r.ID+" "+string(r.Kind)+" "+r.Type+" "+uictx.ResState(r)), terms) {
+		if len(terms) > 0 && !filter.Match(strings.ToLower(r.ID+" "+string(r.Kind)+" "+r.Type+" "+r.State()), terms) {
 			continue
 		}
 		m.rows = append(m.rows, r)
@@ -240,7 +240,8 @@ func (m *Model) View() string {
 	}
 	th := m.ctx.Theme
 	lines := []string{m.toolbar()}
-	kindW, stateW := 9, max(12, min(m.w/5, 22))
+	// The state column fits "len 0/cap 16, open" from 80 columns on.
+	kindW, stateW := 9, max(12, min(m.w/5+2, 22))
 	nameW := min(m.w-2-kindW-1-stateW-1-8-1, 56)
 	hdr := "  " + text.Pad("KIND", kindW) + " " + text.Pad("NAME", nameW) + " " + text.Pad("STATE", stateW) + " " + text.PadLeft("WAITERS", 8)
 	lines = append(lines, th.Header.Render(text.Pad(hdr, m.w)))
@@ -254,7 +255,7 @@ func (m *Model) View() string {
 	from, to := m.sc.Visible()
 	for i := from; i < to; i++ {
 		r := m.rows[i]
-		name := uictx.TypeName(r)
+		name := inspect.ShortType(r.Type)
 		if name == "" {
 			name = uictx.Addr(r)
 		}
@@ -269,7 +270,7 @@ func (m *Model) View() string {
 		if n := len(r.Waiters); n > 0 {
 			waiters = strconv.Itoa(n)
 		}
-		first := text.Pad(string(r.Kind), kindW) + " " + text.Pad(name+addr, nameW) + " " + text.Pad(uictx.ResState(r), stateW) + " " + text.PadLeft(waiters, 8)
+		first := text.Pad(string(r.Kind), kindW) + " " + text.Pad(name+addr, nameW) + " " + text.Pad(r.State(), stateW) + " " + text.PadLeft(waiters, 8)
 		second := "    " + m.who(r)
 		if i == m.sc.Cursor {
 			lines = append(lines, th.Selected.Render(text.Pad("› "+first, m.w)), second)
@@ -281,7 +282,7 @@ func (m *Model) View() string {
 			nameSt = th.Cycle
 		}
 		lines = append(lines, "  "+text.Pad(string(r.Kind), kindW)+" "+nameSt.Render(name)+th.Dim.Render(text.Pad(addr, nameW-text.Width(name)))+" "+
-			text.Pad(uictx.ResState(r), stateW)+" "+th.Bold.Render(text.PadLeft(waiters, 8)), th.Dim.Render(text.Cut(second, m.w)))
+			text.Pad(r.State(), stateW)+" "+th.Bold.Render(text.PadLeft(waiters, 8)), th.Dim.Render(text.Cut(second, m.w)))
 	}
 	return text.Lines(lines, m.w, m.h)
 }
@@ -298,10 +299,10 @@ func (m *Model) who(r *inspect.Resource) string {
 	if c := r.Chan; c != nil && len(c.Senders)+len(c.Receivers) > 0 {
 		var p []string
 		if len(c.Senders) > 0 {
-			p = append(p, "senders "+uictx.IDList(c.Senders, 6))
+			p = append(p, "senders "+inspect.ShortGIDs(c.Senders, 6))
 		}
 		if len(c.Receivers) > 0 {
-			p = append(p, "receivers "+uictx.IDList(c.Receivers, 6))
+			p = append(p, "receivers "+inspect.ShortGIDs(c.Receivers, 6))
 		}
 		return strings.Join(p, " · ")
 	}
@@ -310,7 +311,7 @@ func (m *Model) who(r *inspect.Resource) string {
 	case held:
 		return "holder not found" + waitersSuffix(r)
 	case len(r.Waiters) > 0:
-		return "waiters " + uictx.IDList(r.Waiters, 8)
+		return "waiters " + inspect.ShortGIDs(r.Waiters, 8)
 	}
 	return "nobody waits"
 }
@@ -319,7 +320,7 @@ func waitersSuffix(r *inspect.Resource) string {
 	if len(r.Waiters) == 0 {
 		return ""
 	}
-	return " · waiters " + uictx.IDList(r.Waiters, 6)
+	return " · waiters " + inspect.ShortGIDs(r.Waiters, 6)
 }
 
 func (m *Model) toolbar() string {
@@ -330,7 +331,7 @@ func (m *Model) toolbar() string {
 	if m.data == nil {
 		return ""
 	}
-	left := " " + uictx.Plural(len(m.data.Snap.Resources), "lock or channel")
+	left := " " + inspect.Plural(len(m.data.Snap.Resources), "lock or channel")
 	if len(m.data.Snap.Resources) != 1 {
 		left = " " + strconv.Itoa(len(m.data.Snap.Resources)) + " locks and channels"
 	}
@@ -350,13 +351,13 @@ func (m *Model) viewDetail() string {
 		head = m.open
 		sub = th.Dim.Render("no longer in the snapshot: nobody waits on it or holds it now")
 	} else {
-		head = th.Bold.Render(uictx.ResName(r, r.ID)) + "  " + th.Dim.Render(uictx.Addr(r))
-		sub = uictx.ResState(r)
+		head = th.Bold.Render(inspect.ResourceName(r, r.ID)) + "  " + th.Dim.Render(uictx.Addr(r))
+		sub = r.State()
 		if n := len(r.Waiters); n > 0 {
 			sub += " · " + strconv.Itoa(n) + " waiting"
 		}
 		if ci, ok := m.data.ResInCycle[r.ID]; ok {
-			kind := m.data.Snap.Cycles[ci].Kind
+			kind := m.data.Snap.Cycles[ci].Kind.Name()
 			sub += " · " + th.Cycle.Render(fmt.Sprintf("in deadlock cycle %d (%s)", ci+1, kind))
 		}
 	}
@@ -373,11 +374,11 @@ func (m *Model) buildDetail() {
 				if h.Goroutine == id {
 					s := "since "
 					if h.Frame != nil {
-						s += uictx.Loc(*h.Frame)
+						s += inspect.ShortLoc(*h.Frame)
 					} else {
 						s += "?"
 					}
-					s += " (" + uictx.Evidence(h) + ")"
+					s += " (" + h.EvidenceText("") + ")"
 					if h.Read {
 						s = "read-lock " + s
 					}
@@ -394,7 +395,7 @@ func (m *Model) buildDetail() {
 				if g := m.data.G[id]; g != nil {
 					for _, w := range g.Waits {
 						if w.Resource == r.ID {
-							return uictx.OpPhrase(w.Op)
+							return w.Op.WaitsTo()
 						}
 					}
 				}
@@ -432,12 +433,12 @@ func (m *Model) section(b *doc.Builder, title string, ids []int64, what func(int
 		var v inspect.Verdict
 		if g != nil {
 			v = g.Verdict
-			verdict = uictx.Verdict(v)
-			fn, loc = uictx.Where(g)
+			verdict = v.Label()
+			fn, loc = g.ShortWhere()
 		}
-		left := "   " + text.Pad(uictx.GID(id), 7) + " " + text.Pad(verdict, 10) + " "
+		left := "   " + text.Pad(inspect.ShortGID(id), 7) + " " + text.Pad(verdict, 10) + " "
 		w := what(id)
 		rest := w + "  " + uictx.WhereFit(fn, loc, m.w-text.Width(left)-text.Width(w)-2)
-		b.AddTo(it, left+rest, "   "+th.ID.Render(text.Pad(uictx.GID(id), 7))+" "+th.Verdict(v).Render(text.Pad(verdict, 10))+" "+rest)
+		b.AddTo(it, left+rest, "   "+th.ID.Render(text.Pad(inspect.ShortGID(id), 7))+" "+th.Verdict(v).Render(text.Pad(verdict, 10))+" "+rest)
 	}
 }

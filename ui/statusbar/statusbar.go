@@ -107,14 +107,14 @@ func View(ctx *uictx.Context, w int) string {
 			}
 		}
 		if snap.Pause > 0 && (t.Source == inspect.SourceLive || t.Source == inspect.SourceRemote) {
-			add("paused "+uictx.Pause(snap.Pause), th.Dim.Render("paused "+uictx.Pause(snap.Pause)), 50)
+			add("paused "+inspect.ShortDuration(snap.Pause), th.Dim.Render("paused "+inspect.ShortDuration(snap.Pause)), 50)
 		}
 		if age := uictx.Age(now, st.LastAt); age != "" && st.State != uictx.Static {
 			add(age, "", 70)
 		}
 		if st.Interval > 0 && st.Interval > ctx.Interval && st.State == uictx.Live {
 			// The engine stretched the interval to keep the target running.
-			s := "every " + uictx.Wait(st.Interval.Round(time.Second))
+			s := "every " + inspect.CoarseDuration(st.Interval.Round(time.Second))
 			add(s, th.Warn.Render(s), 45)
 		}
 		if d := ctx.Data; d != nil && d.Prev != nil {

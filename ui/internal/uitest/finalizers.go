@@ -52,7 +52,7 @@ func FinalizerStall(step int) *inspect.Snapshot {
 				Holders: []inspect.Holder{{Goroutine: 17, Evidence: inspect.EvidenceDefer, Frame: ptr(app("main.(*Pool).maintain", "pool.go", 58))}},
 				Waiters: []int64{5}},
 		},
-		Findings: []inspect.Finding{{Severity: inspect.SeverityWarning, Kind: "finalizer-blocked",
+		Findings: []inspect.Finding{{Severity: inspect.SeverityWarning, Kind: inspect.FindingFinalizerBlocked,
 			Title:      "Finalizer goroutine 5 is blocked in finalizer main.(*Conn).release (pool.go:88): finalizers queued behind it",
 			Details:    []string{"waits to lock mutex 0x6e4568 (main.Pool.mu), held by goroutine 17 since pool.go:58 (deferred Unlock pending)"},
 			Goroutines: []int64{5, 17}, Resources: []string{PoolMu}}},

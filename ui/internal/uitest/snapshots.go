@@ -207,10 +207,10 @@ func Deadlock() *inspect.Snapshot {
 			{ID: WG, Kind: inspect.KindWaitGroup, Addr: 0xc0000140a0, Type: "main.Bank.pending",
 				WaitGroup: &inspect.WaitGroupState{Counter: 2, Waiters: 1}, Waiters: []int64{1}},
 		},
-		Cycles:     []inspect.Cycle{{Goroutines: []int64{19, 20}, Resources: []string{MuBob, MuAlice}, Kind: "lock-order"}},
+		Cycles:     []inspect.Cycle{{Goroutines: []int64{19, 20}, Resources: []string{MuBob, MuAlice}, Kind: inspect.CycleLockOrder}},
 		Finalizers: &inspect.Finalizers{State: inspect.FinalizerNone},
 		Findings: []inspect.Finding{
-			{Severity: inspect.SeverityError, Kind: "deadlock",
+			{Severity: inspect.SeverityError, Kind: inspect.FindingDeadlock,
 				Title: "Deadlock: 2 goroutines wait for each other's locks (lock-order)",
 				Details: []string{
 					"goroutine 19 (main.(*Account).Transfer at bank/account.go:31) waits to lock mutex 0xc000012388 (main.Account.mu), held by goroutine 20 since bank/account.go:28 (deferred Unlock pending)",
@@ -218,7 +218,7 @@ func Deadlock() *inspect.Snapshot {
 					"goroutine 1 waits on the WaitGroup main.Bank.pending, which only goroutines 19 and 20 can release",
 				},
 				Goroutines: []int64{19, 20, 1}, Resources: []string{MuAlice, MuBob, WG}},
-			{Severity: inspect.SeverityError, Kind: "leak",
+			{Severity: inspect.SeverityError, Kind: inspect.FindingLeak,
 				Title:      "Goroutine 23 waits forever on a channel nobody else references, holding main.Ledger.mu",
 				Details:    []string{"goroutine 23 receives from chan:0xc000080060 (chan struct {}, unbuffered)", "3 goroutines (24, 25, 26) wait for main.Ledger.mu behind it"},
 				Goroutines: []int64{23, 24, 25, 26}, Resources: []string{AckCh, MuLedg}},
