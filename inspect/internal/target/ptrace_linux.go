@@ -141,6 +141,10 @@ func stopProcess(pid int, left map[int]*tracee, deadline time.Time, st *stopStat
 			_ = detachTracees(pid, ts, time.Now().Add(time.Second))
 		}
 	}()
+	// A listing of /proc/PID/task can skip a thread when others end
+	// during it (readdir goes by position), so "no new thread" must be
+	// seen twice in a row with every known thread stopped.
+	quiet := 0
 	for round := 0; ; round++ {
 		tids, err := listTasks(pid)
 		if err != nil {
@@ -171,9 +175,13 @@ func stopProcess(pid int, left map[int]*tracee, deadline time.Time, st *stopStat
 				return nil, at, fmt.Errorf("process %d has no thread left: %w", pid, unix.ESRCH)
 			}
 			if round > 0 {
-				return ts, at, nil // every thread stopped, and no new one
+				if quiet++; quiet == 2 {
+					return ts, at, nil // every thread stopped, and no new one
+				}
+				continue
 			}
 		}
+		quiet = 0
 		if at.IsZero() {
 			at = time.Now()
 		}

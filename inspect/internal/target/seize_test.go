@@ -197,9 +197,10 @@ func TestSeizeMatchesDelve(t *testing.T) {
 		}
 		tg, err := Attach(p.PID)
 		// Delve's attach fails when a thread ends between its listing and
-		// its PTRACE_ATTACH ("could not attach to new thread"), which this
+		// its PTRACE_ATTACH ("could not attach to new thread", "thread already
+		// exited"), which this
 		// fixture does all the time: try again.
-		for i := 0; err != nil && mode == "delve" && strings.Contains(err.Error(), "could not attach to new thread") && i < 20; i++ {
+		for i := 0; err != nil && mode == "delve" && (strings.Contains(err.Error(), "could not attach to new thread") || strings.Contains(err.Error(), "thread already exited")) && i < 20; i++ {
 			tg, err = Attach(p.PID)
 		}
 		os.Unsetenv("HANGTUI_ATTACH")
