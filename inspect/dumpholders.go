@@ -266,19 +266,9 @@ func (h *dumpHolders) claim() {
 				if r == nil || (r.Kind == KindMutex && c.read) {
 					continue
 				}
-				h.addHolder(g, r, Holder{Goroutine: g.ID, Evidence: EvidenceSource, Read: c.read,
+				h.db.addHolder(g, r, Holder{Goroutine: g.ID, Evidence: EvidenceSource, Read: c.read,
 					Frame: &Frame{Func: f.Func, File: f.File, Line: c.line}})
 			}
 		}
 	}
-}
-
-func (h *dumpHolders) addHolder(g *Goroutine, r *Resource, hd Holder) {
-	for _, x := range r.Holders {
-		if x.Goroutine == hd.Goroutine && x.Read == hd.Read {
-			return
-		}
-	}
-	r.Holders = append(r.Holders, hd)
-	g.Holds = appendUnique(g.Holds, r.ID)
 }
