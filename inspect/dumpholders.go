@@ -65,12 +65,6 @@ func (h *dumpHolders) funcAt(file string, line int) *dumpFunc {
 	return fn
 }
 
-// heldAt is what the function at file:line holds there on every path; in a
-// dump a pending deferred Unlock means the lock is still held.
-func (h *dumpHolders) heldAt(file string, line int, fn string) []lockCall {
-	return h.si.heldAt(file, line, fn)
-}
-
 func (db *dumpBuilder) holders(si *sourceIndex, root string, onlyRoot bool) *dumpHolders {
 	h := &dumpHolders{db: db, si: si, offs: map[exprKey]uint64{}, bad: map[exprKey]bool{},
 		globals: map[string]uint64{}, names: map[uint64]string{}, root: root, onlyRoot: onlyRoot, paths: map[string]string{},
@@ -241,24 +235,14 @@ func (h *dumpHolders) claim() {
 		}
 	}
 	for _, g := range h.db.s.Goroutines {
-		if g.TopUser < 0 {
-			continue
-		}
-		for fi := g.TopUser; fi < len(g.Frames); fi++ {
-			f := g.Frames[fi]
-			if !userFrame(f) {
-				continue
-			}
-			file := h.local(f.File)
-			if file == "" {
-				continue
-			}
-			fn := h.funcAt(file, f.Line)
+		for _, sh := range h.si.holdsOf(g.Frames, h.local, true) {
+			f := g.Frames[sh.frame]
+			fn := h.funcAt(sh.file, f.Line)
 			if fn == nil {
 				continue
 			}
-			for _, c := range h.heldAt(file, f.Line, f.Func) {
-				addr, ok := h.resolve(g, fi, fn, file, c.recv)
+			for _, c := range sh.calls {
+				addr, ok := h.resolve(g, sh.frame, fn, sh.file, c.recv)
 				if !ok {
 					continue
 				}

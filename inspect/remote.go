@@ -171,7 +171,7 @@ func (r *Remote) needArgs() func(fn, file string, line int) bool {
 		v := false
 		if local := h.local(file); local != "" {
 			if f := h.funcAt(local, line); f != nil {
-				v = len(h.heldAt(local, line, fn)) > 0 || len(si.locksAt(f, line)) > 0
+				v = len(si.heldAt(local, line, fn)) > 0 || len(si.locksAt(f, line)) > 0
 			}
 		}
 		memo[k] = v
