@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+
+	"github.com/hangtui/hangtui/inspect/internal/target"
 )
 
 // What every front-end (live, core, dump, remote) shares when it assembles
@@ -227,4 +229,77 @@ func classify(g *Goroutine, cs cachedStack, start string, exact bool, creator st
 		g.System = false
 	}
 	g.Verdict = initialVerdict(g)
+}
+
+// syncOffsets are where the semaphores sit inside the sync types: read
+// from the target's DWARF where there is a binary (targetSyncOffsets), the
+// known layout otherwise (knownSyncOffsets: a dump, a Delve server).
+type syncOffsets struct {
+	mutexSema uint64 // sync.Mutex's sema
+	// rwWSema is the RWMutex's inner writer Mutex's sema; writerSem and
+	// readerSem its own two (rwOK: the layout is known).
+	rwWSema, rwWriterSem, rwReaderSem uint64
+	rwOK                              bool
+	wgSema                            uint64 // sync.WaitGroup's sema
+	wgOK                              bool
+	condNotify                        uint64 // sync.Cond's notifyList
+	condOK                            bool
+}
+
+// knownSyncOffsets are the layouts of every Go release hangtui supports
+// (1.22 to 1.27): Mutex{state int32; sema uint32} (since 1.24 through
+// internal/sync.Mutex, the same words), RWMutex{w Mutex; writerSem,
+// readerSem uint32; ...}, WaitGroup{noCopy; state uint64; sema uint32},
+// Cond{noCopy; L Locker; notify notifyList; ...}. TestSyncOffsetsDWARF
+// ties them to the DWARF of fixture binaries.
+var knownSyncOffsets = syncOffsets{
+	mutexSema: 4,
+	rwWSema:   4, rwWriterSem: 8, rwReaderSem: 12, rwOK: true,
+	wgSema: 8, wgOK: true,
+	condNotify: 16, condOK: true,
+}
+
+// targetSyncOffsets reads the offsets from the target's DWARF.
+func targetSyncOffsets(t *target.Target) syncOffsets {
+	var o syncOffsets
+	o.mutexSema = t.MutexSemaOffset()
+	o.rwWSema, o.rwWriterSem, o.rwReaderSem, o.rwOK = t.RWMutexOffsets()
+	o.wgSema, o.wgOK = t.WaitGroupSemaOffset()
+	o.condNotify, o.condOK = t.CondNotifyOffset()
+	return o
+}
+
+// classifySema decides which sync object a semaphore address belongs to,
+// from the wait reason the runtime recorded and the sync frames on the
+// stack: one rule for memory's semaphore table, the contention sampler and
+// a dump's printed semacquire argument. ff (nil: none) looks frames up
+// once per distinct stack.
+func (o syncOffsets) classifySema(reason string, frames []Frame, ff frameFinder, sema uint64) (Kind, uint64, Op) {
+	hasFrame := func(fn string) bool {
+		if ff != nil {
+			return ff.index(frames, fn) >= 0
+		}
+		for _, f := range frames {
+			if f.Func == fn {
+				return true
+			}
+		}
+		return false
+	}
+	switch {
+	case reason == "sync.RWMutex.RLock" && o.rwOK:
+		return KindRWMutex, sema - o.rwReaderSem, OpRLock
+	case reason == "sync.RWMutex.Lock" && o.rwOK:
+		return KindRWMutex, sema - o.rwWriterSem, OpLock
+	case reason == "sync.Mutex.Lock":
+		if o.rwOK && hasFrame("sync.(*RWMutex).Lock") {
+			return KindRWMutex, sema - o.rwWSema, OpLock
+		}
+		return KindMutex, sema - o.mutexSema, OpLock
+	case strings.HasPrefix(reason, "sync.WaitGroup.Wait") || hasFrame("sync.(*WaitGroup).Wait"):
+		if o.wgOK {
+			return KindWaitGroup, sema - o.wgSema, OpWait
+		}
+	}
+	return KindSema, sema, OpSema
 }

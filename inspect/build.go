@@ -350,38 +350,17 @@ func FuncPackage(fn string) string {
 // WaitGroup and bare semaphores) to the object that contains the semaphore.
 func (b *builder) semaphores() error {
 	waiters, err := b.t.SemaWaiters()
+	offs := targetSyncOffsets(b.t)
 	for _, w := range waiters {
 		b.sudogs = append(b.sudogs, w.Sudog)
 		g := b.byAdr[w.G]
 		if g == nil {
 			continue
 		}
-		kind, base, op := b.classifySema(g, w.Sema)
+		kind, base, op := offs.classifySema(g.WaitReason, g.Frames, b.frames, w.Sema)
 		b.addWait(g, b.resource(kind, base), op)
 	}
 	return err
-}
-
-// classifySema decides which sync object a semaphore address belongs to,
-// from the wait reason the runtime recorded and the sync frames on the stack.
-func (b *builder) classifySema(g *Goroutine, sema uint64) (Kind, uint64, Op) {
-	wSema, writerSem, readerSem, rwOK := b.t.RWMutexOffsets()
-	switch {
-	case g.WaitReason == "sync.RWMutex.RLock" && rwOK:
-		return KindRWMutex, sema - readerSem, OpRLock
-	case g.WaitReason == "sync.RWMutex.Lock" && rwOK:
-		return KindRWMutex, sema - writerSem, OpLock
-	case g.WaitReason == "sync.Mutex.Lock":
-		if rwOK && b.frames.index(g.Frames, "sync.(*RWMutex).Lock") >= 0 {
-			return KindRWMutex, sema - wSema, OpLock
-		}
-		return KindMutex, sema - b.t.MutexSemaOffset(), OpLock
-	case strings.HasPrefix(g.WaitReason, "sync.WaitGroup.Wait") || b.frames.index(g.Frames, "sync.(*WaitGroup).Wait") >= 0:
-		if off, ok := b.t.WaitGroupSemaOffset(); ok {
-			return KindWaitGroup, sema - off, OpWait
-		}
-	}
-	return KindSema, sema, OpSema
 }
 
 // channels links goroutines parked in channel operations and selects to the
@@ -472,7 +451,8 @@ func (b *builder) readChan(addr uint64) *target.Chan {
 // the waiter's sudog only on the Cond's notify list, so the Cond is found
 // from the Wait frame's receiver and then confirmed on that list.
 func (b *builder) conds() {
-	condOff, ok := b.t.CondNotifyOffset()
+	offs := targetSyncOffsets(b.t)
+	condOff, ok := offs.condNotify, offs.condOK
 	var reqs []target.VarReq
 	for i, rg := range b.gs {
 		if g := b.model(i); g.State == StateWaiting && g.WaitReason == "sync.Cond.Wait" {

@@ -350,35 +350,9 @@ func syncType(k Kind) string {
 // semaClassifier decides which sync object a semaphore belongs to, as the
 // snapshot's classifySema does, from the wait reason and the stack top.
 func semaClassifier(t *target.Target) func(w *target.SampleWait) (Kind, uint64, Op) {
-	wSema, writerSem, readerSem, rwOK := t.RWMutexOffsets()
-	muOff := t.MutexSemaOffset()
-	wgOff, wgOK := t.WaitGroupSemaOffset()
-	has := func(fs []target.Frame, fn string) bool {
-		for _, f := range fs {
-			if f.Func == fn {
-				return true
-			}
-		}
-		return false
-	}
+	offs := targetSyncOffsets(t)
 	return func(w *target.SampleWait) (Kind, uint64, Op) {
-		sema := w.Addr
-		switch {
-		case w.Reason == "sync.RWMutex.RLock" && rwOK:
-			return KindRWMutex, sema - readerSem, OpRLock
-		case w.Reason == "sync.RWMutex.Lock" && rwOK:
-			return KindRWMutex, sema - writerSem, OpLock
-		case w.Reason == "sync.Mutex.Lock":
-			if rwOK && has(w.Frames, "sync.(*RWMutex).Lock") {
-				return KindRWMutex, sema - wSema, OpLock
-			}
-			return KindMutex, sema - muOff, OpLock
-		case strings.HasPrefix(w.Reason, "sync.WaitGroup.Wait") || has(w.Frames, "sync.(*WaitGroup).Wait"):
-			if wgOK {
-				return KindWaitGroup, sema - wgOff, OpWait
-			}
-		}
-		return KindSema, sema, OpSema
+		return offs.classifySema(w.Reason, modelFrames(w.Frames), nil, w.Addr)
 	}
 }
 
