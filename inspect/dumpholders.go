@@ -4,8 +4,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-
-	"github.com/hangtui/hangtui/inspect/dump"
 )
 
 // Holders in a dump. A traceback prints no deferred calls and no memory,
@@ -191,15 +189,7 @@ func pkgBase(pkg string) string {
 }
 
 func (h *dumpHolders) argWord(g *Goroutine, fi, k int) (uint64, bool) {
-	args := dump.ParseArgs(h.db.raw[g.ID].Args(fi))
-	if k >= len(args) {
-		return 0, false
-	}
-	a := args[k]
-	if a.Uncertain || a.Aggregate || a.Unknown || a.Value == 0 {
-		return 0, false
-	}
-	return a.Value, true
+	return certainWord(h.db.raw[g.ID].ArgValues(fi), k)
 }
 
 // resolve turns a lock expression in frame fi of g into an address.

@@ -51,13 +51,25 @@ func certainArg(g *Goroutine, dg *dump.Goroutine, i int, fns ...string) (uint64,
 			if f.Func != fn || f.Inlined {
 				continue
 			}
-			args := dump.ParseArgs(dg.Args(fi))
-			if i < len(args) && !args[i].Uncertain && !args[i].Aggregate && !args[i].Unknown && args[i].Value != 0 {
-				return args[i].Value, true
+			if v, ok := certainWord(dg.ArgValues(fi), i); ok {
+				return v, true
 			}
 		}
 	}
 	return 0, false
+}
+
+// certainWord is argument i when it is evidence: a scalar word known to be
+// live (printed without "?", or a Delve server's value), not zero.
+func certainWord(args []dump.Arg, i int) (uint64, bool) {
+	if i >= len(args) {
+		return 0, false
+	}
+	a := args[i]
+	if a.Uncertain || a.Aggregate || a.Unknown || a.Value == 0 {
+		return 0, false
+	}
+	return a.Value, true
 }
 
 func semaArg(g *Goroutine, dg *dump.Goroutine) (uint64, bool) {
