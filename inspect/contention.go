@@ -325,26 +325,10 @@ func splitName(k Kind, snapType, typ string) (name, t string) {
 		}
 		return "", snapType
 	}
-	if snapType == typ || snapType == syncType(k) {
+	if snapType == typ || snapType == kindType(k, "") {
 		return "", typ
 	}
 	return snapType, typ
-}
-
-func syncType(k Kind) string {
-	switch k {
-	case KindMutex:
-		return "sync.Mutex"
-	case KindRWMutex:
-		return "sync.RWMutex"
-	case KindWaitGroup:
-		return "sync.WaitGroup"
-	case KindCond:
-		return "sync.Cond"
-	case KindSema:
-		return "runtime semaphore"
-	}
-	return ""
 }
 
 // semaClassifier decides which sync object a semaphore belongs to, as the
@@ -604,11 +588,10 @@ func (cs *ContentionSampler) resource(kind Kind, addr uint64) *ContendedResource
 	id := ResourceID(kind, addr)
 	r := &ContendedResource{ID: id, Kind: kind, Addr: addr, Ops: map[Op]float64{},
 		waitSites: map[siteKey]*ContentionSite{}, holdSites: map[siteKey]*ContentionSite{}, stacks: map[stackKey]*ContentionStack{}}
-	r.Type = syncType(kind)
+	r.Type = kindType(kind, "")
 	if kind == KindChan {
-		r.Type = "chan"
 		if c, err := cs.raw.ReadChan(addr); err == nil && c.ElemType != "?" {
-			r.Type = "chan " + c.ElemType
+			r.Type = kindType(kind, c.ElemType)
 		}
 	}
 	if n, ok := cs.names[id]; ok {
