@@ -69,6 +69,7 @@ func TestSameAnswerEverySource(t *testing.T) {
 				other := viewOf(snaps[src])
 				full := src == "core"
 				compareViews(t, src, live, other, full)
+				compareNamesCycles(t, src, snaps["live"], snaps[src], full)
 				switch src {
 				case "dump":
 					checkShown(t, src, live, other, sc.dump, sc.holders)
@@ -98,12 +99,11 @@ func readEverySource(t *testing.T, exe, scenario string) map[string]*inspect.Sna
 		t.Fatal(err)
 	}
 	_ = r.Close()
-	_ = dlv.Process.Signal(syscall.SIGTERM)
+	_ = dlv.Process.Signal(syscall.SIGTERM) // it detaches
 	_ = dlv.Wait()
 	fixture.AssertRunning(t, p.PID)
 
-	p.Crash(t)
-	text := p.Stderr()
+	text := p.CrashDump(t)
 	if out["dump"], err = inspect.ReadDump(strings.NewReader(text), inspect.DumpOptions{Name: scenario + ".txt"}); err != nil {
 		t.Fatalf("%v\n%s", err, text)
 	}
@@ -213,6 +213,42 @@ func compareViews(t *testing.T, src string, live, other map[int64]*gview, full b
 }
 
 func kinds(k ...inspect.Kind) []inspect.Kind { return k }
+
+// compareNamesCycles: a resource other names (a dump names a lock by the
+// source of the frame that locks it) has the live read's name, and
+// other's wait-for cycles are the live read's (all of them: full).
+func compareNamesCycles(t *testing.T, src string, live, other *inspect.Snapshot, full bool) {
+	t.Helper()
+	names := map[string]string{}
+	for _, r := range live.Resources {
+		names[r.ID] = r.Type
+	}
+	for _, r := range other.Resources {
+		plain := r.Type == "chan" || strings.HasPrefix(r.Type, "sync.") || r.Type == "runtime semaphore"
+		if !plain && names[r.ID] != r.Type {
+			t.Errorf("%s: %s is %q, live %q", src, r.ID, r.Type, names[r.ID])
+		}
+	}
+	cycle := func(c inspect.Cycle) string {
+		return fmt.Sprint(c.Kind, c.Goroutines, c.Resources)
+	}
+	liveCycles := map[string]bool{}
+	for _, c := range live.Cycles {
+		liveCycles[cycle(c)] = true
+	}
+	otherCycles := map[string]bool{}
+	for _, c := range other.Cycles {
+		otherCycles[cycle(c)] = true
+		if !liveCycles[cycle(c)] {
+			t.Errorf("%s: cycle %s not in the live read %v", src, cycle(c), holdKeys(liveCycles))
+		}
+	}
+	for c := range liveCycles {
+		if full && !otherCycles[c] {
+			t.Errorf("%s: no cycle %s", src, c)
+		}
+	}
+}
 
 // checkShown: what a source without memory can show is shown: the live
 // waits on resources of the kinds in kinds, and (holders) the live holders
