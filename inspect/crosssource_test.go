@@ -2,9 +2,9 @@ package inspect_test
 
 import (
 	"fmt"
+	"maps"
 	"path/filepath"
 	"slices"
-	"sort"
 	"strings"
 	"syscall"
 	"testing"
@@ -199,7 +199,7 @@ func viewOf(snap *inspect.Snapshot) map[int64]*gview {
 // states, reasons and frames; waits and holds equal (full) or a subset.
 func compareViews(t *testing.T, src string, live, other map[int64]*gview, parked map[int64]bool, full bool) {
 	t.Helper()
-	for _, id := range sortedIDs(live) {
+	for _, id := range slices.Sorted(maps.Keys(live)) {
 		l, o := live[id], other[id]
 		if o == nil {
 			t.Errorf("%s: goroutine %d (%s %s) missing", src, id, l.reason, strings.Join(l.frames, " "))
@@ -218,7 +218,7 @@ func compareViews(t *testing.T, src string, live, other map[int64]*gview, parked
 		}
 		for h := range o.holds {
 			if !l.holds[h] {
-				t.Errorf("%s: goroutine %d holds %s, live %v", src, id, h, holdKeys(l.holds))
+				t.Errorf("%s: goroutine %d holds %s, live %v", src, id, h, slices.Sorted(maps.Keys(l.holds)))
 			}
 		}
 		if full {
@@ -234,7 +234,7 @@ func compareViews(t *testing.T, src string, live, other map[int64]*gview, parked
 			}
 		}
 	}
-	for _, id := range sortedIDs(other) {
+	for _, id := range slices.Sorted(maps.Keys(other)) {
 		if live[id] == nil && (parked[id] || other[id].state == string(inspect.StateWaiting) && other[id].reason != "sleep") {
 			t.Errorf("%s: goroutine %d (%s %s) not in the live read", src, id, other[id].reason, strings.Join(other[id].frames, " "))
 		}
@@ -269,7 +269,7 @@ func compareNamesCycles(t *testing.T, src string, live, other *inspect.Snapshot,
 	for _, c := range other.Cycles {
 		otherCycles[cycle(c)] = true
 		if !liveCycles[cycle(c)] {
-			t.Errorf("%s: cycle %s not in the live read %v", src, cycle(c), holdKeys(liveCycles))
+			t.Errorf("%s: cycle %s not in the live read %v", src, cycle(c), slices.Sorted(maps.Keys(liveCycles)))
 		}
 	}
 	for c := range liveCycles {
@@ -286,7 +286,7 @@ func checkShown(t *testing.T, src string, live, other map[int64]*gview, kinds []
 	t.Helper()
 	waited := map[string]bool{}
 	shown, all := 0, 0
-	for _, id := range sortedIDs(live) {
+	for _, id := range slices.Sorted(maps.Keys(live)) {
 		l, o := live[id], other[id]
 		for res, op := range l.waits {
 			all++
@@ -303,7 +303,7 @@ func checkShown(t *testing.T, src string, live, other map[int64]*gview, kinds []
 		}
 	}
 	held, heldShown := 0, 0
-	for _, id := range sortedIDs(live) {
+	for _, id := range slices.Sorted(maps.Keys(live)) {
 		l, o := live[id], other[id]
 		for h := range l.holds {
 			res, _, _ := strings.Cut(h, " ")
@@ -319,24 +319,6 @@ func checkShown(t *testing.T, src string, live, other map[int64]*gview, kinds []
 		}
 	}
 	t.Logf("%s shows %d of %d waits, %d of %d holders of the locks whose waits it shows", src, shown, all, heldShown, held)
-}
-
-func sortedIDs(m map[int64]*gview) []int64 {
-	ids := make([]int64, 0, len(m))
-	for id := range m {
-		ids = append(ids, id)
-	}
-	slices.Sort(ids)
-	return ids
-}
-
-func holdKeys(m map[string]bool) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }
 
 // isGoWrapper: "pkg.f.gowrapN" / "pkg.f.deferwrapN".
