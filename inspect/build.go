@@ -23,7 +23,7 @@ type builder struct {
 	byAdr map[uint64]*Goroutine
 	byID  map[int64]*Goroutine
 	raw   map[int64]*target.G
-	res   map[string]*Resource
+	resTable
 	chans map[uint64]*target.Chan
 	// progress is told how far the snapshot has got.
 	progress func(Progress)
@@ -32,17 +32,11 @@ type builder struct {
 	sudogs []uint64
 	// queues indexes channels' wait queues by sudog (queueOp).
 	queues map[*target.Chan]*queueIndex
-	// resByKey finds resources without formatting their ids.
-	resByKey map[resKey]*Resource
-	// holderSeen de-duplicates holders (addHolder).
-	holderSeen map[holderKey]bool
 	// frames finds functions in stacks, once per distinct stack.
 	frames frameFinder
 	// globalWords are the package variables' words by value, read when a
 	// channel is first named (chanField).
 	globalWords map[uint64]uint64
-	// waitSlab backs goroutines' first Wait (addWait).
-	waitSlab []Wait
 }
 
 func build(t *target.Target, info Target, src *sourceIndex, progress func(Progress)) (*Snapshot, error) {
@@ -53,7 +47,6 @@ func build(t *target.Target, info Target, src *sourceIndex, progress func(Progre
 		byAdr:    map[uint64]*Goroutine{},
 		byID:     map[int64]*Goroutine{},
 		raw:      map[int64]*target.G{},
-		res:      map[string]*Resource{},
 		chans:    map[uint64]*target.Chan{},
 		frames:   frameFinder{},
 	}
@@ -108,7 +101,7 @@ func build(t *target.Target, info Target, src *sourceIndex, progress func(Progre
 	phase("source holders")
 	b.finish()
 	b.referenceHolders()
-	b.sortHolds()
+	sortHolds(b.snap)
 	b.nameResources()
 	phase("resources")
 	b.readFinalizers()
@@ -190,39 +183,14 @@ func (b *builder) warn(format string, args ...any) {
 // model (Frames must be treated as read-only).
 type stackCache map[*target.Frame]cachedStack
 
-// cachedStack is a converted stack and what newGoroutine asks of it.
-type cachedStack struct {
-	frames     []Frame
-	topUser    int
-	allRuntime bool
-	role       Role // from a finalizer or cleanup loop frame on the stack
-}
-
 func (c stackCache) convert(in []target.Frame) cachedStack {
 	if len(in) == 0 {
-		return cachedStack{topUser: -1, allRuntime: true}
+		return newCachedStack(nil)
 	}
 	if cs, ok := c[&in[0]]; ok && len(cs.frames) == len(in) {
 		return cs
 	}
-	out := modelFrames(in)
-	top := -1
-	for i, f := range out {
-		if top < 0 && IsUserFunc(f.Func) {
-			top = i
-		}
-	}
-	cs := cachedStack{frames: out, topUser: top, allRuntime: allRuntime(out)}
-	for _, f := range out {
-		switch f.Func {
-		case "runtime.runfinq", "runtime.runFinalizers":
-			cs.role = RoleFinalizer
-		case "runtime.runCleanups":
-			if cs.role == RoleNone {
-				cs.role = RoleCleanup
-			}
-		}
-	}
+	cs := newCachedStack(modelFrames(in))
 	c[&in[0]] = cs
 	return cs
 }
@@ -265,35 +233,11 @@ func newGoroutine(rg *target.G, t *target.Target, stacks stackCache, slab *[]Gor
 		// Between park and schedule: treat as running.
 		g.State = StateRunning
 	}
-	cs := stacks.convert(rg.Frames)
-	g.Frames, g.TopUser = cs.frames, cs.topUser
 	if loc, ok := t.Location(rg.GoPC); ok && rg.GoPC != 0 {
 		g.CreatedBy = &Frame{Func: loc.Func, File: loc.File, Line: loc.Line, PC: loc.PC}
 	}
-	start := rg.StartFunc
-	g.System = isSystemStart(start) || (start == "" && cs.allRuntime)
-	switch {
-	case start == "runtime.runfinq" || start == "runtime.runFinalizers" || cs.role == RoleFinalizer:
-		g.Role = RoleFinalizer
-	case start == "runtime.runCleanups" || cs.role == RoleCleanup:
-		g.Role = RoleCleanup
-	}
-	if g.Role != RoleNone && g.TopUser >= 0 {
-		// Like the runtime: the finalizer goroutine running user code is
-		// a user goroutine.
-		g.System = false
-	}
-	g.Verdict = initialVerdict(g)
+	classify(g, stacks.convert(rg.Frames), rg.StartFunc, true, "")
 	return g
-}
-
-func allRuntime(fs []Frame) bool {
-	for _, f := range fs {
-		if !strings.HasPrefix(f.Func, "runtime.") {
-			return false
-		}
-	}
-	return true
 }
 
 func hasFrame(g *Goroutine, fn string) bool {
@@ -402,88 +346,21 @@ func FuncPackage(fn string) string {
 	return fn
 }
 
-// resource returns the resource with this kind and address, creating it.
-func (b *builder) resource(kind Kind, addr uint64) *Resource {
-	key := resKey{kind, addr}
-	if r := b.resByKey[key]; r != nil {
-		return r // without formatting the id again
-	}
-	id := ResourceID(kind, addr)
-	r := b.res[id]
-	if r == nil {
-		r = &Resource{ID: id, Kind: kind, Addr: addr}
-		b.res[id] = r
-	}
-	if b.resByKey == nil {
-		b.resByKey = map[resKey]*Resource{}
-	}
-	b.resByKey[key] = r
-	return r
-}
-
-type resKey struct {
-	kind Kind
-	addr uint64
-}
-
-// ResourceID is the stable id of a resource: "<kind>:<hex address>".
-func ResourceID(kind Kind, addr uint64) string { return fmt.Sprintf("%s:%#x", kind, addr) }
-
-func (b *builder) addWait(g *Goroutine, r *Resource, op Op) {
-	for _, w := range g.Waits {
-		if w.Resource == r.ID && w.Op == op {
-			return
-		}
-	}
-	if g.Waits == nil {
-		// Most goroutines wait on one thing: their first Wait comes
-		// from a slab (cap 1, so a select's second case reallocates).
-		if len(b.waitSlab) == 0 {
-			b.waitSlab = make([]Wait, 1024)
-		}
-		g.Waits = b.waitSlab[:0:1]
-		b.waitSlab = b.waitSlab[1:]
-	}
-	g.Waits = append(g.Waits, Wait{Resource: r.ID, Op: op})
-	r.Waiters = append(r.Waiters, g.ID)
-}
-
 // semaphores links goroutines parked on runtime semaphores (Mutex, RWMutex,
 // WaitGroup and bare semaphores) to the object that contains the semaphore.
 func (b *builder) semaphores() error {
 	waiters, err := b.t.SemaWaiters()
+	offs := targetSyncOffsets(b.t)
 	for _, w := range waiters {
 		b.sudogs = append(b.sudogs, w.Sudog)
 		g := b.byAdr[w.G]
 		if g == nil {
 			continue
 		}
-		kind, base, op := b.classifySema(g, w.Sema)
+		kind, base, op := offs.classifySema(g.WaitReason, g.Frames, b.frames, w.Sema)
 		b.addWait(g, b.resource(kind, base), op)
 	}
 	return err
-}
-
-// classifySema decides which sync object a semaphore address belongs to,
-// from the wait reason the runtime recorded and the sync frames on the stack.
-func (b *builder) classifySema(g *Goroutine, sema uint64) (Kind, uint64, Op) {
-	wSema, writerSem, readerSem, rwOK := b.t.RWMutexOffsets()
-	switch {
-	case g.WaitReason == "sync.RWMutex.RLock" && rwOK:
-		return KindRWMutex, sema - readerSem, OpRLock
-	case g.WaitReason == "sync.RWMutex.Lock" && rwOK:
-		return KindRWMutex, sema - writerSem, OpLock
-	case g.WaitReason == "sync.Mutex.Lock":
-		if rwOK && b.frames.index(g.Frames, "sync.(*RWMutex).Lock") >= 0 {
-			return KindRWMutex, sema - wSema, OpLock
-		}
-		return KindMutex, sema - b.t.MutexSemaOffset(), OpLock
-	case strings.HasPrefix(g.WaitReason, "sync.WaitGroup.Wait") || b.frames.index(g.Frames, "sync.(*WaitGroup).Wait") >= 0:
-		if off, ok := b.t.WaitGroupSemaOffset(); ok {
-			return KindWaitGroup, sema - off, OpWait
-		}
-	}
-	return KindSema, sema, OpSema
 }
 
 // channels links goroutines parked in channel operations and selects to the
@@ -574,7 +451,8 @@ func (b *builder) readChan(addr uint64) *target.Chan {
 // the waiter's sudog only on the Cond's notify list, so the Cond is found
 // from the Wait frame's receiver and then confirmed on that list.
 func (b *builder) conds() {
-	condOff, ok := b.t.CondNotifyOffset()
+	offs := targetSyncOffsets(b.t)
+	condOff, ok := offs.condNotify, offs.condOK
 	var reqs []target.VarReq
 	for i, rg := range b.gs {
 		if g := b.model(i); g.State == StateWaiting && g.WaitReason == "sync.Cond.Wait" {
@@ -624,32 +502,27 @@ func (b *builder) finish() {
 		}
 		return 0, false
 	}
-	for _, r := range b.res {
+	b.resTable.finish(b.snap, func(r *Resource) {
 		switch r.Kind {
 		case KindMutex:
-			r.Type = "sync.Mutex"
 			if w, err := b.t.ReadMutex(r.Addr); err == nil {
 				r.Mutex = &MutexState{Locked: w.Locked, Woken: w.Woken, Starving: w.Starving, Waiters: w.Waiters}
 			}
 		case KindRWMutex:
-			r.Type = "sync.RWMutex"
 			if w, err := b.t.ReadRWMutex(r.Addr); err == nil {
 				r.RWMutex = decodeRW(w, r, b)
 			}
 		case KindWaitGroup:
-			r.Type = "sync.WaitGroup"
 			if c, n, err := b.t.ReadWaitGroup(r.Addr); err == nil {
 				r.WaitGroup = &WaitGroupState{Counter: c, Waiters: n}
 			}
 		case KindCond:
-			r.Type = "sync.Cond"
 			n := len(r.Waiters)
 			if gs, err := b.t.ReadCondWaiters(r.Addr); err == nil {
 				n = len(gs)
 			}
 			r.Cond = &CondState{Waiters: n}
 		case KindSema:
-			r.Type = "runtime semaphore"
 			if v, err := b.t.ReadSema(r.Addr); err == nil {
 				r.Sema = &SemaState{Value: v}
 			}
@@ -658,7 +531,7 @@ func (b *builder) finish() {
 			if c == nil {
 				break
 			}
-			r.Type = "chan " + c.ElemType
+			r.Type = kindType(KindChan, c.ElemType)
 			st := &ChanState{ElemType: c.ElemType, Len: c.Len, Cap: c.Cap, Closed: c.Closed}
 			for _, e := range c.SendQ {
 				if id, ok := idOf(e.G); ok {
@@ -674,39 +547,8 @@ func (b *builder) finish() {
 			sortIDs(st.Receivers)
 			r.Chan = st
 		}
-		sortIDs(r.Waiters)
-		b.snap.Resources = append(b.snap.Resources, r)
-	}
-	sort.Slice(b.snap.Resources, func(i, j int) bool {
-		a, c := b.snap.Resources[i], b.snap.Resources[j]
-		if a.Kind != c.Kind {
-			return a.Kind < c.Kind
-		}
-		return a.Addr < c.Addr
 	})
 	sort.Strings(b.snap.Warnings)
-}
-
-// sortHolds orders what each goroutine holds and who holds each resource,
-// so that two snapshots of the same state print the same bytes (holders are
-// found by walking maps and stacks).
-func (b *builder) sortHolds() {
-	for _, g := range b.snap.Goroutines {
-		if len(g.Holds) > 1 {
-			sort.Strings(g.Holds)
-		}
-	}
-	for _, r := range b.snap.Resources {
-		if len(r.Holders) > 1 {
-			sort.SliceStable(r.Holders, func(i, j int) bool {
-				hi, hj := r.Holders[i], r.Holders[j]
-				if hi.Goroutine != hj.Goroutine {
-					return hi.Goroutine < hj.Goroutine
-				}
-				return !hi.Read && hj.Read
-			})
-		}
-	}
 }
 
 func decodeRW(w target.RWMutexWord, r *Resource, b *builder) *RWMutexState {

@@ -325,60 +325,18 @@ func splitName(k Kind, snapType, typ string) (name, t string) {
 		}
 		return "", snapType
 	}
-	if snapType == typ || snapType == syncType(k) {
+	if snapType == typ || snapType == kindType(k, "") {
 		return "", typ
 	}
 	return snapType, typ
 }
 
-func syncType(k Kind) string {
-	switch k {
-	case KindMutex:
-		return "sync.Mutex"
-	case KindRWMutex:
-		return "sync.RWMutex"
-	case KindWaitGroup:
-		return "sync.WaitGroup"
-	case KindCond:
-		return "sync.Cond"
-	case KindSema:
-		return "runtime semaphore"
-	}
-	return ""
-}
-
 // semaClassifier decides which sync object a semaphore belongs to, as the
 // snapshot's classifySema does, from the wait reason and the stack top.
 func semaClassifier(t *target.Target) func(w *target.SampleWait) (Kind, uint64, Op) {
-	wSema, writerSem, readerSem, rwOK := t.RWMutexOffsets()
-	muOff := t.MutexSemaOffset()
-	wgOff, wgOK := t.WaitGroupSemaOffset()
-	has := func(fs []target.Frame, fn string) bool {
-		for _, f := range fs {
-			if f.Func == fn {
-				return true
-			}
-		}
-		return false
-	}
+	offs := targetSyncOffsets(t)
 	return func(w *target.SampleWait) (Kind, uint64, Op) {
-		sema := w.Addr
-		switch {
-		case w.Reason == "sync.RWMutex.RLock" && rwOK:
-			return KindRWMutex, sema - readerSem, OpRLock
-		case w.Reason == "sync.RWMutex.Lock" && rwOK:
-			return KindRWMutex, sema - writerSem, OpLock
-		case w.Reason == "sync.Mutex.Lock":
-			if rwOK && has(w.Frames, "sync.(*RWMutex).Lock") {
-				return KindRWMutex, sema - wSema, OpLock
-			}
-			return KindMutex, sema - muOff, OpLock
-		case strings.HasPrefix(w.Reason, "sync.WaitGroup.Wait") || has(w.Frames, "sync.(*WaitGroup).Wait"):
-			if wgOK {
-				return KindWaitGroup, sema - wgOff, OpWait
-			}
-		}
-		return KindSema, sema, OpSema
+		return offs.classifySema(w.Reason, modelFrames(w.Frames), nil, w.Addr)
 	}
 }
 
@@ -630,11 +588,10 @@ func (cs *ContentionSampler) resource(kind Kind, addr uint64) *ContendedResource
 	id := ResourceID(kind, addr)
 	r := &ContendedResource{ID: id, Kind: kind, Addr: addr, Ops: map[Op]float64{},
 		waitSites: map[siteKey]*ContentionSite{}, holdSites: map[siteKey]*ContentionSite{}, stacks: map[stackKey]*ContentionStack{}}
-	r.Type = syncType(kind)
+	r.Type = kindType(kind, "")
 	if kind == KindChan {
-		r.Type = "chan"
 		if c, err := cs.raw.ReadChan(addr); err == nil && c.ElemType != "?" {
-			r.Type = "chan " + c.ElemType
+			r.Type = kindType(kind, c.ElemType)
 		}
 	}
 	if n, ok := cs.names[id]; ok {

@@ -38,7 +38,6 @@ func holderPass(t *target.Target, src *sourceIndex, info Target, waits map[*Cont
 		byAdr:    make(map[uint64]*Goroutine, len(gs)),
 		byID:     make(map[int64]*Goroutine, len(gs)),
 		raw:      make(map[int64]*target.G, len(gs)),
-		res:      map[string]*Resource{},
 		chans:    map[uint64]*target.Chan{},
 		frames:   frameFinder{},
 		gs:       gs,

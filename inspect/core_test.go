@@ -4,7 +4,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 
 	"github.com/hangtui/hangtui/inspect"
@@ -14,20 +13,8 @@ import (
 // TestCoreFile makes a real core from the AB-BA fixture (GOTRACEBACK=crash)
 // and finds the same deadlock in it.
 func TestCoreFile(t *testing.T) {
-	var lim syscall.Rlimit
-	if err := syscall.Getrlimit(syscall.RLIMIT_CORE, &lim); err != nil {
-		t.Fatal(err)
-	}
-	saved := lim
-	lim.Cur = lim.Max
-	if err := syscall.Setrlimit(syscall.RLIMIT_CORE, &lim); err != nil || lim.Cur == 0 {
-		t.Fatalf("cannot allow core dumps (RLIMIT_CORE max %d): %v", lim.Max, err)
-	}
-	defer syscall.Setrlimit(syscall.RLIMIT_CORE, &saved)
+	defer allowCores(t)()
 	pattern, _ := os.ReadFile("/proc/sys/kernel/core_pattern")
-	if strings.HasPrefix(string(pattern), "|") {
-		t.Fatalf("core_pattern pipes cores to %q; set it to 'core' to run this test", strings.TrimSpace(string(pattern)))
-	}
 
 	dir := t.TempDir()
 	exe := fixture.Build(t, fixture.Default)

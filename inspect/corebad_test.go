@@ -21,20 +21,8 @@ func makeCore(t *testing.T, exe, scenario string) string {
 // makeCoreIn is makeCore writing the core into a directory of dir.
 func makeCoreIn(t testing.TB, exe, scenario, dir string) string {
 	t.Helper()
-	var lim syscall.Rlimit
-	if err := syscall.Getrlimit(syscall.RLIMIT_CORE, &lim); err != nil {
-		t.Fatal(err)
-	}
-	saved := lim
-	lim.Cur = lim.Max
-	if err := syscall.Setrlimit(syscall.RLIMIT_CORE, &lim); err != nil || lim.Cur == 0 {
-		t.Fatalf("cannot allow core dumps (RLIMIT_CORE max %d): %v", lim.Max, err)
-	}
-	defer syscall.Setrlimit(syscall.RLIMIT_CORE, &saved)
+	defer allowCores(t)()
 	pattern, _ := os.ReadFile("/proc/sys/kernel/core_pattern")
-	if strings.HasPrefix(string(pattern), "|") {
-		t.Fatalf("core_pattern pipes cores to %q; set it to 'core' to run this test", strings.TrimSpace(string(pattern)))
-	}
 	dir, err := os.MkdirTemp(dir, scenario+"-")
 	if err != nil {
 		t.Fatal(err)
@@ -46,6 +34,25 @@ func makeCoreIn(t testing.TB, exe, scenario, dir string) string {
 		t.Fatalf("no core written in %s (core_pattern %q)", dir, strings.TrimSpace(string(pattern)))
 	}
 	return cores[0]
+}
+
+// allowCores raises RLIMIT_CORE to its maximum and checks that the kernel
+// writes cores as files; the returned function restores the limit.
+func allowCores(t testing.TB) (restore func()) {
+	t.Helper()
+	var lim syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_CORE, &lim); err != nil {
+		t.Fatal(err)
+	}
+	saved := lim
+	lim.Cur = lim.Max
+	if err := syscall.Setrlimit(syscall.RLIMIT_CORE, &lim); err != nil || lim.Cur == 0 {
+		t.Fatalf("cannot allow core dumps (RLIMIT_CORE max %d): %v", lim.Max, err)
+	}
+	if pattern, _ := os.ReadFile("/proc/sys/kernel/core_pattern"); strings.HasPrefix(string(pattern), "|") {
+		t.Fatalf("core_pattern pipes cores to %q; set it to 'core' to run this test", strings.TrimSpace(string(pattern)))
+	}
+	return func() { _ = syscall.Setrlimit(syscall.RLIMIT_CORE, &saved) }
 }
 
 // TestCoreBadInput: a truncated core, a core opened with the wrong

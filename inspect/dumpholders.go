@@ -4,8 +4,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-
-	"github.com/hangtui/hangtui/inspect/dump"
 )
 
 // Holders in a dump. A traceback prints no deferred calls and no memory,
@@ -63,12 +61,6 @@ func (h *dumpHolders) funcAt(file string, line int) *dumpFunc {
 	fn := h.si.dumpFuncAt(file, line)
 	h.fns[k] = fn
 	return fn
-}
-
-// heldAt is what the function at file:line holds there on every path; in a
-// dump a pending deferred Unlock means the lock is still held.
-func (h *dumpHolders) heldAt(file string, line int, fn string) []lockCall {
-	return h.si.heldAt(file, line, fn)
 }
 
 func (db *dumpBuilder) holders(si *sourceIndex, root string, onlyRoot bool) *dumpHolders {
@@ -197,15 +189,7 @@ func pkgBase(pkg string) string {
 }
 
 func (h *dumpHolders) argWord(g *Goroutine, fi, k int) (uint64, bool) {
-	args := dump.ParseArgs(h.db.raw[g.ID].Args(fi))
-	if k >= len(args) {
-		return 0, false
-	}
-	a := args[k]
-	if a.Uncertain || a.Aggregate || a.Unknown || a.Value == 0 {
-		return 0, false
-	}
-	return a.Value, true
+	return certainWord(h.db.raw[g.ID].ArgValues(fi), k)
 }
 
 // resolve turns a lock expression in frame fi of g into an address.
@@ -241,24 +225,14 @@ func (h *dumpHolders) claim() {
 		}
 	}
 	for _, g := range h.db.s.Goroutines {
-		if g.TopUser < 0 {
-			continue
-		}
-		for fi := g.TopUser; fi < len(g.Frames); fi++ {
-			f := g.Frames[fi]
-			if !userFrame(f) {
-				continue
-			}
-			file := h.local(f.File)
-			if file == "" {
-				continue
-			}
-			fn := h.funcAt(file, f.Line)
+		for _, sh := range h.si.holdsOf(g.Frames, h.local, true) {
+			f := g.Frames[sh.frame]
+			fn := h.funcAt(sh.file, f.Line)
 			if fn == nil {
 				continue
 			}
-			for _, c := range h.heldAt(file, f.Line, f.Func) {
-				addr, ok := h.resolve(g, fi, fn, file, c.recv)
+			for _, c := range sh.calls {
+				addr, ok := h.resolve(g, sh.frame, fn, sh.file, c.recv)
 				if !ok {
 					continue
 				}
@@ -266,19 +240,9 @@ func (h *dumpHolders) claim() {
 				if r == nil || (r.Kind == KindMutex && c.read) {
 					continue
 				}
-				h.addHolder(g, r, Holder{Goroutine: g.ID, Evidence: EvidenceSource, Read: c.read,
+				h.db.addHolder(g, r, Holder{Goroutine: g.ID, Evidence: EvidenceSource, Read: c.read,
 					Frame: &Frame{Func: f.Func, File: f.File, Line: c.line}})
 			}
 		}
 	}
-}
-
-func (h *dumpHolders) addHolder(g *Goroutine, r *Resource, hd Holder) {
-	for _, x := range r.Holders {
-		if x.Goroutine == hd.Goroutine && x.Read == hd.Read {
-			return
-		}
-	}
-	r.Holders = append(r.Holders, hd)
-	g.Holds = appendUnique(g.Holds, r.ID)
 }

@@ -25,41 +25,29 @@ type dumpParam struct {
 	typ  string // type expression as written, e.g. "*Account"
 }
 
-// funcAt returns the innermost function enclosing line in path, nil when
-// the file is not on disk or does not parse.
+// dumpFuncAt returns the innermost function enclosing line in path (the
+// same lookup as the lock analysis: lockFuncAt), nil when the file is not
+// on disk or does not parse.
 func (si *sourceIndex) dumpFuncAt(path string, line int) *dumpFunc {
-	f := si.file(path)
-	if f == nil {
+	lf := si.lockFuncAt(path, line)
+	if lf == nil {
 		return nil
 	}
-	var fn *dumpFunc
-	ast.Inspect(f, func(n ast.Node) bool {
-		if n == nil {
-			return false
-		}
-		if si.fset.Position(n.Pos()).Line > line || si.fset.Position(n.End()).Line < line {
-			return false
-		}
-		switch x := n.(type) {
-		case *ast.FuncDecl:
-			if x.Body == nil {
-				return false
-			}
-			fn = &dumpFunc{body: x.Body}
-			if x.Recv != nil {
-				fn.addFields(x.Recv)
-			}
-			fn.addFields(x.Type.Params)
-		case *ast.FuncLit:
-			fn = &dumpFunc{body: x.Body}
-			fn.addFields(x.Type.Params)
-		}
-		return true
-	})
-	if fn != nil {
+	return lf.argInfo()
+}
+
+// argInfo is what lf's declaration tells a frame read without memory:
+// its receiver and parameters (one per printed argument) and the names it
+// defines. Computed once per function.
+func (lf *lockFunc) argInfo() *dumpFunc {
+	if lf.args == nil {
+		fn := &dumpFunc{body: lf.body}
+		fn.addFields(lf.recv)
+		fn.addFields(lf.params)
 		fn.collectDefined()
+		lf.args = fn
 	}
-	return fn
+	return lf.args
 }
 
 func (fn *dumpFunc) addFields(fl *ast.FieldList) {

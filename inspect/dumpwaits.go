@@ -6,18 +6,6 @@ import (
 	"github.com/hangtui/hangtui/inspect/dump"
 )
 
-// Offsets of the semaphores inside the sync types. They are the same in
-// every Go release hangtui supports (1.22 to 1.27): Mutex{state int32;
-// sema uint32}, RWMutex{w Mutex; writerSem, readerSem uint32; ...},
-// WaitGroup{state uint64; sema uint32}, Cond{L Locker; notify notifyList}.
-const (
-	mutexSemaOff     = 4
-	rwWriterSemOff   = 8
-	rwReaderSemOff   = 12
-	waitGroupSemaOff = 8
-	condNotifyOff    = 16
-)
-
 // waitArgFuncs are the functions whose arguments dumpWait reads.
 var waitArgFuncs = map[string]bool{
 	"runtime.semacquire1": true, "runtime.semacquire": true,
@@ -63,21 +51,38 @@ func certainArg(g *Goroutine, dg *dump.Goroutine, i int, fns ...string) (uint64,
 			if f.Func != fn || f.Inlined {
 				continue
 			}
-			args := dump.ParseArgs(dg.Args(fi))
-			if i < len(args) && !args[i].Uncertain && !args[i].Aggregate && !args[i].Unknown && args[i].Value != 0 {
-				return args[i].Value, true
+			if v, ok := certainWord(dg.ArgValues(fi), i); ok {
+				return v, true
 			}
 		}
 	}
 	return 0, false
 }
 
+// certainWord is argument i when it is evidence: a scalar word known to be
+// live (printed without "?", or a Delve server's value), not zero.
+func certainWord(args []dump.Arg, i int) (uint64, bool) {
+	if i >= len(args) {
+		return 0, false
+	}
+	a := args[i]
+	if a.Uncertain || a.Aggregate || a.Unknown || a.Value == 0 {
+		return 0, false
+	}
+	return a.Value, true
+}
+
 func semaArg(g *Goroutine, dg *dump.Goroutine) (uint64, bool) {
 	return certainArg(g, dg, 0, "runtime.semacquire1", "runtime.semacquire")
 }
 
+// dumpWait finds what g waits on from its printed arguments: the sync
+// method's receiver or the channel where the traceback shows it, else the
+// semaphore semacquire was given, classified as memory's semaphore waits
+// are (knownSyncOffsets: no binary, no DWARF).
 func dumpWait(g *Goroutine, dg *dump.Goroutine) (Kind, uint64, Op, bool) {
 	r := g.WaitReason
+	sema := false
 	switch {
 	case r == "sync.Mutex.Lock":
 		if hasFrame(g, "sync.(*RWMutex).Lock") {
@@ -85,49 +90,34 @@ func dumpWait(g *Goroutine, dg *dump.Goroutine) (Kind, uint64, Op, bool) {
 			if a, ok := certainArg(g, dg, 0, "sync.(*RWMutex).Lock", "sync.(*Mutex).lockSlow", "internal/sync.(*Mutex).lockSlow"); ok {
 				return KindRWMutex, a, OpLock, true
 			}
-			if s, ok := semaArg(g, dg); ok {
-				return KindRWMutex, s - mutexSemaOff, OpLock, true
-			}
-			return "", 0, "", false
-		}
-		if a, ok := certainArg(g, dg, 0, "sync.(*Mutex).lockSlow", "internal/sync.(*Mutex).lockSlow", "sync.(*Mutex).Lock"); ok {
+		} else if a, ok := certainArg(g, dg, 0, "sync.(*Mutex).lockSlow", "internal/sync.(*Mutex).lockSlow", "sync.(*Mutex).Lock"); ok {
 			return KindMutex, a, OpLock, true
 		}
-		if s, ok := semaArg(g, dg); ok {
-			return KindMutex, s - mutexSemaOff, OpLock, true
-		}
+		sema = true
 	case r == "sync.RWMutex.RLock":
 		if a, ok := certainArg(g, dg, 0, "sync.(*RWMutex).RLock"); ok {
 			return KindRWMutex, a, OpRLock, true
 		}
-		if s, ok := semaArg(g, dg); ok {
-			return KindRWMutex, s - rwReaderSemOff, OpRLock, true
-		}
+		sema = true
 	case r == "sync.RWMutex.Lock":
 		if a, ok := certainArg(g, dg, 0, "sync.(*RWMutex).Lock"); ok {
 			return KindRWMutex, a, OpLock, true
 		}
-		if s, ok := semaArg(g, dg); ok {
-			return KindRWMutex, s - rwWriterSemOff, OpLock, true
-		}
+		sema = true
 	case strings.HasPrefix(r, "sync.WaitGroup.Wait"):
 		if a, ok := certainArg(g, dg, 0, "sync.(*WaitGroup).Wait"); ok {
 			return KindWaitGroup, a, OpWait, true
 		}
-		if s, ok := semaArg(g, dg); ok {
-			return KindWaitGroup, s - waitGroupSemaOff, OpWait, true
-		}
+		sema = true
 	case r == "sync.Cond.Wait":
 		if a, ok := certainArg(g, dg, 0, "sync.(*Cond).Wait"); ok {
 			return KindCond, a, OpWait, true
 		}
-		if l, ok := certainArg(g, dg, 0, "sync.runtime_notifyListWait", "runtime.notifyListWait"); ok {
-			return KindCond, l - condNotifyOff, OpWait, true
+		if l, ok := certainArg(g, dg, 0, "sync.runtime_notifyListWait", "runtime.notifyListWait"); ok && knownSyncOffsets.condOK {
+			return KindCond, l - knownSyncOffsets.condNotify, OpWait, true
 		}
 	case strings.HasPrefix(r, "semacquire"):
-		if s, ok := semaArg(g, dg); ok {
-			return KindSema, s, OpSema, true
-		}
+		sema = true
 	case strings.HasPrefix(r, "chan receive") && !strings.Contains(r, "nil chan"):
 		if c, ok := certainArg(g, dg, 0, "runtime.chanrecv", "runtime.chanrecv1", "runtime.chanrecv2"); ok {
 			return KindChan, c, OpRecv, true
@@ -135,6 +125,12 @@ func dumpWait(g *Goroutine, dg *dump.Goroutine) (Kind, uint64, Op, bool) {
 	case strings.HasPrefix(r, "chan send") && !strings.Contains(r, "nil chan"):
 		if c, ok := certainArg(g, dg, 0, "runtime.chansend", "runtime.chansend1"); ok {
 			return KindChan, c, OpSend, true
+		}
+	}
+	if sema {
+		if s, ok := semaArg(g, dg); ok {
+			k, a, op := knownSyncOffsets.classifySema(r, g.Frames, nil, s)
+			return k, a, op, true
 		}
 	}
 	return "", 0, "", false

@@ -73,7 +73,7 @@ func fromDump(d *dump.Dump, opts DumpOptions, kind SourceKind) *Snapshot {
 		Target:  Target{Exe: opts.Name, GoVersion: d.GoVersion, Source: kind},
 		TakenAt: time.Now(),
 	}
-	db := &dumpBuilder{s: s, d: d, kind: kind, res: map[string]*Resource{}, byID: map[int64]*Goroutine{},
+	db := &dumpBuilder{s: s, d: d, kind: kind, byID: map[int64]*Goroutine{},
 		stacks: map[*dump.Stack]cachedStack{}, raw: map[int64]*dump.Goroutine{}}
 	for _, dg := range d.Goroutines {
 		g := db.goroutine(dg)
@@ -99,10 +99,10 @@ func fromDump(d *dump.Dump, opts DumpOptions, kind SourceKind) *Snapshot {
 }
 
 type dumpBuilder struct {
-	kind   SourceKind
-	s      *Snapshot
-	d      *dump.Dump
-	res    map[string]*Resource
+	kind SourceKind
+	s    *Snapshot
+	d    *dump.Dump
+	resTable
 	byID   map[int64]*Goroutine
 	raw    map[int64]*dump.Goroutine
 	stacks map[*dump.Stack]cachedStack
@@ -128,20 +128,15 @@ func sortByID(gs []*Goroutine) {
 }
 
 func (db *dumpBuilder) goroutine(dg *dump.Goroutine) *Goroutine {
-	g := &Goroutine{ID: dg.ID, Labels: dg.Labels, StackTruncated: dg.Elided || dg.Truncated, ParentID: dg.ParentID, TopUser: -1}
-	if cs, ok := db.stacks[dg.Stack]; ok {
-		g.Frames, g.TopUser = cs.frames, cs.topUser
-	} else {
+	g := &Goroutine{ID: dg.ID, Labels: dg.Labels, StackTruncated: dg.Elided || dg.Truncated, ParentID: dg.ParentID}
+	cs, ok := db.stacks[dg.Stack]
+	if !ok {
 		fs := make([]Frame, len(dg.Stack.Frames))
-		top := -1
 		for i, f := range dg.Stack.Frames {
 			fs[i] = Frame{Func: f.Func, File: f.File, Line: f.Line, Inlined: f.Inlined}
-			if top < 0 && IsUserFunc(f.Func) {
-				top = i
-			}
 		}
-		db.stacks[dg.Stack] = cachedStack{frames: fs, topUser: top}
-		g.Frames, g.TopUser = fs, top
+		cs = newCachedStack(fs)
+		db.stacks[dg.Stack] = cs
 	}
 	if dg.CreatedBy != nil {
 		cb := Frame{Func: dg.CreatedBy.Func, File: dg.CreatedBy.File, Line: dg.CreatedBy.Line}
@@ -165,85 +160,28 @@ func (db *dumpBuilder) goroutine(dg *dump.Goroutine) *Goroutine {
 	if dg.Minutes > 0 {
 		g.Waiting = time.Duration(dg.Minutes) * time.Minute
 	}
+	// A traceback prints no start PC: the outermost frame stands for it.
 	start := ""
-	for i := len(g.Frames) - 1; i >= 0; i-- {
-		if g.Frames[i].Func != "runtime.goexit" {
-			start = g.Frames[i].Func
+	for i := len(cs.frames) - 1; i >= 0; i-- {
+		if cs.frames[i].Func != "runtime.goexit" {
+			start = cs.frames[i].Func
 			break
 		}
 	}
-	g.System = (isSystemStart(start) && !strings.HasPrefix(start, "runtime.gcenable")) || (len(g.Frames) > 0 && allRuntime(g.Frames))
-	if strings.HasPrefix(start, "runtime.gcenable") || (dg.CreatedBy != nil && strings.HasPrefix(dg.CreatedBy.Func, "runtime.")) {
-		g.System = true
+	creator := ""
+	if dg.CreatedBy != nil {
+		creator = dg.CreatedBy.Func
 	}
-	switch {
-	case hasFrame(g, "runtime.runfinq") || hasFrame(g, "runtime.runFinalizers"):
-		g.Role = RoleFinalizer
-	case hasFrame(g, "runtime.runCleanups"):
-		g.Role = RoleCleanup
-	}
-	if g.Role != RoleNone && g.TopUser >= 0 {
-		g.System = false
-	}
-	g.Verdict = initialVerdict(g)
+	classify(g, cs, start, false, creator)
 	return g
 }
 
-func (db *dumpBuilder) resource(kind Kind, addr uint64) *Resource {
-	id := ResourceID(kind, addr)
-	r := db.res[id]
-	if r == nil {
-		r = &Resource{ID: id, Kind: kind, Addr: addr}
-		db.res[id] = r
-	}
-	return r
-}
-
-func (db *dumpBuilder) addWait(g *Goroutine, r *Resource, op Op) {
-	for _, w := range g.Waits {
-		if w.Resource == r.ID {
-			return
-		}
-	}
-	g.Waits = append(g.Waits, Wait{Resource: r.ID, Op: op})
-	r.Waiters = append(r.Waiters, g.ID)
-}
-
-// finish fills the resources' types and sorts them. The states (locked,
-// counters, queue lengths) are in memory, which a dump does not have: they
-// stay nil, and the report says unknown.
+// finish lists the resources. The states (locked, counters, queue
+// lengths) are in memory, which a dump does not have: they stay nil, and
+// the report says unknown.
 func (db *dumpBuilder) finish() {
-	for _, r := range db.res {
-		switch {
-		case r.Type != "":
-			// Named by the holder evidence: "main.Account.mu".
-		case r.Kind == KindMutex:
-			r.Type = "sync.Mutex"
-		case r.Kind == KindRWMutex:
-			r.Type = "sync.RWMutex"
-		case r.Kind == KindWaitGroup:
-			r.Type = "sync.WaitGroup"
-		case r.Kind == KindCond:
-			r.Type = "sync.Cond"
-		case r.Kind == KindChan:
-			r.Type = "chan"
-		case r.Kind == KindSema:
-			r.Type = "runtime semaphore"
-		}
-		sortIDs(r.Waiters)
-		db.s.Resources = append(db.s.Resources, r)
-	}
-	rs := db.s.Resources
-	sort.Slice(rs, func(i, j int) bool {
-		a, c := rs[i], rs[j]
-		if a.Kind != c.Kind {
-			return a.Kind < c.Kind
-		}
-		return a.Addr < c.Addr
-	})
-	for _, g := range db.s.Goroutines {
-		sort.Strings(g.Holds)
-	}
+	db.resTable.finish(db.s, nil)
+	sortHolds(db.s)
 }
 
 // runtimeVerdicts applies what the runtime itself proved and printed:

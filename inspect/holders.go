@@ -69,27 +69,6 @@ func (b *builder) holders() {
 	}
 }
 
-// addHolder records h once per (resource, goroutine, mode): the first
-// evidence found is kept (defer before source before reference).
-func (b *builder) addHolder(g *Goroutine, r *Resource, h Holder) {
-	k := holderKey{r, h.Goroutine, h.Read}
-	if b.holderSeen[k] {
-		return
-	}
-	if b.holderSeen == nil {
-		b.holderSeen = map[holderKey]bool{}
-	}
-	b.holderSeen[k] = true
-	r.Holders = append(r.Holders, h)
-	g.Holds = appendUnique(g.Holds, r.ID)
-}
-
-type holderKey struct {
-	r    *Resource
-	g    int64
-	read bool
-}
-
 // nameResources finds, for each sync object, the variable or struct field
 // that contains it ("main.Store.mu"), from the frames of the goroutines that
 // wait on it or hold it: a frame that locks s.mu usually has s in scope.

@@ -50,6 +50,10 @@ type lockFunc struct {
 	enclosing  string
 	start, end int // lines
 	body       *ast.BlockStmt
+	// recv and params are the declaration's receiver and parameters;
+	// args is what they tell a frame without memory (argInfo).
+	recv, params *ast.FieldList
+	args         *dumpFunc
 	// facts are the distinct lock receivers of the function, by index.
 	facts []lockFact
 	// at maps a line to the facts held on every path there (bit i:
@@ -159,7 +163,7 @@ func indexFuncs(fset *token.FileSet, f *ast.File) []*lockFunc {
 			if x.Body == nil {
 				return false
 			}
-			lf := &lockFunc{name: x.Name.Name, body: x.Body}
+			lf := &lockFunc{name: x.Name.Name, body: x.Body, recv: x.Recv, params: x.Type.Params}
 			if x.Recv != nil && len(x.Recv.List) == 1 {
 				lf.recvType = recvTypeName(x.Recv.List[0].Type)
 				_, lf.recvPtr = x.Recv.List[0].Type.(*ast.StarExpr)
@@ -168,7 +172,7 @@ func indexFuncs(fset *token.FileSet, f *ast.File) []*lockFunc {
 			outer = x.Name.Name
 			out = append(out, lf)
 		case *ast.FuncLit:
-			lf := &lockFunc{enclosing: outer, body: x.Body}
+			lf := &lockFunc{enclosing: outer, body: x.Body, params: x.Type.Params}
 			lf.start, lf.end = fset.Position(x.Pos()).Line, fset.Position(x.End()).Line
 			out = append(out, lf)
 		}

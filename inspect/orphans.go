@@ -221,7 +221,7 @@ func orphanSites(si *sourceIndex, r *Resource, dirs []string) (sites []SourceSit
 					lf.analyse(si.fset)
 				}
 				for _, ep := range lf.exitPaths(si.fset) {
-					if (ep.read && r.Kind == KindMutex) || !exprNames(si, p, lf, ep.recv, name) {
+					if (ep.read && r.Kind == KindMutex) || !exprNames(lf, ep.recv, name) {
 						continue
 					}
 					st := SourceSite{Func: funcLabel(name.pkg, sf, lf), File: p, Line: ep.lockLine, Exit: ep.exitKind, ExitLine: ep.exitLine, Via: ep.via}
@@ -244,7 +244,7 @@ func orphanSites(si *sourceIndex, r *Resource, dirs []string) (sites []SourceSit
 // of file path, denotes the lock named n: the package variable itself, or
 // field path of a variable declared (receiver, parameter, var) with n's
 // type.
-func exprNames(si *sourceIndex, path string, lf *lockFunc, recv string, n lockName) bool {
+func exprNames(lf *lockFunc, recv string, n lockName) bool {
 	parts := strings.Split(recv, ".")
 	if n.global {
 		want := append([]string{n.name}, n.path...)
@@ -252,13 +252,12 @@ func exprNames(si *sourceIndex, path string, lf *lockFunc, recv string, n lockNa
 			return false
 		}
 		// Not shadowed by a parameter or local of the same name.
-		fn := si.dumpFuncAt(path, lf.start)
-		return fn == nil || !fn.defined[parts[0]]
+		return !lf.argInfo().defined[parts[0]]
 	}
 	if len(parts) != 1+len(n.path) || strings.Join(parts[1:], ".") != strings.Join(n.path, ".") {
 		return false
 	}
-	typ := declaredType(si, path, lf, parts[0])
+	typ := declaredType(lf, parts[0])
 	typ = strings.TrimPrefix(typ, "*")
 	if i := strings.Index(typ, "["); i >= 0 {
 		typ = typ[:i]
@@ -268,12 +267,8 @@ func exprNames(si *sourceIndex, path string, lf *lockFunc, recv string, n lockNa
 
 // declaredType is the type written for a receiver, parameter or var
 // declaration named id in lf ("" when it has none that is visible there).
-func declaredType(si *sourceIndex, path string, lf *lockFunc, id string) string {
-	fn := si.dumpFuncAt(path, lf.start)
-	if fn == nil {
-		return ""
-	}
-	for _, p := range fn.params {
+func declaredType(lf *lockFunc, id string) string {
+	for _, p := range lf.argInfo().params {
 		if p.name == id {
 			return p.typ
 		}

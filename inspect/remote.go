@@ -116,10 +116,10 @@ func (r *Remote) Snapshot() (*Snapshot, error) {
 		}
 		var key strings.Builder
 		frames := make([]dump.Frame, len(rg.Frames))
-		args := make([]string, len(rg.Frames))
+		argv := make([][]dump.Arg, len(rg.Frames))
 		for i, f := range rg.Frames {
 			frames[i] = dump.Frame{Func: f.Func, File: f.File, Line: f.Line, Inlined: f.Inlined}
-			args[i] = strings.Join(f.Args, ", ")
+			argv[i] = f.Args
 			key.WriteString(f.Func + "\x00" + f.File + ":" + strconv.Itoa(f.Line) + "\x01")
 			if d.GoVersion == "" && strings.HasPrefix(f.Func, "runtime.") {
 				d.GoVersion = dump.GoVersionFromPath(f.File)
@@ -131,7 +131,7 @@ func (r *Remote) Snapshot() (*Snapshot, error) {
 			stacks[key.String()] = st
 		}
 		g.Stack = st
-		g.SetArgs(args)
+		g.SetArgValues(argv) // values, not traceback text
 		if rg.GoFunc != "" {
 			g.CreatedBy = &dump.Frame{Func: rg.GoFunc, File: rg.GoFile, Line: rg.GoLine}
 		}
@@ -171,7 +171,7 @@ func (r *Remote) needArgs() func(fn, file string, line int) bool {
 		v := false
 		if local := h.local(file); local != "" {
 			if f := h.funcAt(local, line); f != nil {
-				v = len(h.heldAt(local, line, fn)) > 0 || len(si.locksAt(f, line)) > 0
+				v = len(si.heldAt(local, line, fn)) > 0 || len(si.locksAt(f, line)) > 0
 			}
 		}
 		memo[k] = v

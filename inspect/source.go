@@ -39,7 +39,58 @@ type sourceIndex struct {
 // stackHolds are the locks a frame of a stack holds by source.
 type stackHolds struct {
 	frame int
+	// file is the frame's source file on this machine.
+	file  string
 	calls []lockCall
+}
+
+// rotateHolds starts a snapshot: the stacks' holds found by the previous
+// one are kept for stacks seen again (stacks are shared between
+// snapshots).
+func (si *sourceIndex) rotateHolds() {
+	si.prevHolds, si.stackHolds = si.stackHolds, make(map[*Frame][]stackHolds, len(si.stackHolds))
+}
+
+// holdsOf is the one source-evidence walker, for every source: the frames
+// of a stack whose function holds a lock on every path to the frame's line
+// (lockflow.go), with those locks, once per distinct stack (goroutines
+// with identical stacks share one Frames slice). A deferred Unlock has not
+// run yet: such locks are held (memory may show the pending defer too;
+// the first evidence is kept). local maps a recorded source path to the
+// file on this machine (nil: the recorded path itself, a live target's).
+// fromArgs is for sources without memory (a dump, a Delve server), where
+// a receiver is resolved from the frame's printed argument words: an
+// inlined frame has none and is skipped.
+func (si *sourceIndex) holdsOf(frames []Frame, local func(string) string, fromArgs bool) []stackHolds {
+	if len(frames) == 0 {
+		return nil
+	}
+	k := &frames[0]
+	if holds, ok := si.stackHolds[k]; ok {
+		return holds
+	}
+	if si.stackHolds == nil {
+		si.stackHolds = map[*Frame][]stackHolds{}
+	}
+	holds, ok := si.prevHolds[k]
+	if !ok {
+		for i, f := range frames {
+			if !IsUserFunc(f.Func) || f.File == "" || (fromArgs && f.Inlined) {
+				continue
+			}
+			file := f.File
+			if local != nil {
+				if file = local(file); file == "" {
+					continue
+				}
+			}
+			if calls := si.heldAt(file, f.Line, f.Func); len(calls) > 0 {
+				holds = append(holds, stackHolds{frame: i, file: file, calls: calls})
+			}
+		}
+	}
+	si.stackHolds[k] = holds
+	return holds
 }
 
 // srcFile is a parsed file (nil ast when it is not on disk or does not
@@ -146,10 +197,7 @@ func (b *builder) sourceHolders(si *sourceIndex) {
 	if len(cands) == 0 {
 		return
 	}
-	// The frames of each distinct stack that hold a lock by source, kept
-	// for the next snapshot too (stacks are shared between snapshots).
-	si.prevHolds, si.stackHolds = si.stackHolds, make(map[*Frame][]stackHolds, len(si.stackHolds))
-	perStack := si.stackHolds
+	si.rotateHolds()
 	var reqs []target.ExprReq
 	type pending struct {
 		g     *Goroutine
@@ -159,30 +207,10 @@ func (b *builder) sourceHolders(si *sourceIndex) {
 	var todo []pending
 	for i, rg := range b.gs {
 		g := b.model(i)
-		if len(g.Frames) == 0 {
-			continue
-		}
-		holds, ok := perStack[&g.Frames[0]]
-		if !ok {
-			holds, ok = si.prevHolds[&g.Frames[0]]
-			if ok {
-				perStack[&g.Frames[0]] = holds
-			}
-		}
-		if !ok {
-			for i, f := range g.Frames {
-				if !IsUserFunc(f.Func) || f.File == "" {
-					continue
-				}
-				// Locks with a deferred Unlock are still held; the
-				// defer evidence read from memory usually named
-				// their holder already (addHolder keeps the first).
-				if calls := si.heldAt(f.File, f.Line, f.Func); len(calls) > 0 {
-					holds = append(holds, stackHolds{frame: i, calls: calls})
-				}
-			}
-			perStack[&g.Frames[0]] = holds
-		}
+		// Locks with a deferred Unlock are still held; the defer
+		// evidence read from memory usually named their holder already
+		// (addHolder keeps the first).
+		holds := si.holdsOf(g.Frames, nil, false)
 		for _, h := range holds {
 			for _, c := range h.calls {
 				reqs = append(reqs, target.ExprReq{G: rg, Frame: h.frame, Expr: c.recv})

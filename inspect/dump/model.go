@@ -74,6 +74,9 @@ type Goroutine struct {
 	Line int
 	// args holds the argument text of every frame, separated by '\n'.
 	args string
+	// argv holds every frame's arguments as values, for goroutines that
+	// come from elsewhere than a text dump (SetArgValues).
+	argv [][]Arg
 }
 
 // Stack is a sequence of frames shared by goroutines with the same stack.
@@ -111,22 +114,21 @@ func (g *Goroutine) Args(i int) string {
 	return s
 }
 
-// SetArgs sets the argument text of every frame, for goroutines that come
-// from elsewhere than a text dump (a Delve server's stacks): args[i] is
-// frame i's list, e.g. "0xc000012340, {...}".
-func (g *Goroutine) SetArgs(args []string) {
-	n := 0
-	for _, a := range args {
-		n += len(a) + 1
-	}
-	b := make([]byte, 0, n)
-	for i, a := range args {
-		if i > 0 {
-			b = append(b, '\n')
+// SetArgValues sets the arguments of every frame as values, for
+// goroutines that come from elsewhere than a text dump (a Delve server's
+// stacks): argv[i] is frame i's, the receiver first.
+func (g *Goroutine) SetArgValues(argv [][]Arg) { g.argv = argv }
+
+// ArgValues returns frame i's top-level arguments: the values given to
+// SetArgValues, else the printed text parsed (ParseArgs).
+func (g *Goroutine) ArgValues(i int) []Arg {
+	if g.argv != nil {
+		if i < len(g.argv) {
+			return g.argv[i]
 		}
-		b = append(b, a...)
+		return nil
 	}
-	g.args = string(b)
+	return ParseArgs(g.Args(i))
 }
 
 func indexByte(s string, c byte) int {

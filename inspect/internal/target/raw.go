@@ -210,3 +210,20 @@ func (t *Target) readWaitReasonsRaw() []string {
 	}
 	return out
 }
+
+// OpenExe loads only an executable's debug information and the struct
+// layouts read from its DWARF: no process, no memory. For comparing what
+// hangtui assumes where it has no binary (a goroutine dump) with a
+// binary's own layout.
+func OpenExe(exe string) (*Target, error) {
+	bi := proc.NewBinaryInfo(runtime.GOOS, runtime.GOARCH, true)
+	if err := bi.LoadBinaryInfo(exe, 0, nil); err != nil {
+		return nil, err
+	}
+	t := &Target{bi: bi}
+	var err error
+	if t.lay, err = loadLayouts(bi); err != nil {
+		return nil, err
+	}
+	return t, nil
+}

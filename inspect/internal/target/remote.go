@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/go-delve/delve/service/api"
+	"github.com/hangtui/hangtui/inspect/dump"
 )
 
 // A remote Delve server (dlv --headless --accept-multiclient) speaks the
@@ -37,14 +38,16 @@ type RemoteGoroutine struct {
 }
 
 // RemoteFrame is one frame with its arguments in declaration order
-// (receiver first), each rendered like a traceback word: "0xc000012340" for
-// a pointer or an integer, "{...}" for an aggregate, "_" when Delve could
-// not read it.
+// (receiver first), as the values a dump's analysis reads from a
+// traceback's words: a pointer's or an integer's value, Aggregate for a
+// struct, string, slice or interface, Unknown when Delve could not read
+// it. Delve's values are what the code has, never stale words: none is
+// Uncertain.
 type RemoteFrame struct {
 	Func, File string
 	Line       int
 	Inlined    bool
-	Args       []string
+	Args       []dump.Arg
 }
 
 // RemoteInfo describes the target behind the server.
@@ -689,27 +692,28 @@ func convertFrames(frames []api.Stackframe) []RemoteFrame {
 			if len(rf.Args) == maxRemoteArgs {
 				break
 			}
-			rf.Args = append(rf.Args, argWord(a))
+			rf.Args = append(rf.Args, argValue(a))
 		}
 		out = append(out, rf)
 	}
 	return out
 }
 
-// argWord renders an argument like the runtime's traceback does.
-func argWord(a api.Variable) string {
+// argValue is an argument's value as a traceback word would give it.
+func argValue(a api.Variable) dump.Arg {
+	unknown := dump.Arg{Unknown: true}
 	if a.Unreadable != "" {
-		return "_"
+		return unknown
 	}
 	switch a.Kind {
 	case reflect.Ptr, reflect.Chan, reflect.Map, reflect.UnsafePointer, reflect.Func:
 		if len(a.Children) > 0 {
-			return "0x" + strconv.FormatUint(a.Children[0].Addr, 16)
+			return dump.Arg{Value: a.Children[0].Addr}
 		}
 		if v, err := strconv.ParseUint(a.Value, 10, 64); err == nil {
-			return "0x" + strconv.FormatUint(v, 16)
+			return dump.Arg{Value: v}
 		}
-		return "_"
+		return unknown
 	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
 		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr:
 		val := a.Value
@@ -717,17 +721,17 @@ func argWord(a api.Variable) string {
 			val = val[i+1 : len(val)-1] // "semaBlockProfile (1)"
 		}
 		if v, err := strconv.ParseInt(val, 10, 64); err == nil {
-			return "0x" + strconv.FormatUint(uint64(v), 16)
+			return dump.Arg{Value: uint64(v)}
 		}
 		if v, err := strconv.ParseUint(val, 10, 64); err == nil {
-			return "0x" + strconv.FormatUint(v, 16)
+			return dump.Arg{Value: v}
 		}
-		return "_"
+		return unknown
 	case reflect.Bool:
 		if a.Value == "true" {
-			return "0x1"
+			return dump.Arg{Value: 1}
 		}
-		return "0x0"
+		return dump.Arg{}
 	}
-	return "{...}"
+	return dump.Arg{Aggregate: true}
 }
