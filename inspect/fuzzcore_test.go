@@ -93,7 +93,6 @@ type coreFuzz struct {
 	worstPeak   uint64
 	messages    map[string]int
 	mu          sync.Mutex
-	statsFile   *os.File
 }
 
 // fuzzHarness is the process's harness (each fuzzing process has one).
