@@ -872,32 +872,12 @@ func (p *prover) proofLine() string {
 // leakFindings adds one finding per group of leaked goroutines waiting on
 // the same resources.
 func (p *prover) leakFindings(leaked []*Goroutine, sites map[string][]WakerSite) {
-	byRes := map[string][]int64{}
-	for _, g := range leaked {
-		key := ""
-		for _, w := range g.Waits {
-			key += w.Resource + " "
-		}
-		byRes[strings.TrimSpace(key)] = append(byRes[strings.TrimSpace(key)], g.ID)
-	}
-	for _, key := range sortedKeys(byRes) {
-		ids := byRes[key]
-		g := p.gs[ids[0]]
-		f := Finding{Severity: SeverityError, Kind: FindingLeak, Goroutines: ids, Resources: strings.Fields(key)}
-		f.Title = fmt.Sprintf("%d goroutine(s) stuck forever: %s", len(ids), g.Why)
-		for _, w := range g.Waits {
-			r := p.rs[w.Resource]
-			f.Details = append(f.Details, fmt.Sprintf("goroutine %d%s %s %s", ids[0], where(g), w.Op.WaitsTo(), describeResource(r)))
-		}
-		if len(ids) > 1 {
-			f.Details = append(f.Details, "also: goroutines "+joinIDs(ids[1:]))
-		}
+	p.snap.Findings = append(p.snap.Findings, leakGroupFindings(leaked, p.rs, func(f *Finding) {
 		for _, rid := range f.Resources {
-			p.addSites(&f, rid, sites[rid])
+			p.addSites(f, rid, sites[rid])
 		}
 		f.Details = append(f.Details, p.proofLine())
-		p.snap.Findings = append(p.snap.Findings, f)
-	}
+	})...)
 }
 
 // finish updates the findings made before the proof: possible deadlocks

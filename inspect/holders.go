@@ -123,25 +123,17 @@ func (b *builder) chanField(r *Resource) string {
 	if len(ids) > 4 {
 		ids = ids[:4]
 	}
-	for _, id := range ids {
-		g, rg := b.byID[id], b.raw[id]
-		tried := 0
-		for i, f := range g.Frames {
-			if !IsUserFunc(f.Func) || f.Inlined {
-				continue
-			}
-			if name := b.t.FieldHolding(rg, i, r.Addr); name != "" {
-				return name
-			}
-			if tried++; tried == 3 {
-				break
-			}
-		}
-	}
-	return ""
+	return b.fromUserFrames(ids, func(g *target.G, frame int) string { return b.t.FieldHolding(g, frame, r.Addr) })
 }
 
 func (b *builder) containerOf(ids []int64, addr uint64) string {
+	return b.fromUserFrames(ids, func(g *target.G, frame int) string { return b.t.ContainerOf(g, frame, addr) })
+}
+
+// fromUserFrames asks name of the first three user frames (not inlined)
+// of each goroutine of ids, and returns the first answer that is not "".
+// Three: the variable naming a sync object is in the frames that use it.
+func (b *builder) fromUserFrames(ids []int64, name func(g *target.G, frame int) string) string {
 	for _, id := range ids {
 		g, rg := b.byID[id], b.raw[id]
 		tried := 0
@@ -149,8 +141,8 @@ func (b *builder) containerOf(ids []int64, addr uint64) string {
 			if !IsUserFunc(f.Func) || f.Inlined {
 				continue
 			}
-			if name := b.t.ContainerOf(rg, i, addr); name != "" {
-				return name
+			if n := name(rg, i); n != "" {
+				return n
 			}
 			if tried++; tried == 3 {
 				break

@@ -325,30 +325,48 @@ func (b *builder) explainStuck(a *analysis, stuck []*Goroutine) {
 	if len(leaked) == 0 {
 		return
 	}
-	byRes := map[string][]int64{}
-	for _, id := range leaked {
-		g := a.gs[id]
+	gs := make([]*Goroutine, len(leaked))
+	for i, id := range leaked {
+		gs[i] = a.gs[id]
+	}
+	a.s.Findings = append(a.s.Findings, leakGroupFindings(gs, a.rs, func(f *Finding) {
+		f.Details = append(f.Details, "proof: marked everything reachable from globals, timers, finalizers and the stacks of goroutines that can run; this object was not reached")
+	})...)
+}
+
+// leakGroupFindings makes one leak finding per group of leaked goroutines
+// waiting on the same resources, in the groups' order; proof adds the
+// finding's last lines (how the verdict was proven).
+func leakGroupFindings(leaked []*Goroutine, rs map[string]*Resource, proof func(*Finding)) []Finding {
+	byRes := map[string][]*Goroutine{}
+	for _, g := range leaked {
 		key := ""
 		for _, w := range g.Waits {
 			key += w.Resource + " "
 		}
-		byRes[strings.TrimSpace(key)] = append(byRes[strings.TrimSpace(key)], id)
+		key = strings.TrimSpace(key)
+		byRes[key] = append(byRes[key], g)
 	}
+	var out []Finding
 	for _, key := range sortedKeys(byRes) {
-		ids := byRes[key]
-		g := a.gs[ids[0]]
+		group := byRes[key]
+		g := group[0]
+		ids := make([]int64, len(group))
+		for i, x := range group {
+			ids[i] = x.ID
+		}
 		f := Finding{Severity: SeverityError, Kind: FindingLeak, Goroutines: ids, Resources: strings.Fields(key)}
 		f.Title = fmt.Sprintf("%d goroutine(s) stuck forever: %s", len(ids), g.Why)
 		for _, w := range g.Waits {
-			r := a.rs[w.Resource]
-			f.Details = append(f.Details, fmt.Sprintf("goroutine %d%s %s %s", ids[0], where(g), w.Op.WaitsTo(), describeResource(r)))
+			f.Details = append(f.Details, fmt.Sprintf("goroutine %d%s %s %s", ids[0], where(g), w.Op.WaitsTo(), describeResource(rs[w.Resource])))
 		}
 		if len(ids) > 1 {
 			f.Details = append(f.Details, "also: goroutines "+joinIDs(ids[1:]))
 		}
-		f.Details = append(f.Details, "proof: marked everything reachable from globals, timers, finalizers and the stacks of goroutines that can run; this object was not reached")
-		a.s.Findings = append(a.s.Findings, f)
+		proof(&f)
+		out = append(out, f)
 	}
+	return out
 }
 
 // reachersAmong returns, for each channel, WaitGroup or Cond that one of gs
