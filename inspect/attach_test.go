@@ -15,20 +15,7 @@ import (
 // checks that the process was left running.
 func snapshotOf(t *testing.T, p *fixture.Process) *inspect.Snapshot {
 	t.Helper()
-	s, err := inspect.Attach(p.PID)
-	if err != nil {
-		t.Fatalf("attach: %v", err)
-	}
-	snap, err := s.Snapshot()
-	if cerr := s.Close(); cerr != nil {
-		t.Errorf("close: %v", cerr)
-	}
-	if err != nil {
-		t.Fatalf("snapshot: %v", err)
-	}
-	fixture.AssertRunning(t, p.PID)
-	s.Explain(snap)
-	return snap
+	return snapshotPID(t, p.PID)
 }
 
 func index(snap *inspect.Snapshot) (map[int64]*inspect.Goroutine, map[string]*inspect.Resource) {
@@ -319,21 +306,7 @@ func checkVerdicts(t *testing.T, snap *inspect.Snapshot, m *fixture.Manifest) {
 			t.Errorf("goroutine %d (%s): verdict %s, want %s", gid, g.WaitReason, g.Verdict, want)
 		}
 	}
-	for _, want := range m.Cycles {
-		ok := false
-		for _, c := range snap.Cycles {
-			got := append([]int64{}, c.Goroutines...)
-			w := append([]int64{}, want...)
-			sortIDs(got)
-			sortIDs(w)
-			if fmt.Sprint(got) == fmt.Sprint(w) {
-				ok = true
-			}
-		}
-		if !ok {
-			t.Errorf("cycle %v not found; cycles %+v", want, snap.Cycles)
-		}
-	}
+	checkCycles(t, snap, m)
 }
 
 // cycleKinds is the kind each scenario's first cycle must have. In

@@ -151,7 +151,8 @@ func runRuntimeLeakCase(t *testing.T, exe string, c fixture.RuntimeLeakCase) lea
 	}
 }
 
-// snapshotPID attaches to pid, reads one snapshot and detaches.
+// snapshotPID attaches to pid, reads one snapshot, detaches, and adds what
+// the source tells once the process runs again (Session.Explain).
 func snapshotPID(t *testing.T, pid int) *inspect.Snapshot {
 	t.Helper()
 	s, err := inspect.Attach(pid)
@@ -166,6 +167,7 @@ func snapshotPID(t *testing.T, pid int) *inspect.Snapshot {
 		t.Fatalf("snapshot: %v", err)
 	}
 	fixture.AssertRunning(t, pid)
+	s.Explain(snap)
 	return snap
 }
 
