@@ -5,8 +5,9 @@
 # Delve's plain path on the same process in the same run. Needs root
 # (ptrace). One line per shape and size:
 #
-#   report s   `hangtui report --json PID` end to end (attach, snapshot,
-#              JSON written to a file), as a user runs it
+#   report s   `hangtui report --no-code --json PID` end to end (attach,
+#              snapshot, JSON written to a file); CODE=1: with the source
+#              analysis, as a user runs it by default
 #   pause ms   how long that report kept the target stopped (its pause_ms)
 #   RSS MB     hangtui's peak resident memory for that report
 #   snap ms    snapbench: the first snapshot (cold) and the best refresh
@@ -28,6 +29,12 @@ cd "$(dirname "$0")/.."
 SIZES=${N:-"10000 100000"}
 SHAPES=${SHAPES:-"shards varied deep holders chans labels finq heap mixed"}
 DELVE_MAX=${DELVE_MAX:-100000}
+# The source analysis (#15) loads and analyses the program's packages once
+# per session, off the pause; its cost depends on the program, not on the
+# goroutines. By default the report runs with --no-code; CODE=1 includes
+# the analysis in "report s" and "RSS MB" (its phases are in the timings).
+CODEFLAG=--no-code
+[ "${CODE:-0}" = 1 ] && CODEFLAG=
 OUT=${OUT:-$(mktemp -d /tmp/hangtui-shapes.XXXXXX)}
 go build -o "$OUT/hangtui" ./cmd/hangtui
 go build -o "$OUT/snapbench" ./inspect/internal/snapbench
@@ -52,7 +59,7 @@ for n in $SIZES; do
 			sleep 0.5
 		done
 		sleep 1
-		/usr/bin/time -f '%e %M' -o "$base.time" env HANGTUI_TIMINGS=1 "$OUT/hangtui" report --json "$fx" >"$base.json" 2>"$base.timings" || true
+		/usr/bin/time -f '%e %M' -o "$base.time" env HANGTUI_TIMINGS=1 "$OUT/hangtui" report $CODEFLAG --json "$fx" >"$base.json" 2>"$base.timings" || true
 		wall=$(cut -d' ' -f1 "$base.time" | tail -1)
 		rss=$(($(cut -d' ' -f2 "$base.time" | tail -1) / 1024))
 		pause=$(jsonfield "$base.json" pause_ms)
