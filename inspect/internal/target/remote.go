@@ -141,6 +141,18 @@ func ReadRemote(addr string, timeout time.Duration, lim RemoteLimits, expectRunn
 			s.broken = true // the continue goes on a new connection
 			return info, nil, err
 		}
+		// The halt was answered: the server must now say the target is
+		// stopped. One that goes on saying it runs cannot be trusted to
+		// tell whether the continue took either (resume goes by what it
+		// says), so the target may be left stopped: say so.
+		var after *api.DebuggerState
+		if err := s.call("State", timeout, func(c *dlvClient) (err error) {
+			after, err = c.state()
+			return err
+		}); err == nil && after.Running {
+			s.broken = true
+			return info, nil, fmt.Errorf("%w: the Delve server still says the target runs after halting it", ErrNotResumed)
+		}
 	}
 	for attempt := 0; ; attempt++ {
 		s.interrupted = false
@@ -572,6 +584,7 @@ func (s *remoteSession) resume() error {
 	default:
 	}
 	end := time.Now().Add(2 * s.timeout)
+	continued := false
 	for seen := 0; seen < watch; {
 		if time.Now().After(end) {
 			return fmt.Errorf("the Delve server did not say the target runs within %s of the continue", 2*s.timeout)
@@ -581,7 +594,10 @@ func (s *remoteSession) resume() error {
 		case !ok:
 			// Busy finishing a call of ours: ask again.
 		case st.Exited:
-			return nil
+			// A halted process does not exit by itself: only a kill
+			// does, or a server that says what is not so. Either way
+			// nothing here saw it run again.
+			return errors.New("the Delve server says the target exited while halted")
 		case st.Running:
 			if seen++; seen < watch {
 				time.Sleep(100 * time.Millisecond)
@@ -591,7 +607,15 @@ func (s *remoteSession) resume() error {
 			if err := continueAndWait(c, s.timeout); err != nil {
 				return err
 			}
+			continued = true
 		}
+	}
+	if !continued {
+		// hangtui sent a halt and no continue, and the server says the
+		// target runs: the halt did not take, another client continued
+		// it, or the server does not say what is so. Nothing here saw
+		// it resume, so the caller says it may be left stopped.
+		return errors.New("the Delve server says the target runs, but hangtui halted it and did not continue it")
 	}
 	return nil
 }
