@@ -224,20 +224,14 @@ func (w *walker) index() error {
 	}
 }
 
-func (w *walker) typ(name string) dwarf.Type {
-	off, ok := w.types[name]
-	if !ok {
-		return nil
-	}
-	t, err := w.d.Type(off)
-	if err != nil {
-		return nil
-	}
-	return t
-}
+func (w *walker) typ(name string) dwarf.Type { return w.typeAt(w.types, name) }
 
-func (w *walker) varType(name string) dwarf.Type {
-	off, ok := w.vars[name]
+func (w *walker) varType(name string) dwarf.Type { return w.typeAt(w.vars, name) }
+
+// typeAt reads the DWARF type at the offset offs has for name; nil when
+// there is none or it does not read.
+func (w *walker) typeAt(offs map[string]dwarf.Offset, name string) dwarf.Type {
+	off, ok := offs[name]
 	if !ok {
 		return nil
 	}
