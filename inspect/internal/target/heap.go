@@ -33,6 +33,8 @@ type Heap struct {
 	Parent  map[uint64]uint64
 	cur     uint64
 	work    []uint64
+	spans   *spanCache // small spans read whole (spancache.go)
+	last    *span      // object's last span
 	scanned uint64
 	// Budget bounds the work; when it runs out, Drain fails and the caller
 	// must not draw conclusions from what was marked.
@@ -88,6 +90,8 @@ type span struct {
 	hstate    uint8  // heap bits: unread, being read, read, unusable
 	largeType uint64 // mspan.largeType (layoutLarge)
 	hbits     []uint64
+	copy      spanCopy // its bytes, when read whole (spancache.go)
+	divMul    uint32   // ^uint32(0)/elem + 1, for index
 }
 
 // ErrBudget means reachability was not computed completely.
@@ -232,6 +236,8 @@ func (h *heapMeta) lookupSpan(sp uint64) *span {
 			h.nspans++
 			if !h.t.plausibleSpan(s.start, s.end, s.elem) {
 				s = nil // corrupt: no objects in it
+			} else if s.elem > 0 && s.elem < 1<<32 {
+				s.divMul = uint32(^uint32(0)/uint32(s.elem) + 1)
 			}
 		}
 		h.spans[sp] = s
@@ -241,11 +247,28 @@ func (h *heapMeta) lookupSpan(sp uint64) *span {
 
 // object returns the allocated span and object index containing p.
 func (h *Heap) object(p uint64) (*span, uint64, bool) {
-	s := h.m.spanOf(p)
-	if s == nil || !s.inUse || s.elem == 0 {
-		return nil, 0, false
+	s := h.last
+	if s == nil || p < s.start || p >= s.end {
+		// Pointers mostly lead to the span of the last one (a list's
+		// next node, a struct's fields).
+		if s = h.m.spanOf(p); s == nil || !s.inUse || s.elem == 0 {
+			return nil, 0, false
+		}
+		h.last = s
 	}
-	return s, (p - s.start) / s.elem, true
+	return s, s.index(p), true
+}
+
+// index returns the object number of p, in s: by the runtime's reciprocal
+// (mspan.divMul) where it is exact, a division otherwise.
+func (s *span) index(p uint64) uint64 {
+	off := p - s.start
+	if s.divMul != 0 && off < 1<<32 {
+		if i := off * uint64(s.divMul) >> 32; i*s.elem <= off && off < (i+1)*s.elem {
+			return i
+		}
+	}
+	return off / s.elem
 }
 
 // Object returns the base and size of the heap object containing p.

@@ -189,6 +189,11 @@ type objReads struct {
 	bufs    [][]byte
 	ok      []bool
 	mem     []byte
+	// readWhole's (spancache.go)
+	rest, whole []uint64
+	wstarts     []uint64
+	wbufs       [][]byte
+	wneed       []*span
 }
 
 // objRange is memory read as one range: neighbouring objects, and the heap
@@ -203,6 +208,13 @@ type objRange struct{ start, end uint64 }
 // batch, usually in the same range as the span's last objects.
 func (h *Heap) readObjects(addrs []uint64, total int, rb *objReads) {
 	const maxGap = 256
+	if addrs = h.readWhole(addrs, rb); len(addrs) == 0 {
+		return
+	}
+	total = 0
+	for _, a := range addrs {
+		total += int(min(h.m.spanOf(a).elem, 64<<20))
+	}
 	slices.Sort(addrs)
 	rb.starts, rb.bufs, rb.spans, rb.bits, rb.bitsRng = rb.starts[:0], rb.bufs[:0], rb.spans[:0], rb.bits[:0], rb.bitsRng[:0]
 	rngs := rb.rngs[:0]
