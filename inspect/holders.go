@@ -73,6 +73,7 @@ func (b *builder) holders() {
 // that contains it ("main.Store.mu"), from the frames of the goroutines that
 // wait on it or hold it: a frame that locks s.mu usually has s in scope.
 func (b *builder) nameResources() {
+	b.prefetchNaming()
 	for _, r := range b.res {
 		if r.Kind == KindSema {
 			continue
@@ -88,15 +89,7 @@ func (b *builder) nameResources() {
 			}
 			continue
 		}
-		var cands []int64
-		for _, h := range r.Holders {
-			cands = append(cands, h.Goroutine)
-		}
-		cands = append(cands, r.Waiters...)
-		if len(cands) > 4 {
-			cands = cands[:4]
-		}
-		if name := b.containerOf(cands, r.Addr); name != "" {
+		if name := b.containerOf(namingCandidates(r), r.Addr); name != "" {
 			r.Type = name
 		} else if name := b.t.GlobalContaining(r.Addr); name != "" {
 			r.Type = name
@@ -119,11 +112,7 @@ func (b *builder) chanField(r *Resource) string {
 			return name
 		}
 	}
-	ids := r.Waiters
-	if len(ids) > 4 {
-		ids = ids[:4]
-	}
-	return b.fromUserFrames(ids, func(g *target.G, frame int) string { return b.t.FieldHolding(g, frame, r.Addr) })
+	return b.fromUserFrames(namingCandidates(r), func(g *target.G, frame int) string { return b.t.FieldHolding(g, frame, r.Addr) })
 }
 
 func (b *builder) containerOf(ids []int64, addr uint64) string {
@@ -134,22 +123,68 @@ func (b *builder) containerOf(ids []int64, addr uint64) string {
 // of each goroutine of ids, and returns the first answer that is not "".
 // Three: the variable naming a sync object is in the frames that use it.
 func (b *builder) fromUserFrames(ids []int64, name func(g *target.G, frame int) string) string {
+	found := ""
+	b.eachUserFrame(ids, func(rg *target.G, i int) bool {
+		found = name(rg, i)
+		return found == ""
+	})
+	return found
+}
+
+// eachUserFrame calls f with the frames fromUserFrames looks at, in its
+// order, until f returns false.
+func (b *builder) eachUserFrame(ids []int64, f func(rg *target.G, frame int) bool) {
 	for _, id := range ids {
 		g, rg := b.byID[id], b.raw[id]
+		if g == nil || rg == nil {
+			continue
+		}
 		tried := 0
-		for i, f := range g.Frames {
-			if !IsUserFunc(f.Func) || f.Inlined {
+		for i, fr := range g.Frames {
+			if !IsUserFunc(fr.Func) || fr.Inlined {
 				continue
 			}
-			if n := name(rg, i); n != "" {
-				return n
+			if !f(rg, i) {
+				return
 			}
 			if tried++; tried == 3 {
 				break
 			}
 		}
 	}
-	return ""
+}
+
+// namingCandidates are the goroutines whose frames name r (nameResources).
+func namingCandidates(r *Resource) []int64 {
+	var cands []int64
+	if r.Kind != KindChan {
+		for _, h := range r.Holders {
+			cands = append(cands, h.Goroutine)
+		}
+	}
+	cands = append(cands, r.Waiters...)
+	if len(cands) > 4 {
+		cands = cands[:4]
+	}
+	return cands
+}
+
+// prefetchNaming reads the frame variables nameResources will look at for
+// locks, Conds and WaitGroups in one batch (channels are named by a global
+// or a struct field first, and reading ahead for them cost more than it
+// saved).
+func (b *builder) prefetchNaming() {
+	var reqs []target.FrameReq
+	for _, r := range b.res {
+		if r.Kind == KindSema || r.Kind == KindChan {
+			continue
+		}
+		b.eachUserFrame(namingCandidates(r), func(rg *target.G, i int) bool {
+			reqs = append(reqs, target.FrameReq{G: rg, Frame: i})
+			return true
+		})
+	}
+	b.t.PrefetchFrameVars(reqs)
 }
 
 // referenceHolders is the fallback for a locked lock with waiters and no

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime/debug"
 	"strconv"
 	"time"
 
@@ -174,6 +175,14 @@ func runReport(args []string) int {
 	if err != nil {
 		return fail(err)
 	}
+	// The target is let go and its caches with it: hand what they took
+	// back before the report is encoded, which is when memory peaks on a
+	// large snapshot: with 100,000 goroutines it went from 280 MB at the
+	// end of the snapshot to 450 MB while writing JSON. What is left is
+	// the snapshot; encoding it, the GC may let garbage grow to half of
+	// that rather than all of it (292 MB peak, a few ms more).
+	debug.FreeOSMemory()
+	debug.SetGCPercent(50)
 	return printFormat(os.Stdout, snap, *format)
 }
 

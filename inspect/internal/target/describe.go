@@ -30,7 +30,7 @@ func (t *Target) ContainerOf(g *G, frame int, addr uint64) string {
 			loc = uint64(cfa + v.slot)
 		}
 		if v.ptr != nil {
-			base, err := t.readPtr(loc)
+			base, err := t.varWord(loc)
 			if err != nil || base == 0 {
 				continue
 			}

@@ -73,7 +73,7 @@ func (t *Target) FieldHolding(g *G, frame int, p uint64) string {
 		}
 		typ := v.typ
 		if v.ptr != nil {
-			base, err := t.readPtr(loc)
+			base, err := t.varWord(loc)
 			if err != nil || base == 0 {
 				continue
 			}
