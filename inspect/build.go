@@ -22,7 +22,7 @@ type builder struct {
 	gs    []*target.G
 	byAdr map[uint64]*Goroutine
 	byID  map[int64]*Goroutine
-	raw   map[int64]*target.G
+	raw   map[int64]*target.G // by id, where slots are not set (rawOf)
 	resTable
 	chans map[uint64]*target.Chan
 	// progress is told how far the snapshot has got.
@@ -63,20 +63,20 @@ func build(t *target.Target, info Target, src *sourceIndex, progress func(Progre
 	// filling them (rehashing, and fresh pages on a first snapshot).
 	b.byAdr = make(map[uint64]*Goroutine, len(gs))
 	b.byID = make(map[int64]*Goroutine, len(gs))
-	b.raw = make(map[int64]*target.G, len(gs))
+	// raw is not filled: rawOf finds a goroutine's by its slot.
 	b.snap.Goroutines = make([]*Goroutine, 0, len(gs))
 	b.snap.Warnings = append(b.snap.Warnings, warnings...)
 	now, haveNow := t.Nanotime()
 	stacks := stackCache{}
 	var slab []Goroutine
-	for _, rg := range gs {
+	for i, rg := range gs {
 		g := newGoroutine(rg, t, stacks, &slab)
+		g.slot = int32(i + 1)
 		if haveNow && rg.WaitSince > 0 && rg.WaitSince < now {
 			g.Waiting = time.Duration(now - rg.WaitSince)
 		}
 		b.byAdr[rg.Addr] = g
 		b.byID[g.ID] = g
-		b.raw[g.ID] = rg
 		b.snap.Goroutines = append(b.snap.Goroutines, g)
 	}
 	phase("model")
@@ -149,6 +149,14 @@ func localFile(path string) string {
 // model is the model of b.gs[i]: the two lists are built in the same order
 // (a slice lookup instead of a map lookup per goroutine per phase).
 func (b *builder) model(i int) *Goroutine { return b.snap.Goroutines[i] }
+
+// rawOf is g's goroutine as read from the target (nil if none).
+func (b *builder) rawOf(g *Goroutine) *target.G {
+	if k := int(g.slot) - 1; k >= 0 && k < len(b.gs) && b.gs[k].ID == g.ID {
+		return b.gs[k]
+	}
+	return b.raw[g.ID]
+}
 
 // phases returns a function that records how long each phase took; with
 // HANGTUI_TIMINGS set they are printed to stderr (for performance work).

@@ -38,7 +38,7 @@ func (b *builder) neverWakes(g *Goroutine) string {
 	if what, ok := foreverReasons[g.WaitReason]; ok {
 		return what
 	}
-	if rg := b.raw[g.ID]; rg != nil && g.WaitReason == "select" && rg.Waiting == 0 && len(g.Waits) == 0 {
+	if rg := b.rawOf(g); rg != nil && g.WaitReason == "select" && rg.Waiting == 0 && len(g.Waits) == 0 {
 		return nilSelect
 	}
 	return ""

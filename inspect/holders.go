@@ -135,8 +135,12 @@ func (b *builder) fromUserFrames(ids []int64, name func(g *target.G, frame int) 
 // order, until f returns false.
 func (b *builder) eachUserFrame(ids []int64, f func(rg *target.G, frame int) bool) {
 	for _, id := range ids {
-		g, rg := b.byID[id], b.raw[id]
-		if g == nil || rg == nil {
+		g := b.byID[id]
+		if g == nil {
+			continue
+		}
+		rg := b.rawOf(g)
+		if rg == nil {
 			continue
 		}
 		tried := 0

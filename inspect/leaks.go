@@ -159,7 +159,7 @@ type stackRange struct {
 func (b *builder) stackRanges() []stackRange {
 	out := make([]stackRange, 0, len(b.snap.Goroutines))
 	for _, g := range b.snap.Goroutines {
-		lo, hi := b.t.StackBounds(b.raw[g.ID])
+		lo, hi := b.t.StackBounds(b.rawOf(g))
 		out = append(out, stackRange{lo, hi, g.ID})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].lo < out[j].lo })
@@ -210,6 +210,15 @@ type reachProof struct {
 // run iterates to the fixpoint. An error from the marking (its budget)
 // means nothing may be concluded.
 func (p *reachProof) run(candidates []*Goroutine) error {
+	// Each round looks only at the candidates not yet shown live (a
+	// million-entry map lookup per candidate per round was most of the
+	// rounds' cost).
+	pending := make([]*Goroutine, 0, len(candidates))
+	for _, g := range candidates {
+		if !p.live[g.ID] {
+			pending = append(pending, g)
+		}
+	}
 	for changed := true; changed; {
 		if err := p.mem.Drain(); err != nil {
 			return err
@@ -218,14 +227,17 @@ func (p *reachProof) run(candidates []*Goroutine) error {
 		if p.progress != nil {
 			p.progress()
 		}
-		for _, g := range candidates {
-			if p.live[g.ID] || !p.wakeable(g) {
+		still := pending[:0]
+		for _, g := range pending {
+			if !p.wakeable(g) {
+				still = append(still, g)
 				continue
 			}
 			p.live[g.ID] = true
 			p.markLive(g)
 			changed = true
 		}
+		pending = still
 	}
 	return nil
 }
@@ -382,13 +394,13 @@ func (b *builder) reachersAmong(gs []*Goroutine) map[string][]int64 {
 		if err != nil {
 			break
 		}
-		lo, hi := b.t.LiveStack(b.raw[s.ID])
-		if b.t.HasStackWords(b.raw[s.ID]) {
-			sub.MarkStackWords(lo, b.raw[s.ID])
+		lo, hi := b.t.LiveStack(b.rawOf(s))
+		if b.t.HasStackWords(b.rawOf(s)) {
+			sub.MarkStackWords(lo, b.rawOf(s))
 		} else {
-			_ = sub.MarkStack(b.raw[s.ID])
+			_ = sub.MarkStack(b.rawOf(s))
 		}
-		sub.MarkPtr(b.t.SchedCtxt(b.raw[s.ID]))
+		sub.MarkPtr(b.t.SchedCtxt(b.rawOf(s)))
 		sub.Budget = 256 << 20
 		if sub.Drain() != nil {
 			continue

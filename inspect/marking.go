@@ -161,7 +161,7 @@ func (b *builder) startMarking() *marking {
 // rootsOf reads (session goroutine) what marking g as live needs.
 func (m *marking) rootsOf(g *Goroutine) liveRoots {
 	b := m.b
-	rg := b.raw[g.ID]
+	rg := b.rawOf(g)
 	var r liveRoots
 	r.lo, r.hi = b.t.LiveStack(rg)
 	r.g, r.wordsOK = rg, b.t.HasStackWords(rg)

@@ -182,6 +182,11 @@ type Goroutine struct {
 	Verdict Verdict
 	// Why explains a deadlocked or leaked verdict in one sentence.
 	Why string
+
+	// slot is 1 + the goroutine's index in the builder's list of the
+	// target's goroutines (0: none): lookups by position, not through a
+	// map of a million ids (builder.rawOf).
+	slot int32
 }
 
 // BlockedOn returns the id of the resource the goroutine waits on, or "" when
