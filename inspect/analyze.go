@@ -92,6 +92,18 @@ func (a *analysis) addEdge(from, to int64, res string) {
 // goroutines it waits for: the holders, and for an RWMutex the writer that
 // is ahead of it.
 func (a *analysis) lockEdges() {
+	// Sized for every waiter: growing maps of 100,000 entries was a
+	// third of the phase.
+	n := 0
+	for _, g := range a.s.Goroutines {
+		if len(g.Waits) > 0 {
+			n++
+		}
+	}
+	if a.seen == nil && len(a.next) == 0 {
+		a.seen = make(map[edgeKey]bool, n)
+		a.next = make(map[int64][]edge, n)
+	}
 	for _, g := range a.s.Goroutines {
 		for _, w := range g.Waits {
 			r := a.rs[w.Resource]
@@ -175,43 +187,83 @@ func (a *analysis) cycles() {
 		ids = append(ids, id)
 	}
 	sortIDs(ids)
-	index := make(map[int64]int, len(a.next))
-	low := make(map[int64]int, len(a.next))
-	onStack := make(map[int64]bool, len(a.next))
-	var stack []int64
-	n := 0
+	// Goroutines numbered densely and the edges as one flat list: Tarjan
+	// over arrays (over maps by goroutine id, and a slice per singleton
+	// component, it was most of this phase at 100,000 goroutines).
+	dense := make(map[int64]int32, len(ids))
+	nodes := make([]int64, 0, len(ids))
+	num := func(v int64) int32 {
+		if k, ok := dense[v]; ok {
+			return k
+		}
+		k := int32(len(nodes))
+		dense[v] = k
+		nodes = append(nodes, v)
+		return k
+	}
+	for _, id := range ids {
+		num(id)
+	}
+	first := make([]int32, len(ids)+1)
+	var to []int32
+	for i, id := range ids {
+		for _, e := range a.next[id] {
+			to = append(to, num(e.To))
+		}
+		first[i+1] = int32(len(to))
+	}
+	edges := func(v int32) []int32 {
+		if int(v) >= len(ids) {
+			return nil // waits for nobody
+		}
+		return to[first[v]:first[v+1]]
+	}
+	index := make([]int32, len(nodes))
+	low := make([]int32, len(nodes))
+	onStack := make([]bool, len(nodes))
+	for i := range index {
+		index[i] = -1
+	}
+	var stack []int32
+	var n int32
 	var comps [][]int64
-	var strong func(v int64)
-	strong = func(v int64) {
+	var strong func(v int32)
+	strong = func(v int32) {
 		index[v], low[v] = n, n
 		n++
 		stack = append(stack, v)
 		onStack[v] = true
-		for _, e := range a.next[v] {
-			if _, seen := index[e.To]; !seen {
-				strong(e.To)
-				low[v] = min(low[v], low[e.To])
-			} else if onStack[e.To] {
-				low[v] = min(low[v], index[e.To])
+		for _, w := range edges(v) {
+			if index[w] < 0 {
+				strong(w)
+				low[v] = min(low[v], low[w])
+			} else if onStack[w] {
+				low[v] = min(low[v], index[w])
 			}
 		}
 		if low[v] == index[v] {
-			var comp []int64
-			for {
-				w := stack[len(stack)-1]
-				stack = stack[:len(stack)-1]
-				onStack[w] = false
-				comp = append(comp, w)
-				if w == v {
-					break
-				}
+			k := len(stack) - 1
+			for stack[k] != v {
+				k--
 			}
+			if k == len(stack)-1 && !a.selfLoop(nodes[v]) {
+				// A goroutine in no cycle: no component to record.
+				onStack[v] = false
+				stack = stack[:k]
+				return
+			}
+			var comp []int64
+			for j := len(stack) - 1; j >= k; j-- {
+				onStack[stack[j]] = false
+				comp = append(comp, nodes[stack[j]])
+			}
+			stack = stack[:k]
 			comps = append(comps, comp)
 		}
 	}
-	for _, id := range ids {
-		if _, seen := index[id]; !seen {
-			strong(id)
+	for i := range ids {
+		if index[i] < 0 {
+			strong(int32(i))
 		}
 	}
 	for _, comp := range comps {

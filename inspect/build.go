@@ -23,6 +23,8 @@ type builder struct {
 	byAdr map[uint64]*Goroutine
 	byID  map[int64]*Goroutine
 	raw   map[int64]*target.G // by id, where slots are not set (rawOf)
+	// userFrames memoizes firstUserFrames per distinct stack.
+	userFrames map[userFramesKey][]int
 	resTable
 	chans map[uint64]*target.Chan
 	// progress is told how far the snapshot has got.

@@ -143,19 +143,43 @@ func (b *builder) eachUserFrame(ids []int64, f func(rg *target.G, frame int) boo
 		if rg == nil {
 			continue
 		}
-		tried := 0
-		for i, fr := range g.Frames {
-			if !IsUserFunc(fr.Func) || fr.Inlined {
-				continue
-			}
+		for _, i := range b.firstUserFrames(g.Frames) {
 			if !f(rg, i) {
 				return
 			}
-			if tried++; tried == 3 {
+		}
+	}
+}
+
+// firstUserFrames are the indexes of the first three user frames (not
+// inlined) of a stack, once per distinct stack (goroutines with the same
+// stack share its frames).
+func (b *builder) firstUserFrames(frames []Frame) []int {
+	if len(frames) == 0 {
+		return nil
+	}
+	key := userFramesKey{&frames[0], len(frames)}
+	if idx, ok := b.userFrames[key]; ok {
+		return idx
+	}
+	var idx []int
+	for i, fr := range frames {
+		if IsUserFunc(fr.Func) && !fr.Inlined {
+			if idx = append(idx, i); len(idx) == 3 {
 				break
 			}
 		}
 	}
+	if b.userFrames == nil {
+		b.userFrames = map[userFramesKey][]int{}
+	}
+	b.userFrames[key] = idx
+	return idx
+}
+
+type userFramesKey struct {
+	first *Frame
+	n     int
 }
 
 // namingCandidates are the goroutines whose frames name r (nameResources).
