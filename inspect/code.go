@@ -304,7 +304,9 @@ func (b *builder) recordCodeFacts(a *analysis, p *reachProof, candidates []*Goro
 					wf.lockTo = appendUniqueID(wf.lockTo, e.To)
 				}
 			}
-			wf.reached = p.reachable(r.Addr, g.ID)
+			// Marking that ended early has not reached everything it
+			// would have: reached, as far as anyone can tell.
+			wf.reached = p.partial || p.reachable(r.Addr, g.ID)
 			ws = append(ws, wf)
 		}
 		f.cands[g.ID] = ws

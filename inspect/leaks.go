@@ -63,9 +63,13 @@ func (b *builder) leaks(a *analysis, m *marking) {
 
 	b.recordCodeFacts(a, p, candidates) // for the source analysis (code.go)
 	if os.Getenv("HANGTUI_TIMINGS") != "" {
+		early := ""
+		if p.partial {
+			early = " (ended early: every candidate can be woken)"
+		}
 		p := b.t.StackPrecision(b.gs)
-		fmt.Fprintf(os.Stderr, "hangtui: marked %d objects, %.1f MB scanned; stack frames %d precise, %d conservative; %d goroutines scanned conservatively\n",
-			h.Marked(), float64(h.Scanned())/(1<<20), p.PreciseFrames, p.ConservativeFrames, p.ConservativeGoroutines)
+		fmt.Fprintf(os.Stderr, "hangtui: marked %d objects, %.1f MB scanned%s; stack frames %d precise, %d conservative; %d goroutines scanned conservatively\n",
+			h.Marked(), float64(h.Scanned())/(1<<20), early, p.PreciseFrames, p.ConservativeFrames, p.ConservativeGoroutines)
 		if os.Getenv("HANGTUI_DEBUG_STACKMAPS") != "" {
 			for _, name := range sortedKeys(p.ConservativeFuncs) {
 				fmt.Fprintf(os.Stderr, "hangtui:   conservative frame %s (%d goroutines)\n", name, p.ConservativeFuncs[name])
@@ -184,6 +188,11 @@ type reachMemory interface {
 	Reached(addr uint64) bool
 	// Drain marks everything reachable from what is marked so far.
 	Drain() error
+	// DrainUntil is Drain that ends early, work left, when stop says so
+	// (asked from time to time); it reports whether it did.
+	DrainUntil(stop func() bool) (bool, error)
+	// HasWork reports whether marked objects are left to scan.
+	HasWork() bool
 }
 
 // reachProof is the fixpoint of the reachability proof: a parked candidate
@@ -205,6 +214,9 @@ type reachProof struct {
 	markLive func(g *Goroutine)
 	// progress, when set, is called once per round.
 	progress func()
+	// partial: marking ended once every candidate was live (run), so
+	// "not reached" means "not reached yet": nothing else may be asked.
+	partial bool
 }
 
 // run iterates to the fixpoint. An error from the marking (its budget)
@@ -219,14 +231,9 @@ func (p *reachProof) run(candidates []*Goroutine) error {
 			pending = append(pending, g)
 		}
 	}
-	for changed := true; changed; {
-		if err := p.mem.Drain(); err != nil {
-			return err
-		}
-		changed = false
-		if p.progress != nil {
-			p.progress()
-		}
+	// promote makes live the pending candidates something live can wake.
+	promote := func() bool {
+		changed := false
 		still := pending[:0]
 		for _, g := range pending {
 			if !p.wakeable(g) {
@@ -238,6 +245,31 @@ func (p *reachProof) run(candidates []*Goroutine) error {
 			changed = true
 		}
 		pending = still
+		return changed
+	}
+	// Once every candidate is live, no more marking can change the
+	// answer (marking only adds): on a large healthy heap the rest of it
+	// is not walked while the target is stopped.
+	allLive := func() bool {
+		promote()
+		return len(pending) == 0
+	}
+	for changed := true; changed; {
+		stopped := allLive()
+		if !stopped {
+			var err error
+			if stopped, err = p.mem.DrainUntil(allLive); err != nil {
+				return err
+			}
+		}
+		if stopped {
+			p.partial = p.mem.HasWork()
+			return nil
+		}
+		if p.progress != nil {
+			p.progress()
+		}
+		changed = promote()
 	}
 	return nil
 }

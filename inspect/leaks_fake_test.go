@@ -44,17 +44,29 @@ func (f *fakeHeap) mark(p uint64) {
 }
 
 func (f *fakeHeap) Drain() error {
+	_, err := f.DrainUntil(nil)
+	return err
+}
+
+func (f *fakeHeap) HasWork() bool { return len(f.gray) > 0 }
+
+// DrainUntil asks stop after every object scanned (the target's heap asks
+// as the bytes scanned double).
+func (f *fakeHeap) DrainUntil(stop func() bool) (bool, error) {
 	for len(f.gray) > 0 {
+		if stop != nil && stop() {
+			return true, nil
+		}
 		b := f.gray[len(f.gray)-1]
 		f.gray = f.gray[:len(f.gray)-1]
 		if f.nscan++; f.budget > 0 && f.nscan > f.budget {
-			return errors.New("over budget")
+			return false, errors.New("over budget")
 		}
 		for _, p := range f.ptrs[b] {
 			f.mark(p)
 		}
 	}
-	return nil
+	return false, nil
 }
 
 // fakeG is a goroutine: parked ones are candidates (waits set), the others
@@ -97,7 +109,23 @@ func TestReachProofFake(t *testing.T) {
 		budget      int
 		wantStuck   []int64
 		wantErr     bool
+		// wantEarly: marking ends with work left, every candidate live.
+		wantEarly bool
 	}{
+		{
+			name: "a large heap left unwalked once every candidate is live",
+			heap: func() map[uint64][]uint64 {
+				m := map[uint64][]uint64{chA: nil}
+				for i := uint64(0); i < 200; i++ {
+					m[objX+i*fakeObjSize] = []uint64{objX + (i+1)*fakeObjSize}
+				}
+				return m
+			}(),
+			globalWords: []uint64{chA, objX},
+			gs:          []fakeG{{id: 1, waits: []Wait{recv("A")}}, {id: 2, stack: []uint64{objX}}},
+			res:         chans,
+			wantEarly:   true,
+		},
 		{
 			name: "reached only from a stuck goroutine",
 			heap: map[uint64][]uint64{chA: nil},
@@ -280,6 +308,12 @@ func TestReachProofFake(t *testing.T) {
 			sort.Slice(stuck, func(i, j int) bool { return stuck[i] < stuck[j] })
 			if !reflect.DeepEqual(stuck, tc.wantStuck) {
 				t.Errorf("stuck %v, want %v", stuck, tc.wantStuck)
+			}
+			if p.partial && len(stuck) > 0 {
+				t.Errorf("marking ended early, yet %v called stuck", stuck)
+			}
+			if tc.wantEarly && (!p.partial || h.nscan >= len(tc.heap)) {
+				t.Errorf("marking scanned %d of %d objects (ended early: %v), want it to end early", h.nscan, len(tc.heap), p.partial)
 			}
 		})
 	}

@@ -25,8 +25,16 @@ type marking struct {
 	globals    [][2]uint64
 	// finalizerRoots: the finalizer/cleanup roots have been marked.
 	finalizerRoots bool
-	done           chan struct{}
-	err            error // the analysis cannot be done: why
+	// settle lists, per candidate, the heap objects it waits on that
+	// memory alone decides (not locks: their waiters wait for holders);
+	// nil when some candidate has none. Once each candidate has one of
+	// them reached, every candidate can be woken and the bulk marking
+	// ends (settled). Read on the session goroutine before it starts.
+	settle [][]uint64
+	// early: the bulk marking ended that way, with work left.
+	early bool
+	done  chan struct{}
+	err   error // the analysis cannot be done: why
 }
 
 // liveRoots is what marking a live goroutine needs, read beforehand.
@@ -103,6 +111,7 @@ func (b *builder) startMarking() *marking {
 			anyRunning = anyRunning || g.State == StateRunning || g.State == StateSyscall
 		}
 	}
+	m.settle = b.settleAddrs(h, m.candidates, globals)
 	var regs []uint64
 	if anyRunning {
 		regs = b.t.ThreadRegisters()
@@ -146,9 +155,15 @@ func (b *builder) startMarking() *marking {
 		for i, g := range lives {
 			m.markLive(g, roots[i])
 		}
-		if err := h.Drain(); err != nil {
+		var stop func() bool
+		if m.settle != nil {
+			stop = m.settled
+		}
+		early, err := h.DrainUntil(stop)
+		if err != nil {
 			m.err = fmt.Errorf("leak analysis incomplete (%v): nothing is called leaked", err)
 		}
+		m.early = early
 	}
 	if private {
 		go run()
@@ -156,6 +171,58 @@ func (b *builder) startMarking() *marking {
 		run()
 	}
 	return m
+}
+
+// settleAddrs lists what marking.settle holds for candidates, or nil.
+func (b *builder) settleAddrs(h *target.Heap, candidates []*Goroutine, globals [][2]uint64) [][]uint64 {
+	out := make([][]uint64, 0, len(candidates))
+	for _, g := range candidates {
+		var addrs []uint64
+		now := false
+		for _, w := range g.Waits {
+			r := b.res[w.Resource]
+			if r == nil || r.Kind == KindMutex || r.Kind == KindRWMutex {
+				continue
+			}
+			if h.IsHeap(r.Addr) {
+				addrs = append(addrs, r.Addr)
+				continue
+			}
+			for _, gr := range globals {
+				if r.Addr >= gr[0] && r.Addr < gr[1] {
+					now = true // any code can name a global
+				}
+			}
+		}
+		switch {
+		case now:
+		case len(addrs) == 0:
+			return nil
+		default:
+			out = append(out, addrs)
+		}
+	}
+	return out
+}
+
+// settled reports whether every candidate waits on something marked
+// (marking goroutine), dropping those that do from settle.
+func (m *marking) settled() bool {
+	still := m.settle[:0]
+	for _, addrs := range m.settle {
+		reached := false
+		for _, a := range addrs {
+			if m.h.Reached(a) {
+				reached = true
+				break
+			}
+		}
+		if !reached {
+			still = append(still, addrs)
+		}
+	}
+	m.settle = still
+	return len(still) == 0
 }
 
 // rootsOf reads (session goroutine) what marking g as live needs.

@@ -24,6 +24,8 @@
 //	labels   every goroutine runs under pprof labels (distinct values)
 //	heap     live heap objects for the reachability walk (-heap MB, default
 //	         1024), linked from globals and from parked goroutines' stacks
+//	heapok   the heap shape, but the channel is held by a global: a
+//	         healthy server with a big heap (nothing leaked)
 //	finq     the finalizer goroutine blocked on a lock with -finq (default
 //	         5000) finalizers queued behind it
 //	mixed    all of the above but heap (the default)

@@ -13,6 +13,7 @@ func init() {
 	register("chans", "many distinct channels, each with one parked receiver or sender", startChans)
 	register("labels", "every goroutine under pprof labels with distinct values", startLabels)
 	register("heap", "live heap objects linked from globals and parked stacks (-heap MB)", startHeap)
+	register("heapok", "the heap shape with the channel held by a global: a healthy server, nothing leaked", startHeapOK)
 	register("finq", "the finalizer goroutine blocked on a lock, -finq finalizers queued behind it", startFinq)
 }
 
@@ -70,6 +71,18 @@ type node struct {
 
 var heapRoots []*node
 
+// heapCh, when set (heapok), holds the channel the heap shape's goroutines
+// wait on.
+var (
+	heapCh      chan int
+	healthyHeap bool
+)
+
+func startHeapOK(n int) {
+	healthyHeap = true
+	startHeap(n)
+}
+
 func startHeap(n int) {
 	const nodeSize = 64
 	total := flagHeapMB << 20 / nodeSize
@@ -93,6 +106,9 @@ func startHeap(n int) {
 	}
 	stackRoots := roots - globalRoots
 	var ch = make(chan int)
+	if healthyHeap {
+		heapCh = ch // a global holds it: whoever runs could send
+	}
 	spawn(n, func(i int) {
 		var mine []*node
 		for k := i; k < stackRoots; k += n {

@@ -136,6 +136,16 @@ func (h *Heap) scanBuf(addr uint64, buf []byte) {
 // are read a batch at a time (few system calls for many small objects);
 // the order of scanning does not change what is reached.
 func (h *Heap) Drain() error {
+	_, err := h.DrainUntil(nil)
+	return err
+}
+
+// DrainUntil is Drain that may end early: stop (when not nil) is asked each
+// time the bytes scanned double, from 1 MB, and when it says so, marking
+// ends with work left (HasWork) and reports true. Ending early is sound
+// only for questions that more marking cannot change the answer of, such
+// as "is everything asked about reached": marking only ever adds.
+func (h *Heap) DrainUntil(stop func() bool) (bool, error) {
 	const (
 		batchObjs  = 1024
 		batchBytes = 4 << 20
@@ -145,9 +155,16 @@ func (h *Heap) Drain() error {
 		addrs []uint64
 		rb    objReads
 	)
+	next := max(2*h.scanned, 1<<20)
 	for len(h.work) > 0 {
 		if h.scanned > h.Budget {
-			return ErrBudget
+			return false, ErrBudget
+		}
+		if stop != nil && h.scanned >= next {
+			if stop() {
+				return true, nil
+			}
+			next = 2 * h.scanned
 		}
 		addrs = addrs[:0]
 		total := 0
@@ -176,8 +193,12 @@ func (h *Heap) Drain() error {
 		}
 		h.readObjects(addrs, total, &rb)
 	}
-	return nil
+	return false, nil
 }
+
+// HasWork reports whether marked objects are left to scan (DrainUntil
+// ended early).
+func (h *Heap) HasWork() bool { return len(h.work) > 0 }
 
 // objReads is Drain's read buffers, reused from batch to batch.
 type objReads struct {
