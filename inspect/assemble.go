@@ -24,6 +24,30 @@ type resTable struct {
 	holderSeen map[holderKey]bool
 	// waitSlab backs goroutines' first Wait (addWait).
 	waitSlab []Wait
+	// chanTypes are "chan T" by element type, formatted once.
+	chanTypes map[string]string
+}
+
+// reserve sizes the tables for about n resources: growing maps of 50,000
+// entries cost more than filling them.
+func (t *resTable) reserve(n int) {
+	if t.res == nil && t.resByKey == nil && n > 1024 {
+		t.res = make(map[string]*Resource, n)
+		t.resByKey = make(map[resKey]*Resource, n)
+	}
+}
+
+// chanType is kindType(KindChan, elem), formatted once per element type.
+func (t *resTable) chanType(elem string) string {
+	if s, ok := t.chanTypes[elem]; ok {
+		return s
+	}
+	if t.chanTypes == nil {
+		t.chanTypes = map[string]string{}
+	}
+	s := kindType(KindChan, elem)
+	t.chanTypes[elem] = s
+	return s
 }
 
 type resKey struct {

@@ -83,6 +83,13 @@ func build(t *target.Target, info Target, src *sourceIndex, progress func(Progre
 	}
 	phase("model")
 	n := len(gs)
+	waiting := 0
+	for _, rg := range gs {
+		if rg.Status == target.Gwaiting {
+			waiting++
+		}
+	}
+	b.reserve(waiting / 2)
 	b.progress(Progress{Phase: "linking waiters", Done: 0, Total: n})
 	if err := b.semaphores(); err != nil {
 		b.warn("semaphore table: %v", err)
@@ -102,10 +109,12 @@ func build(t *target.Target, info Target, src *sourceIndex, progress func(Progre
 	src.mu.Unlock()
 	phase("source holders")
 	b.finish()
+	phase("resource states")
 	b.referenceHolders()
 	sortHolds(b.snap)
+	phase("reference holders")
 	b.nameResources()
-	phase("resources")
+	phase("resource names")
 	b.readFinalizers()
 	phase("finalizers")
 	a := analyzeWith(b.snap, b.foreverWaits())
@@ -541,7 +550,7 @@ func (b *builder) finish() {
 			if c == nil {
 				break
 			}
-			r.Type = kindType(KindChan, c.ElemType)
+			r.Type = b.chanType(c.ElemType)
 			st := &ChanState{ElemType: c.ElemType, Len: c.Len, Cap: c.Cap, Closed: c.Closed}
 			for _, e := range c.SendQ {
 				if id, ok := idOf(e.G); ok {
@@ -597,7 +606,13 @@ func decodeRW(w target.RWMutexWord, r *Resource, b *builder) *RWMutexState {
 	return st
 }
 
-func sortIDs(ids []int64) { sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] }) }
+// sortIDs sorts goroutine ids (without sort.Slice's allocation: it is
+// called per resource and per chain).
+func sortIDs(ids []int64) {
+	if len(ids) > 1 {
+		slices.Sort(ids)
+	}
+}
 
 // ShortFile keeps the last two path elements: "store/store.go".
 func ShortFile(p string) string {

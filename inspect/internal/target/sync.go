@@ -174,6 +174,9 @@ func (t *Target) ReadChan(addr uint64) (*Chan, error) {
 // leads to memory the target does not have is an error, with the entries
 // read before it.
 func (t *Target) queue(first, from uint64, typ string) ([]QueueEntry, error) {
+	if first == 0 {
+		return nil, nil // most queues: nothing to walk, nothing to bound
+	}
 	var out []QueueEntry
 	l := t.lay
 	w := newChainWalk(int(min(10_000_000, t.memTotal()/uint64(max(l.sudog.Size, 1)))))
