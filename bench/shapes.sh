@@ -11,8 +11,9 @@
 #   pause ms   how long that report kept the target stopped (its pause_ms)
 #   RSS MB     hangtui's peak resident memory for that report
 #   snap ms    snapbench: the first snapshot (cold) and the best refresh
-#   live %     share of time the target is paused when refreshed every
-#              second (the live view), at 100,000 goroutines or fewer
+#   live %     share of time the target is paused in the live view (a
+#              refresh every second, or 9 times the last pause if longer),
+#              at 100,000 goroutines or fewer
 #   delve s    Delve's plain path (GoroutinesInfo + a stack per goroutine):
 #              wall, pause and peak RSS; skipped with SKIP_DELVE=1 and
 #              above DELVE_MAX goroutines (default 100000: at 100,000 it
@@ -27,7 +28,7 @@
 set -eu
 cd "$(dirname "$0")/.."
 SIZES=${N:-"10000 100000"}
-SHAPES=${SHAPES:-"shards varied deep holders chans labels finq heap mixed"}
+SHAPES=${SHAPES:-"shards varied deep holders chans labels finq heap heapok mixed"}
 DELVE_MAX=${DELVE_MAX:-100000}
 # The source analysis (#15) loads and analyses the program's packages once
 # per session, off the pause; its cost depends on the program, not on the
