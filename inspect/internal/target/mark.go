@@ -191,7 +191,7 @@ func (h *Heap) DrainUntil(stop func() bool) (bool, error) {
 		if len(addrs) == 0 {
 			continue
 		}
-		h.readObjects(addrs, total, &rb)
+		h.readObjects(addrs, &rb)
 	}
 	return false, nil
 }
@@ -221,18 +221,20 @@ type objReads struct {
 // bits at the end of their spans.
 type objRange struct{ start, end uint64 }
 
-// readObjects reads and scans the objects at addrs (total bytes). Objects
+// readObjects reads and scans the objects at addrs. Objects
 // that lie close together (marking reaches neighbours from the same span)
 // are read as one range: the kernel pins and walks pages per range, so a
 // range per object cost more than the bytes between them. The heap bits
 // of spans seen for the first time (heapbits.go) are read in the same
 // batch, usually in the same range as the span's last objects.
-func (h *Heap) readObjects(addrs []uint64, total int, rb *objReads) {
+func (h *Heap) readObjects(addrs []uint64, rb *objReads) {
 	const maxGap = 256
+	// Objects of small spans are scanned from whole-span copies
+	// (spancache.go); the others are read here.
 	if addrs = h.readWhole(addrs, rb); len(addrs) == 0 {
 		return
 	}
-	total = 0
+	total := 0
 	for _, a := range addrs {
 		total += int(min(h.m.spanOf(a).elem, 64<<20))
 	}
