@@ -139,15 +139,19 @@ func runRuntimeLeakCase(t *testing.T, exe string, c fixture.RuntimeLeakCase) lea
 			}
 		}
 		r = compareRuntimeLeaks(c, snap, leaked, p.Ready.LeakProfile)
-		if (r.patternsFound == r.patterns && r.runtimeFlagged == r.runtime) || try == 2 {
+		if (r.patternsFound == r.patterns && r.runtimeFlagged == r.runtime) || try == 4 {
 			reportRuntimeLeaks(t, c, snap, leaked, r)
 			return r
 		}
 		if r.unexpected > 0 {
 			reportRuntimeLeaks(t, c, snap, leaked, r)
 		}
+		// Backing off as settledSnapshot does: under load (the whole
+		// suite beside it) a spawning test's last goroutines took over a
+		// second to leave the registers and stacks that still reach
+		// their channel (SpawnGC, 2 of 206).
 		t.Logf("%s: not every leak proven yet; looking again (%d)", c.Name, try+1)
-		time.Sleep(300 * time.Millisecond)
+		time.Sleep(time.Duration(300<<try) * time.Millisecond)
 	}
 }
 
