@@ -50,6 +50,7 @@ printf '%-8s %9s %8s %8s %7s %8s %8s %6s %9s %9s %8s\n' shape goroutines "report
 for n in $SIZES; do
 	for shape in $SHAPES; do
 		base="$OUT/$shape-$n"
+		rm -f "$base.gen" # a stale one would end the wait below at once
 		"$OUT/benchgen" -n "$n" -shape "$shape" -heap "${HEAP:-1024}" >"$base.gen" 2>"$base.gen.err" &
 		fx=$!
 		while [ ! -s "$base.gen" ]; do

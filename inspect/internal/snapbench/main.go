@@ -188,7 +188,12 @@ func runHangtui(pid, n int, jsonOut, prof, coldProf string, live, interval time.
 		// for a snapshot every interval — or 9 times the last pause when
 		// that is longer, so that it is paused at most a tenth of the
 		// time — and runs again.
-		var paused, last time.Duration
+		var paused time.Duration
+		// The last pause before: what the live view would wait on.
+		last := time.Duration(r.WarmPauseMS * float64(time.Millisecond))
+		if r.WarmPauseMS == 0 {
+			last = time.Duration(r.PauseMS * float64(time.Millisecond))
+		}
 		start := time.Now()
 		for time.Since(start) < live {
 			if err := s.Resume(); err != nil {
