@@ -311,7 +311,7 @@ func TestEngineDutyCycle(t *testing.T) {
 	r := startRig(t, src, 10*time.Millisecond)
 	defer r.e.Stop(time.Second)
 	m := r.nextSnapshot()
-	want := (maxDuty - 1) * 100 * time.Millisecond
+	want := maxDuty * 100 * time.Millisecond
 	if m.next != want {
 		t.Fatalf("next snapshot in %v, want %v", m.next, want)
 	}

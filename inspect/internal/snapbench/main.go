@@ -185,7 +185,7 @@ func runHangtui(pid, n int, jsonOut, prof, coldProf string, live, interval time.
 	}
 	if live > 0 {
 		// Like the live view (ui/engine.go): the target runs, is stopped
-		// for a snapshot every interval — or 9 times the last pause when
+		// for a snapshot every interval — or 10 times the last pause when
 		// that is longer, so that it is paused at most a tenth of the
 		// time — and runs again.
 		var paused time.Duration
@@ -199,7 +199,7 @@ func runHangtui(pid, n int, jsonOut, prof, coldProf string, live, interval time.
 			if err := s.Resume(); err != nil {
 				return r, err
 			}
-			next := time.Now().Add(max(interval, 9*last))
+			next := time.Now().Add(max(interval, 10*last))
 			time.Sleep(time.Until(next))
 			snap, err := s.Snapshot()
 			if err != nil {
@@ -267,7 +267,7 @@ func printTable(files []string) error {
 	fmt.Printf("  JSON report (not in the times above): %.0f ms, %.1f MB\n", h.JSONMS, h.JSONMB)
 	fmt.Printf("  hangtui's page faults: attach %d, first snapshot %d, refresh %d (HANGTUI_NO_PREWARM=1 to compare)\n", h.AttachFaults, h.Faults, h.WarmFaults)
 	if h.LivePausedPct > 0 {
-		fmt.Printf("  live view (refresh every -interval, or 9× the last pause): target paused %.1f%% of the time\n", h.LivePausedPct)
+		fmt.Printf("  live view (refresh every -interval, or 10× the last pause): target paused %.1f%% of the time\n", h.LivePausedPct)
 	}
 	return nil
 }
