@@ -71,9 +71,13 @@ func build(t *target.Target, info Target, src *sourceIndex, progress func(Progre
 	now, haveNow := t.Nanotime()
 	stacks := stackCache{}
 	var slab []Goroutine
+	waiting := 0
 	for i, rg := range gs {
 		g := newGoroutine(rg, t, stacks, &slab)
 		g.slot = int32(i + 1)
+		if rg.Status == target.Gwaiting {
+			waiting++
+		}
 		if haveNow && rg.WaitSince > 0 && rg.WaitSince < now {
 			g.Waiting = time.Duration(now - rg.WaitSince)
 		}
@@ -83,12 +87,6 @@ func build(t *target.Target, info Target, src *sourceIndex, progress func(Progre
 	}
 	phase("model")
 	n := len(gs)
-	waiting := 0
-	for _, rg := range gs {
-		if rg.Status == target.Gwaiting {
-			waiting++
-		}
-	}
 	b.reserve(waiting / 2)
 	b.progress(Progress{Phase: "linking waiters", Done: 0, Total: n})
 	if err := b.semaphores(); err != nil {

@@ -302,16 +302,24 @@ func (p *reachProof) reachable(addr uint64, self int64) bool {
 	if p.mem.IsHeap(addr) {
 		return p.mem.Reached(addr)
 	}
-	for _, r := range p.globals {
-		if addr >= r[0] && addr < r[1] {
-			return true // any code can name a global
-		}
+	if inRanges(p.globals, addr) {
+		return true // any code can name a global
 	}
 	if s, ok := stackOf(p.stacks, addr); ok {
 		// On a goroutine's stack: only that goroutine can use it.
 		return s.id != self && p.live[s.id]
 	}
 	return true // somewhere hangtui does not model: assume reachable
+}
+
+// inRanges reports whether addr is in one of the [lo, hi) ranges.
+func inRanges(rs [][2]uint64, addr uint64) bool {
+	for _, r := range rs {
+		if addr >= r[0] && addr < r[1] {
+			return true
+		}
+	}
+	return false
 }
 
 // explainStuck finds cycles among the stuck goroutines (lock edges, plus an
@@ -426,13 +434,14 @@ func (b *builder) reachersAmong(gs []*Goroutine) map[string][]int64 {
 		if err != nil {
 			break
 		}
-		lo, hi := b.t.LiveStack(b.rawOf(s))
-		if b.t.HasStackWords(b.rawOf(s)) {
-			sub.MarkStackWords(lo, b.rawOf(s))
+		rg := b.rawOf(s)
+		lo, hi := b.t.LiveStack(rg)
+		if b.t.HasStackWords(rg) {
+			sub.MarkStackWords(lo, rg)
 		} else {
-			_ = sub.MarkStack(b.rawOf(s))
+			_ = sub.MarkStack(rg)
 		}
-		sub.MarkPtr(b.t.SchedCtxt(b.rawOf(s)))
+		sub.MarkPtr(b.t.SchedCtxt(rg))
 		sub.Budget = 256 << 20
 		if sub.Drain() != nil {
 			continue

@@ -31,10 +31,8 @@ type marking struct {
 	// them reached, every candidate can be woken and the bulk marking
 	// ends (settled). Read on the session goroutine before it starts.
 	settle [][]uint64
-	// early: the bulk marking ended that way, with work left.
-	early bool
-	done  chan struct{}
-	err   error // the analysis cannot be done: why
+	done   chan struct{}
+	err    error // the analysis cannot be done: why
 }
 
 // liveRoots is what marking a live goroutine needs, read beforehand.
@@ -159,11 +157,9 @@ func (b *builder) startMarking() *marking {
 		if m.settle != nil {
 			stop = m.settled
 		}
-		early, err := h.DrainUntil(stop)
-		if err != nil {
+		if _, err := h.DrainUntil(stop); err != nil {
 			m.err = fmt.Errorf("leak analysis incomplete (%v): nothing is called leaked", err)
 		}
-		m.early = early
 	}
 	if private {
 		go run()
@@ -188,10 +184,8 @@ func (b *builder) settleAddrs(h *target.Heap, candidates []*Goroutine, globals [
 				addrs = append(addrs, r.Addr)
 				continue
 			}
-			for _, gr := range globals {
-				if r.Addr >= gr[0] && r.Addr < gr[1] {
-					now = true // any code can name a global
-				}
+			if inRanges(globals, r.Addr) {
+				now = true // any code can name a global
 			}
 		}
 		switch {

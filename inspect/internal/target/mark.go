@@ -212,6 +212,7 @@ type objReads struct {
 	mem     []byte
 	// readWhole's (spancache.go)
 	rest, whole []uint64
+	wspans      []*span // whole's spans
 	wstarts     []uint64
 	wbufs       [][]byte
 	wneed       []*span
@@ -231,12 +232,9 @@ func (h *Heap) readObjects(addrs []uint64, rb *objReads) {
 	const maxGap = 256
 	// Objects of small spans are scanned from whole-span copies
 	// (spancache.go); the others are read here.
-	if addrs = h.readWhole(addrs, rb); len(addrs) == 0 {
+	addrs, total := h.readWhole(addrs, rb)
+	if len(addrs) == 0 {
 		return
-	}
-	total := 0
-	for _, a := range addrs {
-		total += int(min(h.m.spanOf(a).elem, 64<<20))
 	}
 	slices.Sort(addrs)
 	rb.starts, rb.bufs, rb.spans, rb.bits, rb.bitsRng = rb.starts[:0], rb.bufs[:0], rb.spans[:0], rb.bits[:0], rb.bitsRng[:0]

@@ -91,22 +91,25 @@ func (c *spanCache) put(s *span, buf []byte) {
 // readWhole scans the objects at addrs whose spans are read whole, reading
 // the spans not yet copied in one batch; it returns the other objects
 // (those of large spans, and of spans that could not be read whole) for
-// readObjects' per-range reads.
-func (h *Heap) readWhole(addrs []uint64, rb *objReads) []uint64 {
+// readObjects' per-range reads, and their total size.
+func (h *Heap) readWhole(addrs []uint64, rb *objReads) ([]uint64, int) {
 	if h.spans == nil {
 		h.spans = newSpanCache()
 	}
 	c := h.spans
-	rest := rb.rest[:0]
-	whole := rb.whole[:0]
+	rest, total := rb.rest[:0], 0
+	whole, wspans := rb.whole[:0], rb.wspans[:0]
 	starts, bufs, need := rb.wstarts[:0], rb.wbufs[:0], rb.wneed[:0]
 	for _, base := range addrs {
 		s := h.m.spanOf(base)
 		if s == nil || !c.wholeSpan(s) {
 			rest = append(rest, base)
+			if s != nil {
+				total += int(min(s.elem, 64<<20))
+			}
 			continue
 		}
-		whole = append(whole, base)
+		whole, wspans = append(whole, base), append(wspans, s)
 		if s.copy.owner == c {
 			continue // copied, or being read in this batch
 		}
@@ -130,38 +133,32 @@ func (h *Heap) readWhole(addrs []uint64, rb *objReads) []uint64 {
 				}
 			}
 		}
-		// Scan before caching: a batch may need more spans than the cache
-		// keeps.
-		for _, base := range whole {
-			s := h.m.spanOf(base)
-			buf := c.get(s)
-			if buf == nil {
-				i := s.copy.batch - 1
-				if s.copy.owner != c || i < 0 || !rb.ok[i] {
-					rest = append(rest, base)
-					continue
-				}
-				buf = bufs[i]
+	}
+	// Scanned before this batch's copies are cached: a batch may need
+	// more spans than the cache keeps.
+	for k, base := range whole {
+		s := wspans[k]
+		buf := c.get(s)
+		if buf == nil {
+			i := s.copy.batch - 1
+			if s.copy.owner != c || i < 0 || !rb.ok[i] {
+				rest = append(rest, base)
+				total += int(s.elem)
+				continue
 			}
-			o := base - s.start
-			h.scanObject(s, base, buf[o:o+s.elem])
-			h.scanCopied()
+			buf = bufs[i]
 		}
-		for i, s := range need {
-			if rb.ok[i] {
-				c.put(s, bufs[i])
-			}
-		}
-	} else {
-		for _, base := range whole {
-			s := h.m.spanOf(base)
-			o := base - s.start
-			h.scanObject(s, base, c.get(s)[o:o+s.elem])
-			h.scanCopied()
+		o := base - s.start
+		h.scanObject(s, base, buf[o:o+s.elem])
+		h.scanCopied()
+	}
+	for i, s := range need {
+		if rb.ok[i] {
+			c.put(s, bufs[i])
 		}
 	}
-	rb.rest, rb.whole, rb.wstarts, rb.wbufs, rb.wneed = rest, whole, starts, bufs, need
-	return rest
+	rb.rest, rb.whole, rb.wspans, rb.wstarts, rb.wbufs, rb.wneed = rest, whole, wspans, starts, bufs, need
+	return rest, total
 }
 
 // scanCopied scans the objects just marked whose spans are copied already,
@@ -172,11 +169,9 @@ func (h *Heap) scanCopied() {
 	c := h.spans
 	for len(h.work) > 0 && h.scanned <= h.Budget {
 		base := h.work[len(h.work)-1]
-		s := h.last
-		if s == nil || base < s.start || base >= s.end {
-			if s = h.m.spanOf(base); s == nil {
-				return
-			}
+		s, _, ok := h.object(base)
+		if !ok {
+			return
 		}
 		buf := c.get(s)
 		if buf == nil {
