@@ -44,7 +44,7 @@ func sharedCore(t testing.TB, scenario string) (core, exe string) {
 var cleanups []func()
 
 func TestMain(m *testing.M) {
-	code := m.Run()
+	code := fixture.Main(m)
 	for _, f := range cleanups {
 		f()
 	}

@@ -107,6 +107,10 @@ func coreFuzzTarget(f *testing.F) *coreFuzz {
 		core, exe = sharedCore(f, "hostile")
 		os.Setenv("HANGTUI_FUZZ_CORE", core)
 		os.Setenv("HANGTUI_FUZZ_EXE", exe)
+		// Fuzzing processes are killed when fuzzing ends, before their
+		// TestMain can clean up: their working copies go in the
+		// coordinator's directory, which its TestMain removes.
+		os.Setenv("HANGTUI_FUZZ_WORKDIR", filepath.Dir(core))
 	}
 	fuzzHarness = &coreFuzz{core: core, exe: exe, messages: map[string]int{}}
 	return fuzzHarness
@@ -125,7 +129,7 @@ func (h *coreFuzz) load1() error {
 	if h.model, err = corefuzz.Open(h.core, h.exe); err != nil {
 		return fmt.Errorf("corefuzz: %v", err)
 	}
-	h.dir, err = os.MkdirTemp("", "hangtui-fuzzcore-")
+	h.dir, err = os.MkdirTemp(os.Getenv("HANGTUI_FUZZ_WORKDIR"), "hangtui-fuzzcore-")
 	if err != nil {
 		return err
 	}

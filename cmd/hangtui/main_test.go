@@ -3,6 +3,8 @@ package main
 import (
 	"os"
 	"testing"
+
+	"github.com/hangtui/hangtui/internal/fixture"
 )
 
 // TestMain turns the source analysis off for the commands the tests run
@@ -14,5 +16,5 @@ func TestMain(m *testing.M) {
 	if os.Getenv("HANGTUI_NO_CODE") == "" {
 		os.Setenv("HANGTUI_NO_CODE", "1")
 	}
-	os.Exit(m.Run())
+	os.Exit(fixture.Main(m))
 }
