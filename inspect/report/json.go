@@ -217,9 +217,9 @@ type Instance struct {
 // ToDoc converts a snapshot into the JSON document.
 func ToDoc(s *inspect.Snapshot) *Doc { return toDoc(s, true) }
 
-// toDoc converts a snapshot, leaving Goroutines empty unless goroutines is
-// set (the streaming writer encodes them itself).
-func toDoc(s *inspect.Snapshot, goroutines bool) *Doc {
+// toDoc converts a snapshot, leaving Goroutines and Resources empty unless
+// full is set (the streaming writer encodes them itself).
+func toDoc(s *inspect.Snapshot, full bool) *Doc {
 	d := &Doc{
 		Schema:     Schema,
 		Target:     Target{PID: s.Target.PID, Exe: s.Target.Exe, GoVersion: s.Target.GoVersion, Source: string(s.Target.Source)},
@@ -234,12 +234,15 @@ func toDoc(s *inspect.Snapshot, goroutines bool) *Doc {
 		Warnings:   append([]string{}, s.Warnings...),
 	}
 	for _, g := range s.Goroutines {
-		if goroutines {
+		if full {
 			d.Goroutines = append(d.Goroutines, goroutineDoc(g))
 		}
 	}
-	for _, r := range s.Resources {
-		d.Resources = append(d.Resources, resourceDoc(r))
+	if full {
+		d.Resources = make([]Resource, 0, len(s.Resources))
+		for _, r := range s.Resources {
+			d.Resources = append(d.Resources, resourceDoc(r))
+		}
 	}
 	for _, c := range s.Cycles {
 		d.Cycles = append(d.Cycles, Cycle{Goroutines: c.Goroutines, Resources: c.Resources, Kind: string(c.Kind)})

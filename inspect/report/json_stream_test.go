@@ -91,3 +91,46 @@ func TestJSONStreamKnowsSchema(t *testing.T) {
 		t.Error("fast goroutine encoder disabled")
 	}
 }
+
+// Every kind of resource state, holders with and without frames, escaped
+// strings, nil and empty id lists: the hand-written resource encoder writes
+// what encoding/json writes for resourceDoc.
+func TestResourceJSONMatchesEncodingJSON(t *testing.T) {
+	t.Parallel()
+	fr := app("main.(*T).<run>&", "a\\b.go", 9)
+	rs := []*inspect.Resource{
+		{ID: "mutex:0x1", Kind: inspect.KindMutex, Addr: 0x1, Type: "main.T.mu<x>",
+			Mutex:   &inspect.MutexState{Locked: true, Woken: true, Starving: true, Waiters: 3},
+			Holders: []inspect.Holder{{Goroutine: 4, Evidence: inspect.EvidenceDefer, Frame: &fr}, {Goroutine: 5, Evidence: inspect.EvidenceSource, Read: true}},
+			Waiters: []int64{7, 8}},
+		{ID: "rwmutex:0xff", Kind: inspect.KindRWMutex, Addr: 0xff,
+			RWMutex: &inspect.RWMutexState{WriterHeld: true, WriterPending: true, Readers: -1, ReadersWaiting: 2, WritersWaiting: 1},
+			Waiters: []int64{}},
+		{ID: "waitgroup:0x2", Kind: inspect.KindWaitGroup, WaitGroup: &inspect.WaitGroupState{Counter: -2, Waiters: 1}, Wakers: []int64{9}},
+		{ID: "cond:0x3", Kind: inspect.KindCond, Cond: &inspect.CondState{Waiters: 2}, Wakers: []int64{}},
+		{ID: "chan:0x4", Kind: inspect.KindChan, Addr: 1<<64 - 1, Type: "chan struct{}",
+			Chan: &inspect.ChanState{ElemType: "struct{}", Len: 1, Cap: 2, Closed: true, Senders: []int64{1, 2}}},
+		{ID: "chan:0x5", Kind: inspect.KindChan, Chan: &inspect.ChanState{ElemType: "map[string]\"x\"", Receivers: []int64{3}, Nil: true}},
+		{ID: "sema:0x6", Kind: inspect.KindSema, Sema: &inspect.SemaState{Value: 1<<32 - 1}},
+		{ID: "unknown:0x7", Kind: "other\u2028"},
+	}
+	for _, r := range rs {
+		want, err := json.Marshal(resourceDoc(r))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := appendResource(nil, r); !bytes.Equal(got, want) {
+			t.Errorf("%s:\n got %s\nwant %s", r.ID, got, want)
+		}
+	}
+	// And inside a whole document.
+	s := oddSnapshot()
+	s.Resources = rs
+	var got bytes.Buffer
+	if err := WriteJSON(&got, s); err != nil {
+		t.Fatal(err)
+	}
+	if want := reference(t, s); !bytes.Equal(got.Bytes(), want) {
+		t.Errorf("streamed JSON differs from encoding/json:\n got %s\nwant %s", got.Bytes(), want)
+	}
+}
