@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"runtime/debug"
 	"strconv"
 	"time"
 
@@ -177,19 +176,6 @@ func runReport(args []string) int {
 		return fail(err)
 	}
 	stamp("after the snapshot", t0)
-	// The target is let go and its caches with it: hand what they took
-	// back before the report is encoded, which is when memory peaks on a
-	// large snapshot: with 100,000 goroutines it went from 280 MB at the
-	// end of the snapshot to 450 MB while writing JSON. What is left is
-	// the snapshot; encoding it, the GC may let garbage grow to half of
-	// that rather than all of it (292 MB peak, a few ms more).
-	// Below 50,000 goroutines the peak is small and the forced collection
-	// only costs time (15 ms at 10,000).
-	if len(snap.Goroutines) >= 50_000 {
-		debug.FreeOSMemory()
-		debug.SetGCPercent(50)
-	}
-	stamp("memory freed", t0)
 	defer stamp("written", t0)
 	return printFormat(os.Stdout, snap, *format)
 }
