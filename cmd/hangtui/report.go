@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"runtime"
-	"runtime/pprof"
 	"strconv"
 	"time"
 
@@ -178,23 +176,8 @@ func runReport(args []string) int {
 		return fail(err)
 	}
 	stamp("after the snapshot", t0)
-	writeHeapProfile()
 	defer stamp("written", t0)
 	return printFormat(os.Stdout, snap, *format)
-}
-
-// writeHeapProfile writes what is live once the snapshot is taken to
-// $HANGTUI_MEMPROFILE, if set (for performance work).
-func writeHeapProfile() {
-	path := os.Getenv("HANGTUI_MEMPROFILE")
-	if path == "" {
-		return
-	}
-	if f, err := os.Create(path); err == nil {
-		runtime.GC()
-		_ = pprof.WriteHeapProfile(f)
-		f.Close()
-	}
 }
 
 // stamp prints how long since t0 with HANGTUI_TIMINGS set.
