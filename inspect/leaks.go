@@ -49,7 +49,13 @@ func (b *builder) leaks(a *analysis, m *marking) {
 	}
 	p := &reachProof{
 		mem: h, res: b.res, next: a.next, live: live, globals: globals, stacks: b.stackRanges(),
-		markLive: func(g *Goroutine) { m.markLive(g, m.rootsOf(g)) },
+		markLive: func(gs []*Goroutine) {
+			roots := make([]liveRoots, len(gs))
+			for i, g := range gs {
+				roots[i] = m.rootsOf(g)
+			}
+			m.markAll(gs, roots)
+		},
 		progress: func() {
 			if n := len(b.snap.Goroutines); n > 0 {
 				b.progress(Progress{Phase: "proving what can still run", Done: 2*n/3 + len(live)/3, Total: n})
@@ -209,9 +215,9 @@ type reachProof struct {
 	globals [][2]uint64
 	// stacks are every goroutine's stack bounds, sorted (stackRanges).
 	stacks []stackRange
-	// markLive marks what g can reach once it is live (its stack, its
-	// closures) without draining.
-	markLive func(g *Goroutine)
+	// markLive marks what gs can reach once they are live (their stacks,
+	// their closures) without draining.
+	markLive func(gs []*Goroutine)
 	// progress, when set, is called once per round.
 	progress func()
 	// partial: marking ended once every candidate was live (run), so
@@ -233,7 +239,7 @@ func (p *reachProof) run(candidates []*Goroutine) error {
 	}
 	// promote makes live the pending candidates something live can wake.
 	promote := func() bool {
-		changed := false
+		var woken []*Goroutine
 		still := pending[:0]
 		for _, g := range pending {
 			if !p.wakeable(g) {
@@ -241,11 +247,13 @@ func (p *reachProof) run(candidates []*Goroutine) error {
 				continue
 			}
 			p.live[g.ID] = true
-			p.markLive(g)
-			changed = true
+			woken = append(woken, g)
 		}
 		pending = still
-		return changed
+		if len(woken) > 0 {
+			p.markLive(woken)
+		}
+		return len(woken) > 0
 	}
 	// Once every candidate is live, no more marking can change the
 	// answer (marking only adds): on a large healthy heap the rest of it

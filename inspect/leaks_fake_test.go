@@ -286,9 +286,11 @@ func TestReachProofFake(t *testing.T) {
 			p := &reachProof{
 				mem: h, res: res, next: next, live: live,
 				globals: [][2]uint64{{globalLo, globalHi}}, stacks: stacks,
-				markLive: func(g *Goroutine) {
-					for _, w := range stackWords[g.ID] {
-						h.mark(w)
+				markLive: func(gs []*Goroutine) {
+					for _, g := range gs {
+						for _, w := range stackWords[g.ID] {
+							h.mark(w)
+						}
 					}
 				},
 			}

@@ -150,9 +150,7 @@ func (b *builder) startMarking() *marking {
 		for _, v := range regs {
 			h.MarkPtr(v)
 		}
-		for i, g := range lives {
-			m.markLive(g, roots[i])
-		}
+		m.markAll(lives, roots)
 		var stop func() bool
 		if m.settle != nil {
 			stop = m.settled
@@ -238,6 +236,23 @@ func (m *marking) rootsOf(g *Goroutine) liveRoots {
 		}
 	}
 	return r
+}
+
+// markAll marks what live goroutines can reach (any goroutine), the spans
+// their kept stack words point into read ahead in one batch.
+func (m *marking) markAll(gs []*Goroutine, roots []liveRoots) {
+	if m.h.Parent == nil {
+		var words []*target.G
+		for _, r := range roots {
+			if r.wordsOK {
+				words = append(words, r.g)
+			}
+		}
+		m.h.PrefetchStackSpans(words)
+	}
+	for i, g := range gs {
+		m.markLive(g, roots[i])
+	}
 }
 
 // markLive marks what a live goroutine can reach (any goroutine).

@@ -221,28 +221,80 @@ func (h *heapMeta) lookupSpan(sp uint64) *span {
 	if !ok {
 		s = nil
 		if buf, err := h.r.readSmall(sp, int(h.span.Size)); err == nil {
-			start := get(buf, h.fStart)
-			s = &span{
-				id:       h.nspans,
-				start:    start,
-				end:      start + get(buf, h.fNpages)<<13,
-				elem:     get(buf, h.fElem),
-				noscan:   get(buf, h.fClass)&1 != 0,
-				inUse:    get(buf, h.fState) == 1,
-				specials: get(buf, h.fSpecials),
-				class:    uint8(get(buf, h.fClass)),
-			}
-			h.bits.classify(s, buf)
-			h.nspans++
-			if !h.t.plausibleSpan(s.start, s.end, s.elem) {
-				s = nil // corrupt: no objects in it
-			} else if s.elem > 0 && s.elem < 1<<32 {
-				s.divMul = uint32(^uint32(0)/uint32(s.elem) + 1)
-			}
+			s = h.decodeSpan(buf)
 		}
 		h.spans[sp] = s
 	}
 	return s
+}
+
+// decodeSpan makes a span of the bytes of its runtime.mspan; nil when they
+// are not plausible.
+func (h *heapMeta) decodeSpan(buf []byte) *span {
+	start := get(buf, h.fStart)
+	s := &span{
+		id:       h.nspans,
+		start:    start,
+		end:      start + get(buf, h.fNpages)<<13,
+		elem:     get(buf, h.fElem),
+		noscan:   get(buf, h.fClass)&1 != 0,
+		inUse:    get(buf, h.fState) == 1,
+		specials: get(buf, h.fSpecials),
+		class:    uint8(get(buf, h.fClass)),
+	}
+	h.bits.classify(s, buf)
+	h.nspans++
+	if !h.t.plausibleSpan(s.start, s.end, s.elem) {
+		return nil // corrupt: no objects in it
+	}
+	if s.elem > 0 && s.elem < 1<<32 {
+		s.divMul = uint32(^uint32(0)/uint32(s.elem) + 1)
+	}
+	return s
+}
+
+// prefetchSpans reads the mspans of the spans ptrs point into that are not
+// looked up yet, in one batch of reads. Words on stacks point into many
+// distinct spans; looked up one at a time, each is a system call (10,000
+// goroutines over a 1 GB heap: 48 ms of a 250 ms pause).
+func (h *heapMeta) prefetchSpans(ptrs []uint64) {
+	var want []uint64
+	seen := map[uint64]bool{}
+	for _, p := range ptrs {
+		idx := (p - h.arenaBase) >> h.arenaShift
+		if idx >= 1<<h.l2Bits {
+			continue
+		}
+		a := h.arena(idx)
+		if a == nil {
+			continue
+		}
+		page := (p >> 13) % h.pagesPer
+		sp := a.addrs[page]
+		if a.done[page] || sp == 0 || seen[sp] {
+			continue
+		}
+		if _, ok := h.spans[sp]; ok {
+			continue
+		}
+		seen[sp] = true
+		want = append(want, sp)
+	}
+	if len(want) < 2 {
+		return
+	}
+	size := int(h.span.Size)
+	slab := make([]byte, len(want)*size)
+	bufs, ok := make([][]byte, len(want)), make([]bool, len(want))
+	for i := range bufs {
+		bufs[i] = slab[i*size : (i+1)*size : (i+1)*size]
+	}
+	h.r.readMany(want, bufs, ok)
+	for i, sp := range want {
+		if ok[i] {
+			h.spans[sp] = h.decodeSpan(bufs[i])
+		}
+	}
 }
 
 // object returns the allocated span and object index containing p.

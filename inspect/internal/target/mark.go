@@ -82,6 +82,17 @@ func (h *Heap) MarkStackWords(root uint64, g *G) {
 	g.words.each(h.MarkPtr)
 }
 
+// PrefetchStackSpans reads ahead, in one batch, what marking from the kept
+// stack words of gs (MarkStackWords) will look up: the spans they point
+// into.
+func (h *Heap) PrefetchStackSpans(gs []*G) {
+	var ptrs []uint64
+	for _, g := range gs {
+		g.words.each(func(v uint64) { ptrs = append(ptrs, v) })
+	}
+	h.m.prefetchSpans(ptrs)
+}
+
 // MarkStack marks from g's live stack (LiveStack), read now: the slots its
 // stack maps say hold live pointers when its shape has a precise mask,
 // every word otherwise.
