@@ -1,8 +1,10 @@
 package inspect
 
 import (
-	"fmt"
+	"cmp"
+	"slices"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/hangtui/hangtui/inspect/internal/target"
@@ -17,25 +19,73 @@ import (
 
 // resTable holds a snapshot's resources while it is built.
 type resTable struct {
-	res map[string]*Resource
-	// resByKey finds resources without formatting their ids.
-	resByKey map[resKey]*Resource
+	// list holds the resources in the order they were made (walk it, not
+	// a map; snap.Resources is in address order after finish).
+	list []*Resource
+	// byAddr finds a resource of a known kind by address (kindIndex), a
+	// map of integers: with 100,000 channels, formatting an id and
+	// hashing it for every lookup was most of making them.
+	byAddr [numKinds]map[uint64]*Resource
+	// other finds resources of other kinds.
+	other map[resKey]*Resource
+	// res indexes list by id, made on first use (resIndex).
+	res     map[string]*Resource
+	indexed int // how much of list res holds
 	// holderSeen de-duplicates holders (addHolder).
 	holderSeen map[holderKey]bool
 	// waitSlab backs goroutines' first Wait (addWait).
 	waitSlab []Wait
 	// chanTypes are "chan T" by element type, formatted once.
 	chanTypes map[string]string
+	// reserved is how many resources reserve expects.
+	reserved int
+}
+
+// numKinds is how many kinds kindIndex numbers.
+const numKinds = 6
+
+// kindIndex numbers the kinds of sync objects, -1 for any other.
+func kindIndex(k Kind) int {
+	switch k {
+	case KindMutex:
+		return 0
+	case KindRWMutex:
+		return 1
+	case KindWaitGroup:
+		return 2
+	case KindCond:
+		return 3
+	case KindChan:
+		return 4
+	case KindSema:
+		return 5
+	}
+	return -1
 }
 
 // reserve sizes the tables for about n resources: growing maps of 50,000
 // entries cost more than filling them.
 func (t *resTable) reserve(n int) {
-	if t.res == nil && t.resByKey == nil && n > 1024 {
-		t.res = make(map[string]*Resource, n)
-		t.resByKey = make(map[resKey]*Resource, n)
+	if n > 1024 && t.list == nil {
+		t.reserved = n
+		t.list = make([]*Resource, 0, n)
 	}
 }
+
+// resIndex returns the resources by id, up to date.
+func (t *resTable) resIndex() map[string]*Resource {
+	if t.res == nil {
+		t.res = make(map[string]*Resource, len(t.list))
+	}
+	for _, r := range t.list[t.indexed:] {
+		t.res[r.ID] = r
+	}
+	t.indexed = len(t.list)
+	return t.res
+}
+
+// resByID returns the resource with this id, nil if none.
+func (t *resTable) resByID(id string) *Resource { return t.resIndex()[id] }
 
 // chanType is kindType(KindChan, elem), formatted once per element type.
 func (t *resTable) chanType(elem string) string {
@@ -63,28 +113,44 @@ type holderKey struct {
 
 // resource returns the resource with this kind and address, creating it.
 func (t *resTable) resource(kind Kind, addr uint64) *Resource {
-	key := resKey{kind, addr}
-	if r := t.resByKey[key]; r != nil {
-		return r // without formatting the id again
+	var m map[uint64]*Resource
+	if k := kindIndex(kind); k >= 0 {
+		if t.byAddr[k] == nil {
+			size := 0
+			if kind == KindChan || kind == KindSema || kind == KindMutex {
+				size = t.reserved // the kinds there can be 100,000 of
+			}
+			t.byAddr[k] = make(map[uint64]*Resource, size)
+		}
+		m = t.byAddr[k]
+	} else if r := t.other[resKey{kind, addr}]; r != nil {
+		return r
 	}
-	id := ResourceID(kind, addr)
-	if t.res == nil {
-		t.res = map[string]*Resource{}
+	if r := m[addr]; r != nil {
+		return r
 	}
-	r := t.res[id]
-	if r == nil {
-		r = &Resource{ID: id, Kind: kind, Addr: addr}
-		t.res[id] = r
+	r := &Resource{ID: ResourceID(kind, addr), Kind: kind, Addr: addr}
+	if m != nil {
+		m[addr] = r
+	} else {
+		if t.other == nil {
+			t.other = map[resKey]*Resource{}
+		}
+		t.other[resKey{kind, addr}] = r
 	}
-	if t.resByKey == nil {
-		t.resByKey = map[resKey]*Resource{}
-	}
-	t.resByKey[key] = r
+	t.list = append(t.list, r)
 	return r
 }
 
 // ResourceID is the stable id of a resource: "<kind>:<hex address>".
-func ResourceID(kind Kind, addr uint64) string { return fmt.Sprintf("%s:%#x", kind, addr) }
+func ResourceID(kind Kind, addr uint64) string {
+	if addr == 0 {
+		return string(kind) + ":0x0"
+	}
+	var b [48]byte
+	id := append(append(b[:0], kind...), ":0x"...)
+	return string(strconv.AppendUint(id, addr, 16))
+}
 
 // addWait records that g waits on r with op, once per (resource, op).
 func (t *resTable) addWait(g *Goroutine, r *Resource, op Op) {
@@ -126,7 +192,7 @@ func (t *resTable) addHolder(g *Goroutine, r *Resource, h Holder) {
 // for a source without memory, whose states stay unknown), sorts each
 // resource's waiters and lists the resources in snap, by kind and address.
 func (t *resTable) finish(snap *Snapshot, state func(*Resource)) {
-	for _, r := range t.res {
+	for _, r := range t.list {
 		if state != nil {
 			state(r)
 		}
@@ -136,13 +202,11 @@ func (t *resTable) finish(snap *Snapshot, state func(*Resource)) {
 		sortIDs(r.Waiters)
 		snap.Resources = append(snap.Resources, r)
 	}
-	rs := snap.Resources
-	sort.Slice(rs, func(i, j int) bool {
-		a, c := rs[i], rs[j]
+	slices.SortFunc(snap.Resources, func(a, c *Resource) int {
 		if a.Kind != c.Kind {
-			return a.Kind < c.Kind
+			return strings.Compare(string(a.Kind), string(c.Kind))
 		}
-		return a.Addr < c.Addr
+		return cmp.Compare(a.Addr, c.Addr)
 	})
 }
 

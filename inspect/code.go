@@ -295,7 +295,7 @@ func (b *builder) recordCodeFacts(a *analysis, p *reachProof, candidates []*Goro
 		}
 		ws := make([]waitFact, 0, len(g.Waits))
 		for _, w := range g.Waits {
-			r := b.res[w.Resource]
+			r := b.resByID(w.Resource)
 			wf := waitFact{res: r.ID, op: w.Op}
 			if r.Kind == KindMutex || r.Kind == KindRWMutex {
 				edges := a.next[g.ID]

@@ -68,7 +68,7 @@ func holderPass(t *target.Target, src *sourceIndex, info Target, waits map[*Cont
 	b.sourceHolders(src)
 	frameHolders(b, src, byID)
 	for id, cr := range byID {
-		r := b.res[id]
+		r := b.resByID(id)
 		f := &holderFound{holders: append([]Holder(nil), r.Holders...)}
 		seen := map[siteKey]bool{}
 		for _, h := range r.Holders {
@@ -181,7 +181,7 @@ func frameHolders(b *builder, src *sourceIndex, byID map[string]*ContendedResour
 	var spans []*span
 	var heap *target.Heap
 	for id := range byID {
-		r := b.res[id]
+		r := b.resByID(id)
 		if len(r.Holders) > 0 || !b.lockStateAgrees(r, false) && !b.lockStateAgrees(r, true) {
 			continue
 		}

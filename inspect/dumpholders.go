@@ -73,7 +73,7 @@ func (db *dumpBuilder) holders(si *sourceIndex, root string, onlyRoot bool) *dum
 	}
 	h.learn()
 	h.claim()
-	for _, r := range db.res {
+	for _, r := range db.list {
 		if n := h.names[r.Addr]; n != "" && (r.Kind == KindMutex || r.Kind == KindRWMutex) {
 			r.Type = n // finish prefixes nothing: the kind is in the id
 		}
@@ -82,7 +82,7 @@ func (db *dumpBuilder) holders(si *sourceIndex, root string, onlyRoot bool) *dum
 }
 
 func (db *dumpBuilder) anyLockWait() bool {
-	for _, r := range db.res {
+	for _, r := range db.list {
 		if r.Kind == KindMutex || r.Kind == KindRWMutex {
 			return true
 		}
@@ -130,7 +130,7 @@ func (h *dumpHolders) learn() {
 		if len(g.Waits) != 1 {
 			continue
 		}
-		r := h.db.res[g.Waits[0].Resource]
+		r := h.db.resByID(g.Waits[0].Resource)
 		if r == nil || (r.Kind != KindMutex && r.Kind != KindRWMutex) {
 			continue
 		}
@@ -219,7 +219,7 @@ func (h *dumpHolders) resolve(g *Goroutine, fi int, fn *dumpFunc, file, expr str
 // and have not unlocked it.
 func (h *dumpHolders) claim() {
 	byAddr := map[uint64]*Resource{}
-	for _, r := range h.db.res {
+	for _, r := range h.db.list {
 		if (r.Kind == KindMutex || r.Kind == KindRWMutex) && len(r.Waiters) > 0 {
 			byAddr[r.Addr] = r
 		}

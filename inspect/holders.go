@@ -74,7 +74,7 @@ func (b *builder) holders() {
 // wait on it or hold it: a frame that locks s.mu usually has s in scope.
 func (b *builder) nameResources() {
 	b.prefetchNaming()
-	for _, r := range b.res {
+	for _, r := range b.snap.Resources {
 		if r.Kind == KindSema {
 			continue
 		}
@@ -203,7 +203,7 @@ func namingCandidates(r *Resource) []int64 {
 // saved).
 func (b *builder) prefetchNaming() {
 	var reqs []target.FrameReq
-	for _, r := range b.res {
+	for _, r := range b.snap.Resources {
 		if r.Kind == KindSema || r.Kind == KindChan {
 			continue
 		}

@@ -34,7 +34,7 @@ func (b *builder) leaks(a *analysis, m *marking) {
 	h, live, globals := m.h, m.live, m.globals
 	if h.Parent != nil { // HANGTUI_DEBUG_REACH
 		defer func() {
-			for _, r := range b.res {
+			for _, r := range b.list {
 				if h.Reached(r.Addr) {
 					fmt.Fprintf(os.Stderr, "reach %s: %#x\n", r.ID, h.Path(r.Addr))
 				}
@@ -48,7 +48,7 @@ func (b *builder) leaks(a *analysis, m *marking) {
 		}
 	}
 	p := &reachProof{
-		mem: h, res: b.res, next: a.next, live: live, globals: globals, stacks: b.stackRanges(),
+		mem: h, res: b.resIndex(), next: a.next, live: live, globals: globals, stacks: b.stackRanges(),
 		markLive: func(gs []*Goroutine) {
 			roots := make([]liveRoots, len(gs))
 			for i, g := range gs {
@@ -138,7 +138,7 @@ func (b *builder) analyzable(g *Goroutine) bool {
 		return false
 	}
 	for _, w := range g.Waits {
-		r := b.res[w.Resource]
+		r := b.resByID(w.Resource)
 		if r == nil {
 			return false
 		}
@@ -456,7 +456,7 @@ func (b *builder) reachersAmong(gs []*Goroutine) map[string][]int64 {
 		}
 		for _, g := range gs {
 			for _, w := range g.Waits {
-				r := b.res[w.Resource]
+				r := b.resByID(w.Resource)
 				if r.Kind == KindMutex || r.Kind == KindRWMutex || g.ID == s.ID {
 					continue
 				}
@@ -472,7 +472,7 @@ func (b *builder) reachersAmong(gs []*Goroutine) map[string][]int64 {
 // recordWakers stores the "can be woken by" edges on the resources.
 func (b *builder) recordWakers(reachers map[string][]int64) {
 	for id, gs := range reachers {
-		r := b.res[id]
+		r := b.resByID(id)
 		for _, g := range gs {
 			r.Wakers = appendUniqueID(r.Wakers, g)
 		}
@@ -536,7 +536,7 @@ func (b *builder) possibleDeadlocks(a *analysis, blocked []*Goroutine) {
 func (b *builder) leakWhy(g *Goroutine, reachers map[string][]int64) string {
 	var parts []string
 	for _, w := range g.Waits {
-		r := b.res[w.Resource]
+		r := b.resByID(w.Resource)
 		what := fmt.Sprintf("%s %#x (%s)", r.Kind, r.Addr, ShortType(r.Type))
 		if ids := reachers[r.ID]; len(ids) > 0 {
 			parts = append(parts, fmt.Sprintf("%s is reachable only from goroutines that are themselves stuck (%s)", what, joinIDs(ids)))

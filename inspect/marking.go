@@ -174,7 +174,7 @@ func (b *builder) settleAddrs(h *target.Heap, candidates []*Goroutine, globals [
 		var addrs []uint64
 		now := false
 		for _, w := range g.Waits {
-			r := b.res[w.Resource]
+			r := b.resByID(w.Resource)
 			if r == nil || r.Kind == KindMutex || r.Kind == KindRWMutex {
 				continue
 			}

@@ -182,7 +182,7 @@ func exprString(b *strings.Builder, e ast.Expr) bool {
 // each goroutine's frame, in one batch).
 func (b *builder) sourceHolders(si *sourceIndex) {
 	cands := map[uint64]*Resource{}
-	for _, r := range b.res {
+	for _, r := range b.list {
 		if (r.Kind != KindMutex && r.Kind != KindRWMutex) || len(r.Waiters) == 0 {
 			continue
 		}
