@@ -86,11 +86,11 @@ func (h *Heap) MarkStackWords(root uint64, g *G) {
 // stack words of gs (MarkStackWords) will look up: the spans they point
 // into.
 func (h *Heap) PrefetchStackSpans(gs []*G) {
-	var ptrs []uint64
-	for _, g := range gs {
-		g.words.each(func(v uint64) { ptrs = append(ptrs, v) })
-	}
-	h.m.prefetchSpans(ptrs)
+	h.m.prefetchSpans(func(f func(uint64)) {
+		for _, g := range gs {
+			g.words.each(f)
+		}
+	})
 }
 
 // MarkStack marks from g's live stack (LiveStack), read now: the slots its
