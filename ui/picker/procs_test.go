@@ -27,7 +27,7 @@ func find(t *testing.T, ps []Process, pid int) Process {
 func startCmd(t *testing.T, name string, args ...string) int {
 	t.Helper()
 	cmd := exec.Command(name, args...)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	cmd.SysProcAttr = fixture.DieWithParent(syscall.SIGKILL)
 	// From a thread of its own: Pdeathsig fires when the starting thread
 	// exits, and Delve's ptrace threads do exit.
 	release, err := fixture.StartOnOwnThread(cmd)
