@@ -12,7 +12,8 @@
 #   RSS MB     hangtui's peak resident memory for that report
 #   snap ms    snapbench: the first snapshot (cold) and the best refresh
 #   live %     share of time the target is paused in the live view (a
-#              refresh every second, or 10 times the last pause if longer),
+#              refresh every second, or 10 times the last pause if longer, more
+#              to pay back a pause longer than the one before: internal/duty),
 #              at 100,000 goroutines or fewer
 #   delve s    Delve's plain path (GoroutinesInfo + a stack per goroutine):
 #              wall, pause and peak RSS; skipped with SKIP_DELVE=1 and

@@ -9,6 +9,7 @@ import (
 	tea "charm.land/bubbletea/v2"
 
 	"github.com/hangtui/hangtui/inspect"
+	"github.com/hangtui/hangtui/internal/duty"
 	"github.com/hangtui/hangtui/internal/safety"
 	uictx "github.com/hangtui/hangtui/ui/context"
 )
@@ -37,12 +38,8 @@ type snapshotMsg struct {
 }
 
 // maxDuty bounds the share of time a live target is kept stopped to
-// 1/maxDuty: after a snapshot that paused it for p, it runs at least
-// maxDuty·p before the next one — one p more than the bound needs, since
-// the next pause may be a little longer than the last (at 100,000
-// goroutines, (maxDuty-1)·p measured 10.1-10.2%). A 100,000-goroutine
-// service paused 0.5 s is read every 5 s, not every 2 s.
-const maxDuty = 10
+// 1/maxDuty (internal/duty).
+const maxDuty = duty.Max
 
 // readingMsg says a snapshot is being read (the target is stopped).
 type readingMsg struct{}
@@ -237,11 +234,14 @@ func (e *Engine) run() {
 	paused := false
 	codeSeen := false                // the source analysis' end has led to a read
 	var learn chan *inspect.Snapshot // to the contention sampler
+	var cycle duty.Cycle             // the share of time the target is paused
+	var lastEnd time.Time            // when the last snapshot ended
 	for {
 		if !e.send(readingMsg{}) {
 			return
 		}
 		start := e.clock.Now()
+		ran := start.Sub(lastEnd) // meaningless for the first: not counted
 		snap, err := e.src.Snapshot()
 		if e.stopped() {
 			return // leave the target stopped: Close detaches it
@@ -268,6 +268,7 @@ func (e *Engine) run() {
 				e.log.Error("resume", "err", rerr)
 			}
 		}
+		lastEnd = e.clock.Now() // the target runs from here
 		if x, ok := e.src.(explainer); ok && err == nil {
 			x.Explain(snap) // the target runs again: source work is off the pause
 		}
@@ -283,7 +284,7 @@ func (e *Engine) run() {
 		}
 		msg := snapshotMsg{err: err, at: e.clock.Now(), next: e.interval}
 		if err == nil {
-			msg.next = max(e.interval, maxDuty*snap.Pause)
+			msg.next = cycle.Next(ran, snap.Pause, e.interval)
 		}
 		switch {
 		case err == nil:

@@ -25,6 +25,7 @@ import (
 	"github.com/hangtui/hangtui/inspect"
 	"github.com/hangtui/hangtui/inspect/internal/target"
 	"github.com/hangtui/hangtui/inspect/report"
+	"github.com/hangtui/hangtui/internal/duty"
 )
 
 type result struct {
@@ -185,28 +186,31 @@ func runHangtui(pid, n int, jsonOut, prof, coldProf string, live, interval time.
 	}
 	if live > 0 {
 		// Like the live view (ui/engine.go): the target runs, is stopped
-		// for a snapshot every interval — or 10 times the last pause when
-		// that is longer, so that it is paused at most a tenth of the
-		// time — and runs again.
+		// for a snapshot every interval — or longer, as internal/duty
+		// says, so that it is paused at most a tenth of the time — and
+		// runs again.
 		var paused time.Duration
 		// The last pause before: what the live view would wait on.
 		last := time.Duration(r.WarmPauseMS * float64(time.Millisecond))
 		if r.WarmPauseMS == 0 {
 			last = time.Duration(r.PauseMS * float64(time.Millisecond))
 		}
+		var cycle duty.Cycle
+		wait := cycle.Next(0, last, interval)
 		start := time.Now()
 		for time.Since(start) < live {
 			if err := s.Resume(); err != nil {
 				return r, err
 			}
-			next := time.Now().Add(max(interval, 10*last))
-			time.Sleep(time.Until(next))
+			ranFrom := time.Now()
+			time.Sleep(wait)
+			ran := time.Since(ranFrom)
 			snap, err := s.Snapshot()
 			if err != nil {
 				return r, err
 			}
 			paused += snap.Pause
-			last = snap.Pause
+			wait = cycle.Next(ran, snap.Pause, interval)
 		}
 		r.LivePausedPct = 100 * paused.Seconds() / time.Since(start).Seconds()
 	}
@@ -267,7 +271,7 @@ func printTable(files []string) error {
 	fmt.Printf("  JSON report (not in the times above): %.0f ms, %.1f MB\n", h.JSONMS, h.JSONMB)
 	fmt.Printf("  hangtui's page faults: attach %d, first snapshot %d, refresh %d (HANGTUI_NO_PREWARM=1 to compare)\n", h.AttachFaults, h.Faults, h.WarmFaults)
 	if h.LivePausedPct > 0 {
-		fmt.Printf("  live view (refresh every -interval, or 10× the last pause): target paused %.1f%% of the time\n", h.LivePausedPct)
+		fmt.Printf("  live view (refresh every -interval, or longer as internal/duty says): target paused %.1f%% of the time\n", h.LivePausedPct)
 	}
 	return nil
 }
