@@ -255,13 +255,15 @@ type finKey struct {
 // 1.25) queues a closure `func() { cleanup(arg) }`: its first captured
 // variable is the user's cleanup function, which is what people need to see.
 func (t *Target) funcvalPC(fv uint64) uint64 {
-	pc, err := t.readPtr(fv)
+	// Through the chunk cache: thousands of queued finalizers share a few
+	// funcvals, and a read per entry was most of reading the queue.
+	pc, err := t.smallPtr(fv)
 	if err != nil {
 		return 0
 	}
 	if f, ok := t.Location(pc); ok && strings.HasPrefix(f.Func, "runtime.AddCleanup") {
-		if inner, err := t.readPtr(fv + 8); err == nil && inner != 0 {
-			if ipc, err := t.readPtr(inner); err == nil {
+		if inner, err := t.smallPtr(fv + 8); err == nil && inner != 0 {
+			if ipc, err := t.smallPtr(inner); err == nil {
 				if _, ok := t.Location(ipc); ok {
 					return ipc
 				}

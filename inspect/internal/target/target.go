@@ -92,6 +92,9 @@ type snapshotCache struct {
 	// varVals are frame variable words read ahead by PrefetchVars, by
 	// address.
 	varVals map[uint64]uint64
+	// delveMisses counts, per frame PC, the names Delve was asked for and
+	// did not find (ContainerOf).
+	delveMisses map[varKey]int
 	// labelMaps are the pprof label maps read, by g.labels pointer
 	// (labels.go); shared by goroutines, read only.
 	labelMaps labelCache
@@ -348,6 +351,15 @@ func (t *Target) readUint(addr uint64, size int64) (uint64, error) {
 
 func (t *Target) readPtr(addr uint64) (uint64, error) {
 	return t.readUint(addr, int64(t.bi.Arch.PtrSize()))
+}
+
+// smallPtr is readPtr through the snapshot's chunk cache (readSmall).
+func (t *Target) smallPtr(addr uint64) (uint64, error) {
+	b, err := t.readSmall(addr, t.bi.Arch.PtrSize())
+	if err != nil {
+		return 0, err
+	}
+	return decodeUint(b), nil
 }
 
 func decodeUint(b []byte) uint64 {
