@@ -310,7 +310,14 @@ func (h *Heap) object(p uint64) (*span, uint64, bool) {
 		}
 		h.last = s
 	}
-	return s, s.index(p), true
+	i := s.index(p)
+	if (i+1)*s.elem > s.end-s.start {
+		// The tail of a span past its last whole object holds no object
+		// (and a corrupt span's sizes can put p there): reading the
+		// object would run past the span.
+		return nil, 0, false
+	}
+	return s, i, true
 }
 
 // index returns the object number of p, in s: by the runtime's reciprocal

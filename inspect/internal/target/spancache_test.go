@@ -111,3 +111,27 @@ func TestSpanCacheMarking(t *testing.T) {
 		})
 	}
 }
+
+// A pointer into a span's tail, past its last whole object (960-byte
+// objects in an 8 KB span: 8 objects and 512 bytes left; corrupt sizes in a
+// core do the same), is not an object: marking neither reaches it nor
+// reads past the span (a fuzzed core found the read).
+func TestSpanTailIsNoObject(t *testing.T) {
+	f := &spanMem{base: 1 << 32, mem: make([]byte, 2*8192)}
+	h := fakeHeap(f, 2)
+	s := h.m.spanOf(f.base)
+	s.elem, s.divMul = 960, ^uint32(0)/960+1
+	// Object 0 points into the tail; the tail would point on.
+	binary.LittleEndian.PutUint64(f.mem[0:], f.base+8*960+16)
+	binary.LittleEndian.PutUint64(f.mem[8*960+16:], f.base+8192)
+	h.MarkPtr(f.base)
+	if err := h.Drain(); err != nil {
+		t.Fatal(err)
+	}
+	if !h.Reached(f.base) {
+		t.Fatal("object 0 not reached")
+	}
+	if h.Reached(f.base+8*960+16) || h.Reached(f.base+8192) {
+		t.Fatal("the span's tail was taken for an object")
+	}
+}
