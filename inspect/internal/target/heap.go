@@ -221,16 +221,16 @@ func (h *heapMeta) lookupSpan(sp uint64) *span {
 	if !ok {
 		s = nil
 		if buf, err := h.r.readSmall(sp, int(h.span.Size)); err == nil {
-			s = h.decodeSpan(buf)
+			s = h.decodeSpan(sp, buf)
 		}
 		h.spans[sp] = s
 	}
 	return s
 }
 
-// decodeSpan makes a span of the bytes of its runtime.mspan; nil when they
-// are not plausible.
-func (h *heapMeta) decodeSpan(buf []byte) *span {
+// decodeSpan makes a span of the bytes of the runtime.mspan at sp; nil
+// when they are not plausible.
+func (h *heapMeta) decodeSpan(sp uint64, buf []byte) *span {
 	start := get(buf, h.fStart)
 	s := &span{
 		id:       h.nspans,
@@ -244,13 +244,32 @@ func (h *heapMeta) decodeSpan(buf []byte) *span {
 	}
 	h.bits.classify(s, buf)
 	h.nspans++
-	if !h.t.plausibleSpan(s.start, s.end, s.elem) {
+	if !h.t.plausibleSpan(s.start, s.end, s.elem) || !h.ownsPages(sp, s) {
 		return nil // corrupt: no objects in it
 	}
 	if s.elem > 0 && s.elem < 1<<32 {
 		s.divMul = uint32(^uint32(0)/uint32(s.elem) + 1)
 	}
 	return s
+}
+
+// ownsPages reports whether the heap's page table gives the span at sp for
+// the first and last pages s claims, as the runtime sets it for every page
+// of a span. A corrupt mspan (its npages mutated in a core) claims pages of
+// other spans: trusted, objects found in it and read through the span the
+// page table gives would not match (a fuzzed core read past a span).
+func (h *heapMeta) ownsPages(sp uint64, s *span) bool {
+	for _, p := range [2]uint64{s.start, s.end - 1} {
+		idx := (p - h.arenaBase) >> h.arenaShift
+		if idx >= 1<<h.l2Bits {
+			return false
+		}
+		a := h.arena(idx)
+		if a == nil || a.addrs[(p>>13)%h.pagesPer] != sp {
+			return false
+		}
+	}
+	return true
 }
 
 // prefetchSpans reads the mspans of the spans that the words ptrs yields
@@ -294,7 +313,7 @@ func (h *heapMeta) prefetchSpans(ptrs func(func(uint64))) {
 	h.r.readMany(want, bufs, ok)
 	for i, sp := range want {
 		if ok[i] {
-			h.spans[sp] = h.decodeSpan(bufs[i])
+			h.spans[sp] = h.decodeSpan(sp, bufs[i])
 		}
 	}
 }

@@ -102,6 +102,12 @@ func (h *Heap) readWhole(addrs []uint64, rb *objReads) ([]uint64, int) {
 	starts, bufs, need := rb.wstarts[:0], rb.wbufs[:0], rb.wneed[:0]
 	for _, base := range addrs {
 		s := h.m.spanOf(base)
+		// The span the page table gives may not be the one base was
+		// found in (object's last-span shortcut) when a corrupt mspan
+		// claims pages of others: its copy must hold the whole object.
+		if s != nil && (base < s.start || base-s.start+s.elem > s.end-s.start) {
+			s = nil
+		}
 		if s == nil || !c.wholeSpan(s) {
 			rest = append(rest, base)
 			if s != nil {
