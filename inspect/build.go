@@ -39,20 +39,26 @@ type builder struct {
 	// globalWords are the package variables' words by value, read when a
 	// channel is first named (chanField).
 	globalWords map[uint64]uint64
+	// keepFacts is whether the source analysis runs in this session: only
+	// then are the memory facts its proof needs kept (recordCodeFacts; 11
+	// MB at 100,000 blocked goroutines).
+	keepFacts bool
 }
 
-func build(t *target.Target, info Target, src *sourceIndex, progress func(Progress)) (*Snapshot, error) {
+func build(t *target.Target, info Target, src *sourceIndex, progress func(Progress), keepFacts bool) (*Snapshot, error) {
 	b := &builder{
-		t:        t,
-		progress: progress,
-		snap:     &Snapshot{Target: info, TakenAt: time.Now()},
-		byAdr:    map[uint64]*Goroutine{},
-		byID:     map[int64]*Goroutine{},
-		raw:      map[int64]*target.G{},
-		chans:    map[uint64]*target.Chan{},
-		frames:   frameFinder{},
+		t:         t,
+		keepFacts: keepFacts,
+		progress:  progress,
+		snap:      &Snapshot{Target: info, TakenAt: time.Now()},
+		byAdr:     map[uint64]*Goroutine{},
+		byID:      map[int64]*Goroutine{},
+		raw:       map[int64]*target.G{},
+		chans:     map[uint64]*target.Chan{},
+		frames:    frameFinder{},
 	}
 	t.ClearCaches()
+	defer t.HoldToWarmed()()
 	phase := b.phases()
 	b.progress(Progress{Phase: "reading goroutines"})
 	gs, warnings, err := t.Goroutines()
@@ -94,6 +100,10 @@ func build(t *target.Target, info Target, src *sourceIndex, progress func(Progre
 	}
 	b.channels()
 	b.conds()
+	// The wait records and channels are read (30 MB of cached chunks at
+	// 100,000 channels); the phases up to the finalizers read a few
+	// mutexes and finalizer entries, through a cache of their own.
+	b.t.DropSmallReads()
 	phase("waits")
 	// The bulk of the reachability proof runs from here, beside the
 	// holder and cycle analysis when the target allows (marking.go).
@@ -114,6 +124,9 @@ func build(t *target.Target, info Target, src *sourceIndex, progress func(Progre
 	b.nameResources()
 	phase("resource names")
 	b.readFinalizers()
+	// The runtime objects are read: what is left reads only spans and
+	// stacks.
+	b.t.DropSmallReads()
 	phase("finalizers")
 	a := analyzeWith(b.snap, b.foreverWaits())
 	phase("cycles")

@@ -67,7 +67,9 @@ func (b *builder) leaks(a *analysis, m *marking) {
 		return
 	}
 
-	b.recordCodeFacts(a, p, candidates) // for the source analysis (code.go)
+	if b.keepFacts {
+		b.recordCodeFacts(a, p, candidates) // for the source analysis (code.go)
+	}
 	if os.Getenv("HANGTUI_TIMINGS") != "" {
 		early := ""
 		if p.partial {

@@ -279,7 +279,7 @@ func (s *Session) Snapshot() (*Snapshot, error) {
 			}
 		}
 		var err error
-		snap, err = build(s.tgt, s.info, s.sourceIndex(), s.report)
+		snap, err = build(s.tgt, s.info, s.sourceIndex(), s.report, s.code.Load() != nil)
 		if err != nil {
 			if target.Exited(err) || (s.info.Source == SourceLive && processGone(s.info.PID)) {
 				return &Error{Kind: ErrProcessGone, Msg: fmt.Sprintf("process %d exited while it was being read", s.info.PID), Err: err}

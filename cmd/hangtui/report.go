@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime"
 	"strconv"
 	"time"
 
@@ -176,9 +177,28 @@ func runReport(args []string) int {
 		return fail(err)
 	}
 	stamp("after the snapshot", t0)
+	reclaim(snap)
 	defer stamp("written", t0)
 	return printFormat(os.Stdout, snap, *format)
 }
+
+// reclaim collects what the snapshot's reading left behind before the
+// report is encoded, when the snapshot is large. At 100,000 goroutines the
+// read leaves about 120 MB of garbage beside 60 MB of snapshot, and the
+// collector's goal is still set by the 185 MB live during the read: without
+// this, the encoder's allocations grow the heap past its peak (30-60 MB of
+// resident memory) instead of reusing those pages. The target already runs
+// again; the collection costs tens of milliseconds of the report, none of
+// the pause. The pages stay with the process (returning them and faulting
+// them in again would cost more).
+func reclaim(snap *inspect.Snapshot) {
+	if len(snap.Goroutines) >= reclaimAbove {
+		runtime.GC()
+	}
+}
+
+// reclaimAbove is the snapshot size from which reclaim collects.
+const reclaimAbove = 20_000
 
 // stamp prints how long since t0 with HANGTUI_TIMINGS set.
 func stamp(what string, t0 time.Time) {

@@ -46,8 +46,10 @@ const (
 	prewarmMax      = 2 << 30
 )
 
-// prewarm warms the heap for attaching to pid and taking a snapshot.
-func prewarm(pid int, st *symtab) {
+// prewarm warms the heap for attaching to pid and taking a snapshot, and
+// says how much memory the process holds once warmed (0 when it did
+// nothing).
+func prewarm(pid int, st *symtab) (held int64) {
 	defer func() { _ = recover() }() // a hint: never fail because of it
 	start := time.Now()
 	n := prewarmBytes(pid, st)
@@ -57,7 +59,7 @@ func prewarm(pid int, st *symtab) {
 		}()
 	}
 	if n == 0 {
-		return
+		return 0
 	}
 	// Without this the allocation starts a GC cycle whose mark phase
 	// spins a worker on the other core for as long as the pages take to
@@ -74,6 +76,7 @@ func prewarm(pid int, st *symtab) {
 	b = nil
 	debug.SetGCPercent(old)
 	runtime.GC() // free it now, so that what comes next reuses these pages
+	return heldMemory()
 }
 
 // populate faults b in, in parallel on each CPU: on a hypervisor a fresh

@@ -25,6 +25,9 @@ type Target struct {
 	mem  proc.MemoryReadWriter
 	live bool
 	pid  int
+	// warm is the memory this process held once prewarm had warmed it for
+	// the first snapshot (HoldToWarmed); 0 when it did not.
+	warm int64
 	// lp is the process when hangtui stops it itself (liveproc_linux_amd64.go);
 	// nil when Delve's native backend attached, and for cores.
 	lp *liveProc
@@ -115,15 +118,22 @@ var errSeizeUnsupported = errors.New("hangtui's own stop is not supported")
 func Attach(pid int) (*Target, error) {
 	start := time.Now()
 	syms := startSymtab(fmt.Sprintf("/proc/%d/exe", pid))
-	prewarm(pid, syms())
+	warm := prewarm(pid, syms())
 	t, err := attachLive(pid, syms, start)
+	if t != nil {
+		t.warm = warm
+	}
 	if !errors.Is(err, errSeizeUnsupported) {
 		return t, err
 	}
 	if timings() {
 		fmt.Fprintf(os.Stderr, "hangtui: Delve's attach (%v)\n", err)
 	}
-	return attachDelve(pid, syms, start)
+	t, err = attachDelve(pid, syms, start)
+	if t != nil {
+		t.warm = warm
+	}
+	return t, err
 }
 
 // attachLive loads the binary for Delve while pid runs, then stops it.
@@ -308,6 +318,27 @@ func (t *Target) ClearCaches() {
 	chunks := t.snap.chunks
 	chunks.reset() // the buffers are reused
 	t.snap = snapshotCache{chunks: chunks}
+}
+
+// HoldToWarmed holds this process's memory, for the first snapshot, to what
+// it held once prewarm had warmed it for that snapshot (holdHeap). The
+// returned function lets go; later snapshots are not held (the previous
+// snapshot is still alive beside them, and the heap is warm).
+func (t *Target) HoldToWarmed() (release func()) {
+	warm := t.warm
+	t.warm = 0
+	if warm <= 0 {
+		return func() {}
+	}
+	return holdHeap(warm + holdSlack)
+}
+
+// DropSmallReads lets go of the snapshot's cache of small runtime objects
+// (readSmall) and of its buffers, once the snapshot has read them: later
+// reads of small objects read the target again. The next snapshot
+// allocates its own.
+func (t *Target) DropSmallReads() {
+	t.snap.chunks = chunkCache{}
 }
 
 // Exited reports whether an error means the process has gone away.
