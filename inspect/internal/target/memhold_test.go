@@ -12,7 +12,7 @@ import (
 // outgrows it.
 func TestHoldHeap(t *testing.T) {
 	before := debug.SetMemoryLimit(-1)
-	release := holdHeap(before + 1) // above the current limit: nothing to do
+	release := holdHeap(max(before, holdMin) + 1) // above the current limit: nothing to do
 	if got := debug.SetMemoryLimit(-1); got != before {
 		t.Fatalf("a hold above the limit changed it to %d", got)
 	}
@@ -35,13 +35,13 @@ func TestHoldHeap(t *testing.T) {
 
 	// A live heap past holdLiveShare of the limit: the hold lets go after
 	// a collection.
-	live := make([]byte, 64<<20)
-	release = holdHeap(64 << 20)
+	live := make([]byte, holdMin)
+	release = holdHeap(holdMin)
 	defer release()
 	deadline := time.Now().Add(10 * time.Second)
 	for debug.SetMemoryLimit(-1) != before {
 		if time.Now().After(deadline) {
-			t.Fatalf("the hold did not let go with %d MB live under a %d MB limit", len(live)>>20, 64)
+			t.Fatalf("the hold did not let go with %d MB live under a %d MB limit", len(live)>>20, holdMin>>20)
 		}
 		runtime.GC()
 		time.Sleep(time.Millisecond)
