@@ -39,23 +39,33 @@ type builder struct {
 	// globalWords are the package variables' words by value, read when a
 	// channel is first named (chanField).
 	globalWords map[uint64]uint64
+	buildOptions
+}
+
+// buildOptions are a session's settings for its snapshots.
+type buildOptions struct {
 	// keepFacts is whether the source analysis runs in this session: only
 	// then are the memory facts its proof needs kept (recordCodeFacts; 11
 	// MB at 100,000 blocked goroutines).
 	keepFacts bool
+	// deadline, when set, is when the leak proof's heap walk gives up: a
+	// live target has then been stopped for budget, the session's pause
+	// budget.
+	deadline time.Time
+	budget   time.Duration
 }
 
-func build(t *target.Target, info Target, src *sourceIndex, progress func(Progress), keepFacts bool) (*Snapshot, error) {
+func build(t *target.Target, info Target, src *sourceIndex, progress func(Progress), opts buildOptions) (*Snapshot, error) {
 	b := &builder{
-		t:         t,
-		keepFacts: keepFacts,
-		progress:  progress,
-		snap:      &Snapshot{Target: info, TakenAt: time.Now()},
-		byAdr:     map[uint64]*Goroutine{},
-		byID:      map[int64]*Goroutine{},
-		raw:       map[int64]*target.G{},
-		chans:     map[uint64]*target.Chan{},
-		frames:    frameFinder{},
+		t:            t,
+		buildOptions: opts,
+		progress:     progress,
+		snap:         &Snapshot{Target: info, TakenAt: time.Now()},
+		byAdr:        map[uint64]*Goroutine{},
+		byID:         map[int64]*Goroutine{},
+		raw:          map[int64]*target.G{},
+		chans:        map[uint64]*target.Chan{},
+		frames:       frameFinder{},
 	}
 	t.ClearCaches()
 	defer t.HoldToWarmed()()

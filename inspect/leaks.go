@@ -63,7 +63,7 @@ func (b *builder) leaks(a *analysis, m *marking) {
 		},
 	}
 	if err := p.run(candidates); err != nil {
-		b.warn("leak analysis incomplete (%v): nothing is called leaked", err)
+		b.warn("%v", incomplete(err, h, b.budget))
 		return
 	}
 

@@ -1,9 +1,11 @@
 package inspect
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	rdebug "runtime/debug"
+	"time"
 
 	"github.com/hangtui/hangtui/inspect/internal/target"
 )
@@ -58,6 +60,7 @@ func (b *builder) startMarking() *marking {
 		return m
 	}
 	m.h = h
+	h.Deadline = b.deadline
 	if debug {
 		h.Parent = map[uint64]uint64{}
 	}
@@ -156,7 +159,7 @@ func (b *builder) startMarking() *marking {
 			stop = m.settled
 		}
 		if _, err := h.DrainUntil(stop); err != nil {
-			m.err = fmt.Errorf("leak analysis incomplete (%v): nothing is called leaked", err)
+			m.err = incomplete(err, h, b.budget)
 		}
 	}
 	if private {
@@ -276,4 +279,15 @@ func (m *marking) markLive(g *Goroutine, r liveRoots) {
 func (m *marking) wait() error {
 	<-m.done
 	return m.err
+}
+
+// incomplete is the warning for a leak proof whose heap walk did not
+// finish: the pause budget ran out, or the heap was larger than the walk's
+// byte budget.
+func incomplete(err error, h *target.Heap, budget time.Duration) error {
+	if errors.Is(err, target.ErrPauseBudget) {
+		return fmt.Errorf("leak analysis incomplete: the heap walk stopped when the process had been stopped for %v (the pause budget), after %.1f GB of reachable heap; nothing is called leaked (hangtui --max-pause sets a longer budget)",
+			budget, float64(h.Scanned())/(1<<30))
+	}
+	return fmt.Errorf("leak analysis incomplete (%v): nothing is called leaked", err)
 }

@@ -47,6 +47,12 @@ and whether anything that can still run gets there), off the pause:
   --code-budget 30s past it, verdicts are what memory proves
   --no-code         skip it (or HANGTUI_NO_CODE=1)
 
+Pause (a live process): a snapshot stops the process while it reads it.
+  --max-pause 10s   past it, the leak proof's heap walk (the one part that
+                    grows with the heap) stops and nothing is called leaked;
+                    stacks, waits, holders and deadlocks are still reported
+                    (0: no bound)
+
 Flags of the live view:
   --interval 2s   time between refreshes      --no-color   no colours (or NO_COLOR=1)
   --no-mouse      leave the mouse to the terminal

@@ -28,6 +28,9 @@ type source struct {
 	// codeBudget bounds it.
 	noCode     bool
 	codeBudget time.Duration
+	// maxPause bounds how long a snapshot keeps a live process stopped
+	// (Session.SetPauseBudget); 0 or less: no bound.
+	maxPause time.Duration
 }
 
 func (s *source) flags(fs *flag.FlagSet) {
@@ -38,6 +41,7 @@ func (s *source) flags(fs *flag.FlagSet) {
 	fs.StringVar(&s.src, "src", "", "the program's source directory (default: for a process or core, where the binary was built; for --dump or --connect, the current directory)")
 	fs.BoolVar(&s.noCode, "no-code", os.Getenv("HANGTUI_NO_CODE") != "", "do not analyse the program's source (proofs through package variables)")
 	fs.DurationVar(&s.codeBudget, "code-budget", inspect.DefaultCodeBudget, "how long the source analysis may take; past it, verdicts are what memory proves")
+	fs.DurationVar(&s.maxPause, "max-pause", inspect.DefaultPauseBudget, "how long a snapshot may keep a live process stopped: past it the leak proof's heap walk stops and nothing is called leaked (0: no bound)")
 }
 
 // startCode starts the source analysis of a process or core session,
@@ -93,6 +97,11 @@ func (s *source) open() (*inspect.Session, func(), error) {
 	}
 	if err != nil {
 		return nil, nil, err
+	}
+	if s.maxPause > 0 {
+		sess.SetPauseBudget(s.maxPause)
+	} else {
+		sess.SetPauseBudget(-1)
 	}
 	unregister := safety.OnExit(func() { _ = sess.Close() })
 	return sess, func() { _ = sess.Close(); unregister() }, nil

@@ -110,7 +110,7 @@ func pickAndRun(tf tuiFlags) int {
 	attach := func(pid int) (ui.Source, error) {
 		inFlight.Add(1)
 		defer inFlight.Done()
-		src := source{pid: pid, noCode: os.Getenv("HANGTUI_NO_CODE") != "", codeBudget: inspect.DefaultCodeBudget}
+		src := source{pid: pid, noCode: os.Getenv("HANGTUI_NO_CODE") != "", codeBudget: inspect.DefaultCodeBudget, maxPause: inspect.DefaultPauseBudget}
 		sess, closeFn, err := src.open()
 		if err != nil {
 			return nil, err

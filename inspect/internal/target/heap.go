@@ -3,6 +3,7 @@ package target
 import (
 	"errors"
 	"fmt"
+	"time"
 )
 
 // Heap finds heap objects from arbitrary addresses using the runtime's own
@@ -39,6 +40,9 @@ type Heap struct {
 	// Budget bounds the work; when it runs out, Drain fails and the caller
 	// must not draw conclusions from what was marked.
 	Budget uint64
+	// Deadline, when set, bounds the work in time: past it Drain fails
+	// with ErrPauseBudget (a live target is stopped meanwhile).
+	Deadline time.Time
 }
 
 // heapMeta is what is known about the heap's spans: read lazily, kept for
@@ -96,6 +100,10 @@ type span struct {
 
 // ErrBudget means reachability was not computed completely.
 var ErrBudget = errors.New("heap too large to walk within the budget")
+
+// ErrPauseBudget means reachability was not computed completely: the walk
+// reached its Deadline.
+var ErrPauseBudget = errors.New("heap walk stopped at the pause budget")
 
 // NewHeap prepares heap lookups. It fails on runtimes whose heap layout it
 // does not understand; callers then skip reachability.

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"slices"
+	"time"
 )
 
 // bit returns the word and mask of object i of s in a per-span bitmap,
@@ -167,9 +168,14 @@ func (h *Heap) DrainUntil(stop func() bool) (bool, error) {
 		rb    objReads
 	)
 	next := max(2*h.scanned, 1<<20)
-	for len(h.work) > 0 {
+	timed := !h.Deadline.IsZero()
+	for batch := 0; len(h.work) > 0; batch++ {
 		if h.scanned > h.Budget {
 			return false, ErrBudget
+		}
+		// A batch is about 1,000 objects: the clock is read every 16.
+		if timed && batch%16 == 0 && time.Now().After(h.Deadline) {
+			return false, ErrPauseBudget
 		}
 		if stop != nil && h.scanned >= next {
 			if stop() {
