@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/go-delve/delve/pkg/proc"
+	"golang.org/x/arch/x86/x86asm"
 	"golang.org/x/sys/unix"
 )
 
@@ -354,7 +355,12 @@ func (t *Target) startFunc(pc uint64) string {
 	var name string
 	if fn := t.bi.PCToFunc(pc); fn != nil {
 		name = fn.Name
-		if (strings.Contains(fn.Name, "·dwrap·") || fn.Trampoline) && t.t != nil {
+		wrapper := strings.Contains(fn.Name, "·dwrap·") || fn.Trampoline
+		if callee, ok := t.directCallee(fn, func(f *proc.Function) bool { return !privateRuntime(f.Name) }); wrapper && ok {
+			if callee != nil {
+				name = callee.Name
+			}
+		} else if wrapper && t.t != nil {
 			if insts, err := proc.Disassemble(t.mem, nil, t.t.Breakpoints(), t.bi, fn.Entry, fn.End); err == nil {
 				for _, in := range insts {
 					if in.Kind == proc.CallInstruction && in.DestLoc != nil && in.DestLoc.Fn != nil && !privateRuntime(in.DestLoc.Fn.Name) {
@@ -367,6 +373,40 @@ func (t *Target) startFunc(pc uint64) string {
 	}
 	u.startFns[pc] = name
 	return name
+}
+
+// directCallee is the first function fn calls directly (a CALL with a
+// relative target) that pick accepts, nil if none; ok is false where the
+// code is not decoded here (not amd64, unreadable, over 4 KB), and then
+// Delve's disassembler is the fallback. Delve's resolves every
+// instruction's source line through the DWARF line program: 1-2 ms per
+// wrapper function, several per first snapshot. A call through a register
+// (a closure) has no target here, nor in Delve's.
+func (t *Target) directCallee(fn *proc.Function, pick func(*proc.Function) bool) (callee *proc.Function, ok bool) {
+	if t.bi.Arch.Name != "amd64" || fn.End <= fn.Entry || fn.End-fn.Entry >= 4096 {
+		return nil, false
+	}
+	code := make([]byte, fn.End-fn.Entry)
+	if _, err := t.mem.ReadMemory(code, fn.Entry); err != nil {
+		return nil, false
+	}
+	for pc := fn.Entry; len(code) > 0; {
+		inst, err := x86asm.Decode(code, 64)
+		if err != nil || inst.Len == 0 {
+			break
+		}
+		next := pc + uint64(inst.Len)
+		if inst.Op == x86asm.CALL {
+			if rel, direct := inst.Args[0].(x86asm.Rel); direct {
+				if dst := t.bi.PCToFunc(uint64(int64(next) + int64(rel))); dst != nil && pick(dst) {
+					return dst, true
+				}
+			}
+		}
+		code = code[inst.Len:]
+		pc = next
+	}
+	return nil, true
 }
 
 func privateRuntime(name string) bool {
