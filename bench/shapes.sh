@@ -75,6 +75,7 @@ for n in $SIZES; do
 		snap=$(jsonfield "$base.snap" snapshot_ms)
 		warm=$(jsonfield "$base.snap" warm_ms)
 		livepct=$(jsonfield "$base.snap" live_paused_pct)
+		[ -n "$livepct" ] && livepct=$(printf '%.1f' "$livepct")
 		dw=- dp=- dr=-
 		if [ -z "${SKIP_DELVE:-}" ] && [ "$n" -le "$DELVE_MAX" ]; then
 			/usr/bin/time -f '%e %M' -o "$base.dtime" "$OUT/snapbench" -mode delve -pid "$fx" >"$base.delve" 2>&1 || true

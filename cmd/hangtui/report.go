@@ -186,7 +186,9 @@ func runReport(args []string) int {
 		return fail(err)
 	}
 	stamp("after the snapshot", t0)
-	reclaim(snap)
+	if reclaim(snap) {
+		stamp("collected", t0)
+	}
 	defer stamp("written", t0)
 	return printFormat(os.Stdout, snap, *format)
 }
@@ -200,10 +202,12 @@ func runReport(args []string) int {
 // again; the collection costs tens of milliseconds of the report, none of
 // the pause. The pages stay with the process (returning them and faulting
 // them in again would cost more).
-func reclaim(snap *inspect.Snapshot) {
-	if len(snap.Goroutines) >= reclaimAbove {
-		runtime.GC()
+func reclaim(snap *inspect.Snapshot) bool {
+	if len(snap.Goroutines) < reclaimAbove {
+		return false
 	}
+	runtime.GC()
+	return true
 }
 
 // reclaimAbove is the snapshot size from which reclaim collects.
