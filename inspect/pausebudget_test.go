@@ -22,22 +22,12 @@ func TestPauseBudget(t *testing.T) {
 		t.Fatalf("the fixture's leak was not proven with the default budget; warnings: %q", full.Warnings)
 	}
 
-	s, err := inspect.Attach(p.PID)
-	if err != nil {
-		t.Fatalf("attach: %v", err)
-	}
-	if got := s.PauseBudget(); got != inspect.DefaultPauseBudget {
-		t.Errorf("default budget %v, want %v", got, inspect.DefaultPauseBudget)
-	}
-	s.SetPauseBudget(time.Nanosecond)
-	snap, err := s.Snapshot()
-	if cerr := s.Close(); cerr != nil {
-		t.Errorf("close: %v", cerr)
-	}
-	if err != nil {
-		t.Fatalf("snapshot: %v", err)
-	}
-	fixture.AssertRunning(t, p.PID)
+	snap := snapshotWith(t, p.PID, func(s *inspect.Session) {
+		if got := s.PauseBudget(); got != inspect.DefaultPauseBudget {
+			t.Errorf("default budget %v, want %v", got, inspect.DefaultPauseBudget)
+		}
+		s.SetPauseBudget(time.Nanosecond)
+	})
 	if n := countVerdict(snap, inspect.VerdictLeaked); n != 0 {
 		t.Errorf("%d goroutines called leaked without a finished heap walk", n)
 	}

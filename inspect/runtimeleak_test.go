@@ -159,9 +159,19 @@ func runRuntimeLeakCase(t *testing.T, exe string, c fixture.RuntimeLeakCase) lea
 // the source tells once the process runs again (Session.Explain).
 func snapshotPID(t *testing.T, pid int) *inspect.Snapshot {
 	t.Helper()
+	return snapshotWith(t, pid, nil)
+}
+
+// snapshotWith is snapshotPID with setup called on the session before the
+// snapshot is read (when not nil).
+func snapshotWith(t *testing.T, pid int, setup func(*inspect.Session)) *inspect.Snapshot {
+	t.Helper()
 	s, err := inspect.Attach(pid)
 	if err != nil {
 		t.Fatalf("attach: %v", err)
+	}
+	if setup != nil {
+		setup(s)
 	}
 	snap, err := s.Snapshot()
 	if cerr := s.Close(); cerr != nil {

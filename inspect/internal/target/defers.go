@@ -5,7 +5,6 @@ import (
 	"strings"
 
 	"github.com/go-delve/delve/pkg/proc"
-	"golang.org/x/arch/x86/x86asm"
 )
 
 // UnlockKind says what a deferred call releases.
@@ -410,34 +409,19 @@ func (t *Target) unlockKind(p *deferTab, fn *proc.Function) UnlockKind {
 // are not safe beside Delve): the direct calls of the deferred function are
 // decoded and their targets looked up by address.
 func (t *Target) unlockKindRaw(fn *proc.Function) UnlockKind {
-	if t.bi.Arch.Name != "amd64" || fn.End <= fn.Entry || fn.End-fn.Entry >= 4096 {
-		return NotUnlock
-	}
-	code := make([]byte, fn.End-fn.Entry)
-	if _, err := t.mem.ReadMemory(code, fn.Entry); err != nil {
-		return NotUnlock
-	}
 	k := NotUnlock
-	for pc := fn.Entry; len(code) > 0; {
-		inst, err := x86asm.Decode(code, 64)
-		if err != nil || inst.Len == 0 {
-			break
-		}
-		next := pc + uint64(inst.Len)
-		if inst.Op == x86asm.CALL {
-			rel, direct := inst.Args[0].(x86asm.Rel)
-			if !direct {
-				if k == NotUnlock && strings.Contains(fn.Name, "deferwrap") {
-					k = UnlockUnsure
-				}
-			} else if dst := t.bi.PCToFunc(uint64(int64(next) + int64(rel))); dst != nil {
-				if uk, ok := unlockKinds[dst.Name]; ok {
-					return uk
-				}
+	t.eachCall(fn, func(dst *proc.Function, direct bool) bool {
+		if !direct {
+			if k == NotUnlock && strings.Contains(fn.Name, "deferwrap") {
+				k = UnlockUnsure
+			}
+		} else if dst != nil {
+			if uk, ok := unlockKinds[dst.Name]; ok {
+				k = uk
+				return false
 			}
 		}
-		code = code[inst.Len:]
-		pc = next
-	}
+		return true
+	})
 	return k
 }

@@ -355,40 +355,66 @@ func (t *Target) startFunc(pc uint64) string {
 	var name string
 	if fn := t.bi.PCToFunc(pc); fn != nil {
 		name = fn.Name
-		wrapper := strings.Contains(fn.Name, "·dwrap·") || fn.Trampoline
-		if callee, ok := t.directCallee(fn, func(f *proc.Function) bool { return !privateRuntime(f.Name) }); wrapper && ok {
-			if callee != nil {
-				name = callee.Name
-			}
-		} else if wrapper && t.t != nil {
-			if insts, err := proc.Disassemble(t.mem, nil, t.t.Breakpoints(), t.bi, fn.Entry, fn.End); err == nil {
-				for _, in := range insts {
-					if in.Kind == proc.CallInstruction && in.DestLoc != nil && in.DestLoc.Fn != nil && !privateRuntime(in.DestLoc.Fn.Name) {
-						name = in.DestLoc.Fn.Name
-						break
-					}
-				}
-			}
+		if strings.Contains(fn.Name, "·dwrap·") || fn.Trampoline {
+			name = t.wrappedFunc(fn)
 		}
 	}
 	u.startFns[pc] = name
 	return name
 }
 
-// directCallee is the first function fn calls directly (a CALL with a
-// relative target) that pick accepts, nil if none; ok is false where the
-// code is not decoded here (not amd64, unreadable, over 4 KB), and then
-// Delve's disassembler is the fallback. Delve's resolves every
-// instruction's source line through the DWARF line program: 1-2 ms per
-// wrapper function, several per first snapshot. A call through a register
-// (a closure) has no target here, nor in Delve's.
+// wrappedFunc is the function a go statement's wrapper (or a trampoline)
+// calls: its first call to a function that is not the runtime's own; the
+// wrapper's name when none is found.
+func (t *Target) wrappedFunc(fn *proc.Function) string {
+	pick := func(f *proc.Function) bool { return !privateRuntime(f.Name) }
+	if callee, ok := t.directCallee(fn, pick); ok {
+		if callee != nil {
+			return callee.Name
+		}
+		return fn.Name
+	}
+	if t.t != nil {
+		if insts, err := proc.Disassemble(t.mem, nil, t.t.Breakpoints(), t.bi, fn.Entry, fn.End); err == nil {
+			for _, in := range insts {
+				if in.Kind == proc.CallInstruction && in.DestLoc != nil && in.DestLoc.Fn != nil && pick(in.DestLoc.Fn) {
+					return in.DestLoc.Fn.Name
+				}
+			}
+		}
+	}
+	return fn.Name
+}
+
+// directCallee is the first function fn calls directly that pick
+// accepts, nil if none; ok is false where fn's code is not decoded here
+// (eachCall), and then Delve's disassembler is the fallback. Delve's
+// resolves every instruction's source line through the DWARF line program:
+// 1-2 ms per wrapper function, several per first snapshot. A call through
+// a register (a closure) has no target here, nor in Delve's.
 func (t *Target) directCallee(fn *proc.Function, pick func(*proc.Function) bool) (callee *proc.Function, ok bool) {
+	ok = t.eachCall(fn, func(dst *proc.Function, direct bool) bool {
+		if direct && dst != nil && pick(dst) {
+			callee = dst
+			return false
+		}
+		return true
+	})
+	return callee, ok
+}
+
+// eachCall decodes fn's code and calls visit with each CALL in order: the
+// function it calls when the call is direct (a relative target) and the
+// target is a known function, nil otherwise; visit returns false to stop.
+// ok is false where the code is not decoded here (not amd64, unreadable,
+// over 4 KB).
+func (t *Target) eachCall(fn *proc.Function, visit func(dst *proc.Function, direct bool) bool) (ok bool) {
 	if t.bi.Arch.Name != "amd64" || fn.End <= fn.Entry || fn.End-fn.Entry >= 4096 {
-		return nil, false
+		return false
 	}
 	code := make([]byte, fn.End-fn.Entry)
 	if _, err := t.mem.ReadMemory(code, fn.Entry); err != nil {
-		return nil, false
+		return false
 	}
 	for pc := fn.Entry; len(code) > 0; {
 		inst, err := x86asm.Decode(code, 64)
@@ -397,16 +423,19 @@ func (t *Target) directCallee(fn *proc.Function, pick func(*proc.Function) bool)
 		}
 		next := pc + uint64(inst.Len)
 		if inst.Op == x86asm.CALL {
-			if rel, direct := inst.Args[0].(x86asm.Rel); direct {
-				if dst := t.bi.PCToFunc(uint64(int64(next) + int64(rel))); dst != nil && pick(dst) {
-					return dst, true
-				}
+			var dst *proc.Function
+			rel, direct := inst.Args[0].(x86asm.Rel)
+			if direct {
+				dst = t.bi.PCToFunc(uint64(int64(next) + int64(rel)))
+			}
+			if !visit(dst, direct) {
+				break
 			}
 		}
 		code = code[inst.Len:]
 		pc = next
 	}
-	return nil, true
+	return true
 }
 
 func privateRuntime(name string) bool {

@@ -120,16 +120,12 @@ func Attach(pid int) (*Target, error) {
 	syms := startSymtab(fmt.Sprintf("/proc/%d/exe", pid))
 	warm := prewarm(pid, syms())
 	t, err := attachLive(pid, syms, start)
-	if t != nil {
-		t.warm = warm
+	if errors.Is(err, errSeizeUnsupported) {
+		if timings() {
+			fmt.Fprintf(os.Stderr, "hangtui: Delve's attach (%v)\n", err)
+		}
+		t, err = attachDelve(pid, syms, start)
 	}
-	if !errors.Is(err, errSeizeUnsupported) {
-		return t, err
-	}
-	if timings() {
-		fmt.Fprintf(os.Stderr, "hangtui: Delve's attach (%v)\n", err)
-	}
-	t, err = attachDelve(pid, syms, start)
 	if t != nil {
 		t.warm = warm
 	}
