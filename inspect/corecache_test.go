@@ -5,6 +5,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/hangtui/hangtui/inspect/internal/target"
 	"github.com/hangtui/hangtui/internal/fixture"
 )
 
@@ -44,6 +45,11 @@ func sharedCore(t testing.TB, scenario string) (core, exe string) {
 var cleanups []func()
 
 func TestMain(m *testing.M) {
+	// Marking on several workers as soon as there are two objects to
+	// scan: every reachability test here checks the parallel marking
+	// (serial marking is what small heaps get otherwise; the target
+	// package's tests and the command's end-to-end tests cover it).
+	target.MarkInParallelFrom(0)
 	code := fixture.Main(m)
 	for _, f := range cleanups {
 		f()

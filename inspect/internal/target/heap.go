@@ -3,6 +3,8 @@ package target
 import (
 	"errors"
 	"fmt"
+	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -29,6 +31,16 @@ type Heap struct {
 	walker  rootWalker
 	seen    [4096]uint64
 	nmarked int
+	// ac is this Heap's cache of arena lookups (heapMeta.spanVia): each
+	// marking worker has its own (parallel.go).
+	ac *arenaCache
+	// par: other workers mark beside this one (parallel.go); marks are
+	// set atomically.
+	par bool
+	// helpers are the other workers of parallel marking, kept from one
+	// run to the next (parallel.go).
+	helpers []*Heap
+	reads   *objReads // Drain's read buffers, reused from batch to batch
 	// Parent, when non-nil, records for each marked object the object (or
 	// root address) it was reached from: for explaining and debugging.
 	Parent  map[uint64]uint64
@@ -47,9 +59,13 @@ type Heap struct {
 
 // heapMeta is what is known about the heap's spans: read lazily, kept for
 // one snapshot (the process does not run meanwhile).
+//
+// Marking workers (parallel.go) share it: what they find resolved (an
+// arena's page table, a page's span, a span's heap bits) is read without a
+// lock; whatever is read from the target or added to it is done under mu.
 type heapMeta struct {
 	t          *Target
-	r          reader
+	r          reader // under mu (its small reads have a cache)
 	arenaBase  uint64 // arenaBaseOffset of the target's platform
 	arenaShift uint   // log2(heapArenaBytes)
 	l2Bits     uint
@@ -57,18 +73,35 @@ type heapMeta struct {
 	l2         uint64 // the L2 array, 0 until read
 	pagesPer   uint64
 	spansOff   uint64
-	arenas     map[uint64]*arenaSpans // arena index → its spans (nil: not heap)
-	lastIdx    uint64
-	last       *arenaSpans
-	recent     [256]recentArena
+	// cache is the arena lookups of callers other than a Heap (the
+	// contention sampler).
+	cache arenaCache
 
-	spans                                             map[uint64]*span // by mspan address
-	nspans                                            int
+	mu     sync.Mutex
+	arenas map[uint64]*arenaSpans // arena index → its spans (nil: not heap); under mu
+	spans  map[uint64]*span       // by mspan address; under mu
+	nspans int                    // under mu
+	// spanMarks: each span carries its own mark bits (span.marks), for the
+	// one Heap this metadata is private to (NewPrivateHeap); cut from
+	// markSlab, under mu.
+	spanMarks                                         bool
+	markSlab                                          []uint64
+	spanSlab                                          []span // decodeSpan's, under mu
 	span                                              *structLayout
 	fStart, fNpages, fElem, fClass, fState, fSpecials field
-	// Pointer layout of objects (heapbits.go).
+	// Pointer layout of objects (heapbits.go); its caches under mu.
 	bits heapLayout
 }
+
+// arenaCache is one reader's lookups of arenas, in front of heapMeta's
+// map.
+type arenaCache struct {
+	lastIdx uint64
+	last    *arenaSpans
+	recent  [256]recentArena
+}
+
+func newArenaCache() *arenaCache { return &arenaCache{lastIdx: ^uint64(0)} }
 
 type recentArena struct {
 	idx uint64
@@ -78,10 +111,14 @@ type recentArena struct {
 
 // arenaSpans is a heapArena's page → mspan table, resolved page by page.
 type arenaSpans struct {
-	addrs []uint64 // mspan address per page
-	spans []*span  // resolved, nil until looked up (or not a span)
-	done  []bool
+	addrs []uint64 // mspan address per page; read only once made
+	// spans is each page's span once looked up: nil until then, noSpan
+	// when it is not an allocated span.
+	spans []atomic.Pointer[span]
 }
+
+// noSpan marks a page looked up and found in no usable span.
+var noSpan = &span{}
 
 type span struct {
 	id               int
@@ -89,13 +126,17 @@ type span struct {
 	noscan, inUse    bool
 	specials         uint64
 	// Where its objects' pointer bits are (heapbits.go).
-	layout    uint8
-	class     uint8  // mspan.spanclass
-	hstate    uint8  // heap bits: unread, being read, read, unusable
+	layout uint8
+	class  uint8 // mspan.spanclass
+	// hstate is the heap bits' state: unread, being read, read,
+	// unusable (atomic: marking workers share spans).
+	hstate    atomic.Uint32
 	largeType uint64 // mspan.largeType (layoutLarge)
 	hbits     []uint64
-	copy      spanCopy // its bytes, when read whole (spancache.go)
-	divMul    uint32   // ^uint32(0)/elem + 1, for index
+	divMul    uint32 // ^uint32(0)/elem + 1, for index
+	// marks is a bit per object, when the span's metadata belongs to one
+	// Heap (heapMeta.spanMarks).
+	marks []uint64
 }
 
 // ErrBudget means reachability was not computed completely.
@@ -115,7 +156,7 @@ func (t *Target) NewHeap() (*Heap, error) {
 		}
 		t.snap.heap = m
 	}
-	return &Heap{t: t, m: t.snap.heap, r: t, Budget: 4 << 30, precise: preciseScanning()}, nil
+	return &Heap{t: t, m: t.snap.heap, r: t, Budget: 4 << 30, precise: preciseScanning(), ac: newArenaCache()}, nil
 }
 
 func (t *Target) newHeapMeta() (*heapMeta, error) {
@@ -135,7 +176,7 @@ func (t *Target) newHeapMeta() (*heapMeta, error) {
 	if err != nil {
 		return nil, err
 	}
-	h := &heapMeta{t: t, r: t, arenas: map[uint64]*arenaSpans{}, spans: map[uint64]*span{}, span: ms, lastIdx: ^uint64(0)}
+	h := &heapMeta{t: t, r: t, arenas: map[uint64]*arenaSpans{}, spans: map[uint64]*span{}, span: ms, cache: arenaCache{lastIdx: ^uint64(0)}}
 	arenasF := mh.Field("arenas")
 	spansF := ha.Field("spans")
 	if !arenasF.OK || !spansF.OK {
@@ -168,24 +209,37 @@ func (t *Target) newHeapMeta() (*heapMeta, error) {
 
 // arena returns the spans table of the arena with index idx, nil when it
 // is not part of the heap.
-func (h *heapMeta) arena(idx uint64) *arenaSpans {
-	if idx == h.lastIdx {
-		return h.last
+func (h *heapMeta) arena(idx uint64) *arenaSpans { return h.arenaVia(&h.cache, idx) }
+
+// arenaVia is arena through c, one reader's cache.
+func (h *heapMeta) arenaVia(c *arenaCache, idx uint64) *arenaSpans {
+	if idx == c.lastIdx {
+		return c.last
 	}
 	// Stacks hold many values that are not heap pointers; a small
 	// direct-mapped cache in front of the map keeps their lookups cheap.
-	r := &h.recent[idx%uint64(len(h.recent))]
+	r := &c.recent[idx%uint64(len(c.recent))]
 	if r.ok && r.idx == idx {
-		h.lastIdx, h.last = idx, r.a
+		c.lastIdx, c.last = idx, r.a
 		return r.a
 	}
+	h.mu.Lock()
+	a := h.arenaLocked(idx)
+	h.mu.Unlock()
+	*r = recentArena{idx, a, true}
+	c.lastIdx, c.last = idx, a
+	return a
+}
+
+// arenaLocked is arena without a cache in front; h.mu is held.
+func (h *heapMeta) arenaLocked(idx uint64) *arenaSpans {
 	a, ok := h.arenas[idx]
 	if !ok {
 		if h.l2 != 0 {
 			if b, err := h.r.readSmall(h.l2+idx*8, 8); err == nil && decodeUint(b) != 0 {
 				arena := decodeUint(b)
 				if raw, err := h.r.read(arena+h.spansOff, int(h.pagesPer*8)); err == nil {
-					a = &arenaSpans{addrs: make([]uint64, h.pagesPer), spans: make([]*span, h.pagesPer), done: make([]bool, h.pagesPer)}
+					a = &arenaSpans{addrs: make([]uint64, h.pagesPer), spans: make([]atomic.Pointer[span], h.pagesPer)}
 					for i := range a.addrs {
 						a.addrs[i] = decodeUint(raw[i*8 : i*8+8])
 					}
@@ -194,53 +248,94 @@ func (h *heapMeta) arena(idx uint64) *arenaSpans {
 		}
 		h.arenas[idx] = a
 	}
-	*r = recentArena{idx, a, true}
-	h.lastIdx, h.last = idx, a
 	return a
 }
 
 // spanOf returns the in-use or manual span containing p, or nil.
-func (h *heapMeta) spanOf(p uint64) *span {
+func (h *heapMeta) spanOf(p uint64) *span { return h.spanVia(&h.cache, p) }
+
+// spanVia is spanOf through c, one reader's arena cache.
+func (h *heapMeta) spanVia(c *arenaCache, p uint64) *span {
 	idx := (p - h.arenaBase) >> h.arenaShift
 	if idx >= 1<<h.l2Bits {
 		return nil
 	}
-	a := h.arena(idx)
+	a := h.arenaVia(c, idx)
 	if a == nil {
 		return nil
 	}
 	page := (p >> 13) % h.pagesPer
-	if a.done[page] {
-		return a.spans[page]
+	if s := a.spans[page].Load(); s != nil {
+		if s == noSpan {
+			return nil
+		}
+		return s
 	}
-	s := h.lookupSpan(a.addrs[page])
-	if s != nil && (p < s.start || p >= s.end) {
-		s = nil
-	}
-	a.spans[page], a.done[page] = s, true
-	return s
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.resolve(a, idx, page, p)
 }
 
-func (h *heapMeta) lookupSpan(sp uint64) *span {
-	if sp == 0 {
-		return nil
+// resolve is the span of page in a (arena idx) for p, read the first time,
+// nil when p is in no usable span; h.mu is held. Every page of a span that
+// lies in one arena is resolved with the first: most spans are looked up
+// only here, once, and need no entry in h.spans.
+func (h *heapMeta) resolve(a *arenaSpans, idx, page, p uint64) *span {
+	if s := a.spans[page].Load(); s != nil { // another worker's
+		if s == noSpan {
+			return nil
+		}
+		return s
 	}
-	s, ok := h.spans[sp]
-	if !ok {
-		s = nil
+	sp := a.addrs[page]
+	// h.spans holds the spans read ahead (prefetchSpans), those across
+	// arenas and the mspans found unusable.
+	s, known := h.spans[sp]
+	if !known && sp != 0 {
 		if buf, err := h.r.readSmall(sp, int(h.span.Size)); err == nil {
 			s = h.decodeSpan(sp, buf)
 		}
-		h.spans[sp] = s
+		if s == nil || !h.fill(a, idx, sp, s) {
+			h.spans[sp] = s
+		}
+	}
+	if s != nil && (p < s.start || p >= s.end) {
+		s = nil
+	}
+	if s == nil {
+		a.spans[page].Store(noSpan)
+	} else {
+		a.spans[page].Store(s)
 	}
 	return s
 }
 
+// fill resolves the pages of arena a (index idx) the span s (the mspan at
+// sp) covers; false when s does not lie in a alone. h.mu is held.
+func (h *heapMeta) fill(a *arenaSpans, idx, sp uint64, s *span) bool {
+	if (s.start-h.arenaBase)>>h.arenaShift != idx || (s.end-1-h.arenaBase)>>h.arenaShift != idx {
+		return false
+	}
+	for q := (s.start >> 13) % h.pagesPer; q <= ((s.end-1)>>13)%h.pagesPer; q++ {
+		if a.addrs[q] == sp && a.spans[q].Load() == nil {
+			a.spans[q].Store(s)
+		}
+	}
+	return true
+}
+
 // decodeSpan makes a span of the bytes of the runtime.mspan at sp; nil
-// when they are not plausible.
+// when they are not plausible. h.mu is held.
 func (h *heapMeta) decodeSpan(sp uint64, buf []byte) *span {
 	start := get(buf, h.fStart)
-	s := &span{
+	// Spans are allocated a block at a time (a 1 GB heap has 131,072
+	// spans of a page).
+	if len(h.spanSlab) == 0 {
+		h.spanSlab = make([]span, 256)
+	}
+	s := &h.spanSlab[0]
+	h.spanSlab = h.spanSlab[1:]
+	*s = span{
 		id:       h.nspans,
 		start:    start,
 		end:      start + get(buf, h.fNpages)<<13,
@@ -258,6 +353,14 @@ func (h *heapMeta) decodeSpan(sp uint64, buf []byte) *span {
 	if s.elem > 0 && s.elem < 1<<32 {
 		s.divMul = uint32(^uint32(0)/uint32(s.elem) + 1)
 	}
+	if h.spanMarks && s.inUse && s.elem > 0 {
+		n := int(((s.end-s.start)/s.elem + 63) / 64)
+		if cap(h.markSlab)-len(h.markSlab) < n {
+			h.markSlab = make([]uint64, 0, max(n, 1<<14))
+		}
+		s.marks = h.markSlab[len(h.markSlab) : len(h.markSlab)+n : len(h.markSlab)+n]
+		h.markSlab = h.markSlab[:len(h.markSlab)+n]
+	}
 	return s
 }
 
@@ -272,7 +375,7 @@ func (h *heapMeta) ownsPages(sp uint64, s *span) bool {
 		if idx >= 1<<h.l2Bits {
 			return false
 		}
-		a := h.arena(idx)
+		a := h.arenaLocked(idx)
 		if a == nil || a.addrs[(p>>13)%h.pagesPer] != sp {
 			return false
 		}
@@ -287,20 +390,25 @@ func (h *heapMeta) ownsPages(sp uint64, s *span) bool {
 // pause). The words are not collected: at 100,000 goroutines they were
 // 17 MB.
 func (h *heapMeta) prefetchSpans(ptrs func(func(uint64))) {
-	var want []uint64
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	var (
+		want  []uint64
+		where []arenaPage
+	)
 	seen := map[uint64]bool{}
 	ptrs(func(p uint64) {
 		idx := (p - h.arenaBase) >> h.arenaShift
 		if idx >= 1<<h.l2Bits {
 			return
 		}
-		a := h.arena(idx)
+		a := h.arenaLocked(idx)
 		if a == nil {
 			return
 		}
 		page := (p >> 13) % h.pagesPer
 		sp := a.addrs[page]
-		if a.done[page] || sp == 0 || seen[sp] {
+		if a.spans[page].Load() != nil || sp == 0 || seen[sp] {
 			return
 		}
 		if _, ok := h.spans[sp]; ok {
@@ -308,6 +416,7 @@ func (h *heapMeta) prefetchSpans(ptrs func(func(uint64))) {
 		}
 		seen[sp] = true
 		want = append(want, sp)
+		where = append(where, arenaPage{a, idx})
 	})
 	if len(want) < 2 {
 		return
@@ -321,9 +430,17 @@ func (h *heapMeta) prefetchSpans(ptrs func(func(uint64))) {
 	h.r.readMany(want, bufs, ok)
 	for i, sp := range want {
 		if ok[i] {
-			h.spans[sp] = h.decodeSpan(sp, bufs[i])
+			if s := h.decodeSpan(sp, bufs[i]); s == nil || !h.fill(where[i].a, where[i].idx, sp, s) {
+				h.spans[sp] = s
+			}
 		}
 	}
+}
+
+// arenaPage is an arena's table and index.
+type arenaPage struct {
+	a   *arenaSpans
+	idx uint64
 }
 
 // object returns the allocated span and object index containing p.
@@ -332,7 +449,7 @@ func (h *Heap) object(p uint64) (*span, uint64, bool) {
 	if s == nil || p < s.start || p >= s.end {
 		// Pointers mostly lead to the span of the last one (a list's
 		// next node, a struct's fields).
-		if s = h.m.spanOf(p); s == nil || !s.inUse || s.elem == 0 {
+		if s = h.spanOf(p); s == nil || !s.inUse || s.elem == 0 {
 			return nil, 0, false
 		}
 		h.last = s
@@ -345,6 +462,14 @@ func (h *Heap) object(p uint64) (*span, uint64, bool) {
 		return nil, 0, false
 	}
 	return s, i, true
+}
+
+// spanOf is heapMeta.spanOf through h's own arena cache.
+func (h *Heap) spanOf(p uint64) *span {
+	if h.ac == nil {
+		h.ac = newArenaCache()
+	}
+	return h.m.spanVia(h.ac, p)
 }
 
 // index returns the object number of p, in s: by the runtime's reciprocal

@@ -30,6 +30,7 @@ package target
 import (
 	"encoding/binary"
 	"math/bits"
+	"runtime"
 )
 
 // Span layouts.
@@ -146,16 +147,25 @@ func (l *heapLayout) bitsRange(s *span) (addr uint64, n int) {
 	return s.end - size - l.tail, int(size + l.tail)
 }
 
+// setBits is heapLayout.setBits under h.mu, for the span whose heap bits
+// the caller claimed (hbReading).
+func (h *heapMeta) setBits(s *span, raw []byte) {
+	h.mu.Lock()
+	h.bits.setBits(s, raw)
+	h.mu.Unlock()
+}
+
 // setBits decodes s's heap bits from raw (bitsRange), checking the last
 // byte of the span: the span class after the inline mark bits, or the
-// (always clear) bits of the bitmap's own last words.
+// (always clear) bits of the bitmap's own last words. The state is set
+// last: workers that see it read the bits.
 func (l *heapLayout) setBits(s *span, raw []byte) {
 	want := byte(0)
 	if l.tail > 0 {
 		want = s.class
 	}
 	if len(raw) == 0 || raw[len(raw)-1] != want {
-		s.hstate = hbBad
+		s.hstate.Store(hbBad)
 		return
 	}
 	raw = raw[:uint64(len(raw))-l.tail]
@@ -168,7 +178,7 @@ func (l *heapLayout) setBits(s *span, raw []byte) {
 	for i := range len(raw) / 8 {
 		s.hbits[i] = binary.LittleEndian.Uint64(raw[i*8:])
 	}
-	s.hstate = hbOK
+	s.hstate.Store(hbOK)
 }
 
 // objBits is the pointer bits of the object at base (layoutHeapBits), one
@@ -187,9 +197,27 @@ func (s *span) objBits(base uint64) uint64 {
 	return b
 }
 
+// heapBitsOK reports whether s's heap bits are read and usable: waiting
+// while another marking worker reads them (it claimed them in the same
+// batch, and sets them before it scans anything).
+func (s *span) heapBitsOK() bool {
+	for {
+		switch s.hstate.Load() {
+		case hbOK:
+			return true
+		case hbReading:
+			runtime.Gosched()
+		default:
+			return false
+		}
+	}
+}
+
 // typeAt returns the pointer mask of the *_type at addr, nil when it cannot
 // be used.
 func (h *heapMeta) typeAt(addr uint64) *typeInfo {
+	h.mu.Lock()
+	defer h.mu.Unlock()
 	l := &h.bits
 	if ti, ok := l.types[addr]; ok {
 		return ti
@@ -250,7 +278,7 @@ func (h *Heap) scanObject(s *span, base uint64, buf []byte) {
 	}
 	switch s.layout {
 	case layoutHeapBits:
-		if s.hstate != hbOK {
+		if !s.heapBitsOK() {
 			break
 		}
 		h.scanned += uint64(len(buf))

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"slices"
+	"sync/atomic"
 	"time"
 )
 
@@ -24,6 +25,15 @@ func bit(bm *[][]uint64, s *span, i uint64) (*uint64, uint64) {
 		(*bm)[s.id] = words
 	}
 	return &words[i/64], 1 << (i % 64)
+}
+
+// markWord is the word and mask of object i of s in h's marks: on the
+// span when its metadata is h's alone, in h.marks otherwise.
+func (h *Heap) markWord(s *span, i uint64) (*uint64, uint64) {
+	if s.marks != nil {
+		return &s.marks[i/64], 1 << (i % 64)
+	}
+	return bit(&h.marks, s, i)
 }
 
 func testBit(bm [][]uint64, s *span, i uint64) bool {
@@ -60,11 +70,18 @@ func (h *Heap) MarkPtr(p uint64) {
 	if !ok {
 		return
 	}
-	w, m := bit(&h.marks, s, i)
-	if *w&m != 0 || testBit(h.excl, s, i) {
-		return
+	w, m := h.markWord(s, i)
+	if h.par {
+		// Workers mark side by side: the first to set the bit scans.
+		if atomic.LoadUint64(w)&m != 0 || testBit(h.excl, s, i) || atomic.OrUint64(w, m)&m != 0 {
+			return
+		}
+	} else {
+		if *w&m != 0 || testBit(h.excl, s, i) {
+			return
+		}
+		*w |= m
 	}
-	*w |= m
 	h.nmarked++
 	base := s.start + i*s.elem
 	if h.Parent != nil {
@@ -158,15 +175,7 @@ func (h *Heap) Drain() error {
 // only for questions that more marking cannot change the answer of, such
 // as "is everything asked about reached": marking only ever adds.
 func (h *Heap) DrainUntil(stop func() bool) (bool, error) {
-	const (
-		batchObjs  = 1024
-		batchBytes = 4 << 20
-		bigObject  = 1 << 20 // read on its own, in chunks
-	)
-	var (
-		addrs []uint64
-		rb    objReads
-	)
+	var addrs []uint64
 	next := max(2*h.scanned, 1<<20)
 	timed := !h.Deadline.IsZero()
 	for batch := 0; len(h.work) > 0; batch++ {
@@ -183,34 +192,62 @@ func (h *Heap) DrainUntil(stop func() bool) (bool, error) {
 			}
 			next = 2 * h.scanned
 		}
-		addrs = addrs[:0]
-		total := 0
-		for len(h.work) > 0 && len(addrs) < batchObjs && total < batchBytes {
-			base := h.work[len(h.work)-1]
-			s := h.m.spanOf(base)
-			if s == nil {
-				h.work = h.work[:len(h.work)-1]
-				continue
+		if n := h.workers(); n > 1 {
+			// Until the next question (or the budget), on every core.
+			limit := h.Budget + 1
+			if stop != nil {
+				limit = min(limit, next)
 			}
-			size := min(s.elem, 64<<20)
-			if size > bigObject {
-				if len(addrs) > 0 {
-					break // after this batch
-				}
-				h.work = h.work[:len(h.work)-1]
-				h.scanLarge(s, base, s.elem)
-				continue
+			if err := h.drainParallel(n, limit); err != nil {
+				return false, err
 			}
-			h.work = h.work[:len(h.work)-1]
-			addrs = append(addrs, base)
-			total += int(size)
-		}
-		if len(addrs) == 0 {
 			continue
 		}
-		h.readObjects(addrs, &rb)
+		addrs = h.drainBatch(addrs)
 	}
 	return false, nil
+}
+
+// Drain's batches: about 1,000 objects, or 4 MB.
+const (
+	drainObjs  = 1024
+	drainBytes = 4 << 20
+	bigObject  = 1 << 20 // read on its own, in chunks
+)
+
+// drainBatch takes a batch of objects off the work list and scans them
+// (an object larger than bigObject alone, in chunks). addrs is a buffer
+// to reuse, returned.
+func (h *Heap) drainBatch(addrs []uint64) []uint64 {
+	addrs = addrs[:0]
+	total := 0
+	for len(h.work) > 0 && len(addrs) < drainObjs && total < drainBytes {
+		base := h.work[len(h.work)-1]
+		s := h.spanOf(base)
+		if s == nil {
+			h.work = h.work[:len(h.work)-1]
+			continue
+		}
+		size := min(s.elem, 64<<20)
+		if size > bigObject {
+			if len(addrs) > 0 {
+				break // after this batch
+			}
+			h.work = h.work[:len(h.work)-1]
+			h.scanLarge(s, base, s.elem)
+			continue
+		}
+		h.work = h.work[:len(h.work)-1]
+		addrs = append(addrs, base)
+		total += int(size)
+	}
+	if len(addrs) > 0 {
+		if h.reads == nil {
+			h.reads = &objReads{}
+		}
+		h.readObjects(addrs, h.reads)
+	}
+	return addrs
 }
 
 // HasWork reports whether marked objects are left to scan (DrainUntil
@@ -269,7 +306,7 @@ func (h *Heap) readObjects(addrs []uint64, rb *objReads) {
 	var bitsAt uint64
 	var bitsLen, pending int
 	for _, base := range addrs {
-		s := h.m.spanOf(base)
+		s := h.spanOf(base)
 		rb.spans = append(rb.spans, s)
 		for pending < len(rb.bits) && bitsAt <= base {
 			rb.bitsRng = append(rb.bitsRng, add(bitsAt, bitsAt+uint64(bitsLen)))
@@ -277,8 +314,7 @@ func (h *Heap) readObjects(addrs []uint64, rb *objReads) {
 				bitsAt, bitsLen = h.m.bits.bitsRange(rb.bits[pending])
 			}
 		}
-		if h.precise && s.layout == layoutHeapBits && s.hstate == hbUnread {
-			s.hstate = hbReading
+		if h.precise && s.layout == layoutHeapBits && s.hstate.Load() == hbUnread && s.hstate.CompareAndSwap(hbUnread, hbReading) {
 			rb.bits = append(rb.bits, s)
 			if len(rb.bits) == pending+1 {
 				bitsAt, bitsLen = h.m.bits.bitsRange(s)
@@ -309,7 +345,7 @@ func (h *Heap) readObjects(addrs []uint64, rb *objReads) {
 	for k, s := range rb.bits {
 		j := rb.bitsRng[k]
 		if !rb.ok[j] {
-			s.hstate = hbBad
+			s.hstate.Store(hbBad)
 			continue
 		}
 		at, n := h.m.bits.bitsRange(s)
@@ -318,14 +354,14 @@ func (h *Heap) readObjects(addrs []uint64, rb *objReads) {
 			// span's last bytes came before it): read it alone.
 			buf, err := h.r.read(at, n)
 			if err != nil {
-				s.hstate = hbBad
+				s.hstate.Store(hbBad)
 				continue
 			}
-			h.m.bits.setBits(s, buf)
+			h.m.setBits(s, buf)
 			continue
 		}
 		o := at - rngs[j].start
-		h.m.bits.setBits(s, rb.bufs[j][o:o+uint64(n)])
+		h.m.setBits(s, rb.bufs[j][o:o+uint64(n)])
 	}
 	j := 0
 	for k, base := range addrs {
@@ -374,7 +410,13 @@ func (h *Heap) Path(p uint64) []uint64 {
 // Non-heap addresses report false: the caller classifies those.
 func (h *Heap) Reached(p uint64) bool {
 	s, i, ok := h.object(p)
-	return ok && testBit(h.marks, s, i)
+	if !ok {
+		return false
+	}
+	if s.marks != nil {
+		return s.marks[i/64]&(1<<(i%64)) != 0
+	}
+	return testBit(h.marks, s, i)
 }
 
 // Scanned is the number of bytes read while marking.

@@ -160,8 +160,8 @@ func TestPreciseHeapObjects(t *testing.T) {
 				if got := h.Reached(addr(where)); got != !precise {
 					t.Errorf("channel (a uintptr) reached: %v", got)
 				}
-				if s := h.m.spanOf(obj); precise && s != nil && s.layout == layoutHeapBits && s.hstate != hbOK {
-					t.Errorf("heap bits not used (state %d)", s.hstate)
+				if s := h.m.spanOf(obj); precise && s != nil && s.layout == layoutHeapBits && s.hstate.Load() != hbOK {
+					t.Errorf("heap bits not used (state %d)", s.hstate.Load())
 				}
 			})
 		}

@@ -63,7 +63,8 @@ func (t *Target) NewPrivateHeap() (h *Heap, ok bool, err error) {
 		return nil, false, err
 	}
 	m.r = &procReader{pid: t.pid}
-	return &Heap{t: t, m: m, r: m.r, Budget: 4 << 30, precise: preciseScanning()}, true, nil
+	m.spanMarks = true // its one Heap's marks live on its spans
+	return &Heap{t: t, m: m, r: m.r, Budget: 4 << 30, precise: preciseScanning(), ac: newArenaCache()}, true, nil
 }
 
 // chunkSize is the unit of readSmall's cache.

@@ -23,40 +23,81 @@ const (
 // variable for tests.
 var spanCacheBytes = 32 << 20
 
-// spanCache is one marking run's copies of whole spans, evicted oldest
-// first beyond spanCacheBytes.
-// The copy itself hangs off the span (span.copy, owned by one cache: the
-// spans are shared by the snapshot's marking runs).
+// spanCache is one marking worker's copies of whole spans, evicted oldest
+// first beyond its limit (spanCacheBytes, shared out between parallel
+// workers). Copies are found by span id: the spans themselves are shared by
+// the snapshot's marking runs and by parallel workers.
 type spanCache struct {
-	order []*span // spans copied, oldest first
-	head  int
-	bytes int
-	free  map[int][][]byte // evicted buffers by length, for reuse
+	limit  int
+	at     []int32 // by span id: 1 + the index of its entry in copies, 0 if none
+	copies []spanCopy
+	unused []int32 // indexes of copies free for reuse
+	order  []*span // spans copied, oldest first
+	head   int
+	bytes  int
+	free   map[int][][]byte // evicted buffers by length, for reuse
 }
 
 // spanCopy is a span's bytes as one marking run read them.
 type spanCopy struct {
-	owner *spanCache
 	buf   []byte
 	bad   bool // could not be read whole
 	batch int  // readWhole's batch that is reading it, +1
 }
 
-func newSpanCache() *spanCache {
-	return &spanCache{free: map[int][][]byte{}}
+func newSpanCache(limit int) *spanCache {
+	return &spanCache{limit: limit, free: map[int][][]byte{}}
+}
+
+// entry is the cache's entry for s, nil if none: valid until the next add.
+func (c *spanCache) entry(s *span) *spanCopy {
+	if s.id < len(c.at) {
+		if k := c.at[s.id]; k > 0 {
+			return &c.copies[k-1]
+		}
+	}
+	return nil
+}
+
+// add makes an empty entry for s (which has none).
+func (c *spanCache) add(s *span) *spanCopy {
+	if s.id >= len(c.at) {
+		c.at = append(c.at, make([]int32, s.id+1-len(c.at)+len(c.at)/2)...)
+	}
+	var k int32
+	if n := len(c.unused); n > 0 {
+		k, c.unused = c.unused[n-1], c.unused[:n-1]
+	} else {
+		c.copies = append(c.copies, spanCopy{})
+		k = int32(len(c.copies) - 1)
+	}
+	c.copies[k] = spanCopy{}
+	c.at[s.id] = k + 1
+	return &c.copies[k]
+}
+
+func (c *spanCache) remove(s *span) {
+	k := c.at[s.id] - 1
+	c.at[s.id] = 0
+	c.copies[k] = spanCopy{}
+	c.unused = append(c.unused, k)
 }
 
 // get returns the copy of s this cache holds, if any.
 func (c *spanCache) get(s *span) []byte {
-	if s.copy.owner == c {
-		return s.copy.buf
+	if e := c.entry(s); e != nil {
+		return e.buf
 	}
 	return nil
 }
 
 // wholeSpan reports whether s's objects are read by reading s whole.
 func (c *spanCache) wholeSpan(s *span) bool {
-	return s.elem <= wholeSpanMaxElem && s.end-s.start <= wholeSpanMaxBytes && !(s.copy.owner == c && s.copy.bad)
+	if s.elem > wholeSpanMaxElem || s.end-s.start > wholeSpanMaxBytes {
+		return false
+	}
+	e := c.entry(s)
+	return e == nil || !e.bad
 }
 
 func (c *spanCache) buffer(n int) []byte {
@@ -68,18 +109,25 @@ func (c *spanCache) buffer(n int) []byte {
 	return make([]byte, n)
 }
 
+// put keeps buf as s's copy (s has an entry).
 func (c *spanCache) put(s *span, buf []byte) {
-	s.copy = spanCopy{owner: c, buf: buf}
+	e := c.entry(s)
+	e.buf, e.batch = buf, 0
 	c.order = append(c.order, s)
 	c.bytes += len(buf)
-	for c.bytes > spanCacheBytes && c.head < len(c.order) {
+	c.evict(c.limit)
+}
+
+// evict drops the oldest copies until at most limit bytes are kept.
+func (c *spanCache) evict(limit int) {
+	for c.bytes > limit && c.head < len(c.order) {
 		old := c.order[c.head]
 		c.order[c.head] = nil
 		c.head++
-		if old.copy.owner == c && old.copy.buf != nil {
-			c.bytes -= len(old.copy.buf)
-			c.free[len(old.copy.buf)] = append(c.free[len(old.copy.buf)], old.copy.buf)
-			old.copy = spanCopy{}
+		if e := c.entry(old); e != nil && e.buf != nil {
+			c.bytes -= len(e.buf)
+			c.free[len(e.buf)] = append(c.free[len(e.buf)], e.buf)
+			c.remove(old)
 		}
 	}
 	if c.head > len(c.order)/2 && c.head > 1024 {
@@ -94,14 +142,14 @@ func (c *spanCache) put(s *span, buf []byte) {
 // readObjects' per-range reads, and their total size.
 func (h *Heap) readWhole(addrs []uint64, rb *objReads) ([]uint64, int) {
 	if h.spans == nil {
-		h.spans = newSpanCache()
+		h.spans = newSpanCache(spanCacheBytes)
 	}
 	c := h.spans
 	rest, total := rb.rest[:0], 0
 	whole, wspans := rb.whole[:0], rb.wspans[:0]
 	starts, bufs, need := rb.wstarts[:0], rb.wbufs[:0], rb.wneed[:0]
 	for _, base := range addrs {
-		s := h.m.spanOf(base)
+		s := h.spanOf(base)
 		// The span the page table gives may not be the one base was
 		// found in (object's last-span shortcut) when a corrupt mspan
 		// claims pages of others: its copy must hold the whole object.
@@ -116,10 +164,10 @@ func (h *Heap) readWhole(addrs []uint64, rb *objReads) ([]uint64, int) {
 			continue
 		}
 		whole, wspans = append(whole, base), append(wspans, s)
-		if s.copy.owner == c {
+		if c.entry(s) != nil {
 			continue // copied, or being read in this batch
 		}
-		s.copy = spanCopy{owner: c, batch: len(need) + 1}
+		c.add(s).batch = len(need) + 1
 		need = append(need, s)
 		starts = append(starts, s.start)
 		bufs = append(bufs, c.buffer(int(s.end-s.start)))
@@ -129,13 +177,13 @@ func (h *Heap) readWhole(addrs []uint64, rb *objReads) ([]uint64, int) {
 		h.r.readMany(starts, bufs, rb.ok)
 		for i, s := range need {
 			if !rb.ok[i] {
-				s.copy.bad = true
+				c.entry(s).bad = true
 				continue
 			}
-			if h.precise && s.layout == layoutHeapBits && s.hstate == hbUnread {
+			if h.precise && s.layout == layoutHeapBits && s.hstate.Load() == hbUnread {
 				at, n := h.m.bits.bitsRange(s)
-				if at >= s.start && at+uint64(n) <= s.end {
-					h.m.bits.setBits(s, bufs[i][at-s.start:at-s.start+uint64(n)])
+				if at >= s.start && at+uint64(n) <= s.end && s.hstate.CompareAndSwap(hbUnread, hbReading) {
+					h.m.setBits(s, bufs[i][at-s.start:at-s.start+uint64(n)])
 				}
 			}
 		}
@@ -146,8 +194,11 @@ func (h *Heap) readWhole(addrs []uint64, rb *objReads) ([]uint64, int) {
 		s := wspans[k]
 		buf := c.get(s)
 		if buf == nil {
-			i := s.copy.batch - 1
-			if s.copy.owner != c || i < 0 || !rb.ok[i] {
+			i := -1
+			if e := c.entry(s); e != nil {
+				i = e.batch - 1
+			}
+			if i < 0 || !rb.ok[i] {
 				rest = append(rest, base)
 				total += int(s.elem)
 				continue

@@ -3,6 +3,7 @@ package target
 import (
 	"encoding/binary"
 	"fmt"
+	"sync/atomic"
 	"testing"
 )
 
@@ -11,12 +12,12 @@ import (
 type spanMem struct {
 	base  uint64
 	mem   []byte
-	holes [][2]uint64 // [lo, hi) unreadable
-	reads int         // ranges read
+	holes [][2]uint64  // [lo, hi) unreadable
+	reads atomic.Int64 // ranges read
 }
 
 func (f *spanMem) read(addr uint64, n int) ([]byte, error) {
-	f.reads++
+	f.reads.Add(1)
 	for _, h := range f.holes {
 		if addr < h[1] && addr+uint64(n) > h[0] {
 			return nil, fmt.Errorf("hole")
@@ -45,16 +46,15 @@ func (f *spanMem) readMany(addrs []uint64, bufs [][]byte, ok []bool) {
 func fakeHeap(f *spanMem, nspans int) *Heap {
 	const page = 8192
 	m := &heapMeta{arenaShift: 26, l2Bits: 8, pagesPer: 1 << 13, arenas: map[uint64]*arenaSpans{}, spans: map[uint64]*span{}}
-	a := &arenaSpans{addrs: make([]uint64, m.pagesPer), spans: make([]*span, m.pagesPer), done: make([]bool, m.pagesPer)}
+	a := &arenaSpans{addrs: make([]uint64, m.pagesPer), spans: make([]atomic.Pointer[span], m.pagesPer)}
 	for i := 0; i < nspans; i++ {
 		start := f.base + uint64(i)*page
 		s := &span{id: i, start: start, end: start + page, elem: 64, inUse: true, divMul: ^uint32(0)/64 + 1}
 		pg := (start >> 13) % m.pagesPer
-		a.spans[pg], a.done[pg] = s, true
+		a.spans[pg].Store(s)
 	}
 	m.arenas[f.base>>26] = a
-	m.lastIdx = ^uint64(0)
-	return &Heap{m: m, r: f, Budget: 1 << 30, seen: [4096]uint64{}}
+	return &Heap{m: m, r: f, Budget: 1 << 30, seen: [4096]uint64{}, ac: newArenaCache()}
 }
 
 // TestSpanCacheMarking marks lists that run backwards through many spans
@@ -102,11 +102,11 @@ func TestSpanCacheMarking(t *testing.T) {
 					t.Fatalf("object %d: reached %v, want %v", i, got, want)
 				}
 			}
-			if tc.hole && f.reads <= nspans {
-				t.Errorf("%d reads: the span not readable whole was not read object by object", f.reads)
+			if tc.hole && f.reads.Load() <= nspans {
+				t.Errorf("%d reads: the span not readable whole was not read object by object", f.reads.Load())
 			}
-			if max := nspans * 4; f.reads > max && !tc.hole {
-				t.Errorf("%d reads for %d objects in %d spans, want at most %d", f.reads, n/2, nspans, max)
+			if max := nspans * 4; f.reads.Load() > int64(max) && !tc.hole {
+				t.Errorf("%d reads for %d objects in %d spans, want at most %d", f.reads.Load(), n/2, nspans, max)
 			}
 		})
 	}
