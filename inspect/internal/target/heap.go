@@ -207,11 +207,8 @@ func (t *Target) newHeapMeta() (*heapMeta, error) {
 	return h, nil
 }
 
-// arena returns the spans table of the arena with index idx, nil when it
-// is not part of the heap.
-func (h *heapMeta) arena(idx uint64) *arenaSpans { return h.arenaVia(&h.cache, idx) }
-
-// arenaVia is arena through c, one reader's cache.
+// arenaVia returns the spans table of the arena with index idx, nil when
+// it is not part of the heap, through c, one reader's cache.
 func (h *heapMeta) arenaVia(c *arenaCache, idx uint64) *arenaSpans {
 	if idx == c.lastIdx {
 		return c.last
