@@ -46,9 +46,12 @@ const (
 	// (the stack shapes of distinct stacks, the model's tables) weigh
 	// most in a small one. 10k varied, 404,000 distinct frames: a cold
 	// snapshot of 196-227 ms and 6,500 faults at 2,560 bytes, 103-118 ms
-	// and 300 faults at 8 KB. The total at 100,000 is unchanged (256 MB),
-	// what 300 MB of peak memory leaves.
-	prewarmPerGFew = 8 << 10
+	// and 300 faults at 8 KB, which is about 26 MB more than it needed.
+	// Warming costs its time before the stop (11-150 ms for 110 MB, by
+	// how much of it the hypervisor backs already), on every shape: 6 KB
+	// covers what varied needs. The total at 100,000 is unchanged
+	// (256 MB), what 300 MB of peak memory leaves.
+	prewarmPerGFew = 6 << 10
 	prewarmFew     = 10_000
 	// Past the first 100,000 goroutines a snapshot grows by less per
 	// goroutine (1M shards: 1.8 GB in all); warming more than it uses
