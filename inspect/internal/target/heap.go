@@ -220,9 +220,11 @@ func (h *heapMeta) arenaVia(c *arenaCache, idx uint64) *arenaSpans {
 		c.lastIdx, c.last = idx, r.a
 		return r.a
 	}
-	h.mu.Lock()
-	a := h.arenaLocked(idx)
-	h.mu.Unlock()
+	a := func() *arenaSpans {
+		h.mu.Lock()
+		defer h.mu.Unlock() // even on a panic: other workers wait for it
+		return h.arenaLocked(idx)
+	}()
 	*r = recentArena{idx, a, true}
 	c.lastIdx, c.last = idx, a
 	return a

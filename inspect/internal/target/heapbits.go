@@ -31,6 +31,7 @@ import (
 	"encoding/binary"
 	"math/bits"
 	"runtime"
+	"time"
 )
 
 // Span layouts.
@@ -151,8 +152,8 @@ func (l *heapLayout) bitsRange(s *span) (addr uint64, n int) {
 // the caller claimed (hbReading).
 func (h *heapMeta) setBits(s *span, raw []byte) {
 	h.mu.Lock()
+	defer h.mu.Unlock()
 	h.bits.setBits(s, raw)
-	h.mu.Unlock()
 }
 
 // setBits decodes s's heap bits from raw (bitsRange), checking the last
@@ -199,13 +200,21 @@ func (s *span) objBits(base uint64) uint64 {
 
 // heapBitsOK reports whether s's heap bits are read and usable: waiting
 // while another marking worker reads them (it claimed them in the same
-// batch, and sets them before it scans anything).
+// batch, and sets them before it scans anything). A worker that never
+// sets them (it panicked) is waited for a second at most: the object is
+// then scanned conservatively, which only ever marks more.
 func (s *span) heapBitsOK() bool {
+	var since time.Time
 	for {
 		switch s.hstate.Load() {
 		case hbOK:
 			return true
 		case hbReading:
+			if since.IsZero() {
+				since = time.Now()
+			} else if time.Since(since) > time.Second {
+				return false
+			}
 			runtime.Gosched()
 		default:
 			return false
