@@ -3,6 +3,7 @@ package inspect
 import (
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 )
 
@@ -116,20 +117,31 @@ func findingSignature(f Finding, gs map[int64]*Goroutine, rs map[string]*Resourc
 // goroutineSignature is where g is parked, on what kind of resource, and
 // what kinds of lock it holds since which lines.
 func goroutineSignature(g *Goroutine, rs map[string]*Resource) string {
-	var b strings.Builder
-	b.WriteString(string(g.Role))
-	b.WriteString("@")
-	if g.TopUser >= 0 && g.TopUser < len(g.Frames) {
-		f := g.Frames[g.TopUser]
-		fmt.Fprintf(&b, "%s:%d", f.Func, f.Line)
-	} else if len(g.Frames) > 0 {
-		f := g.Frames[0]
-		fmt.Fprintf(&b, "%s:%d", f.Func, f.Line)
+	// Built without fmt: a million leaked goroutines are one finding
+	// each before grouping.
+	var b []byte
+	b = append(b, g.Role...)
+	b = append(b, '@')
+	frame := func(f Frame) {
+		b = append(b, f.Func...)
+		b = append(b, ':')
+		b = strconv.AppendInt(b, int64(f.Line), 10)
 	}
-	b.WriteString(" " + g.WaitReason)
+	if g.TopUser >= 0 && g.TopUser < len(g.Frames) {
+		frame(g.Frames[g.TopUser])
+	} else if len(g.Frames) > 0 {
+		frame(g.Frames[0])
+	}
+	b = append(b, ' ')
+	b = append(b, g.WaitReason...)
 	for _, w := range g.Waits {
 		if r := rs[w.Resource]; r != nil {
-			fmt.Fprintf(&b, " %s:%s:%s", w.Op, r.Kind, r.Type)
+			b = append(b, ' ')
+			b = append(b, w.Op...)
+			b = append(b, ':')
+			b = append(b, r.Kind...)
+			b = append(b, ':')
+			b = append(b, r.Type...)
 		}
 	}
 	var holds []string
@@ -141,14 +153,20 @@ func goroutineSignature(g *Goroutine, rs map[string]*Resource) string {
 		h := string(r.Kind) + ":" + r.Type
 		for _, hd := range r.Holders {
 			if hd.Goroutine == g.ID && hd.Frame != nil {
-				h += fmt.Sprintf("@%s:%d:%s", hd.Frame.Func, hd.Frame.Line, hd.Evidence)
+				h += "@" + hd.Frame.Func + ":" + strconv.Itoa(hd.Frame.Line) + ":" + string(hd.Evidence)
 			}
 		}
 		holds = append(holds, h)
 	}
 	sort.Strings(holds)
-	b.WriteString(" holds " + strings.Join(holds, ","))
-	return b.String()
+	b = append(b, " holds "...)
+	for i, h := range holds {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, h...)
+	}
+	return string(b)
 }
 
 func compactIDs(ids []int64) []int64 {
