@@ -98,6 +98,8 @@ func (h *Heap) drainParallel(n int, limit uint64) error {
 	for k, w := range ws {
 		w.work = append(w.work[:0], h.work[k*share:(k+1)*share]...)
 		w.scanned, w.nmarked = 0, 0
+		// What may have changed since the last run.
+		w.excl, w.Budget, w.Deadline = h.excl, h.Budget, h.Deadline
 	}
 	h.work = append(h.work[:0], h.work[(n-1)*share:]...)
 	if h.spans == nil {
