@@ -31,8 +31,8 @@ type Heap struct {
 	walker  rootWalker
 	seen    [4096]uint64
 	nmarked int
-	// ac is this Heap's cache of arena lookups (heapMeta.spanVia): each
-	// marking worker has its own (parallel.go).
+	// ac is this Heap's cache of arena lookups (heapMeta.spanVia), made
+	// by its first lookup: each marking worker has its own (parallel.go).
 	ac *arenaCache
 	// par: other workers mark beside this one (parallel.go); marks are
 	// set atomically.
@@ -79,7 +79,7 @@ type heapMeta struct {
 
 	mu     sync.Mutex
 	arenas map[uint64]*arenaSpans // arena index → its spans (nil: not heap); under mu
-	spans  map[uint64]*span       // by mspan address; under mu
+	spans  map[uint64]*span       // by mspan address: spans read ahead, across arenas, or unusable (resolve); under mu
 	nspans int                    // under mu
 	// spanMarks: each span carries its own mark bits (span.marks), for the
 	// one Heap this metadata is private to (NewPrivateHeap); cut from
@@ -156,7 +156,7 @@ func (t *Target) NewHeap() (*Heap, error) {
 		}
 		t.snap.heap = m
 	}
-	return &Heap{t: t, m: t.snap.heap, r: t, Budget: 4 << 30, precise: preciseScanning(), ac: newArenaCache()}, nil
+	return &Heap{t: t, m: t.snap.heap, r: t, Budget: 4 << 30, precise: preciseScanning()}, nil
 }
 
 func (t *Target) newHeapMeta() (*heapMeta, error) {

@@ -42,6 +42,10 @@ func MarkInParallelFrom(n uint64) (restore func()) {
 	return func() { parallelAfter = old }
 }
 
+// markSerial keeps marking on one worker (HANGTUI_MARK_SERIAL=1), for
+// A/B runs; read once, not at each of DrainUntil's batches.
+var markSerial = os.Getenv("HANGTUI_MARK_SERIAL") != ""
+
 // parallelDrains counts drainParallel's runs (for tests).
 var parallelDrains atomic.Int64
 
@@ -55,7 +59,7 @@ func (h *Heap) workers() int {
 	if !h.m.spanMarks || h.Parent != nil || h.scanned < parallelAfter || len(h.work) < 2 {
 		return 1
 	}
-	if os.Getenv("HANGTUI_MARK_SERIAL") != "" {
+	if markSerial {
 		return 1
 	}
 	return min(runtime.GOMAXPROCS(0), maxWorkers)
@@ -147,7 +151,7 @@ func (h *Heap) drainParallel(n int, limit uint64) error {
 func (h *Heap) worker(cacheBytes int) *Heap {
 	return &Heap{
 		t: h.t, m: h.m, r: h.r, excl: h.excl, precise: h.precise,
-		seen: h.seen, ac: newArenaCache(), par: true, spans: newSpanCache(cacheBytes),
+		seen: h.seen, par: true, spans: newSpanCache(cacheBytes),
 		Budget: h.Budget, Deadline: h.Deadline,
 	}
 }

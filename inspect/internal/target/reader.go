@@ -64,7 +64,7 @@ func (t *Target) NewPrivateHeap() (h *Heap, ok bool, err error) {
 	}
 	m.r = &procReader{pid: t.pid}
 	m.spanMarks = true // its one Heap's marks live on its spans
-	return &Heap{t: t, m: m, r: m.r, Budget: 4 << 30, precise: preciseScanning(), ac: newArenaCache()}, true, nil
+	return &Heap{t: t, m: m, r: m.r, Budget: 4 << 30, precise: preciseScanning()}, true, nil
 }
 
 // chunkSize is the unit of readSmall's cache.

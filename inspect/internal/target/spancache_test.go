@@ -54,7 +54,7 @@ func fakeHeap(f *spanMem, nspans int) *Heap {
 		a.spans[pg].Store(s)
 	}
 	m.arenas[f.base>>26] = a
-	return &Heap{m: m, r: f, Budget: 1 << 30, seen: [4096]uint64{}, ac: newArenaCache()}
+	return &Heap{m: m, r: f, Budget: 1 << 30, seen: [4096]uint64{}}
 }
 
 // TestSpanCacheMarking marks lists that run backwards through many spans
